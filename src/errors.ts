@@ -1,0 +1,198 @@
+/**
+ * The error classes of the library. Every error that `Scheduler.run()` rejects
+ * with, and every error a constructor throws for bad input, is a
+ * {@linkcode SchedulerError}; the four subclasses carry a `kind`.
+ *
+ * Runtime-neutral.
+ *
+ * @module
+ */
+
+import type {
+  ExecutionGuardErrorKind,
+  InvalidJobKind,
+  StoreErrorKind,
+  StoreOperation,
+  TaskJoinErrorKind,
+} from "./constants.ts";
+
+/**
+ * The base class of every error of this library. It is also thrown on its own
+ * for misuse that has no finer class, such as a second concurrent
+ * `Scheduler.run()`.
+ *
+ * @example Catch every scheduler error
+ * ```ts
+ * import { SchedulerError, Schedule } from "@cloudiful/scheduler";
+ * try {
+ *   Schedule.interval(0);
+ * } catch (error) {
+ *   console.log(error instanceof SchedulerError); // true
+ * }
+ * ```
+ */
+export class SchedulerError extends Error {
+  /**
+   * Builds an error with a message and an optional cause.
+   *
+   * @param message What was wrong, with the offending value or job id.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A job, schedule or configuration is invalid. Thrown synchronously by the
+ * constructor or builder that received the bad value.
+ *
+ * @example
+ * ```ts
+ * import { InvalidJobError, Schedule } from "@cloudiful/scheduler";
+ * try {
+ *   Schedule.cron("@reboot");
+ * } catch (error) {
+ *   if (error instanceof InvalidJobError) console.log(error.kind); // "cron-expression"
+ * }
+ * ```
+ */
+export class InvalidJobError extends SchedulerError {
+  /** What kind of input was wrong. */
+  readonly kind: InvalidJobKind;
+
+  /**
+   * Builds the error.
+   *
+   * @param message What was wrong and with which value.
+   * @param options `kind`: the class of the problem.
+   */
+  constructor(message: string, options: { kind: InvalidJobKind }) {
+    super(message);
+    this.kind = options.kind;
+  }
+}
+
+/**
+ * A state store failed. `kind` says whether the backend could not be reached
+ * (`connection`), what it holds does not decode (`data`), or neither
+ * (`unknown`); `operation` says which call failed.
+ *
+ * @example A custom store reports an outage
+ * ```ts
+ * import { StoreError } from "@cloudiful/scheduler";
+ * const error = new StoreError("backend unreachable", {
+ *   kind: "connection",
+ *   operation: "save",
+ * });
+ * console.log(error.kind, error.operation); // connection save
+ * ```
+ */
+export class StoreError extends SchedulerError {
+  /** The class of the failure. */
+  readonly kind: StoreErrorKind;
+  /** The store operation that failed, when known. */
+  readonly operation: StoreOperation | undefined;
+
+  /**
+   * Builds the error.
+   *
+   * @param message What failed, naming the job id where there is one.
+   * @param options `kind`, the failed `operation` and the underlying `cause`.
+   */
+  constructor(
+    message: string,
+    options: {
+      kind: StoreErrorKind;
+      operation?: StoreOperation;
+      cause?: unknown;
+    },
+  ) {
+    super(message, { cause: options.cause });
+    this.kind = options.kind;
+    this.operation = options.operation;
+  }
+}
+
+/**
+ * An execution guard failed to acquire, or was configured with an invalid
+ * lease (`kind` `data`).
+ *
+ * @example
+ * ```ts
+ * import { ExecutionGuardError } from "@cloudiful/scheduler";
+ * const error = new ExecutionGuardError("lock server down", { kind: "connection" });
+ * console.log(error.kind); // connection
+ * ```
+ */
+export class ExecutionGuardError extends SchedulerError {
+  /** The class of the failure. */
+  readonly kind: ExecutionGuardErrorKind;
+
+  /**
+   * Builds the error.
+   *
+   * @param message What failed.
+   * @param options `kind` and the underlying `cause`.
+   */
+  constructor(
+    message: string,
+    options: { kind: ExecutionGuardErrorKind; cause?: unknown },
+  ) {
+    super(message, { cause: options.cause });
+    this.kind = options.kind;
+  }
+}
+
+/**
+ * A task could not be joined: a worker task crashed, failed to load or exited
+ * before it settled (`panic`).
+ *
+ * @example
+ * ```ts
+ * import { TaskJoinError } from "@cloudiful/scheduler";
+ * const error = new TaskJoinError("worker exited", { kind: "panic" });
+ * console.log(error.kind); // panic
+ * ```
+ */
+export class TaskJoinError extends SchedulerError {
+  /** The class of the failure. */
+  readonly kind: TaskJoinErrorKind;
+
+  /**
+   * Builds the error.
+   *
+   * @param message What happened to the task.
+   * @param options `kind` and the underlying `cause`.
+   */
+  constructor(
+    message: string,
+    options: { kind: TaskJoinErrorKind; cause?: unknown },
+  ) {
+    super(message, { cause: options.cause });
+    this.kind = options.kind;
+  }
+}
+
+/**
+ * Renders any thrown value as a readable one-line message: an `Error`'s
+ * message, a string as is, anything else through JSON or `String`.
+ */
+export function describeThrown(value: unknown): string {
+  if (value instanceof Error) return value.message || value.name;
+  if (typeof value === "string") return value;
+  if (value === undefined) return "undefined was thrown";
+  if (value === null) return "null was thrown";
+  if (typeof value === "object") {
+    const message = (value as { message?: unknown }).message;
+    if (typeof message === "string" && message !== "") return message;
+    try {
+      const json = JSON.stringify(value);
+      if (json !== undefined) return json;
+    } catch {
+      // fall through to String(): cyclic objects or BigInt fields
+    }
+  }
+  return String(value);
+}
