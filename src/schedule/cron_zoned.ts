@@ -1,0 +1,65 @@
+/**
+ * Which instant a cron pattern fires at next in a time zone, with the
+ * daylight-saving rules of `dst_policy.ts`. The zone's timeline is walked one
+ * constant-offset segment at a time; inside a segment local time is a plain
+ * shift of UTC, so the wall-time search of `cron_wall_time.ts` applies.
+ *
+ * - gap (offset grows at `start`): with `shift`, a match among the skipped
+ *   wall times fires once, at `start`, the first instant after the gap;
+ * - overlap (offset shrinks at `start`): with `first`, wall times that already
+ *   occurred before `start` are not matched again.
+ *
+ * Occurrences are strictly increasing: each search starts after the last.
+ *
+ * @module
+ */
+
+import { MAX_DATE_MS } from "./_civil.ts";
+import type { CronPattern } from "./cron_pattern.ts";
+import { nextWallTimeMatch } from "./cron_wall_time.ts";
+import type { ResolvedDstRules } from "./dst_policy.ts";
+import type { TimeZoneRules } from "./time_zone.ts";
+
+/** How far ahead a search may look before it concludes there is nothing. */
+export const CRON_SEARCH_HORIZON_MS = 400 * 366 * 86_400_000;
+
+/**
+ * The first instant strictly after `after` (epoch ms) at which the pattern
+ * fires in the zone, or `undefined` when none exists within 400 years (a
+ * pattern that only matches skipped local times) or before the end of the
+ * `Date` range.
+ */
+export function nextZonedOccurrence(
+  pattern: CronPattern,
+  after: number,
+  zone: TimeZoneRules,
+  rules: ResolvedDstRules,
+): number | undefined {
+  const horizon = Math.min(after + CRON_SEARCH_HORIZON_MS, MAX_DATE_MS);
+  let from = Math.floor(after) + 1;
+  while (from <= horizon) {
+    const segment = zone.segmentAt(from);
+    const { start, offset, previousOffset } = segment;
+    if (
+      segment.startIsTransition && from === start &&
+      previousOffset < offset && rules.gap === "shift" &&
+      nextWallTimeMatch(pattern, start + previousOffset, start + offset) !==
+        undefined
+    ) {
+      return start;
+    }
+    let wallFrom = from + offset;
+    if (
+      segment.startIsTransition && previousOffset > offset &&
+      rules.overlap === "first"
+    ) {
+      // Wall times below start + previousOffset were already lived through.
+      wallFrom = Math.max(wallFrom, start + previousOffset);
+    }
+    const end = Math.min(segment.end, horizon + 1);
+    const wall = nextWallTimeMatch(pattern, wallFrom, end + offset);
+    if (wall !== undefined) return wall - offset;
+    from = end;
+  }
+  return undefined;
+}
