@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { MAX_TIMER_MS, sleepUntil } from "../mod.ts";
+import { withFakeClock } from "./_fake_time.ts";
+
+const DAY = 86_400_000;
+
+/** Records every delay passed to the (fake) global setTimeout. */
+function spyOnSetTimeout(): { delays: number[]; restore(): void } {
+  const original = globalThis.setTimeout;
+  const delays: number[] = [];
+  globalThis.setTimeout = ((handler: () => void, delay?: number) => {
+    delays.push(delay ?? 0);
+    return original(handler, delay);
+  }) as typeof setTimeout;
+  return { delays, restore: () => (globalThis.setTimeout = original) };
+}
+
+Deno.test("sleepUntil: a sleep due in 400 days fires once, on time, with no timer over an hour", async () => {
+  await withFakeClock(Date.UTC(2026, 0, 1), async (clock) => {
+    const spy = spyOnSetTimeout();
+    try {
+      const target = Date.now() + 400 * DAY;
+      let firedAt: number | undefined;
+      let fired = 0;
+      sleepUntil(new Date(target)).then(() => {
+        fired++;
+        firedAt = Date.now();
+      });
+      await clock.tickAsync(400 * DAY - 1);
+      assert.equal(fired, 0, "not before the instant");
+      await clock.tickAsync(1);
+      assert.equal(fired, 1);
+      assert.equal(firedAt, target);
+      await clock.tickAsync(10 * DAY);
+      assert.equal(fired, 1, "fires once");
+      assert.ok(
+        spy.delays.length >= 400 * 24,
+        `chunked: ${spy.delays.length} timers`,
+      );
+      assert.ok(
+        spy.delays.every((delay) => delay <= MAX_TIMER_MS),
+        `largest timer ${Math.max(...spy.delays)} ms`,
+      );
+      assert.equal(clock.countTimers(), 0, "no timer left behind");
+    } finally {
+      spy.restore();
+    }
+  });
+});
+
+Deno.test("sleepUntil: a forward wall-clock jump is noticed at the next wake-up", async () => {
+  await withFakeClock(0, async (clock) => {
+    let fired = false;
+    sleepUntil(10 * DAY).then(() => (fired = true));
+    clock.setSystemTime(10 * DAY + 5); // jump, no timers run
+    await clock.tickAsync(MAX_TIMER_MS);
+    assert.ok(fired, "woke within an hour of the jump");
+  });
+});
+
+Deno.test("sleepUntil: a backward wall-clock jump makes it sleep longer, not fire early", async () => {
+  await withFakeClock(DAY, async (clock) => {
+    let fired = false;
+    sleepUntil(DAY + 2 * 3_600_000).then(() => (fired = true));
+    await clock.tickAsync(3_600_000);
+    clock.setSystemTime(DAY); // back an hour
+    await clock.tickAsync(3_600_000);
+    assert.equal(fired, false);
+    await clock.tickAsync(3_600_000);
+    assert.equal(fired, true);
+  });
+});
+
+Deno.test("sleepUntil: abort rejects with the signal's reason and clears the timer", async () => {
+  await withFakeClock(0, async (clock) => {
+    const controller = new AbortController();
+    const sleeping = sleepUntil(DAY, controller.signal);
+    await clock.tickAsync(1000);
+    assert.equal(clock.countTimers(), 1);
+    const reason = new Error("stop");
+    controller.abort(reason);
+    await assert.rejects(sleeping, (error) => error === reason);
+    assert.equal(clock.countTimers(), 0);
+  });
+});
+
+Deno.test("sleepUntil: an already aborted signal rejects at once without a timer", async () => {
+  await withFakeClock(0, async (clock) => {
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      sleepUntil(DAY, controller.signal),
+      (error: unknown) =>
+        error instanceof DOMException && error.name === "AbortError",
+    );
+    assert.equal(clock.countTimers(), 0);
+  });
+});
+
+Deno.test("sleepUntil: a past instant resolves on the next timer turn", async () => {
+  await withFakeClock(5000, async (clock) => {
+    let fired = false;
+    sleepUntil(1000).then(() => (fired = true));
+    await Promise.resolve();
+    assert.equal(fired, false, "yields to the event loop first");
+    await clock.tickAsync(0);
+    assert.equal(fired, true);
+  });
+});
+
+Deno.test("sleepUntil: an invalid instant rejects with a TypeError naming it", async () => {
+  await assert.rejects(sleepUntil(Number.NaN), /valid instant, got NaN/);
+  await assert.rejects(sleepUntil(new Date("nope")), TypeError);
+});
+
+Deno.test("sleepUntil: works with the real clock (short, tolerant)", async () => {
+  const start = Date.now();
+  await sleepUntil(start + 20);
+  assert.ok(Date.now() >= start + 20);
+});
