@@ -1,0 +1,36 @@
+/**
+ * Async scheduling for a single logical job at a time, for Deno first.
+ *
+ * A job fires on an interval, at listed instants, or on a crontab(5)
+ * expression in an IANA time zone with exact daylight-saving rules. Its state
+ * survives restarts through a state store, and an execution guard makes sure
+ * that only one of many instances runs each occurrence.
+ *
+ * The core (everything here except `DenoKvStateStore` and
+ * `DenoKvExecutionGuard`) uses web-standard APIs only and also runs on Node
+ * ≥ 20 and Bun. The Valkey store and guard live in `@cloudiful/scheduler/valkey`.
+ *
+ * @example Next occurrences of a cron expression in a time zone
+ * ```ts
+ * import { CronSchedule } from "@cloudiful/scheduler";
+ * const cron = CronSchedule.parse("30 2 * * *");
+ * // 02:30 does not exist in New York on 2026-03-08: it fires once at 03:00 EDT.
+ * const next = cron.nextAfter(new Date("2026-03-08T05:00:00Z"), "America/New_York");
+ * console.log(next?.toISOString()); // 2026-03-08T07:00:00.000Z
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/constants.ts";
+export {
+  ExecutionGuardError,
+  InvalidJobError,
+  SchedulerError,
+  StoreError,
+  TaskJoinError,
+} from "./src/errors.ts";
+export { Schedule } from "./src/schedule/schedule.ts";
+export { CronSchedule } from "./src/schedule/cron_schedule.ts";
+export type { DstPolicy } from "./src/schedule/dst_policy.ts";
+export { MAX_TIMER_MS, sleepUntil } from "./src/schedule/sleep.ts";
