@@ -176,23 +176,74 @@ export class TaskJoinError extends SchedulerError {
 }
 
 /**
+ * Shows a value in an error message: strings quoted, numbers and the like as
+ * written, objects as (shortened) JSON. Never throws, whatever the value.
+ */
+export function describeValue(value: unknown): string {
+  try {
+    switch (typeof value) {
+      case "string":
+        return JSON.stringify(
+          value.length > 200 ? `${value.slice(0, 200)}…` : value,
+        );
+      case "bigint":
+        return `${value}n`;
+      case "symbol":
+        return value.toString();
+      case "function":
+        return `function ${value.name || "(anonymous)"}`;
+      case "object": {
+        if (value === null) return "null";
+        if (value instanceof Date) {
+          return Number.isNaN(value.getTime())
+            ? "Invalid Date"
+            : value.toISOString();
+        }
+        const json = JSON.stringify(value);
+        if (json !== undefined) {
+          return json.length > 200 ? `${json.slice(0, 200)}…` : json;
+        }
+        break;
+      }
+      default:
+        return String(value);
+    }
+  } catch {
+    // cyclic, BigInt fields, throwing getters or proxies: fall through
+  }
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return "an unprintable value";
+  }
+}
+
+/**
  * Renders any thrown value as a readable one-line message: an `Error`'s
- * message, a string as is, anything else through JSON or `String`.
+ * message, a string as is, anything else through {@linkcode describeValue}.
+ * Never throws.
  */
 export function describeThrown(value: unknown): string {
-  if (value instanceof Error) return value.message || value.name;
-  if (typeof value === "string") return value;
-  if (value === undefined) return "undefined was thrown";
-  if (value === null) return "null was thrown";
-  if (typeof value === "object") {
-    const message = (value as { message?: unknown }).message;
-    if (typeof message === "string" && message !== "") return message;
-    try {
-      const json = JSON.stringify(value);
-      if (json !== undefined) return json;
-    } catch {
-      // fall through to String(): cyclic objects or BigInt fields
+  try {
+    if (typeof value === "string") {
+      return value === "" ? "an empty string was thrown" : value;
     }
+    if (value === undefined) return "undefined was thrown";
+    if (value === null) return "null was thrown";
+    if (typeof value === "object") {
+      const message = (value as { message?: unknown }).message;
+      if (typeof message === "string" && message !== "") return message;
+      if (value instanceof Error) {
+        const name = typeof value.name === "string" && value.name !== ""
+          ? value.name
+          : "Error";
+        return message === undefined || message === ""
+          ? `${name} without a message`
+          : `${name} with message ${describeValue(message)}`;
+      }
+    }
+  } catch {
+    // a throwing `message` getter or a hostile proxy
   }
-  return String(value);
+  return describeValue(value);
 }

@@ -41,7 +41,7 @@ Deno.test("interval: negative, NaN, infinite, fractional, huge and non-numbers a
       [-Infinity, "-Infinity"],
       [1.5, "1.5"],
       [8.64e15 + 1, "8640000000000001"],
-      ["10" as unknown as number, "10"],
+      ["10" as unknown as number, '"10"'],
       [undefined as unknown as number, "undefined"],
     ] as const
   ) {

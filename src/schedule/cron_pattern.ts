@@ -12,7 +12,7 @@
  */
 
 import { InvalidJobKind } from "../constants.ts";
-import { InvalidJobError } from "../errors.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
 import { maxDaysInMonth } from "./_civil.ts";
 
 /** A parsed cron expression; every table is indexed by the field's value. */
@@ -106,7 +106,10 @@ function cronError(expression: string, reason: string): InvalidJobError {
  */
 export function parseCronPattern(expression: string): CronPattern {
   if (typeof expression !== "string") {
-    throw cronError(String(expression), "the expression must be a string");
+    throw cronError(
+      describeValue(expression),
+      "the expression must be a string",
+    );
   }
   const trimmed = expression.trim();
   if (trimmed === "") throw cronError(expression, "the expression is empty");

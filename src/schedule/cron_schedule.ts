@@ -6,7 +6,7 @@
  */
 
 import { InvalidJobKind } from "../constants.ts";
-import { InvalidJobError } from "../errors.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
 import { parseCronPattern } from "./cron_pattern.ts";
 import type { CronPattern } from "./cron_pattern.ts";
 import { nextZonedOccurrence } from "./cron_zoned.ts";
@@ -125,7 +125,9 @@ export class CronSchedule {
   ): number | undefined {
     if (typeof after !== "number" || !Number.isFinite(after)) {
       throw new InvalidJobError(
-        `cron search start must be a valid instant, got ${String(after)}`,
+        `cron search start must be a valid instant, got ${
+          describeValue(after)
+        }`,
         { kind: InvalidJobKind.Other },
       );
     }

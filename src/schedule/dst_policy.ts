@@ -5,7 +5,7 @@
  */
 
 import { InvalidJobKind } from "../constants.ts";
-import { InvalidJobError } from "../errors.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
 
 /**
  * Overrides the daylight-saving rules of cron evaluation for all expressions.
@@ -54,7 +54,7 @@ export function validateDstPolicy(dst: unknown): DstPolicy | undefined {
   if (typeof dst !== "object" || dst === null) {
     throw new InvalidJobError(
       `dst must be an object such as { gap: "shift", overlap: "first" }, got ${
-        String(dst)
+        describeValue(dst)
       }`,
       { kind: InvalidJobKind.Other },
     );
@@ -71,13 +71,13 @@ export function validateDstPolicy(dst: unknown): DstPolicy | undefined {
   }
   if (gap !== undefined && gap !== "shift" && gap !== "skip") {
     throw new InvalidJobError(
-      `dst.gap must be "shift" or "skip", got ${JSON.stringify(gap)}`,
+      `dst.gap must be "shift" or "skip", got ${describeValue(gap)}`,
       { kind: InvalidJobKind.Other },
     );
   }
   if (overlap !== undefined && overlap !== "first" && overlap !== "both") {
     throw new InvalidJobError(
-      `dst.overlap must be "first" or "both", got ${JSON.stringify(overlap)}`,
+      `dst.overlap must be "first" or "both", got ${describeValue(overlap)}`,
       { kind: InvalidJobKind.Other },
     );
   }

@@ -5,7 +5,7 @@
  */
 
 import { InvalidJobKind } from "../constants.ts";
-import { InvalidJobError } from "../errors.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
 import { parseRfc3339 } from "../_rfc3339.ts";
 import { MAX_DATE_MS } from "./_civil.ts";
 import { CronSchedule } from "./cron_schedule.ts";
@@ -48,7 +48,7 @@ function intervalSchedule(everyMs: number): Schedule {
     // fractional period would drift against the stored scheduled times.
     throw new InvalidJobError(
       `interval schedule must be a whole number of milliseconds between 1 and ${MAX_DATE_MS} (the Date range), got ${
-        String(everyMs)
+        describeValue(everyMs)
       }`,
       { kind: InvalidJobKind.IntervalOutOfRange },
     );
@@ -75,15 +75,15 @@ function toInstant(value: Date | number | string, index: number): Date {
     instant = new Date(ms);
   } else {
     throw new InvalidJobError(
-      `at-times entry ${index} must be a Date, epoch milliseconds or an RFC 3339 string, got ${typeof value}`,
+      `at-times entry ${index} must be a Date, epoch milliseconds or an RFC 3339 string, got ${
+        describeValue(value)
+      }`,
       { kind: InvalidJobKind.Other },
     );
   }
   if (Number.isNaN(instant.getTime())) {
     throw new InvalidJobError(
-      `at-times entry ${index} is not a valid instant: ${
-        typeof value === "string" ? JSON.stringify(value) : String(value)
-      }`,
+      `at-times entry ${index} is not a valid instant: ${describeValue(value)}`,
       { kind: InvalidJobKind.Other },
     );
   }
@@ -96,7 +96,9 @@ function atTimesSchedule(times: Iterable<Date | number | string>): Schedule {
     typeof (times as Iterable<unknown>)[Symbol.iterator] !== "function"
   ) {
     throw new InvalidJobError(
-      `at-times schedule needs an iterable of instants, got ${String(times)}`,
+      `at-times schedule needs an iterable of instants, got ${
+        describeValue(times)
+      }`,
       { kind: InvalidJobKind.Other },
     );
   }

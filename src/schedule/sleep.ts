@@ -7,6 +7,8 @@
  * @module
  */
 
+import { describeValue } from "../errors.ts";
+
 /** The longest single timer ever armed: one hour. */
 export const MAX_TIMER_MS = 3_600_000;
 
@@ -39,7 +41,9 @@ export function sleepUntil(
   const target = instant instanceof Date ? instant.getTime() : instant;
   if (typeof target !== "number" || Number.isNaN(target)) {
     return Promise.reject(
-      new TypeError(`sleepUntil needs a valid instant, got ${String(instant)}`),
+      new TypeError(
+        `sleepUntil needs a valid instant, got ${describeValue(instant)}`,
+      ),
     );
   }
   if (signal?.aborted) return Promise.reject(signal.reason);

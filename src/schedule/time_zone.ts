@@ -11,7 +11,7 @@
  */
 
 import { InvalidJobKind } from "../constants.ts";
-import { InvalidJobError } from "../errors.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
 import { DAY_MS } from "./_civil.ts";
 
 /** A change of UTC offset: from `at` on, local time is `at + offset`. */
@@ -246,7 +246,7 @@ export function validateTimeZone(zone: unknown): string {
   if (typeof zone !== "string" || zone.trim() === "") {
     throw new InvalidJobError(
       `time zone must be a non-empty IANA name such as "Europe/Berlin", got ${
-        typeof zone === "string" ? JSON.stringify(zone) : String(zone)
+        describeValue(zone)
       }`,
       { kind: InvalidJobKind.Timezone },
     );
