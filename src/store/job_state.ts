@@ -1,0 +1,92 @@
+/**
+ * The persisted state of a job and the shape checks every store relies on.
+ *
+ * Runtime-neutral.
+ *
+ * @module
+ */
+
+/**
+ * What is persisted for one job id: how many occurrences were consumed, when
+ * the job last ran and succeeded, when it runs next (`null` = the schedule is
+ * exhausted), and the last failure.
+ *
+ * @example
+ * ```ts
+ * import type { JobState } from "@cloudiful/scheduler";
+ * const state: JobState = {
+ *   jobId: "refresh",
+ *   triggerCount: 0,
+ *   lastRunAt: null,
+ *   lastSuccessAt: null,
+ *   nextRunAt: new Date("2026-04-03T01:00:00Z"),
+ *   lastError: null,
+ * };
+ * console.log(state.jobId); // refresh
+ * ```
+ */
+export interface JobState {
+  /** The job id this state belongs to. */
+  jobId: string;
+  /** Occurrences consumed so far: run, skipped, merged, dropped or contended. */
+  triggerCount: number;
+  /** Start of the most recently completed run. */
+  lastRunAt: Date | null;
+  /** Finish of the most recent successful run. */
+  lastSuccessAt: Date | null;
+  /** The next occurrence not yet consumed; `null` when exhausted. */
+  nextRunAt: Date | null;
+  /** The error of the most recent failed run; cleared by a success. */
+  lastError: string | null;
+}
+
+function copyDate(date: Date | null): Date | null {
+  return date === null ? null : new Date(date.getTime());
+}
+
+/** A deep copy of a state (fresh `Date` objects). */
+export function copyJobState(state: JobState): JobState {
+  return {
+    jobId: state.jobId,
+    triggerCount: state.triggerCount,
+    lastRunAt: copyDate(state.lastRunAt),
+    lastSuccessAt: copyDate(state.lastSuccessAt),
+    nextRunAt: copyDate(state.nextRunAt),
+    lastError: state.lastError,
+  };
+}
+
+function isInstantOrNull(value: unknown): boolean {
+  return value === null ||
+    (value instanceof Date && !Number.isNaN(value.getTime()));
+}
+
+/**
+ * Why a value is not a well-formed {@linkcode JobState}, or `undefined` when
+ * it is one. Used on what custom stores hand back, so that a broken store is
+ * reported as a data error instead of corrupting the schedule.
+ */
+export function jobStateProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) {
+    return `expected an object, got ${value === null ? "null" : typeof value}`;
+  }
+  const state = value as Record<string, unknown>;
+  if (typeof state.jobId !== "string") return "jobId is not a string";
+  if (
+    typeof state.triggerCount !== "number" ||
+    !Number.isSafeInteger(state.triggerCount) || state.triggerCount < 0
+  ) {
+    return `triggerCount ${
+      String(state.triggerCount)
+    } is not a non-negative integer`;
+  }
+  for (const field of ["lastRunAt", "lastSuccessAt", "nextRunAt"] as const) {
+    if (!isInstantOrNull(state[field])) {
+      return `${field} is neither a valid Date nor null`;
+    }
+  }
+  if (state.lastError !== null && typeof state.lastError !== "string") {
+    return "lastError is neither a string nor null";
+  }
+  return undefined;
+}

@@ -1,0 +1,100 @@
+/**
+ * The persisted JSON form of a job state, shared with the Rust crate:
+ * `{"job_id","trigger_count","last_run_at","last_success_at","next_run_at",
+ * "last_error"}` with RFC 3339 UTC timestamps or `null`. A Rust and a
+ * TypeScript service can read each other's states.
+ *
+ * @module
+ */
+
+import { formatRfc3339, parseRfc3339 } from "../_rfc3339.ts";
+import { StoreErrorKind, StoreOperation } from "../constants.ts";
+import { StoreError } from "../errors.ts";
+import type { JobState } from "./job_state.ts";
+
+function encodeInstant(date: Date | null): string | null {
+  return date === null ? null : formatRfc3339(date.getTime(), "auto");
+}
+
+/** The Rust crate's JSON text of a state. */
+export function encodeJobState(state: JobState): string {
+  return JSON.stringify({
+    job_id: state.jobId,
+    trigger_count: state.triggerCount,
+    last_run_at: encodeInstant(state.lastRunAt),
+    last_success_at: encodeInstant(state.lastSuccessAt),
+    next_run_at: encodeInstant(state.nextRunAt),
+    last_error: state.lastError,
+  });
+}
+
+/**
+ * Decodes the Rust crate's JSON text of the state stored for `jobId`.
+ *
+ * Missing nullable fields read as `null` (as serde does for `Option`);
+ * unknown fields are ignored.
+ *
+ * @throws {StoreError} kind `data`, operation `load`, naming the job id, for
+ * bad JSON, wrong field types, unparsable timestamps, or a `job_id` that is
+ * not the one the state was stored under.
+ */
+export function decodeJobState(text: unknown, jobId: string): JobState {
+  const fail = (problem: string, cause?: unknown): never => {
+    throw new StoreError(
+      `stored state of job ${
+        JSON.stringify(jobId)
+      } does not decode: ${problem}`,
+      { kind: StoreErrorKind.Data, operation: StoreOperation.Load, cause },
+    );
+  };
+  if (typeof text !== "string") {
+    return fail(`expected a JSON string, got ${typeof text}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    return fail(`invalid JSON (${(cause as Error).message})`, cause);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail("expected a JSON object");
+  }
+  const record = value as Record<string, unknown>;
+  if (typeof record.job_id !== "string") {
+    return fail("job_id is not a string");
+  }
+  if (record.job_id !== jobId) {
+    return fail(`it belongs to job ${JSON.stringify(record.job_id)}`);
+  }
+  const count = record.trigger_count;
+  if (
+    typeof count !== "number" || !Number.isSafeInteger(count) || count < 0
+  ) {
+    return fail(
+      `trigger_count ${JSON.stringify(count)} is not a non-negative integer`,
+    );
+  }
+  const instant = (field: string): Date | null => {
+    const raw = record[field];
+    if (raw === undefined || raw === null) return null;
+    const ms = typeof raw === "string" ? parseRfc3339(raw) : undefined;
+    if (ms === undefined) {
+      return fail(
+        `${field} ${JSON.stringify(raw)} is not an RFC 3339 timestamp`,
+      );
+    }
+    return new Date(ms);
+  };
+  const lastError = record.last_error ?? null;
+  if (lastError !== null && typeof lastError !== "string") {
+    return fail("last_error is neither a string nor null");
+  }
+  return {
+    jobId,
+    triggerCount: count,
+    lastRunAt: instant("last_run_at"),
+    lastSuccessAt: instant("last_success_at"),
+    nextRunAt: instant("next_run_at"),
+    lastError,
+  };
+}
