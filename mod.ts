@@ -34,3 +34,38 @@ export { Schedule } from "./src/schedule/schedule.ts";
 export { CronSchedule } from "./src/schedule/cron_schedule.ts";
 export type { DstPolicy } from "./src/schedule/dst_policy.ts";
 export { MAX_TIMER_MS, sleepUntil } from "./src/schedule/sleep.ts";
+export type { JobState } from "./src/store/job_state.ts";
+export type { StateStore, StoreEventDetail } from "./src/store/state_store.ts";
+export { InMemoryStateStore } from "./src/store/in_memory.ts";
+export {
+  ResilientStateStore,
+  type ResilientStateStoreOptions,
+} from "./src/store/resilient.ts";
+export {
+  type ExecutionGuard,
+  type ExecutionGuardAcquire,
+  type ExecutionGuardRenewal,
+  type ExecutionLease,
+  type ExecutionSlot,
+  NoopExecutionGuard,
+} from "./src/guard/execution_guard.ts";
+export {
+  type RunContext,
+  Task,
+  type TaskContext,
+} from "./src/scheduler/task.ts";
+export { Job } from "./src/scheduler/job.ts";
+export type { SchedulerConfig } from "./src/scheduler/config.ts";
+export type { RunRecord, SchedulerReport } from "./src/scheduler/report.ts";
+export type * from "./src/scheduler/events.ts";
+export {
+  LogObserver,
+  NoopObserver,
+  type SchedulerObserver,
+} from "./src/scheduler/observer.ts";
+export { SchedulerHandle } from "./src/scheduler/control.ts";
+export {
+  type RunOptions,
+  Scheduler,
+  type SchedulerOptions,
+} from "./src/scheduler/scheduler.ts";

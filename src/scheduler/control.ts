@@ -1,0 +1,168 @@
+/**
+ * Stop and pause requests, shared by a scheduler and its handles.
+ *
+ * @module
+ */
+
+/** A request to stop the current (or next) `run()`. */
+export type StopRequest =
+  | { readonly kind: "cancel"; readonly reason: unknown }
+  | { readonly kind: "shutdown" };
+
+/** The abort reason of a `cancel()` without a reason. */
+export function defaultCancelReason(): DOMException {
+  return new DOMException("the scheduler was cancelled", "AbortError");
+}
+
+/**
+ * The control state of one scheduler. A stop requested while no `run()` is
+ * active applies to the next `run()` and is used up when that `run()` ends;
+ * a pause lasts until `resume()`.
+ */
+export class ControlState {
+  #stop: StopRequest | undefined;
+  #paused = false;
+  #listener: (() => void) | undefined;
+
+  /** The pending stop request, if any. */
+  get stop(): StopRequest | undefined {
+    return this.#stop;
+  }
+
+  /** Whether the scheduler is paused. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Requests a cancel; a later cancel keeps the first reason. */
+  cancel(reason: unknown): void {
+    if (this.#stop?.kind === "cancel") return;
+    this.#stop = { kind: "cancel", reason };
+    this.#listener?.();
+  }
+
+  /** Requests a shutdown, unless a stop is already requested. */
+  shutdown(): void {
+    if (this.#stop !== undefined) return;
+    this.#stop = { kind: "shutdown" };
+    this.#listener?.();
+  }
+
+  /** Pauses. */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#listener?.();
+  }
+
+  /** Resumes. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#listener?.();
+  }
+
+  /** Lets the active `run()` hear about every change. */
+  attach(listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  /** Ends a `run()`: detaches it and uses up its stop request. */
+  finishRun(): void {
+    this.#listener = undefined;
+    this.#stop = undefined;
+  }
+}
+
+/**
+ * Controls a scheduler from outside its `run()`: stop it, pause and resume it.
+ * Every handle of a scheduler controls the same state.
+ *
+ * @example Stop a scheduler on a signal from elsewhere
+ * ```ts
+ * import { InMemoryStateStore, Job, Schedule, Scheduler, Task } from "@cloudiful/scheduler";
+ * const scheduler = new Scheduler({}, new InMemoryStateStore());
+ * const handle = scheduler.handle();
+ * const job = Job.withoutDeps("tick", Schedule.interval(60_000), Task.fromSync(() => {}));
+ * const running = scheduler.run(job);
+ * handle.shutdown();
+ * console.log((await running).stopReason); // shutdown
+ * ```
+ */
+export class SchedulerHandle {
+  readonly #control: ControlState;
+
+  /** @internal Use `Scheduler.handle()`. */
+  constructor(control: ControlState) {
+    this.#control = control;
+  }
+
+  /**
+   * Stops the scheduler: nothing new starts, the signals of running tasks are
+   * aborted with `reason` (default: a `DOMException` named `AbortError`), and
+   * `run()` resolves with stop reason `cancelled` once they have settled. Made
+   * while no `run()` is active, it applies to the next one.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * new Scheduler({}, new InMemoryStateStore()).handle().cancel(new Error("deploy"));
+   * ```
+   */
+  cancel(reason?: unknown): void {
+    this.#control.cancel(reason === undefined ? defaultCancelReason() : reason);
+  }
+
+  /**
+   * Stops the scheduler gracefully: nothing new starts, running tasks finish
+   * and are recorded, and `run()` resolves with stop reason `shutdown`. Made
+   * while no `run()` is active, it applies to the next one.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * new Scheduler({}, new InMemoryStateStore()).handle().shutdown();
+   * ```
+   */
+  shutdown(): void {
+    this.#control.shutdown();
+  }
+
+  /**
+   * Pauses: nothing is consumed or started until `resume()`; occurrences that
+   * come due meanwhile stay due. Running tasks go on.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * const handle = new Scheduler({}, new InMemoryStateStore()).handle();
+   * handle.pause();
+   * console.log(handle.paused); // true
+   * ```
+   */
+  pause(): void {
+    this.#control.pause();
+  }
+
+  /**
+   * Resumes after `pause()`; the missed-run policy then decides what to do
+   * with the occurrences that came due.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * const handle = new Scheduler({}, new InMemoryStateStore()).handle();
+   * handle.pause();
+   * handle.resume();
+   * console.log(handle.paused); // false
+   * ```
+   */
+  resume(): void {
+    this.#control.resume();
+  }
+
+  /** Whether the scheduler is paused. */
+  get paused(): boolean {
+    return this.#control.paused;
+  }
+}

@@ -1,0 +1,437 @@
+/**
+ * The `Scheduler`: runs one job at a time against a state store, an optional
+ * execution guard and an optional observer, and emits its events.
+ *
+ * @module
+ */
+
+import { InvalidJobKind } from "../constants.ts";
+import {
+  describeThrown,
+  describeValue,
+  InvalidJobError,
+  SchedulerError,
+} from "../errors.ts";
+import {
+  type ExecutionGuard,
+  NoopExecutionGuard,
+} from "../guard/execution_guard.ts";
+import { GuardedListeners } from "../_guarded_listeners.ts";
+import type { StateStore, StoreEventDetail } from "../store/state_store.ts";
+import {
+  resolveConfig,
+  type ResolvedConfig,
+  type SchedulerConfig,
+} from "./config.ts";
+import { ControlState, SchedulerHandle } from "./control.ts";
+import { JobRun } from "./engine.ts";
+import type { SchedulerEvent, SchedulerEventMap } from "./events.ts";
+import { Job } from "./job.ts";
+import {
+  LogObserver,
+  NoopObserver,
+  type SchedulerObserver,
+} from "./observer.ts";
+import type { SchedulerReport } from "./report.ts";
+
+/** Options of the {@linkcode Scheduler} constructor. */
+export interface SchedulerOptions {
+  /** Receives every event synchronously. */
+  observer?: SchedulerObserver;
+  /** Decides which instance runs each occurrence. Default: no coordination. */
+  guard?: ExecutionGuard;
+}
+
+/** Options of {@linkcode Scheduler.run}. */
+export interface RunOptions {
+  /** Aborting it cancels the run, as `handle().cancel(signal.reason)`. */
+  signal?: AbortSignal;
+}
+
+function invalid(message: string): InvalidJobError {
+  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
+}
+
+function requireMethods(
+  what: string,
+  value: unknown,
+  methods: readonly string[],
+): void {
+  const missing = methods.filter((method) =>
+    typeof (value as Record<string, unknown> | null)?.[method] !== "function"
+  );
+  if (missing.length > 0) {
+    throw invalid(`${what} must have method(s) ${missing.join(", ")}`);
+  }
+}
+
+const STORE_EVENTS = ["store-degraded", "store-recovered"] as const;
+
+/**
+ * Runs one logical job at a time: loads its state, fires it on schedule
+ * under the missed-run and overlap policies, persists progress, and emits
+ * events as `CustomEvent`s (and to the observer).
+ *
+ * Listeners are isolated: one that throws is logged and never disturbs
+ * scheduling.
+ *
+ * @example Run a job five times, every two seconds
+ * ```ts
+ * import { InMemoryStateStore, Job, Schedule, Scheduler, Task } from "@cloudiful/scheduler";
+ * const scheduler = new Scheduler({ timezone: "Europe/Berlin" }, new InMemoryStateStore());
+ * scheduler.addEventListener("run-completed", (event) => {
+ *   console.log(event.detail.triggerCount, event.detail.status);
+ * });
+ * const job = Job.withoutDeps(
+ *   "heartbeat",
+ *   Schedule.interval(20),
+ *   Task.fromAsync(async ({ run }) => {
+ *     console.log("beat", run.scheduledAt.toISOString());
+ *   }),
+ * ).withMaxRuns(5);
+ * const report = await scheduler.run(job);
+ * console.log(report.stopReason, report.history.length); // terminal 5
+ * ```
+ */
+export class Scheduler extends EventTarget {
+  readonly #config: ResolvedConfig;
+  readonly #store: StateStore;
+  readonly #guard: ExecutionGuard;
+  readonly #observer: SchedulerObserver | undefined;
+  readonly #control = new ControlState();
+  #runningJobId: string | undefined;
+  readonly #listeners = new GuardedListeners(
+    this,
+    (type, listener, options) =>
+      super.addEventListener(type, listener, options),
+    (type, listener, options) =>
+      super.removeEventListener(type, listener, options),
+  );
+
+  /**
+   * Builds a scheduler.
+   *
+   * @param config Validated here; see {@linkcode SchedulerConfig}.
+   * @param store Where job states are persisted.
+   * @param options An `observer` and an execution `guard`.
+   * @throws {InvalidJobError} kind `timezone` for an unknown zone, kind
+   * `other` for any other invalid config value or a store, guard or observer
+   * without the required methods.
+   */
+  constructor(
+    config: SchedulerConfig,
+    store: StateStore,
+    options: SchedulerOptions = {},
+  ) {
+    super();
+    if (typeof options !== "object" || options === null) {
+      throw invalid(
+        `Scheduler options must be an object, got ${describeValue(options)}`,
+      );
+    }
+    this.#config = resolveConfig(config);
+    requireMethods("the state store", store, ["load", "save", "delete"]);
+    const guard = options.guard ?? new NoopExecutionGuard();
+    requireMethods("the execution guard", guard, [
+      "acquire",
+      "renew",
+      "release",
+    ]);
+    const renewIntervalMs = (guard as { renewIntervalMs?: unknown })
+      .renewIntervalMs;
+    if (
+      renewIntervalMs !== undefined && typeof renewIntervalMs !== "function"
+    ) {
+      throw invalid(
+        `the execution guard's renewIntervalMs must be a method, got ${
+          describeValue(renewIntervalMs)
+        }`,
+      );
+    }
+    if (options.observer !== undefined) {
+      requireMethods("the observer", options.observer, ["onEvent"]);
+    }
+    this.#store = store;
+    this.#guard = guard;
+    this.#observer = options.observer instanceof NoopObserver
+      ? undefined
+      : options.observer;
+  }
+
+  /**
+   * A scheduler whose events also go to `observer`.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * const scheduler = Scheduler.withObserver({}, new InMemoryStateStore(), {
+   *   onEvent: (event) => console.log(event.type),
+   * });
+   * ```
+   */
+  static withObserver(
+    config: SchedulerConfig,
+    store: StateStore,
+    observer: SchedulerObserver,
+  ): Scheduler {
+    return new Scheduler(config, store, { observer });
+  }
+
+  /**
+   * A scheduler that logs every event with a {@linkcode LogObserver}.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * const scheduler = Scheduler.withLogObserver({ timezone: "UTC" }, new InMemoryStateStore());
+   * ```
+   */
+  static withLogObserver(
+    config: SchedulerConfig,
+    store: StateStore,
+  ): Scheduler {
+    return new Scheduler(config, store, { observer: new LogObserver() });
+  }
+
+  /**
+   * A scheduler whose runs are coordinated by `guard`.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, NoopExecutionGuard, Scheduler } from "@cloudiful/scheduler";
+   * const scheduler = Scheduler.withExecutionGuard({}, new InMemoryStateStore(), new NoopExecutionGuard());
+   * ```
+   */
+  static withExecutionGuard(
+    config: SchedulerConfig,
+    store: StateStore,
+    guard: ExecutionGuard,
+  ): Scheduler {
+    return new Scheduler(config, store, { guard });
+  }
+
+  /**
+   * A handle to stop, pause and resume this scheduler from elsewhere.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * const handle = new Scheduler({}, new InMemoryStateStore()).handle();
+   * console.log(handle.paused); // false
+   * ```
+   */
+  handle(): SchedulerHandle {
+    return new SchedulerHandle(this.#control);
+  }
+
+  /**
+   * Runs `job` until its schedule is exhausted (`terminal`), it is cancelled
+   * (`cancel()` or `signal`) or shut down; in-flight runs settle and are
+   * recorded first.
+   *
+   * @param job The job to run.
+   * @param options `signal`: aborting it cancels the run.
+   * @returns The final state, the recent runs and why it stopped.
+   * @throws {SchedulerError} when another `run()` of this scheduler is active.
+   * @throws {StoreError} when the state store fails (after in-flight runs settle).
+   * @throws {ExecutionGuardError} when the guard fails to acquire.
+   * @throws {TaskJoinError} kind `panic` when a worker task crashes.
+   * @throws {InvalidJobError} for an invalid job or an interval too large for
+   * the `Date` range.
+   *
+   * @example Stop with an AbortSignal
+   * ```ts
+   * import { InMemoryStateStore, Job, Schedule, Scheduler, Task } from "@cloudiful/scheduler";
+   * const scheduler = new Scheduler({}, new InMemoryStateStore());
+   * const job = Job.withoutDeps("sync", Schedule.cron("0 * * * *"), Task.fromSync(() => {}));
+   * const report = await scheduler.run(job, { signal: AbortSignal.timeout(10) });
+   * console.log(report.stopReason); // cancelled
+   * ```
+   */
+  async run<D>(
+    job: Job<D>,
+    options: RunOptions = {},
+  ): Promise<SchedulerReport> {
+    if (this.#runningJobId !== undefined) {
+      throw new SchedulerError(
+        `this scheduler is already running job ${
+          JSON.stringify(this.#runningJobId)
+        }; a scheduler runs one job at a time (create another Scheduler)`,
+      );
+    }
+    if (!(job instanceof Job)) {
+      throw invalid(`run() needs a Job, got ${describeValue(job)}`);
+    }
+    if (typeof options !== "object" || options === null) {
+      throw invalid(
+        `run() options must be an object, got ${describeValue(options)}`,
+      );
+    }
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw invalid(
+        `run() option signal must be an AbortSignal, got ${
+          describeValue(signal)
+        }`,
+      );
+    }
+    this.#runningJobId = job.jobId;
+    const onAbort = () => this.#control.cancel(signal!.reason);
+    const forward = (event: Event) => {
+      const detail = (event as CustomEvent<StoreEventDetail>).detail;
+      if (detail?.type === "store-degraded") {
+        this.#emit("store-degraded", () => ({
+          type: "store-degraded",
+          jobId: job.jobId,
+          operation: detail.operation,
+          error: detail.error ?? "",
+        }));
+      } else if (detail?.type === "store-recovered") {
+        this.#emit("store-recovered", () => ({
+          type: "store-recovered",
+          jobId: job.jobId,
+          operation: detail.operation,
+        }));
+      }
+    };
+    const storeEvents = this.#store instanceof EventTarget
+      ? this.#store
+      : undefined;
+    for (const type of STORE_EVENTS) {
+      storeEvents?.addEventListener(type, forward);
+    }
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await new JobRun({
+        job,
+        config: this.#config,
+        store: this.#store,
+        guard: this.#guard,
+        control: this.#control,
+        emit: (type, build) => this.#emit(type, build),
+      }).run();
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      for (const type of STORE_EVENTS) {
+        storeEvents?.removeEventListener(type, forward);
+      }
+      this.#control.finishRun();
+      this.#runningJobId = undefined;
+    }
+  }
+
+  #emit(type: SchedulerEvent["type"], build: () => SchedulerEvent): void {
+    const observer = this.#observer;
+    const listened = this.#listeners.has(type);
+    if (observer === undefined && !listened) return;
+    const detail = build();
+    if (observer !== undefined) {
+      try {
+        observer.onEvent(detail);
+      } catch (error) {
+        console.error(
+          `the scheduler observer threw on "${type}"; scheduling goes on: ${
+            describeThrown(error)
+          }`,
+        );
+      }
+    }
+    if (listened) this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /**
+   * Listens for a scheduler event; `event.detail` is the typed event. A
+   * listener that throws is logged and does not disturb scheduling.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * const scheduler = new Scheduler({}, new InMemoryStateStore());
+   * scheduler.addEventListener("run-skipped", (event) => {
+   *   console.warn(`${event.detail.count} occurrence(s) skipped: ${event.detail.reason}`);
+   * });
+   * ```
+   */
+  override addEventListener<K extends keyof SchedulerEventMap>(
+    type: K,
+    listener: (
+      this: Scheduler,
+      event: CustomEvent<SchedulerEventMap[K]>,
+    ) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Listens for any event type, as `EventTarget.addEventListener` does.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * new Scheduler({}, new InMemoryStateStore()).addEventListener("state-loaded", {
+   *   handleEvent: (event: Event) => console.log(event.type),
+   * });
+   * ```
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    this.#listeners.add(
+      type,
+      listener as EventListenerOrEventListenerObject | null,
+      options,
+    );
+  }
+
+  /**
+   * Removes a listener added with {@linkcode Scheduler.addEventListener}.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * const scheduler = new Scheduler({}, new InMemoryStateStore());
+   * const listener = () => {};
+   * scheduler.addEventListener("run-completed", listener);
+   * scheduler.removeEventListener("run-completed", listener);
+   * ```
+   */
+  override removeEventListener<K extends keyof SchedulerEventMap>(
+    type: K,
+    listener: (
+      this: Scheduler,
+      event: CustomEvent<SchedulerEventMap[K]>,
+    ) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /**
+   * Removes a listener of any event type.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
+   * new Scheduler({}, new InMemoryStateStore()).removeEventListener("state-loaded", null);
+   * ```
+   */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: unknown,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    this.#listeners.remove(
+      type,
+      listener as EventListenerOrEventListenerObject | null,
+      options,
+    );
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * What a job runs, and the context each run receives.
+ *
+ * Runtime-neutral (worker tasks need a runtime with module Web Workers).
+ *
+ * @module
+ */
+
+import { InvalidJobKind } from "../constants.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
+import { runWorkerTask } from "./worker_task.ts";
+
+/**
+ * Facts about the occurrence a run is for.
+ *
+ * @example
+ * ```ts
+ * import type { RunContext } from "@cloudiful/scheduler";
+ * function describe(run: RunContext): string {
+ *   return `${run.jobId} #${run.triggerCount} for ${run.scheduledAt.toISOString()}`;
+ * }
+ * ```
+ */
+export interface RunContext {
+  /** The job id. */
+  readonly jobId: string;
+  /** The occurrence's scheduled instant (not the start time). */
+  readonly scheduledAt: Date;
+  /** Whether this run makes up for lateness or for several due occurrences. */
+  readonly catchUp: boolean;
+  /** The scheduler's time zone. */
+  readonly timezone: string;
+  /** The 1-based ordinal of the occurrence among all consumed. */
+  readonly triggerCount: number;
+  /** Set when the execution guard grants one; see `ExecutionLease`. */
+  readonly fencingToken?: bigint;
+}
+
+/**
+ * What a task receives: the run's facts, the job's dependencies and a signal
+ * that aborts on `cancel()` or when the execution lease is lost.
+ *
+ * @example
+ * ```ts
+ * import type { TaskContext } from "@cloudiful/scheduler";
+ * async function refresh(ctx: TaskContext<{ url: string }>) {
+ *   await fetch(ctx.deps.url, { signal: ctx.signal }).catch(() => {});
+ * }
+ * ```
+ */
+export interface TaskContext<D> {
+  /** The occurrence being run. */
+  readonly run: RunContext;
+  /** The dependencies given to the `Job`. */
+  readonly deps: D;
+  /** Aborted on `cancel()` (with its reason) or when the lease is lost. */
+  readonly signal: AbortSignal;
+}
+
+type TaskBody<D> = (context: TaskContext<D>) => Promise<void>;
+
+let invokeTask: <D>(task: Task<D>, context: TaskContext<D>) => Promise<void>;
+
+function requireFunction(fn: unknown, constructor: string): void {
+  if (typeof fn !== "function") {
+    throw new InvalidJobError(
+      `Task.${constructor} needs a function, got ${describeValue(fn)}`,
+      { kind: InvalidJobKind.Other },
+    );
+  }
+}
+
+/**
+ * The work a job does on each run. A task that resolves is a `success`; one
+ * that throws or rejects is `failed` (the scheduler goes on); one that
+ * rejects after its signal was aborted is `cancelled`.
+ *
+ * @example
+ * ```ts
+ * import { Task } from "@cloudiful/scheduler";
+ * const task = Task.fromAsync<{ label: string }>(async ({ run, deps }) => {
+ *   console.log(deps.label, run.scheduledAt.toISOString());
+ * });
+ * ```
+ */
+export class Task<D = undefined> {
+  readonly #body: TaskBody<D>;
+  /** How the task runs: `async`, `sync` or `worker`. */
+  readonly kind: "async" | "sync" | "worker";
+
+  static {
+    invokeTask = (task, context) => task.#body(context);
+  }
+
+  private constructor(kind: Task["kind"], body: TaskBody<D>) {
+    this.kind = kind;
+    this.#body = body;
+  }
+
+  /**
+   * A task from an async function.
+   *
+   * @param fn Called once per run with the run's context.
+   * @throws {InvalidJobError} kind `other` when `fn` is not a function.
+   *
+   * @example
+   * ```ts
+   * import { Task } from "@cloudiful/scheduler";
+   * const task = Task.fromAsync(async ({ signal }) => {
+   *   if (signal.aborted) return;
+   * });
+   * console.log(task.kind); // async
+   * ```
+   */
+  static fromAsync<D>(fn: (ctx: TaskContext<D>) => Promise<void>): Task<D> {
+    requireFunction(fn, "fromAsync");
+    return new Task<D>("async", async (context) => {
+      await fn(context);
+    });
+  }
+
+  /**
+   * A task from a synchronous function. It runs inline on the event loop, so
+   * keep it cheap; a function that returns a promise anyway is awaited.
+   *
+   * @param fn Called once per run with the run's context.
+   * @throws {InvalidJobError} kind `other` when `fn` is not a function.
+   *
+   * @example
+   * ```ts
+   * import { Task } from "@cloudiful/scheduler";
+   * const task = Task.fromSync(({ run }) => console.log(run.triggerCount));
+   * console.log(task.kind); // sync
+   * ```
+   */
+  static fromSync<D>(fn: (ctx: TaskContext<D>) => void): Task<D> {
+    requireFunction(fn, "fromSync");
+    return new Task<D>("sync", (context) => {
+      try {
+        return Promise.resolve(fn(context)).then(() => {});
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    });
+  }
+
+  /**
+   * A task that runs a module's export in a module Web Worker, off the main
+   * event loop. The export (the default export unless `exportName`) is called
+   * with a structured clone of `{ run, deps }` and a `signal`.
+   *
+   * A worker that fails to load, throws an uncaught error, or exits (for
+   * example by calling `self.close()`) before its export settles is a
+   * *panic*: `run()` rejects with `TaskJoinError` kind `panic` once the other
+   * runs have settled. `cancel()` terminates the worker. Deno 2.9 cannot
+   * interrupt a worker stuck in code that never yields: `terminate()` does not
+   * stop it, and the run stays active until it yields.
+   *
+   * @param module The module's URL or absolute path (resolve relative paths
+   * with `new URL("./work.ts", import.meta.url)`).
+   * @param options `exportName`: the export to call.
+   * @throws {InvalidJobError} kind `other` for an unusable module specifier.
+   *
+   * @example
+   * ```ts ignore
+   * import { Task } from "@cloudiful/scheduler";
+   * const task = Task.fromWorker(new URL("./report_worker.ts", import.meta.url), {
+   *   exportName: "buildReport",
+   * });
+   * ```
+   */
+  static fromWorker<D>(
+    module: string | URL,
+    options: { exportName?: string } = {},
+  ): Task<D> {
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidJobError(
+        `Task.fromWorker options must be an object, got ${
+          describeValue(options)
+        }`,
+        { kind: InvalidJobKind.Other },
+      );
+    }
+    let url: URL;
+    try {
+      url = module instanceof URL ? module : new URL(module);
+    } catch {
+      throw new InvalidJobError(
+        `Task.fromWorker needs an absolute module URL, got ${
+          describeValue(module)
+        } (use new URL("./module.ts", import.meta.url))`,
+        { kind: InvalidJobKind.Other },
+      );
+    }
+    const exportName = options.exportName ?? "default";
+    if (typeof exportName !== "string" || exportName === "") {
+      throw new InvalidJobError(
+        `Task.fromWorker exportName must be a non-empty string, got ${
+          describeValue(options.exportName)
+        }`,
+        { kind: InvalidJobKind.Other },
+      );
+    }
+    const href = url.href;
+    return new Task<D>(
+      "worker",
+      (context) => runWorkerTask({ module: href, exportName, context }),
+    );
+  }
+}
+
+/** Runs a task once with a context (the engine's entry point). */
+export function runTask<D>(
+  task: Task<D>,
+  context: TaskContext<D>,
+): Promise<void> {
+  return invokeTask(task, context);
+}
