@@ -25,9 +25,11 @@ import {
   SchedulerError,
   StoreError,
 } from "../errors.ts";
-import type {
-  ExecutionGuard,
-  ExecutionGuardAcquire,
+import {
+  type ExecutionGuard,
+  type ExecutionGuardAcquire,
+  type ExecutionLease,
+  NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
 import { MAX_DATE_MS } from "../schedule/_civil.ts";
 import { firstOccurrence } from "../schedule/occurrences.ts";
@@ -58,8 +60,10 @@ export interface EngineOptions<D> {
   readonly store: StateStore;
   readonly guard: ExecutionGuard;
   readonly control: ControlState;
-  /** Emits an event, building it only if someone listens. */
-  emit(type: SchedulerEvent["type"], build: () => SchedulerEvent): void;
+  /** Whether anyone (listener or observer) wants events of `type`. */
+  listens(type: SchedulerEvent["type"]): boolean;
+  /** Delivers an event to the observer and the listeners. */
+  dispatch(event: SchedulerEvent): void;
 }
 
 /** A promise-based "something changed" flag that never loses a notify. */
@@ -107,12 +111,17 @@ export class JobRun<D> implements RunHost<D> {
   readonly deps: D;
   readonly task: Job<D>["task"];
   readonly guard: ExecutionGuard;
+  readonly trivialGuard: boolean;
   readonly #options: EngineOptions<D>;
   readonly #history: RunHistory;
   readonly #active = new Set<ActiveRun>();
   readonly #completions: RunOutcome[] = [];
   readonly #wakeup = new Wakeup();
-  #state!: JobState;
+  /**
+   * The current state. Never mutated: each change makes a new object, so it
+   * can be handed to the store without a defensive copy.
+   */
+  #state!: Readonly<JobState>;
   #queued: Trigger | undefined;
   #fatal: SchedulerError | undefined;
   /** Start of the newest run recorded so far, so parallel runs never move
@@ -126,11 +135,17 @@ export class JobRun<D> implements RunHost<D> {
     this.deps = options.job.deps;
     this.task = options.job.task;
     this.guard = options.guard;
+    this.trivialGuard =
+      Object.getPrototypeOf(options.guard) === NoopExecutionGuard.prototype;
     this.#history = new RunHistory(options.config.historyLimit);
   }
 
-  emit(type: SchedulerEvent["type"], build: () => SchedulerEvent): void {
-    this.#options.emit(type, build);
+  listens(type: SchedulerEvent["type"]): boolean {
+    return this.#options.listens(type);
+  }
+
+  dispatch(event: SchedulerEvent): void {
+    this.#options.dispatch(event);
   }
 
   leaseLost(): void {
@@ -158,21 +173,25 @@ export class JobRun<D> implements RunHost<D> {
     }
     if (this.#fatal !== undefined) {
       const fatal = this.#fatal;
-      this.emit("scheduler-stopped", () => ({
-        type: "scheduler-stopped",
-        jobId: this.jobId,
-        triggerCount: this.#state?.triggerCount ?? 0,
-        reason: SchedulerStopReason.Failed,
-        error: fatal.message,
-      }));
+      if (this.listens("scheduler-stopped")) {
+        this.dispatch({
+          type: "scheduler-stopped",
+          jobId: this.jobId,
+          triggerCount: this.#state?.triggerCount ?? 0,
+          reason: SchedulerStopReason.Failed,
+          error: fatal.message,
+        });
+      }
       throw fatal;
     }
-    this.emit("scheduler-stopped", () => ({
-      type: "scheduler-stopped",
-      jobId: this.jobId,
-      triggerCount: this.#state.triggerCount,
-      reason,
-    }));
+    if (this.listens("scheduler-stopped")) {
+      this.dispatch({
+        type: "scheduler-stopped",
+        jobId: this.jobId,
+        triggerCount: this.#state.triggerCount,
+        reason,
+      });
+    }
     return {
       jobId: this.jobId,
       state: copyJobState(this.#state),
@@ -198,7 +217,7 @@ export class JobRun<D> implements RunHost<D> {
   async #loop(): Promise<SchedulerStopReason> {
     const { control, job, config } = this.#options;
     for (;;) {
-      await this.#applyCompletions();
+      if (this.#completions.length > 0) await this.#applyCompletions();
       const stop = control.stop;
       if (this.#fatal !== undefined || stop !== undefined) {
         if (this.#active.size === 0) {
@@ -214,7 +233,8 @@ export class JobRun<D> implements RunHost<D> {
         if (this.#active.size === 0 && this.#queued !== undefined) {
           const queued = this.#queued;
           this.#queued = undefined;
-          await this.#start(queued);
+          const starting = this.#start(queued);
+          if (starting !== undefined) await starting;
           continue;
         }
         const decision = decide({
@@ -234,7 +254,17 @@ export class JobRun<D> implements RunHost<D> {
           queued: this.#queued !== undefined,
         });
         if (decision !== undefined) {
-          await this.#apply(decision);
+          this.#state = {
+            ...this.#state,
+            triggerCount: decision.cursor.triggerCount,
+            nextRunAt: dateOrNull(decision.cursor.nextRunAt),
+          };
+          // Saved before anything starts: at most one run per occurrence,
+          // even across a crash.
+          if (await this.#persist()) {
+            const starting = this.#carryOut(decision);
+            if (starting !== undefined) await starting;
+          }
           continue;
         }
       }
@@ -250,7 +280,7 @@ export class JobRun<D> implements RunHost<D> {
   }
 
   /** Sleeps until the next occurrence or until something changes. */
-  async #waitForWork(): Promise<void> {
+  #waitForWork(): Promise<void> {
     const { control, job } = this.#options;
     const next = this.#state.nextRunAt?.getTime();
     const canSleep = next !== undefined && !control.paused &&
@@ -260,17 +290,13 @@ export class JobRun<D> implements RunHost<D> {
         activeRuns: this.#active.size,
         queued: this.#queued !== undefined,
       });
-    if (!canSleep) {
-      await this.#wakeup.wait();
-      return;
-    }
+    if (!canSleep) return this.#wakeup.wait();
     const sleeper = new AbortController();
     sleepUntil(next, sleeper.signal).then(
       () => this.#wakeup.notify(),
       () => {},
     );
-    await this.#wakeup.wait();
-    sleeper.abort();
+    return this.#wakeup.wait().then(() => sleeper.abort());
   }
 
   async #load(): Promise<void> {
@@ -332,103 +358,134 @@ export class JobRun<D> implements RunHost<D> {
         { kind: InvalidJobKind.IntervalOutOfRange },
       );
     }
-    this.#state.nextRunAt = new Date(repaired);
+    this.#state = { ...this.#state, nextRunAt: new Date(repaired) };
     await this.#save();
-    this.emit("state-repaired", () => ({
-      type: "state-repaired",
-      jobId: this.jobId,
-      triggerCount: this.#state.triggerCount,
-      previousNextRunAt: null,
-      repairedNextRunAt: new Date(repaired),
-    }));
+    if (this.listens("state-repaired")) {
+      this.dispatch({
+        type: "state-repaired",
+        jobId: this.jobId,
+        triggerCount: this.#state.triggerCount,
+        previousNextRunAt: null,
+        repairedNextRunAt: new Date(repaired),
+      });
+    }
     this.#emitLoaded(StateLoadSource.Repaired);
   }
 
   #emitLoaded(source: StateLoadSource): void {
-    this.emit("state-loaded", () => ({
-      type: "state-loaded",
-      jobId: this.jobId,
-      triggerCount: this.#state.triggerCount,
-      nextRunAt: this.#state.nextRunAt && new Date(this.#state.nextRunAt),
-      source,
-    }));
+    if (this.listens("state-loaded")) {
+      this.dispatch({
+        type: "state-loaded",
+        jobId: this.jobId,
+        triggerCount: this.#state.triggerCount,
+        nextRunAt: this.#state.nextRunAt && new Date(this.#state.nextRunAt),
+        source,
+      });
+    }
   }
 
   async #save(): Promise<void> {
     try {
-      await this.#options.store.save(copyJobState(this.#state));
+      await this.#options.store.save(this.#state);
     } catch (error) {
       throw toStoreError(error, StoreOperation.Save, this.jobId);
     }
   }
 
-  /** Saves; a failure becomes the fatal error instead of a rejection. */
-  async #saveOrFail(): Promise<boolean> {
+  /**
+   * Saves the current state; a failure becomes the fatal error. Resolves
+   * whether it was saved. (One promise hop: this is on every run's path.)
+   */
+  #persist(): Promise<boolean> {
+    let saving: Promise<void>;
     try {
-      await this.#save();
-      return true;
+      saving = this.#options.store.save(this.#state);
     } catch (error) {
-      this.#fail(error as StoreError);
-      return false;
+      this.#fail(toStoreError(error, StoreOperation.Save, this.jobId));
+      return Promise.resolve(false);
     }
+    return Promise.resolve(saving).then(() => true, (error) => {
+      this.#fail(toStoreError(error, StoreOperation.Save, this.jobId));
+      return false;
+    });
   }
 
-  async #apply(decision: Decision): Promise<void> {
-    this.#state.triggerCount = decision.cursor.triggerCount;
-    this.#state.nextRunAt = dateOrNull(decision.cursor.nextRunAt);
-    // Saved before anything starts: at most one run per occurrence, even
-    // across a crash.
-    if (!await this.#saveOrFail()) return;
+  /**
+   * Reports a saved decision and starts or queues its trigger; returns a
+   * promise only when starting has to wait for the guard.
+   */
+  #carryOut(decision: Decision): Promise<void> | undefined {
     const { trigger, action } = decision;
     const dropped = action === "none" && trigger !== undefined;
     if (!dropped) this.#emitSkipped(decision);
     if (trigger !== undefined) {
-      this.emit("trigger-emitted", () => ({
-        type: "trigger-emitted",
-        jobId: this.jobId,
-        scheduledAt: new Date(trigger.scheduledAt),
-        catchUp: trigger.catchUp,
-        triggerCount: trigger.triggerCount,
-      }));
+      if (this.listens("trigger-emitted")) {
+        this.dispatch({
+          type: "trigger-emitted",
+          jobId: this.jobId,
+          scheduledAt: new Date(trigger.scheduledAt),
+          catchUp: trigger.catchUp,
+          triggerCount: trigger.triggerCount,
+        });
+      }
     }
     if (dropped) this.#emitSkipped(decision);
-    if (action === "start") await this.#start(trigger!);
-    else if (action === "queue") this.#queued = trigger;
+    if (action === "start") return this.#start(trigger!);
+    if (action === "queue") this.#queued = trigger;
+    return undefined;
   }
 
   #emitSkipped(decision: Decision): void {
     const skipped = decision.skipped;
     if (skipped === undefined) return;
-    this.emit("run-skipped", () => ({
-      type: "run-skipped",
-      jobId: this.jobId,
-      scheduledAt: new Date(skipped.scheduledAt),
-      triggerCount: decision.cursor.triggerCount,
-      count: skipped.count,
-      reason: skipped.reason,
-    }));
+    if (this.listens("run-skipped")) {
+      this.dispatch({
+        type: "run-skipped",
+        jobId: this.jobId,
+        scheduledAt: new Date(skipped.scheduledAt),
+        triggerCount: decision.cursor.triggerCount,
+        count: skipped.count,
+        reason: skipped.reason,
+      });
+    }
   }
 
-  /** Asks the guard for the trigger's slot and starts the run. */
-  async #start(trigger: Trigger): Promise<void> {
+  /**
+   * Asks the guard for the trigger's slot and starts the run. The
+   * single-instance guard always grants, so that path takes no promise hop.
+   */
+  #start(trigger: Trigger): Promise<void> | undefined {
+    const scheduledAt = new Date(trigger.scheduledAt);
+    if (this.trivialGuard) {
+      this.#launch(trigger, {
+        jobId: this.jobId,
+        scheduledAt,
+        token: "",
+        leaseKey: "",
+      });
+      return undefined;
+    }
+    return this.#acquireAndLaunch(trigger, scheduledAt);
+  }
+
+  async #acquireAndLaunch(trigger: Trigger, scheduledAt: Date): Promise<void> {
     let answer: ExecutionGuardAcquire;
     try {
-      answer = await this.guard.acquire({
-        jobId: this.jobId,
-        scheduledAt: new Date(trigger.scheduledAt),
-      });
+      answer = await this.guard.acquire({ jobId: this.jobId, scheduledAt });
     } catch (error) {
       this.#fail(toGuardError(error, this.jobId));
       return;
     }
     if (answer?.kind === "contended") {
-      this.emit("execution-guard-contended", () => ({
-        type: "execution-guard-contended",
-        jobId: this.jobId,
-        scheduledAt: new Date(trigger.scheduledAt),
-        catchUp: trigger.catchUp,
-        triggerCount: trigger.triggerCount,
-      }));
+      if (this.listens("execution-guard-contended")) {
+        this.dispatch({
+          type: "execution-guard-contended",
+          jobId: this.jobId,
+          scheduledAt: new Date(trigger.scheduledAt),
+          catchUp: trigger.catchUp,
+          triggerCount: trigger.triggerCount,
+        });
+      }
       return;
     }
     const lease = answer?.kind === "acquired" ? answer.lease : undefined;
@@ -446,18 +503,25 @@ export class JobRun<D> implements RunHost<D> {
       );
       return;
     }
+    this.#launch(trigger, lease);
+  }
+
+  /** Starts a run that holds `lease`. */
+  #launch(trigger: Trigger, lease: ExecutionLease): void {
     const run = new ActiveRun(trigger);
     this.#active.add(run);
-    this.emit("run-started", () => ({
-      type: "run-started",
-      jobId: this.jobId,
-      scheduledAt: new Date(trigger.scheduledAt),
-      catchUp: trigger.catchUp,
-      triggerCount: trigger.triggerCount,
-      ...(lease.fencingToken === undefined
-        ? {}
-        : { fencingToken: lease.fencingToken }),
-    }));
+    if (this.listens("run-started")) {
+      this.dispatch({
+        type: "run-started",
+        jobId: this.jobId,
+        scheduledAt: new Date(trigger.scheduledAt),
+        catchUp: trigger.catchUp,
+        triggerCount: trigger.triggerCount,
+        ...(lease.fencingToken === undefined
+          ? {}
+          : { fencingToken: lease.fencingToken }),
+      });
+    }
     const stop = this.#options.control.stop;
     // A cancel that arrived while the lease was being acquired.
     if (stop?.kind === "cancel") run.abort(stop.reason);
@@ -484,28 +548,36 @@ export class JobRun<D> implements RunHost<D> {
         this.#fail(failure);
         continue;
       }
-      const startedAt = record.startedAt.getTime();
+      const { startedAt } = record;
       if (startedAt >= this.#newestStart) {
         this.#newestStart = startedAt;
-        this.#state.lastRunAt = new Date(startedAt);
-        if (record.status === RunStatus.Success) {
-          this.#state.lastSuccessAt = new Date(record.finishedAt);
-          this.#state.lastError = null;
-        } else if (record.status === RunStatus.Failed) {
-          this.#state.lastError = record.error;
-        }
+        const { status } = record;
+        this.#state = {
+          ...this.#state,
+          lastRunAt: new Date(startedAt),
+          lastSuccessAt: status === RunStatus.Success
+            ? new Date(record.finishedAt)
+            : this.#state.lastSuccessAt,
+          lastError: status === RunStatus.Success
+            ? null
+            : status === RunStatus.Failed
+            ? record.error
+            : this.#state.lastError,
+        };
       }
       this.#history.push(record);
-      await this.#saveOrFail();
-      this.emit("run-completed", () => ({
-        type: "run-completed",
-        jobId: this.jobId,
-        scheduledAt: new Date(record.scheduledAt),
-        catchUp: record.catchUp,
-        triggerCount: record.triggerCount,
-        status: record.status,
-        error: record.error,
-      }));
+      await this.#persist();
+      if (this.listens("run-completed")) {
+        this.dispatch({
+          type: "run-completed",
+          jobId: this.jobId,
+          scheduledAt: new Date(record.scheduledAt),
+          catchUp: record.catchUp,
+          triggerCount: record.triggerCount,
+          status: record.status,
+          error: record.error,
+        });
+      }
     }
   }
 
@@ -517,10 +589,12 @@ export class JobRun<D> implements RunHost<D> {
     } catch (error) {
       throw toStoreError(error, StoreOperation.Delete, this.jobId);
     }
-    this.emit("terminal-state-deleted", () => ({
-      type: "terminal-state-deleted",
-      jobId: this.jobId,
-      triggerCount: this.#state.triggerCount,
-    }));
+    if (this.listens("terminal-state-deleted")) {
+      this.dispatch({
+        type: "terminal-state-deleted",
+        jobId: this.jobId,
+        triggerCount: this.#state.triggerCount,
+      });
+    }
   }
 }

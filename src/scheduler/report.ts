@@ -57,29 +57,56 @@ export interface SchedulerReport {
   stopReason: SchedulerStopReason;
 }
 
-/** The newest `limit` run records, oldest first. */
+/**
+ * A run record as the engine keeps it: instants as epoch milliseconds, so
+ * recording a run allocates no `Date`s (they are made when reported).
+ */
+export interface CompletedRun {
+  readonly scheduledAt: number;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly catchUp: boolean;
+  readonly triggerCount: number;
+  readonly status: RunStatus;
+  readonly error: string | null;
+}
+
+/** The newest `limit` run records, oldest first, in a ring buffer. */
 export class RunHistory {
   readonly #limit: number;
-  readonly #records: RunRecord[] = [];
+  readonly #records: CompletedRun[] = [];
+  /** Where the next record goes once the buffer is full. */
+  #next = 0;
 
   constructor(limit: number) {
     this.#limit = limit;
   }
 
   /** Appends a record, dropping the oldest beyond the limit. */
-  push(record: RunRecord): void {
+  push(record: CompletedRun): void {
     if (this.#limit === 0) return;
-    this.#records.push(record);
-    if (this.#records.length > this.#limit) this.#records.shift();
+    if (this.#records.length < this.#limit) {
+      this.#records.push(record);
+      return;
+    }
+    this.#records[this.#next] = record;
+    this.#next = (this.#next + 1) % this.#limit;
   }
 
-  /** Copies of the kept records. */
+  /** Copies of the kept records, oldest first. */
   toArray(): RunRecord[] {
-    return this.#records.map((record) => ({
-      ...record,
-      scheduledAt: new Date(record.scheduledAt.getTime()),
-      startedAt: new Date(record.startedAt.getTime()),
-      finishedAt: new Date(record.finishedAt.getTime()),
+    const ordered = [
+      ...this.#records.slice(this.#next),
+      ...this.#records.slice(0, this.#next),
+    ];
+    return ordered.map((record) => ({
+      scheduledAt: new Date(record.scheduledAt),
+      startedAt: new Date(record.startedAt),
+      finishedAt: new Date(record.finishedAt),
+      catchUp: record.catchUp,
+      triggerCount: record.triggerCount,
+      status: record.status,
+      error: record.error,
     }));
   }
 }

@@ -18,13 +18,18 @@ import type {
 } from "../guard/execution_guard.ts";
 import type { Trigger } from "./decide.ts";
 import type { SchedulerEvent } from "./events.ts";
-import type { RunRecord } from "./report.ts";
-import { type RunContext, runTask, type Task } from "./task.ts";
+import type { CompletedRun } from "./report.ts";
+import {
+  type RunContext,
+  runTask,
+  type Task,
+  type TaskContext,
+} from "./task.ts";
 
 /** How a run ended, handed back to the engine. */
 export interface RunOutcome {
   readonly run: ActiveRun;
-  readonly record: RunRecord;
+  readonly record: CompletedRun;
   /**
    * Set when the run could not be carried out normally (a worker task
    * panicked, or the guard misbehaved): the run is not recorded and `run()`
@@ -40,8 +45,12 @@ export interface RunHost<D> {
   readonly deps: D;
   readonly task: Task<D>;
   readonly guard: ExecutionGuard;
-  /** Emits an event (built only if someone listens). */
-  emit(type: SchedulerEvent["type"], build: () => SchedulerEvent): void;
+  /** The guard is the single-instance one: nothing to release. */
+  readonly trivialGuard: boolean;
+  /** Whether anyone wants events of `type`. */
+  listens(type: SchedulerEvent["type"]): boolean;
+  /** Delivers an event. */
+  dispatch(event: SchedulerEvent): void;
   /** The lease was lost: stop the scheduler. */
   leaseLost(): void;
   /** The run is over (task settled, lease released). */
@@ -60,18 +69,55 @@ function leaseLostReason(): DOMException {
   return new DOMException("the execution lease was lost", "AbortError");
 }
 
+/** A task's context whose signal is only created when the task asks. */
+class RunTaskContext<D> implements TaskContext<D> {
+  readonly run: RunContext;
+  readonly deps: D;
+  readonly #owner: ActiveRun;
+
+  constructor(run: RunContext, deps: D, owner: ActiveRun) {
+    this.run = run;
+    this.deps = deps;
+    this.#owner = owner;
+  }
+
+  get signal(): AbortSignal {
+    return this.#owner.signal;
+  }
+}
+
 /** A run in flight. */
 export class ActiveRun {
   readonly trigger: Trigger;
-  readonly #controller = new AbortController();
+  /** Created on first use: most tasks never look at their signal. */
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
 
   constructor(trigger: Trigger) {
     this.trigger = trigger;
   }
 
+  /** The task's signal. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Whether the task's signal was aborted. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
   /** Aborts the task's signal (once). */
   abort(reason: unknown): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
   }
 
   /**
@@ -80,12 +126,11 @@ export class ActiveRun {
    */
   async execute<D>(host: RunHost<D>, lease: ExecutionLease): Promise<void> {
     const { trigger } = this;
-    const signal = this.#controller.signal;
     const startedAt = Date.now();
     let status: RunStatus = RunStatus.Success;
     let error: string | null = null;
     let failure: SchedulerError | undefined;
-    let stopRenewal = () => Promise.resolve();
+    let stopRenewal: (() => Promise<void>) | undefined;
     try {
       stopRenewal = this.#renew(host, lease);
       const run: RunContext = {
@@ -98,37 +143,39 @@ export class ActiveRun {
           ? {}
           : { fencingToken: lease.fencingToken }),
       };
-      await runTask(host.task, { run, deps: host.deps, signal });
+      await runTask(host.task, new RunTaskContext(run, host.deps, this));
     } catch (thrown) {
       if (host.task.kind === "worker" && thrown instanceof TaskJoinError) {
         failure = thrown;
       } else if (thrown instanceof GuardMisbehaved) {
         failure = thrown.error;
       }
-      status = signal.aborted ? RunStatus.Cancelled : RunStatus.Failed;
+      status = this.#aborted ? RunStatus.Cancelled : RunStatus.Failed;
       error = describeThrown(thrown);
     }
     const finishedAt = Date.now();
     try {
-      await stopRenewal();
-      await host.guard.release(lease);
+      if (stopRenewal !== undefined) await stopRenewal();
+      if (!host.trivialGuard) await host.guard.release(lease);
     } catch (thrown) {
-      host.emit("execution-guard-release-failed", () => ({
-        type: "execution-guard-release-failed",
-        jobId: host.jobId,
-        scheduledAt: new Date(trigger.scheduledAt),
-        catchUp: trigger.catchUp,
-        triggerCount: trigger.triggerCount,
-        error: describeThrown(thrown),
-      }));
+      if (host.listens("execution-guard-release-failed")) {
+        host.dispatch({
+          type: "execution-guard-release-failed",
+          jobId: host.jobId,
+          scheduledAt: new Date(trigger.scheduledAt),
+          catchUp: trigger.catchUp,
+          triggerCount: trigger.triggerCount,
+          error: describeThrown(thrown),
+        });
+      }
     }
     host.complete({
       run: this,
       failure,
       record: {
-        scheduledAt: new Date(trigger.scheduledAt),
-        startedAt: new Date(startedAt),
-        finishedAt: new Date(finishedAt),
+        scheduledAt: trigger.scheduledAt,
+        startedAt,
+        finishedAt,
         catchUp: trigger.catchUp,
         triggerCount: trigger.triggerCount,
         status,
@@ -142,7 +189,10 @@ export class ActiveRun {
    * Returns a function that stops renewing and waits for a renewal in flight,
    * so the lease is never renewed after it was released.
    */
-  #renew<D>(host: RunHost<D>, lease: ExecutionLease): () => Promise<void> {
+  #renew<D>(
+    host: RunHost<D>,
+    lease: ExecutionLease,
+  ): (() => Promise<void>) | undefined {
     let every: number | undefined;
     try {
       every = host.guard.renewIntervalMs?.(lease);
@@ -157,7 +207,7 @@ export class ActiveRun {
       );
     }
     if (typeof every !== "number" || !(every > 0) || !Number.isFinite(every)) {
-      return () => Promise.resolve();
+      return undefined;
     }
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -175,13 +225,15 @@ export class ActiveRun {
         return;
       }
       const { trigger } = this;
-      host.emit("execution-guard-lost", () => ({
-        type: "execution-guard-lost",
-        jobId: host.jobId,
-        scheduledAt: new Date(trigger.scheduledAt),
-        catchUp: trigger.catchUp,
-        triggerCount: trigger.triggerCount,
-      }));
+      if (host.listens("execution-guard-lost")) {
+        host.dispatch({
+          type: "execution-guard-lost",
+          jobId: host.jobId,
+          scheduledAt: new Date(trigger.scheduledAt),
+          catchUp: trigger.catchUp,
+          triggerCount: trigger.triggerCount,
+        });
+      }
       this.abort(leaseLostReason());
       host.leaseLost();
     };

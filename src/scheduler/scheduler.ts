@@ -280,18 +280,18 @@ export class Scheduler extends EventTarget {
     const forward = (event: Event) => {
       const detail = (event as CustomEvent<StoreEventDetail>).detail;
       if (detail?.type === "store-degraded") {
-        this.#emit("store-degraded", () => ({
+        this.#dispatch({
           type: "store-degraded",
           jobId: job.jobId,
           operation: detail.operation,
           error: detail.error ?? "",
-        }));
+        });
       } else if (detail?.type === "store-recovered") {
-        this.#emit("store-recovered", () => ({
+        this.#dispatch({
           type: "store-recovered",
           jobId: job.jobId,
           operation: detail.operation,
-        }));
+        });
       }
     };
     const storeEvents = this.#store instanceof EventTarget
@@ -309,7 +309,8 @@ export class Scheduler extends EventTarget {
         store: this.#store,
         guard: this.#guard,
         control: this.#control,
-        emit: (type, build) => this.#emit(type, build),
+        listens: (type) => this.#listens(type),
+        dispatch: (event) => this.#dispatch(event),
       }).run();
     } finally {
       signal?.removeEventListener("abort", onAbort);
@@ -321,11 +322,13 @@ export class Scheduler extends EventTarget {
     }
   }
 
-  #emit(type: SchedulerEvent["type"], build: () => SchedulerEvent): void {
+  #listens(type: SchedulerEvent["type"]): boolean {
+    return this.#observer !== undefined || this.#listeners.has(type);
+  }
+
+  #dispatch(detail: SchedulerEvent): void {
     const observer = this.#observer;
-    const listened = this.#listeners.has(type);
-    if (observer === undefined && !listened) return;
-    const detail = build();
+    const type = detail.type;
     if (observer !== undefined) {
       try {
         observer.onEvent(detail);
@@ -337,7 +340,9 @@ export class Scheduler extends EventTarget {
         );
       }
     }
-    if (listened) this.dispatchEvent(new CustomEvent(type, { detail }));
+    if (this.#listeners.has(type)) {
+      this.dispatchEvent(new CustomEvent(type, { detail }));
+    }
   }
 
   /**

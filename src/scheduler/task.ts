@@ -114,9 +114,8 @@ export class Task<D = undefined> {
    */
   static fromAsync<D>(fn: (ctx: TaskContext<D>) => Promise<void>): Task<D> {
     requireFunction(fn, "fromAsync");
-    return new Task<D>("async", async (context) => {
-      await fn(context);
-    });
+    // The engine awaits whatever fn returns; no extra wrapper promise.
+    return new Task<D>("async", fn);
   }
 
   /**

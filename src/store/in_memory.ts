@@ -6,8 +6,26 @@
  * @module
  */
 
-import { copyJobState, type JobState } from "./job_state.ts";
+import type { JobState } from "./job_state.ts";
 import type { StateStore } from "./state_store.ts";
+
+/** A state as plain numbers: copying it in and out is all the store does. */
+interface StoredState {
+  readonly jobId: string;
+  readonly triggerCount: number;
+  readonly lastRunAt: number | null;
+  readonly lastSuccessAt: number | null;
+  readonly nextRunAt: number | null;
+  readonly lastError: string | null;
+}
+
+function toMs(date: Date | null): number | null {
+  return date === null ? null : date.getTime();
+}
+
+function toDate(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
+}
 
 /**
  * Keeps job states in memory. Loads and saves copy, so callers never share
@@ -29,7 +47,7 @@ import type { StateStore } from "./state_store.ts";
  * ```
  */
 export class InMemoryStateStore implements StateStore {
-  readonly #states = new Map<string, JobState>();
+  readonly #states = new Map<string, StoredState>();
 
   /** Creates an empty store. */
   constructor() {}
@@ -46,7 +64,14 @@ export class InMemoryStateStore implements StateStore {
   load(jobId: string): Promise<JobState | undefined> {
     const state = this.#states.get(jobId);
     return Promise.resolve(
-      state === undefined ? undefined : copyJobState(state),
+      state === undefined ? undefined : {
+        jobId: state.jobId,
+        triggerCount: state.triggerCount,
+        lastRunAt: toDate(state.lastRunAt),
+        lastSuccessAt: toDate(state.lastSuccessAt),
+        nextRunAt: toDate(state.nextRunAt),
+        lastError: state.lastError,
+      },
     );
   }
 
@@ -61,7 +86,14 @@ export class InMemoryStateStore implements StateStore {
    * ```
    */
   save(state: JobState): Promise<void> {
-    this.#states.set(state.jobId, copyJobState(state));
+    this.#states.set(state.jobId, {
+      jobId: state.jobId,
+      triggerCount: state.triggerCount,
+      lastRunAt: toMs(state.lastRunAt),
+      lastSuccessAt: toMs(state.lastSuccessAt),
+      nextRunAt: toMs(state.nextRunAt),
+      lastError: state.lastError,
+    });
     return Promise.resolve();
   }
 
