@@ -69,3 +69,12 @@ export {
   Scheduler,
   type SchedulerOptions,
 } from "./src/scheduler/scheduler.ts";
+export type { LeaseConfig } from "./src/guard/lease_config.ts";
+export {
+  DenoKvStateStore,
+  type DenoKvStateStoreOptions,
+} from "./src/deno_kv/state_store.ts";
+export {
+  DenoKvExecutionGuard,
+  type DenoKvExecutionGuardOptions,
+} from "./src/deno_kv/execution_guard.ts";

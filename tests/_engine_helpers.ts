@@ -6,17 +6,27 @@ import type { FakeClock } from "./_fake_time.ts";
 import type { Scheduler, SchedulerEvent } from "../mod.ts";
 import { SCHEDULER_EVENT_TYPES } from "../src/scheduler/events.ts";
 
+/** The real setTimeout, captured before any fake clock is installed. */
+const realSetTimeout = globalThis.setTimeout;
+
+/** Lets real I/O (Deno KV, sockets) progress for a moment of real time. */
+function realPause(ms: number): Promise<void> {
+  return new Promise((resolve) => realSetTimeout(resolve, ms));
+}
+
 /** A fixed start instant for fake-clock tests: 2026-04-03T01:02:03Z. */
 export const T0 = Date.UTC(2026, 3, 3, 1, 2, 3);
 
 /**
- * Drives the fake clock timer by timer until `promise` settles. Fails (rather
- * than hanging) when no timer is pending and the promise is still open.
+ * Drives the fake clock timer by timer until `promise` settles. When no fake
+ * timer is pending it gives real I/O (Deno KV, sockets) up to `ioGraceMs` of
+ * real time; after that it fails rather than hanging.
  */
 export async function settle<T>(
   clock: FakeClock,
   promise: Promise<T>,
   maxSteps = 1_000_000,
+  ioGraceMs = 2_000,
 ): Promise<T> {
   let done = false;
   const observed = promise.finally(() => (done = true));
@@ -28,10 +38,16 @@ export async function settle<T>(
     }
     if (clock.countTimers() === 0) {
       await clock.tickAsync(0);
-      if (done) break;
-      throw new Error(
-        "hang: no timer is pending and the promise has not settled",
-      );
+      for (let waited = 0; !done && clock.countTimers() === 0; waited += 2) {
+        if (waited >= ioGraceMs) {
+          throw new Error(
+            "hang: no timer is pending and the promise has not settled",
+          );
+        }
+        await realPause(2);
+        await clock.tickAsync(0);
+      }
+      continue;
     }
     await clock.nextAsync();
   }

@@ -1,0 +1,49 @@
+/**
+ * Deno KV failures: which are transient (retried), which mean the database
+ * cannot be used (kind `connection`), and a retry loop for the former.
+ *
+ * @module
+ */
+
+import { describeThrown } from "../errors.ts";
+
+/** SQLite reports contention between processes sharing one KV file this way. */
+const TRANSIENT = /database is locked|database table is locked|busy/i;
+
+/** Whether a KV error is contention that goes away when retried. */
+export function isTransientKvError(error: unknown): boolean {
+  return TRANSIENT.test(describeThrown(error));
+}
+
+/** Whether a KV error means the database cannot be reached or used. */
+export function isConnectionKvError(error: unknown): boolean {
+  return isTransientKvError(error) ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.ConnectionRefused ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.TimedOut;
+}
+
+/** How long contention is retried before it is reported. */
+export const KV_RETRY_BUDGET_MS = 5_000;
+
+/**
+ * Runs `operation`, retrying transient contention with a growing, jittered
+ * back-off for up to {@linkcode KV_RETRY_BUDGET_MS}. Other errors propagate
+ * at once; contention that outlasts the budget propagates too.
+ */
+export async function retryTransient<T>(
+  operation: () => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + KV_RETRY_BUDGET_MS;
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isTransientKvError(error) || Date.now() >= deadline) throw error;
+      const backoff = Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+    }
+  }
+}

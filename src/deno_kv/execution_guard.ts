@@ -1,0 +1,379 @@
+/**
+ * An execution guard on Deno KV: at most one run per occurrence among every
+ * process that shares the database, with fencing tokens.
+ *
+ * Needs Deno with `--unstable-kv` (or `"unstable": ["kv"]` in deno.json).
+ *
+ * @module
+ */
+
+import { formatRfc3339 } from "../_rfc3339.ts";
+import { ExecutionGuardErrorKind } from "../constants.ts";
+import {
+  describeThrown,
+  describeValue,
+  ExecutionGuardError,
+} from "../errors.ts";
+import type {
+  ExecutionGuard,
+  ExecutionGuardAcquire,
+  ExecutionGuardRenewal,
+  ExecutionLease,
+  ExecutionSlot,
+} from "../guard/execution_guard.ts";
+import {
+  type LeaseConfig,
+  type ResolvedLeaseConfig,
+  resolveLeaseConfig,
+} from "../guard/lease_config.ts";
+import { isConnectionKvError, retryTransient } from "./_kv_errors.ts";
+import { requireKv, validateKeyPrefix } from "./state_store.ts";
+
+/** Options of {@linkcode DenoKvExecutionGuard}. */
+export interface DenoKvExecutionGuardOptions {
+  /**
+   * Leases live under `[...keyPrefix, "lease", jobId, scheduledAtMs]`, the
+   * fencing counter of a job under `[...keyPrefix, "fence", jobId]`.
+   *
+   * @default {["scheduler", "execution-lease"]}
+   */
+  keyPrefix?: Deno.KvKey;
+}
+
+/** The default key prefix of leases. */
+export const DEFAULT_LEASE_KEY_PREFIX: Deno.KvKey = [
+  "scheduler",
+  "execution-lease",
+];
+
+/** What a lease key holds. */
+interface LeaseRecord {
+  readonly token: string;
+  readonly fencingToken: bigint;
+  /** `held` while a run holds it, `done` once released. */
+  readonly status: "held" | "done";
+  /** Held: when the lease ends unless renewed. Done: when the marker ends. */
+  readonly deadline: number;
+}
+
+/** Attempts when another process changes the keys between read and commit. */
+const MAX_CONFLICTS = 50;
+
+function isLeaseRecord(value: unknown): value is LeaseRecord {
+  const record = value as LeaseRecord | null;
+  return typeof record === "object" && record !== null &&
+    typeof record.token === "string" &&
+    typeof record.fencingToken === "bigint" &&
+    (record.status === "held" || record.status === "done") &&
+    typeof record.deadline === "number";
+}
+
+/**
+ * Guards occurrences with leases in Deno KV; several processes may share one
+ * KV file.
+ *
+ * - Each operation is one atomic commit guarded by versionstamp checks.
+ * - A lease carries its own deadline (`ttlMs`, extended by each renewal);
+ *   KV's `expireIn` is only a cleanup hint, never relied upon.
+ * - Each grant allots a fencing token strictly greater than every earlier
+ *   grant's for the same job id, in the same commit as the grant.
+ * - A released occurrence stays marked done for `completedRetentionMs`, so a
+ *   lagging instance cannot run it again.
+ * - Renew and release act only for the holder's token.
+ * - Contention ("database is locked") is retried, never reported.
+ *
+ * @example Two schedulers, one KV file, each occurrence runs once
+ * ```ts
+ * import {
+ *   DenoKvExecutionGuard,
+ *   InMemoryStateStore,
+ *   Job,
+ *   Schedule,
+ *   Scheduler,
+ *   Task,
+ * } from "@cloudiful/scheduler";
+ * const kv = await Deno.openKv(":memory:");
+ * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 30_000, renewIntervalMs: 10_000 });
+ * let runs = 0;
+ * const at = Date.now() + 20;
+ * const job = Job.withoutDeps("report", Schedule.atTimes([at]), Task.fromSync(() => void runs++));
+ * await Promise.all([
+ *   Scheduler.withExecutionGuard({}, new InMemoryStateStore(), guard).run(job),
+ *   Scheduler.withExecutionGuard({}, new InMemoryStateStore(), guard).run(job),
+ * ]);
+ * console.log(runs); // 1
+ * kv.close();
+ * ```
+ */
+export class DenoKvExecutionGuard implements ExecutionGuard {
+  readonly #kv: Deno.Kv;
+  readonly #lease: ResolvedLeaseConfig;
+  readonly #prefix: Deno.KvKey;
+
+  /**
+   * Builds a guard on an open `Deno.Kv`.
+   *
+   * @param kv The database shared by all instances.
+   * @param lease `ttlMs`, `renewIntervalMs` (< `ttlMs`) and
+   * `completedRetentionMs` (default one hour).
+   * @param options `keyPrefix` of the lease keys.
+   * @throws {ExecutionGuardError} kind `data` for an invalid lease config.
+   * @throws {InvalidJobError} kind `other` for an invalid `kv` or prefix.
+   */
+  constructor(
+    kv: Deno.Kv,
+    lease: LeaseConfig,
+    options: DenoKvExecutionGuardOptions = {},
+  ) {
+    this.#lease = resolveLeaseConfig(lease);
+    this.#kv = requireKv(kv, "DenoKvExecutionGuard");
+    this.#prefix = validateKeyPrefix(
+      options?.keyPrefix ?? DEFAULT_LEASE_KEY_PREFIX,
+      "DenoKvExecutionGuard",
+    );
+  }
+
+  /**
+   * Takes the occurrence unless another instance holds it or has completed
+   * it within `completedRetentionMs`.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * const slot = { jobId: "job", scheduledAt: new Date("2026-04-03T01:00:00Z") };
+   * const first = await guard.acquire(slot);
+   * const second = await guard.acquire(slot);
+   * console.log(first.kind, second.kind); // acquired contended
+   * kv.close();
+   * ```
+   */
+  async acquire(slot: ExecutionSlot): Promise<ExecutionGuardAcquire> {
+    const scheduledAt = slot?.scheduledAt;
+    if (
+      typeof slot?.jobId !== "string" || !(scheduledAt instanceof Date) ||
+      Number.isNaN(scheduledAt.getTime())
+    ) {
+      throw new ExecutionGuardError(
+        `execution guard acquire needs a slot { jobId, scheduledAt }, got ${
+          describeValue(slot)
+        }`,
+        { kind: ExecutionGuardErrorKind.Data },
+      );
+    }
+    const { jobId } = slot;
+    const leaseKey = this.#leaseKey(jobId, scheduledAt);
+    const fenceKey = [...this.#prefix, "fence", jobId];
+    return await this.#guarded("acquire", jobId, async () => {
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const [lease, fence] = await this.#kv.getMany<[unknown, unknown]>([
+          leaseKey,
+          fenceKey,
+        ]);
+        const now = Date.now();
+        if (lease.value !== null) {
+          const record = this.#record(lease.value, jobId);
+          // Held and alive, or completed within the retention: not ours.
+          if (record.deadline > now) return { kind: "contended" };
+        }
+        if (fence.value !== null && typeof fence.value !== "bigint") {
+          throw new ExecutionGuardError(
+            `the fencing counter of job ${JSON.stringify(jobId)} is corrupt: ${
+              describeValue(fence.value)
+            }`,
+            { kind: ExecutionGuardErrorKind.Data },
+          );
+        }
+        const fencingToken = (fence.value ?? 0n) + 1n;
+        const record: LeaseRecord = {
+          token: crypto.randomUUID(),
+          fencingToken,
+          status: "held",
+          deadline: now + this.#lease.ttlMs,
+        };
+        const committed = await this.#kv.atomic()
+          .check(lease)
+          .check(fence)
+          .set(leaseKey, record, { expireIn: this.#heldExpiry() })
+          .set(fenceKey, fencingToken)
+          .commit();
+        if (committed.ok) {
+          return {
+            kind: "acquired",
+            lease: {
+              jobId,
+              scheduledAt: new Date(scheduledAt.getTime()),
+              token: record.token,
+              leaseKey: this.#leaseKeyText(jobId, scheduledAt),
+              fencingToken,
+            },
+          };
+        }
+      }
+      // Every attempt lost a race for these keys: someone else is at work.
+      return { kind: "contended" };
+    });
+  }
+
+  /**
+   * Extends the lease by `ttlMs` if this holder still has it and its
+   * deadline has not passed; otherwise `lost`.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * const answer = await guard.acquire({ jobId: "job", scheduledAt: new Date() });
+   * if (answer.kind === "acquired") console.log(await guard.renew(answer.lease)); // renewed
+   * kv.close();
+   * ```
+   */
+  async renew(lease: ExecutionLease): Promise<ExecutionGuardRenewal> {
+    const key = this.#leaseKey(lease.jobId, lease.scheduledAt);
+    return await this.#guarded("renew", lease.jobId, async () => {
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const entry = await this.#kv.get<unknown>(key);
+        const now = Date.now();
+        if (!this.#heldBy(entry.value, lease, lease.jobId, now)) return "lost";
+        const record = entry.value as LeaseRecord;
+        const committed = await this.#kv.atomic()
+          .check(entry)
+          .set(key, { ...record, deadline: now + this.#lease.ttlMs }, {
+            expireIn: this.#heldExpiry(),
+          })
+          .commit();
+        if (committed.ok) return "renewed";
+      }
+      return "lost";
+    });
+  }
+
+  /**
+   * Marks the occurrence done (kept for `completedRetentionMs`) if this
+   * holder still has it; does nothing otherwise.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * const slot = { jobId: "job", scheduledAt: new Date() };
+   * const answer = await guard.acquire(slot);
+   * if (answer.kind === "acquired") await guard.release(answer.lease);
+   * console.log((await guard.acquire(slot)).kind); // contended: it is done
+   * kv.close();
+   * ```
+   */
+  async release(lease: ExecutionLease): Promise<void> {
+    const key = this.#leaseKey(lease.jobId, lease.scheduledAt);
+    const retention = this.#lease.completedRetentionMs;
+    await this.#guarded("release", lease.jobId, async () => {
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const entry = await this.#kv.get<unknown>(key);
+        const record = entry.value;
+        // Past its deadline but not taken over, the lease is still ours:
+        // the run did complete, so the occurrence is done.
+        if (
+          !isLeaseRecord(record) || record.status !== "held" ||
+          record.token !== lease.token
+        ) {
+          return;
+        }
+        const operation = this.#kv.atomic().check(entry);
+        if (retention > 0) {
+          operation.set(
+            key,
+            { ...record, status: "done", deadline: Date.now() + retention },
+            { expireIn: retention },
+          );
+        } else {
+          operation.delete(key);
+        }
+        if ((await operation.commit()).ok) return;
+      }
+    });
+  }
+
+  /**
+   * How often the scheduler renews a lease: the configured
+   * `renewIntervalMs`.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * console.log(guard.renewIntervalMs()); // 300
+   * kv.close();
+   * ```
+   */
+  renewIntervalMs(_lease?: ExecutionLease): number {
+    return this.#lease.renewIntervalMs;
+  }
+
+  /** A held lease expires a while after its deadline; only a cleanup hint. */
+  #heldExpiry(): number {
+    return this.#lease.ttlMs + Math.max(this.#lease.completedRetentionMs, 1);
+  }
+
+  #heldBy(
+    value: unknown,
+    lease: ExecutionLease,
+    jobId: string,
+    now: number,
+  ): boolean {
+    if (value === null) return false;
+    const record = this.#record(value, jobId);
+    return record.status === "held" && record.token === lease.token &&
+      record.deadline > now;
+  }
+
+  #record(value: unknown, jobId: string): LeaseRecord {
+    if (!isLeaseRecord(value)) {
+      throw new ExecutionGuardError(
+        `a lease record of job ${JSON.stringify(jobId)} is corrupt: ${
+          describeValue(value)
+        }`,
+        { kind: ExecutionGuardErrorKind.Data },
+      );
+    }
+    return value;
+  }
+
+  #leaseKey(jobId: string, scheduledAt: Date): Deno.KvKey {
+    return [...this.#prefix, "lease", jobId, scheduledAt.getTime()];
+  }
+
+  #leaseKeyText(jobId: string, scheduledAt: Date): string {
+    return [
+      ...this.#prefix.map(String),
+      jobId,
+      formatRfc3339(scheduledAt.getTime(), 9),
+    ].join(":");
+  }
+
+  async #guarded<T>(
+    operation: string,
+    jobId: string,
+    body: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await retryTransient(body);
+    } catch (cause) {
+      if (cause instanceof ExecutionGuardError) throw cause;
+      throw new ExecutionGuardError(
+        `Deno KV execution guard ${operation} failed for job ${
+          JSON.stringify(jobId)
+        }: ${describeThrown(cause)}`,
+        {
+          kind: isConnectionKvError(cause)
+            ? ExecutionGuardErrorKind.Connection
+            : ExecutionGuardErrorKind.Unknown,
+          cause,
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Lease configuration shared by the execution guards, and its validation.
+ *
+ * @module
+ */
+
+import { ExecutionGuardErrorKind } from "../constants.ts";
+import { describeValue, ExecutionGuardError } from "../errors.ts";
+
+/**
+ * How long a lease lasts and how often it is renewed.
+ *
+ * @example
+ * ```ts
+ * import type { LeaseConfig } from "@cloudiful/scheduler";
+ * const lease: LeaseConfig = { ttlMs: 30_000, renewIntervalMs: 10_000 };
+ * ```
+ */
+export interface LeaseConfig {
+  /** How long a lease is held without renewal. */
+  ttlMs: number;
+  /** How often a running run renews its lease; less than `ttlMs`. */
+  renewIntervalMs: number;
+  /**
+   * How long a released occurrence stays marked done, so that a lagging
+   * instance cannot run it again.
+   *
+   * @default {3600000}
+   */
+  completedRetentionMs?: number;
+}
+
+/** A validated lease configuration. */
+export interface ResolvedLeaseConfig {
+  readonly ttlMs: number;
+  readonly renewIntervalMs: number;
+  readonly completedRetentionMs: number;
+}
+
+/** One hour. */
+export const DEFAULT_COMPLETED_RETENTION_MS = 3_600_000;
+
+function leaseError(message: string): ExecutionGuardError {
+  return new ExecutionGuardError(message, {
+    kind: ExecutionGuardErrorKind.Data,
+  });
+}
+
+function requireWholeMs(name: string, value: unknown, min: number): number {
+  if (
+    typeof value !== "number" || !Number.isSafeInteger(value) || value < min
+  ) {
+    throw leaseError(
+      `execution guard ${name} must be a whole number of milliseconds ${
+        min === 0 ? ">= 0" : "> 0"
+      }, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates a lease configuration: `ttlMs` > 0, `renewIntervalMs` > 0 and
+ * below `ttlMs`, `completedRetentionMs` >= 0, all safe integers.
+ *
+ * @throws {ExecutionGuardError} kind `data`, naming the bad value.
+ */
+export function resolveLeaseConfig(config: LeaseConfig): ResolvedLeaseConfig {
+  if (typeof config !== "object" || config === null) {
+    throw leaseError(
+      `execution guard lease config must be an object such as { ttlMs: 30000, renewIntervalMs: 10000 }, got ${
+        describeValue(config)
+      }`,
+    );
+  }
+  const ttlMs = requireWholeMs("ttlMs", config.ttlMs, 1);
+  const renewIntervalMs = requireWholeMs(
+    "renewIntervalMs",
+    config.renewIntervalMs,
+    1,
+  );
+  if (renewIntervalMs >= ttlMs) {
+    throw leaseError(
+      `execution guard renewIntervalMs (${renewIntervalMs}) must be less than ttlMs (${ttlMs})`,
+    );
+  }
+  const completedRetentionMs = config.completedRetentionMs === undefined
+    ? DEFAULT_COMPLETED_RETENTION_MS
+    : requireWholeMs("completedRetentionMs", config.completedRetentionMs, 0);
+  return { ttlMs, renewIntervalMs, completedRetentionMs };
+}
