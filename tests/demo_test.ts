@@ -1,0 +1,130 @@
+/**
+ * The demo, run as users run it: a real process on a Deno KV file, twice.
+ * Real time: a few hundred milliseconds per run.
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+const DEMO = new URL("../examples/demo.ts", import.meta.url);
+
+async function demo(args: string[]) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--config",
+      new URL("deno.json", ROOT).pathname,
+      DEMO.pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+function runNumbers(stdout: string): number[] {
+  return [...stdout.matchAll(/^run #(\d+) +scheduled /gm)].map((m) =>
+    Number(m[1])
+  );
+}
+
+Deno.test("demo: the second start resumes where the first stopped", async () => {
+  const data = await Deno.makeTempDir();
+  try {
+    const args = [
+      "--interval",
+      "150",
+      "--runs",
+      "2",
+      "--tz",
+      "UTC",
+      "--data",
+      data,
+    ];
+    const first = await demo(args);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^new state: first run at /m);
+    assert.deepEqual(runNumbers(first.stdout), [1, 2]);
+    assert.match(first.stdout, /fencing token 1$/m);
+    assert.match(
+      first.stdout,
+      /^stopped \(2 run\(s\) done in this session\) at triggerCount 2/m,
+    );
+
+    const second = await demo(args);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /^resumed at triggerCount 2, next run at /m);
+    const numbers = runNumbers(second.stdout);
+    assert.equal(numbers.length, 2);
+    assert.ok(
+      numbers[0] > 2 && numbers[1] > numbers[0],
+      `continues counting: ${numbers}`,
+    );
+    // Fencing tokens keep increasing across processes: the KV guard remembers.
+    const tokens = [...second.stdout.matchAll(/fencing token (\d+)/g)].map((
+      m,
+    ) => Number(m[1]));
+    assert.deepEqual(tokens, [3, 4]);
+    assert.ok((await Deno.stat(`${data}/demo.kv`)).isFile);
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("demo: --store memory starts fresh every time and prints no fencing token", async () => {
+  const data = await Deno.makeTempDir();
+  try {
+    const args = [
+      "--interval",
+      "100",
+      "--runs",
+      "1",
+      "--store",
+      "memory",
+      "--data",
+      data,
+    ];
+    for (let i = 0; i < 2; i++) {
+      const result = await demo(args);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^new state: /m);
+      assert.match(result.stdout, /^run #1 .*fencing token -$/m);
+    }
+    assert.deepEqual([...Deno.readDirSync(data)], [], "nothing written");
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("demo: bad flags print the usage and exit 2", async () => {
+  for (
+    const [args, fragment] of [
+      [["--bogus"], /unknown option "--bogus"/],
+      [["--interval"], /--interval needs a value/],
+      [["--interval", "0"], /--interval must be a whole number >= 1, got "0"/],
+      [["--interval", "10", "--cron", "* * * * *"], /not both/],
+      [["--cron", "@reboot"], /invalid cron expression `@reboot`/],
+      [["--tz", "Mars/Base"], /--tz must be an IANA time zone/],
+      [["--store", "redis"], /--store must be kv or memory/],
+      [["--runs", "-1"], /--runs must be a whole number/],
+    ] as const
+  ) {
+    const result = await demo([...args]);
+    assert.equal(result.code, 2, `${args.join(" ")} exits 2`);
+    assert.match(result.stderr, fragment);
+    assert.match(result.stderr, /^usage: deno task demo/m);
+    assert.equal(result.stdout, "");
+  }
+});
+
+Deno.test("demo: --help prints the usage and exits 0", async () => {
+  const result = await demo(["--help"]);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /^usage: deno task demo/m);
+});
