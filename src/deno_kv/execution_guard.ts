@@ -128,7 +128,9 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     this.#lease = resolveLeaseConfig(lease);
     this.#kv = requireKv(kv, "DenoKvExecutionGuard");
     this.#prefix = validateKeyPrefix(
-      options?.keyPrefix ?? DEFAULT_LEASE_KEY_PREFIX,
+      options?.keyPrefix === undefined
+        ? DEFAULT_LEASE_KEY_PREFIX
+        : options.keyPrefix,
       "DenoKvExecutionGuard",
     );
   }
@@ -272,15 +274,11 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     await this.#guarded("release", lease.jobId, async () => {
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
         const entry = await this.#kv.get<unknown>(key);
-        const record = entry.value;
+        if (entry.value === null) return;
+        const record = this.#record(entry.value, lease.jobId);
         // Past its deadline but not taken over, the lease is still ours:
         // the run did complete, so the occurrence is done.
-        if (
-          !isLeaseRecord(record) || record.status !== "held" ||
-          record.token !== lease.token
-        ) {
-          return;
-        }
+        if (record.status !== "held" || record.token !== lease.token) return;
         const operation = this.#kv.atomic().check(entry);
         if (retention > 0) {
           operation.set(

@@ -95,7 +95,9 @@ export class DenoKvStateStore implements StateStore {
   constructor(kv: Deno.Kv, options: DenoKvStateStoreOptions = {}) {
     this.#kv = requireKv(kv, "DenoKvStateStore");
     this.#prefix = validateKeyPrefix(
-      options?.keyPrefix ?? DEFAULT_STATE_KEY_PREFIX,
+      options?.keyPrefix === undefined
+        ? DEFAULT_STATE_KEY_PREFIX
+        : options.keyPrefix,
       "DenoKvStateStore",
     );
   }
@@ -116,7 +118,9 @@ export class DenoKvStateStore implements StateStore {
     options: DenoKvStateStoreOptions = {},
   ): Promise<DenoKvStateStore> {
     const prefix = validateKeyPrefix(
-      options?.keyPrefix ?? DEFAULT_STATE_KEY_PREFIX,
+      options?.keyPrefix === undefined
+        ? DEFAULT_STATE_KEY_PREFIX
+        : options.keyPrefix,
       "DenoKvStateStore",
     );
     let kv: Deno.Kv;
