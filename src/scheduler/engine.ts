@@ -10,20 +10,15 @@
 
 import {
   ExecutionGuardErrorKind,
-  InvalidJobKind,
-  RunStatus,
   SchedulerStopReason,
   StateLoadSource,
-  StoreErrorKind,
   StoreOperation,
   TerminalStatePolicy,
 } from "../constants.ts";
 import {
   describeThrown,
   ExecutionGuardError,
-  InvalidJobError,
   SchedulerError,
-  StoreError,
 } from "../errors.ts";
 import {
   type ExecutionGuard,
@@ -31,14 +26,8 @@ import {
   type ExecutionLease,
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
-import { MAX_DATE_MS } from "../schedule/_civil.ts";
-import { firstOccurrence } from "../schedule/occurrences.ts";
 import { sleepUntil } from "../schedule/sleep.ts";
-import {
-  copyJobState,
-  type JobState,
-  jobStateProblem,
-} from "../store/job_state.ts";
+import { copyJobState, type JobState } from "../store/job_state.ts";
 import { type StateStore, toStoreError } from "../store/state_store.ts";
 import type { ResolvedConfig } from "./config.ts";
 import type { ControlState } from "./control.ts";
@@ -52,6 +41,14 @@ import type { SchedulerEvent } from "./events.ts";
 import type { Job } from "./job.ts";
 import { RunHistory, type SchedulerReport } from "./report.ts";
 import { ActiveRun, type RunHost, type RunOutcome } from "./run_execution.ts";
+import { checkStoredState, initialState } from "./initial_state.ts";
+import { recordCompletion } from "./completion.ts";
+import {
+  runCompletedEvent,
+  runStartedEvent,
+  triggerEvent,
+} from "./_event_details.ts";
+import { Wakeup } from "./_wakeup.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {
@@ -64,30 +61,6 @@ export interface EngineOptions<D> {
   listens(type: SchedulerEvent["type"]): boolean;
   /** Delivers an event to the observer and the listeners. */
   dispatch(event: SchedulerEvent): void;
-}
-
-/** A promise-based "something changed" flag that never loses a notify. */
-class Wakeup {
-  #resolve: (() => void) | undefined;
-  #pending = false;
-
-  notify(): void {
-    const resolve = this.#resolve;
-    if (resolve === undefined) {
-      this.#pending = true;
-      return;
-    }
-    this.#resolve = undefined;
-    resolve();
-  }
-
-  wait(): Promise<void> {
-    if (this.#pending) {
-      this.#pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => (this.#resolve = resolve));
-  }
 }
 
 function toGuardError(error: unknown, jobId: string): ExecutionGuardError {
@@ -307,69 +280,29 @@ export class JobRun<D> implements RunHost<D> {
     } catch (error) {
       throw toStoreError(error, StoreOperation.Load, this.jobId);
     }
-    if (stored !== undefined) {
-      const problem = jobStateProblem(stored) ??
-        (stored.jobId === this.jobId
-          ? undefined
-          : `it belongs to job ${JSON.stringify(stored.jobId)}`);
-      if (problem !== undefined) {
-        throw new StoreError(
-          `the store returned an invalid state for job ${
-            JSON.stringify(this.jobId)
-          }: ${problem}`,
-          { kind: StoreErrorKind.Data, operation: StoreOperation.Load },
-        );
+    checkStoredState(stored, this.jobId);
+    const { state, source, save } = initialState(stored, {
+      job,
+      config,
+      now: Date.now(),
+    });
+    this.#state = state;
+    // The Rust crate's order: a new state is announced, then saved; a
+    // repaired one is saved, then announced.
+    if (source === StateLoadSource.New) this.#emitLoaded(source);
+    if (save) await this.#save();
+    if (source === StateLoadSource.Repaired) {
+      if (this.listens("state-repaired")) {
+        this.dispatch({
+          type: "state-repaired",
+          jobId: this.jobId,
+          triggerCount: state.triggerCount,
+          previousNextRunAt: null,
+          repairedNextRunAt: new Date(state.nextRunAt!),
+        });
       }
     }
-    const now = Date.now();
-    if (stored === undefined) {
-      const next = firstOccurrence(job.schedule, {
-        now,
-        maxRuns: job.maxRuns,
-        timezone: config.timezone,
-        dst: config.dst,
-      });
-      this.#state = {
-        jobId: this.jobId,
-        triggerCount: 0,
-        lastRunAt: null,
-        lastSuccessAt: null,
-        nextRunAt: dateOrNull(next),
-        lastError: null,
-      };
-      this.#emitLoaded(StateLoadSource.New);
-      await this.#save();
-      return;
-    }
-    this.#state = copyJobState(stored);
-    const repairable = stored.nextRunAt === null &&
-      job.schedule.kind === "interval" &&
-      (job.maxRuns === undefined || stored.triggerCount < job.maxRuns);
-    if (!repairable) {
-      this.#emitLoaded(StateLoadSource.Restored);
-      return;
-    }
-    const repaired = now + (job.schedule as { everyMs: number }).everyMs;
-    if (repaired > MAX_DATE_MS) {
-      throw new InvalidJobError(
-        `interval schedule of ${
-          (job.schedule as { everyMs: number }).everyMs
-        } ms is too large: the next run would be after the end of the Date range`,
-        { kind: InvalidJobKind.IntervalOutOfRange },
-      );
-    }
-    this.#state = { ...this.#state, nextRunAt: new Date(repaired) };
-    await this.#save();
-    if (this.listens("state-repaired")) {
-      this.dispatch({
-        type: "state-repaired",
-        jobId: this.jobId,
-        triggerCount: this.#state.triggerCount,
-        previousNextRunAt: null,
-        repairedNextRunAt: new Date(repaired),
-      });
-    }
-    this.#emitLoaded(StateLoadSource.Repaired);
+    if (source !== StateLoadSource.New) this.#emitLoaded(source);
   }
 
   #emitLoaded(source: StateLoadSource): void {
@@ -418,16 +351,8 @@ export class JobRun<D> implements RunHost<D> {
     const { trigger, action } = decision;
     const dropped = action === "none" && trigger !== undefined;
     if (!dropped) this.#emitSkipped(decision);
-    if (trigger !== undefined) {
-      if (this.listens("trigger-emitted")) {
-        this.dispatch({
-          type: "trigger-emitted",
-          jobId: this.jobId,
-          scheduledAt: new Date(trigger.scheduledAt),
-          catchUp: trigger.catchUp,
-          triggerCount: trigger.triggerCount,
-        });
-      }
+    if (trigger !== undefined && this.listens("trigger-emitted")) {
+      this.dispatch(triggerEvent("trigger-emitted", this.jobId, trigger));
     }
     if (dropped) this.#emitSkipped(decision);
     if (action === "start") return this.#start(trigger!);
@@ -478,13 +403,9 @@ export class JobRun<D> implements RunHost<D> {
     }
     if (answer?.kind === "contended") {
       if (this.listens("execution-guard-contended")) {
-        this.dispatch({
-          type: "execution-guard-contended",
-          jobId: this.jobId,
-          scheduledAt: new Date(trigger.scheduledAt),
-          catchUp: trigger.catchUp,
-          triggerCount: trigger.triggerCount,
-        });
+        this.dispatch(
+          triggerEvent("execution-guard-contended", this.jobId, trigger),
+        );
       }
       return;
     }
@@ -511,16 +432,7 @@ export class JobRun<D> implements RunHost<D> {
     const run = new ActiveRun(trigger);
     this.#active.add(run);
     if (this.listens("run-started")) {
-      this.dispatch({
-        type: "run-started",
-        jobId: this.jobId,
-        scheduledAt: new Date(trigger.scheduledAt),
-        catchUp: trigger.catchUp,
-        triggerCount: trigger.triggerCount,
-        ...(lease.fencingToken === undefined
-          ? {}
-          : { fencingToken: lease.fencingToken }),
-      });
+      this.dispatch(runStartedEvent(this.jobId, trigger, lease.fencingToken));
     }
     const stop = this.#options.control.stop;
     // A cancel that arrived while the lease was being acquired.
@@ -548,35 +460,12 @@ export class JobRun<D> implements RunHost<D> {
         this.#fail(failure);
         continue;
       }
-      const { startedAt } = record;
-      if (startedAt >= this.#newestStart) {
-        this.#newestStart = startedAt;
-        const { status } = record;
-        this.#state = {
-          ...this.#state,
-          lastRunAt: new Date(startedAt),
-          lastSuccessAt: status === RunStatus.Success
-            ? new Date(record.finishedAt)
-            : this.#state.lastSuccessAt,
-          lastError: status === RunStatus.Success
-            ? null
-            : status === RunStatus.Failed
-            ? record.error
-            : this.#state.lastError,
-        };
-      }
+      ({ state: this.#state, newestStart: this.#newestStart } =
+        recordCompletion(this.#state, record, this.#newestStart));
       this.#history.push(record);
       await this.#persist();
       if (this.listens("run-completed")) {
-        this.dispatch({
-          type: "run-completed",
-          jobId: this.jobId,
-          scheduledAt: new Date(record.scheduledAt),
-          catchUp: record.catchUp,
-          triggerCount: record.triggerCount,
-          status: record.status,
-          error: record.error,
-        });
+        this.dispatch(runCompletedEvent(this.jobId, record));
       }
     }
   }

@@ -16,6 +16,7 @@ import type {
   ExecutionGuard,
   ExecutionLease,
 } from "../guard/execution_guard.ts";
+import { releaseFailedEvent, triggerEvent } from "./_event_details.ts";
 import type { Trigger } from "./decide.ts";
 import type { SchedulerEvent } from "./events.ts";
 import type { CompletedRun } from "./report.ts";
@@ -159,14 +160,9 @@ export class ActiveRun {
       if (!host.trivialGuard) await host.guard.release(lease);
     } catch (thrown) {
       if (host.listens("execution-guard-release-failed")) {
-        host.dispatch({
-          type: "execution-guard-release-failed",
-          jobId: host.jobId,
-          scheduledAt: new Date(trigger.scheduledAt),
-          catchUp: trigger.catchUp,
-          triggerCount: trigger.triggerCount,
-          error: describeThrown(thrown),
-        });
+        host.dispatch(
+          releaseFailedEvent(host.jobId, trigger, describeThrown(thrown)),
+        );
       }
     }
     host.complete({
@@ -226,13 +222,9 @@ export class ActiveRun {
       }
       const { trigger } = this;
       if (host.listens("execution-guard-lost")) {
-        host.dispatch({
-          type: "execution-guard-lost",
-          jobId: host.jobId,
-          scheduledAt: new Date(trigger.scheduledAt),
-          catchUp: trigger.catchUp,
-          triggerCount: trigger.triggerCount,
-        });
+        host.dispatch(
+          triggerEvent("execution-guard-lost", host.jobId, trigger),
+        );
       }
       this.abort(leaseLostReason());
       host.leaseLost();

@@ -1,0 +1,31 @@
+/**
+ * A promise-based "something changed" flag for the engine's loop.
+ *
+ * @module
+ */
+
+/** Wakes one waiter; a notify with nobody waiting is kept, never lost. */
+export class Wakeup {
+  #resolve: (() => void) | undefined;
+  #pending = false;
+
+  /** Wakes the waiter, or the next one to wait. */
+  notify(): void {
+    const resolve = this.#resolve;
+    if (resolve === undefined) {
+      this.#pending = true;
+      return;
+    }
+    this.#resolve = undefined;
+    resolve();
+  }
+
+  /** Resolves at the next notify (at once if one is pending). */
+  wait(): Promise<void> {
+    if (this.#pending) {
+      this.#pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => (this.#resolve = resolve));
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * What a completed run changes in the job's state, as a pure function.
+ *
+ * @module
+ */
+
+import { RunStatus } from "../constants.ts";
+import type { JobState } from "../store/job_state.ts";
+import type { CompletedRun } from "./report.ts";
+
+/** The state after a completion, and the newest start recorded so far. */
+export interface CompletionResult {
+  readonly state: Readonly<JobState>;
+  readonly newestStart: number;
+}
+
+/**
+ * Records a completed run: `lastRunAt` = its start, `lastSuccessAt` = its
+ * finish on success, `lastError` set on failure and cleared on success (a
+ * cancelled run leaves both alone). With parallel runs completing out of
+ * order, a run that started before the newest one already recorded changes
+ * nothing, so these fields never move backwards.
+ */
+export function recordCompletion(
+  state: Readonly<JobState>,
+  run: CompletedRun,
+  newestStart: number,
+): CompletionResult {
+  if (run.startedAt < newestStart) return { state, newestStart };
+  const success = run.status === RunStatus.Success;
+  return {
+    newestStart: run.startedAt,
+    state: {
+      ...state,
+      lastRunAt: new Date(run.startedAt),
+      lastSuccessAt: success ? new Date(run.finishedAt) : state.lastSuccessAt,
+      lastError: success
+        ? null
+        : run.status === RunStatus.Failed
+        ? run.error
+        : state.lastError,
+    },
+  };
+}
