@@ -21,6 +21,16 @@ import { GuardedListeners } from "../_guarded_listeners.ts";
 import { copyJobState, type JobState, jobStateProblem } from "./job_state.ts";
 import type { StateStore, StoreEventDetail } from "./state_store.ts";
 
+let enterDegraded: (store: ResilientStateStore, error: string) => void;
+
+/**
+ * Starts a store degraded, for a primary that could not be reached at
+ * start-up: calls are served from the mirror until a probe succeeds.
+ */
+export function startDegraded(store: ResilientStateStore, error: string): void {
+  enterDegraded(store, error);
+}
+
 /** Options of {@linkcode ResilientStateStore}. */
 export interface ResilientStateStoreOptions {
   /**
@@ -82,6 +92,18 @@ export class ResilientStateStore extends EventTarget implements StateStore {
   #degraded = false;
   #lastProbeAt = 0;
   #queue: Promise<unknown> = Promise.resolve();
+
+  static {
+    enterDegraded = (store, error) => {
+      if (store.#degraded) return;
+      store.#degraded = true;
+      store.#lastProbeAt = Date.now();
+      store.#unreportedOutage = error;
+    };
+  }
+  /** An outage found at start-up, reported on the first call (when a
+   * scheduler is listening). */
+  #unreportedOutage: string | undefined;
   readonly #listeners = new GuardedListeners(
     this,
     (type, listener, options) =>
@@ -262,6 +284,11 @@ export class ResilientStateStore extends EventTarget implements StateStore {
     onMirror: () => T,
   ): Promise<T> {
     if (this.#degraded) {
+      if (this.#unreportedOutage !== undefined) {
+        const error = this.#unreportedOutage;
+        this.#unreportedOutage = undefined;
+        this.#dispatch({ type: "store-degraded", operation, error, jobId });
+      }
       if (Date.now() - this.#lastProbeAt < this.#probeIntervalMs) {
         return onMirror();
       }
