@@ -1,0 +1,124 @@
+/**
+ * The Valkey connection shared by the store and the guard: iovalkey with
+ * fail-fast commands (no offline queue, bounded command time) and background
+ * reconnection, error classification, and a close that really ends.
+ *
+ * @module
+ */
+
+import { Valkey } from "iovalkey";
+import { InvalidJobKind } from "../constants.ts";
+import { describeThrown, describeValue, InvalidJobError } from "../errors.ts";
+
+/** An iovalkey client. */
+export type ValkeyClient = InstanceType<typeof Valkey>;
+
+/** How long one command may take before it fails (kind `connection`). */
+export const COMMAND_TIMEOUT_MS = 5_000;
+
+/**
+ * A client for `url` (`redis://`, `rediss://`, `valkey://` or `valkeys://`).
+ * It does not connect yet; commands fail at once while disconnected instead
+ * of queueing, and reconnection goes on in the background.
+ */
+export function createClient(url: string): ValkeyClient {
+  const normalized = url.replace(/^valkey(s?):\/\//, "redis$1://");
+  const client = new Valkey(normalized, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    // iovalkey arms this timer on disconnect() and clears it on the socket's
+    // "close"; on an already closed socket it would keep a process alive
+    // for its whole length (2 s by default) after close().
+    disconnectTimeout: 50,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+  });
+  // iovalkey emits "error" for every failed (re)connection attempt; without
+  // a listener Node's EventEmitter would throw it. Failures reach callers
+  // through their commands.
+  client.on("error", () => {});
+  return client;
+}
+
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+const CONNECTION_MESSAGES =
+  /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|MaxRetriesPerRequest|Reached the max retries|connect ETIMEDOUT|socket (hang up|closed)|^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/;
+
+/** Whether a client error means the server cannot be reached or used now. */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
+  return CONNECTION_MESSAGES.test(describeThrown(error));
+}
+
+/** Connects, or throws the client's error. */
+export async function connectClient(client: ValkeyClient): Promise<void> {
+  if (client.status === "ready") return;
+  await client.connect();
+}
+
+/**
+ * Ends the connection so that a process or test can exit: `QUIT` when
+ * connected (waiting for the `end` event), a plain disconnect otherwise.
+ */
+export async function closeClient(client: ValkeyClient): Promise<void> {
+  const status = client.status;
+  if (status === "end") return;
+  if (status === "reconnecting") {
+    // Between attempts there is no socket: disconnect() clears the timer.
+    client.disconnect();
+    return;
+  }
+  const ended = new Promise<void>((resolve) => client.once("end", resolve));
+  if (status === "ready") {
+    try {
+      await client.quit();
+    } catch {
+      client.disconnect();
+    }
+  } else {
+    client.disconnect();
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    ended,
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000))),
+  ]);
+  clearTimeout(timer);
+}
+
+/** Checks a server URL (`redis://`, `rediss://`, `valkey://`, `valkeys://`). */
+export function validateUrl(url: unknown, what: string): string {
+  if (typeof url !== "string" || !/^(redis|valkey)s?:\/\//.test(url)) {
+    throw new InvalidJobError(
+      `${what} needs a URL such as "redis://127.0.0.1:6379", got ${
+        describeValue(url)
+      }`,
+      { kind: InvalidJobKind.Other },
+    );
+  }
+  return url;
+}
+
+/** Checks a key prefix. */
+export function validatePrefix(prefix: unknown, what: string): string {
+  if (typeof prefix !== "string") {
+    throw new InvalidJobError(
+      `${what} keyPrefix must be a string, got ${describeValue(prefix)}`,
+      { kind: InvalidJobKind.Other },
+    );
+  }
+  return prefix;
+}
