@@ -67,7 +67,10 @@ function isConnectionStoreError(error: unknown): boolean {
  *   `store-recovered` is dispatched.
  *
  * A job whose first load already hit the outage starts from a new state, and
- * that state is what is written back on recovery.
+ * that state is what is written back on recovery. A state the primary
+ * refuses on write-back for another reason than connectivity (too large,
+ * corrupt) is reported to that job's next call, never to another job's.
+ * `close()` makes a last write-back attempt.
  *
  * @example Survive a Valkey or KV outage
  * ```ts
@@ -89,6 +92,12 @@ export class ResilientStateStore extends EventTarget implements StateStore {
   readonly #mirror = new Map<string, JobState | null>();
   /** Job ids whose mirror entry changed while degraded. */
   readonly #dirty = new Set<string>();
+  /**
+   * Write-backs the primary refused for a reason other than connectivity
+   * (a value too large, corrupt data): reported to that job's next call,
+   * never to another job's, and never retried forever.
+   */
+  readonly #refusedWriteBacks = new Map<string, unknown>();
   #degraded = false;
   #lastProbeAt = 0;
   #queue: Promise<unknown> = Promise.resolve();
@@ -266,6 +275,11 @@ export class ResilientStateStore extends EventTarget implements StateStore {
    */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
+    if (this.#dirty.size > 0) {
+      // A last try, whatever the probe interval: what is still dirty after
+      // it is lost with the process.
+      await this.#serialized(() => this.#writeBack()).catch(() => {});
+    }
     const closable = this.#primary as { close?: () => unknown };
     if (typeof closable.close === "function") await closable.close();
   }
@@ -293,18 +307,16 @@ export class ResilientStateStore extends EventTarget implements StateStore {
         return onMirror();
       }
       this.#lastProbeAt = Date.now();
-      let result: T;
       try {
         await this.#writeBack();
-        result = await onPrimary();
       } catch (error) {
         if (this.#isConnectionError(error)) return onMirror();
         throw error;
       }
       this.#degraded = false;
       this.#dispatch({ type: "store-recovered", operation, jobId });
-      return result;
     }
+    this.#throwRefusedWriteBack(jobId);
     try {
       return await onPrimary();
     } catch (error) {
@@ -321,14 +333,31 @@ export class ResilientStateStore extends EventTarget implements StateStore {
     }
   }
 
-  /** Writes every state changed during the outage to the primary. */
+  /**
+   * Writes every state changed during the outage to the primary. A
+   * connection-class error stops it (the primary is still down, the rest
+   * stays dirty); any other error concerns that one job's state and is kept
+   * for that job's next call while the others are written.
+   */
   async #writeBack(): Promise<void> {
     for (const jobId of [...this.#dirty]) {
       const state = this.#mirror.get(jobId) ?? null;
-      if (state === null) await this.#primary.delete(jobId);
-      else await this.#primary.save(copyJobState(state));
+      try {
+        if (state === null) await this.#primary.delete(jobId);
+        else await this.#primary.save(copyJobState(state));
+      } catch (error) {
+        if (this.#isConnectionError(error)) throw error;
+        this.#refusedWriteBacks.set(jobId, error);
+      }
       this.#dirty.delete(jobId);
     }
+  }
+
+  #throwRefusedWriteBack(jobId: string): void {
+    if (!this.#refusedWriteBacks.has(jobId)) return;
+    const error = this.#refusedWriteBacks.get(jobId);
+    this.#refusedWriteBacks.delete(jobId);
+    throw error;
   }
 
   /**
