@@ -44,6 +44,7 @@ import { ActiveRun, type RunHost, type RunOutcome } from "./run_execution.ts";
 import { checkStoredState, initialState } from "./initial_state.ts";
 import { recordCompletion } from "./completion.ts";
 import {
+  releaseFailedEvent,
   runCompletedEvent,
   runStartedEvent,
   triggerEvent,
@@ -61,6 +62,11 @@ export interface EngineOptions<D> {
   listens(type: SchedulerEvent["type"]): boolean;
   /** Delivers an event to the observer and the listeners. */
   dispatch(event: SchedulerEvent): void;
+  /**
+   * Frees the scheduler for its next `run()`; called just before
+   * `scheduler-stopped` is dispatched, so its listeners may start one.
+   */
+  finish(): void;
 }
 
 function toGuardError(error: unknown, jobId: string): ExecutionGuardError {
@@ -144,6 +150,7 @@ export class JobRun<D> implements RunHost<D> {
         ? error
         : new SchedulerError(describeThrown(error), { cause: error });
     }
+    this.#options.finish();
     if (this.#fatal !== undefined) {
       const fatal = this.#fatal;
       if (this.listens("scheduler-stopped")) {
@@ -180,6 +187,25 @@ export class JobRun<D> implements RunHost<D> {
       for (const run of this.#active) run.abort(stop.reason);
     }
     this.#wakeup.notify();
+  }
+
+  /** Whether a stop was requested or a fatal error occurred. */
+  #stopping(): boolean {
+    return this.#fatal !== undefined ||
+      this.#options.control.stop !== undefined;
+  }
+
+  /** Gives back a lease that will not be used. */
+  async #releaseUnused(trigger: Trigger, lease: ExecutionLease): Promise<void> {
+    try {
+      await this.guard.release(lease);
+    } catch (error) {
+      if (this.listens("execution-guard-release-failed")) {
+        this.dispatch(
+          releaseFailedEvent(this.jobId, trigger, describeThrown(error)),
+        );
+      }
+    }
   }
 
   #fail(error: SchedulerError): void {
@@ -348,8 +374,16 @@ export class JobRun<D> implements RunHost<D> {
    * promise only when starting has to wait for the guard.
    */
   #carryOut(decision: Decision): Promise<void> | undefined {
-    const { trigger, action } = decision;
-    const dropped = action === "none" && trigger !== undefined;
+    const { trigger } = decision;
+    let action = decision.action;
+    // The save may have let a stop or a pause in: nothing new starts then.
+    // A paused trigger waits in the queue for resume(); a stopped one is
+    // consumed without a run, like a queued trigger discarded at a stop.
+    if (action === "start" && this.#stopping()) action = "none";
+    else if (action === "start" && this.#options.control.paused) {
+      action = "queue";
+    }
+    const dropped = decision.action === "none" && trigger !== undefined;
     if (!dropped) this.#emitSkipped(decision);
     if (trigger !== undefined && this.listens("trigger-emitted")) {
       this.dispatch(triggerEvent("trigger-emitted", this.jobId, trigger));
@@ -401,6 +435,11 @@ export class JobRun<D> implements RunHost<D> {
       this.#fail(toGuardError(error, this.jobId));
       return;
     }
+    if (answer?.kind === "acquired" && this.#stopping()) {
+      // Stopped while the lease was being acquired: nothing new starts.
+      await this.#releaseUnused(trigger, answer.lease);
+      return;
+    }
     if (answer?.kind === "contended") {
       if (this.listens("execution-guard-contended")) {
         this.dispatch(
@@ -434,9 +473,6 @@ export class JobRun<D> implements RunHost<D> {
     if (this.listens("run-started")) {
       this.dispatch(runStartedEvent(this.jobId, trigger, lease.fencingToken));
     }
-    const stop = this.#options.control.stop;
-    // A cancel that arrived while the lease was being acquired.
-    if (stop?.kind === "cancel") run.abort(stop.reason);
     run.execute(this, lease).catch((error) => {
       // execute() reports exactly once by design; this only keeps a bug in
       // it from leaving run() waiting for a run that will never complete.

@@ -6,9 +6,11 @@
  */
 
 import { ExecutionGuardErrorKind, RunStatus } from "../constants.ts";
+import { MAX_TIMER_MS } from "../schedule/sleep.ts";
 import {
   describeThrown,
   ExecutionGuardError,
+  recordedError,
   type SchedulerError,
   TaskJoinError,
 } from "../errors.ts";
@@ -70,21 +72,19 @@ function leaseLostReason(): DOMException {
   return new DOMException("the execution lease was lost", "AbortError");
 }
 
-/** A task's context whose signal is only created when the task asks. */
-class RunTaskContext<D> implements TaskContext<D> {
-  readonly run: RunContext;
-  readonly deps: D;
-  readonly #owner: ActiveRun;
-
-  constructor(run: RunContext, deps: D, owner: ActiveRun) {
-    this.run = run;
-    this.deps = deps;
-    this.#owner = owner;
-  }
-
-  get signal(): AbortSignal {
-    return this.#owner.signal;
-  }
+/**
+ * A task's context whose signal is only created when the task asks for it.
+ * `signal` is an own, enumerable getter, so `{ ...ctx }` keeps it.
+ */
+function taskContext<D>(
+  run: RunContext,
+  deps: D,
+  owner: ActiveRun,
+): TaskContext<D> {
+  return Object.defineProperty({ run, deps }, "signal", {
+    get: () => owner.signal,
+    enumerable: true,
+  }) as TaskContext<D>;
 }
 
 /** A run in flight. */
@@ -144,7 +144,7 @@ export class ActiveRun {
           ? {}
           : { fencingToken: lease.fencingToken }),
       };
-      await runTask(host.task, new RunTaskContext(run, host.deps, this));
+      await runTask(host.task, taskContext(run, host.deps, this));
     } catch (thrown) {
       if (host.task.kind === "worker" && thrown instanceof TaskJoinError) {
         failure = thrown;
@@ -152,7 +152,7 @@ export class ActiveRun {
         failure = thrown.error;
       }
       status = this.#aborted ? RunStatus.Cancelled : RunStatus.Failed;
-      error = describeThrown(thrown);
+      error = recordedError(thrown);
     }
     const finishedAt = Date.now();
     try {
@@ -205,6 +205,9 @@ export class ActiveRun {
     if (typeof every !== "number" || !(every > 0) || !Number.isFinite(every)) {
       return undefined;
     }
+    // Renewing earlier than asked is harmless; a timer beyond an hour is not
+    // armed anywhere (delays above 2^31-1 ms fire at once).
+    every = Math.min(every, MAX_TIMER_MS);
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let inFlight: Promise<void> = Promise.resolve();

@@ -302,6 +302,19 @@ export class Scheduler extends EventTarget {
     }
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
+    let finished = false;
+    // Runs once, before scheduler-stopped is dispatched: a listener of that
+    // event may already start the next run().
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      signal?.removeEventListener("abort", onAbort);
+      for (const type of STORE_EVENTS) {
+        storeEvents?.removeEventListener(type, forward);
+      }
+      this.#control.finishRun();
+      this.#runningJobId = undefined;
+    };
     try {
       return await new JobRun({
         job,
@@ -311,14 +324,10 @@ export class Scheduler extends EventTarget {
         control: this.#control,
         listens: (type) => this.#listens(type),
         dispatch: (event) => this.#dispatch(event),
+        finish,
       }).run();
     } finally {
-      signal?.removeEventListener("abort", onAbort);
-      for (const type of STORE_EVENTS) {
-        storeEvents?.removeEventListener(type, forward);
-      }
-      this.#control.finishRun();
-      this.#runningJobId = undefined;
+      finish();
     }
   }
 
@@ -330,14 +339,24 @@ export class Scheduler extends EventTarget {
     const observer = this.#observer;
     const type = detail.type;
     if (observer !== undefined) {
-      try {
-        observer.onEvent(detail);
-      } catch (error) {
+      const report = (error: unknown) =>
         console.error(
-          `the scheduler observer threw on "${type}"; scheduling goes on: ${
+          `the scheduler observer failed on "${type}"; scheduling goes on: ${
             describeThrown(error)
           }`,
         );
+      try {
+        // An async onEvent satisfies the type too: its rejection must not
+        // become an unhandled rejection (which ends a Deno process).
+        const result: unknown = observer.onEvent(detail);
+        if (
+          typeof result === "object" && result !== null &&
+          typeof (result as PromiseLike<unknown>).then === "function"
+        ) {
+          Promise.resolve(result).catch(report);
+        }
+      } catch (error) {
+        report(error);
       }
     }
     if (this.#listeners.has(type)) {
