@@ -188,3 +188,14 @@ Deno.test("worker task: a panic waits for the other in-flight runs, which are re
   );
   assert.equal(types.at(-1), "scheduler-stopped");
 });
+
+Deno.test("worker task: messages the task posts itself neither crash nor end the run", async () => {
+  const report = await new Scheduler({}, new InMemoryStateStore()).run(
+    workerJob(
+      "worker-chatty",
+      Task.fromWorker(FIXTURES, { exportName: "chatty" }),
+      undefined,
+    ),
+  );
+  assert.equal(report.history[0].status, "success");
+});

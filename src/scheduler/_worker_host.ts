@@ -11,17 +11,17 @@ import { describeThrown } from "../errors.ts";
 import type { WorkerHostMessage, WorkerRequest } from "./worker_task.ts";
 
 interface WorkerScope {
-  postMessage(message: WorkerHostMessage): void;
   close(): void;
   onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
 }
 
 const scope = globalThis as unknown as WorkerScope;
 let settled = false;
+let port: MessagePort | undefined;
 
 function report(message: WorkerHostMessage): void {
   settled = true;
-  scope.postMessage(message);
+  port?.postMessage(message);
 }
 
 const close = scope.close.bind(scope);
@@ -51,6 +51,7 @@ Deno.exit = ((code?: number) => {
 scope.onmessage = async (event) => {
   scope.onmessage = null;
   const { module, exportName, run, deps } = event.data;
+  port = event.data.report;
   let fn: unknown;
   try {
     fn = (await import(module))[exportName];
