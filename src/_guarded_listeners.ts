@@ -46,6 +46,8 @@ export class GuardedListeners {
   readonly #remove: Remove;
   readonly #wrappers = new Map<string, Map<Listener, EventListener>>();
   readonly #counts = new Map<string, number>();
+  /** Detaches a registration's abort listener when it is removed by hand. */
+  readonly #forgetters = new WeakMap<EventListener, () => void>();
 
   /**
    * @param target The event target (the `this` of listener calls).
@@ -80,12 +82,15 @@ export class GuardedListeners {
     const signal = typeof options === "object" ? options.signal : undefined;
     if (signal?.aborted) return;
     const once = typeof options === "object" && options.once === true;
-    const forget = () => {
-      if (byListener.delete(listener)) {
-        this.#counts.set(type, (this.#counts.get(type) ?? 1) - 1);
-      }
-    };
     const target = this.#target;
+    // Forgets this registration only: the same listener may have been
+    // removed and added again since.
+    const forget = () => {
+      if (byListener.get(listener) !== wrapper) return;
+      byListener.delete(listener);
+      this.#counts.set(type, (this.#counts.get(type) ?? 1) - 1);
+      signal?.removeEventListener("abort", forget);
+    };
     const wrapper: EventListener = (event) => {
       if (once) forget();
       try {
@@ -106,7 +111,13 @@ export class GuardedListeners {
     };
     byListener.set(listener, wrapper);
     this.#counts.set(type, (this.#counts.get(type) ?? 0) + 1);
-    signal?.addEventListener("abort", forget, { once: true });
+    if (signal !== undefined) {
+      signal.addEventListener("abort", forget, { once: true });
+      this.#forgetters.set(
+        wrapper,
+        () => signal.removeEventListener("abort", forget),
+      );
+    }
     this.#add(type, wrapper, options);
   }
 
@@ -127,6 +138,7 @@ export class GuardedListeners {
     }
     byListener!.delete(listener);
     this.#counts.set(type, (this.#counts.get(type) ?? 1) - 1);
+    this.#forgetters.get(wrapper)?.();
     this.#remove(type, wrapper, options);
   }
 }

@@ -42,8 +42,11 @@ export function parseRfc3339(text: string): number | undefined {
   const millis = fraction === undefined
     ? 0
     : Number(fraction.padEnd(3, "0").slice(0, 3));
-  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  return local - offsetMinutes * 60_000;
+  const date = new Date(0);
+  // setUTCFullYear, not Date.UTC: Date.UTC maps years 0-99 to 1900-1999.
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, millis);
+  return date.getTime() - offsetMinutes * 60_000;
 }
 
 /**
@@ -53,6 +56,12 @@ export function parseRfc3339(text: string): number | undefined {
  */
 export function formatRfc3339(ms: number, fraction: "auto" | 9): string {
   const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ
+  if (iso.length !== 24) {
+    // toISOString writes ±YYYYYY for years outside 0000-9999.
+    throw new RangeError(
+      `${iso} is outside the years 0000-9999 that RFC 3339 can write`,
+    );
+  }
   const base = iso.slice(0, 19);
   const millis = iso.slice(20, 23);
   if (fraction === 9) return `${base}.${millis}000000Z`;

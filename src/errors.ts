@@ -175,6 +175,23 @@ export class TaskJoinError extends SchedulerError {
   }
 }
 
+/** The longest failure message recorded in a run record or `lastError`. */
+export const MAX_RECORDED_ERROR_LENGTH = 4096;
+
+/**
+ * A task's failure as recorded: its message, cut to
+ * {@linkcode MAX_RECORDED_ERROR_LENGTH} characters so that one huge message
+ * cannot make the job's state too large to store (Deno KV refuses values
+ * over 64 KiB).
+ */
+export function recordedError(thrown: unknown): string {
+  const message = describeThrown(thrown);
+  if (message.length <= MAX_RECORDED_ERROR_LENGTH) return message;
+  return `${message.slice(0, MAX_RECORDED_ERROR_LENGTH)}… (${
+    message.length - MAX_RECORDED_ERROR_LENGTH
+  } more characters)`;
+}
+
 /**
  * Shows a value in an error message: strings quoted, numbers and the like as
  * written, objects as (shortened) JSON. Never throws, whatever the value.

@@ -5,13 +5,18 @@
  * @module
  */
 
-import { describeThrown } from "../errors.ts";
+import { describeThrown, SchedulerError } from "../errors.ts";
 
 /** SQLite reports contention between processes sharing one KV file this way. */
-const TRANSIENT = /database is locked|database table is locked|busy/i;
+const TRANSIENT = /database (table )?is locked|SQLITE_BUSY/;
 
-/** Whether a KV error is contention that goes away when retried. */
+/**
+ * Whether a KV error is contention that goes away when retried. Our own
+ * errors are never contention, whatever their message quotes (a job id
+ * such as "busy-report").
+ */
 export function isTransientKvError(error: unknown): boolean {
+  if (error instanceof SchedulerError) return false;
   return TRANSIENT.test(describeThrown(error));
 }
 

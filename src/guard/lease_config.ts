@@ -40,6 +40,13 @@ export interface ResolvedLeaseConfig {
 /** One hour. */
 export const DEFAULT_COMPLETED_RETENTION_MS = 3_600_000;
 
+/**
+ * The longest lease duration or retention accepted: 365 days. Backends turn
+ * these into expiries (Deno KV refuses `expireIn` beyond ~8.2e15 ms), and a
+ * lease longer than a year is a configuration mistake.
+ */
+export const MAX_LEASE_MS = 365 * 24 * 3_600_000;
+
 function leaseError(message: string): ExecutionGuardError {
   return new ExecutionGuardError(message, {
     kind: ExecutionGuardErrorKind.Data,
@@ -48,12 +55,13 @@ function leaseError(message: string): ExecutionGuardError {
 
 function requireWholeMs(name: string, value: unknown, min: number): number {
   if (
-    typeof value !== "number" || !Number.isSafeInteger(value) || value < min
+    typeof value !== "number" || !Number.isSafeInteger(value) || value < min ||
+    value > MAX_LEASE_MS
   ) {
     throw leaseError(
-      `execution guard ${name} must be a whole number of milliseconds ${
-        min === 0 ? ">= 0" : "> 0"
-      }, got ${describeValue(value)}`,
+      `execution guard ${name} must be a whole number of milliseconds from ${min} to ${MAX_LEASE_MS} (365 days), got ${
+        describeValue(value)
+      }`,
     );
   }
   return value;

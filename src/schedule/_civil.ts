@@ -15,6 +15,14 @@ export const DAY_MS = 86_400_000;
 /** The largest instant a `Date` can hold (ECMA-262 §21.4.1.1). */
 export const MAX_DATE_MS = 8.64e15;
 
+/**
+ * The range of instants a job state can hold: RFC 3339 (and so the Rust
+ * crate's JSON) has four-digit years, 0000-01-01 to 9999-12-31.
+ */
+export const MIN_STORABLE_MS = -62_167_219_200_000;
+/** See {@linkcode MIN_STORABLE_MS}. */
+export const MAX_STORABLE_MS = 253_402_300_799_999;
+
 /** A calendar date; `month` is 1–12. */
 export interface CivilDate {
   year: number;

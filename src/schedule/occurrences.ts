@@ -10,7 +10,7 @@
 
 import { InvalidJobKind } from "../constants.ts";
 import { InvalidJobError } from "../errors.ts";
-import { MAX_DATE_MS } from "./_civil.ts";
+import { MAX_STORABLE_MS } from "./_civil.ts";
 import type { DstPolicy } from "./dst_policy.ts";
 import type { Schedule } from "./schedule.ts";
 
@@ -86,16 +86,21 @@ export function occurrenceAfter(
   switch (schedule.kind) {
     case "interval": {
       const next = occurrence + schedule.everyMs;
-      return next <= MAX_DATE_MS ? next : null;
+      return next <= MAX_STORABLE_MS ? next : null;
     }
     case "at-times": {
       const times = timesOf(schedule);
       const index = upperBound(times, occurrence);
       return index < times.length ? times[index] : null;
     }
-    case "cron":
-      return schedule.cron.nextAfterMs(occurrence, zone.timezone, zone.dst) ??
-        null;
+    case "cron": {
+      const next = schedule.cron.nextAfterMs(
+        occurrence,
+        zone.timezone,
+        zone.dst,
+      );
+      return next === undefined || next > MAX_STORABLE_MS ? null : next;
+    }
   }
 }
 
@@ -115,9 +120,9 @@ export function firstOccurrence(
   switch (schedule.kind) {
     case "interval": {
       const first = options.now + schedule.everyMs;
-      if (first > MAX_DATE_MS) {
+      if (first > MAX_STORABLE_MS) {
         throw new InvalidJobError(
-          `interval schedule of ${schedule.everyMs} ms is too large: the first run would be after the end of the Date range`,
+          `interval schedule of ${schedule.everyMs} ms is too large: the first run would be after 9999-12-31, the last instant a job state can hold`,
           { kind: InvalidJobKind.IntervalOutOfRange },
         );
       }
@@ -162,7 +167,7 @@ export function consumeDue(
       count = Math.min(Math.floor((now - first) / every) + 1, allowed);
       latest = first + (count - 1) * every;
       beforeLatest = count > 1 ? latest - every : null;
-      following = latest + every <= MAX_DATE_MS ? latest + every : null;
+      following = latest + every <= MAX_STORABLE_MS ? latest + every : null;
       break;
     }
     case "at-times": {

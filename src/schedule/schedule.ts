@@ -7,7 +7,7 @@
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 import { parseRfc3339 } from "../_rfc3339.ts";
-import { MAX_DATE_MS } from "./_civil.ts";
+import { MAX_DATE_MS, MAX_STORABLE_MS, MIN_STORABLE_MS } from "./_civil.ts";
 import { CronSchedule } from "./cron_schedule.ts";
 
 /**
@@ -84,6 +84,15 @@ function toInstant(value: Date | number | string, index: number): Date {
   if (Number.isNaN(instant.getTime())) {
     throw new InvalidJobError(
       `at-times entry ${index} is not a valid instant: ${describeValue(value)}`,
+      { kind: InvalidJobKind.Other },
+    );
+  }
+  const ms = instant.getTime();
+  if (ms < MIN_STORABLE_MS || ms > MAX_STORABLE_MS) {
+    throw new InvalidJobError(
+      `at-times entry ${index} (${
+        describeValue(value)
+      }) is outside the years 0000-9999 that a stored job state (RFC 3339) can hold`,
       { kind: InvalidJobKind.Other },
     );
   }

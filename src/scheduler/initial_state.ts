@@ -13,7 +13,7 @@ import {
   StoreOperation,
 } from "../constants.ts";
 import { InvalidJobError, StoreError } from "../errors.ts";
-import { MAX_DATE_MS } from "../schedule/_civil.ts";
+import { MAX_STORABLE_MS } from "../schedule/_civil.ts";
 import { firstOccurrence } from "../schedule/occurrences.ts";
 import {
   copyJobState,
@@ -101,9 +101,9 @@ export function initialState<D>(
     };
   }
   const repaired = now + schedule.everyMs;
-  if (repaired > MAX_DATE_MS) {
+  if (repaired > MAX_STORABLE_MS) {
     throw new InvalidJobError(
-      `interval schedule of ${schedule.everyMs} ms is too large: the next run would be after the end of the Date range`,
+      `interval schedule of ${schedule.everyMs} ms is too large: the next run would be after 9999-12-31, the last instant a job state can hold`,
       { kind: InvalidJobKind.IntervalOutOfRange },
     );
   }

@@ -16,8 +16,26 @@ function encodeInstant(date: Date | null): string | null {
   return date === null ? null : formatRfc3339(date.getTime(), "auto");
 }
 
-/** The Rust crate's JSON text of a state. */
+/**
+ * The Rust crate's JSON text of a state.
+ *
+ * @throws {StoreError} kind `data`, operation `save`, for an instant outside
+ * the years 0000-9999 (RFC 3339 cannot write it).
+ */
 export function encodeJobState(state: JobState): string {
+  try {
+    return encodeChecked(state);
+  } catch (cause) {
+    throw new StoreError(
+      `the state of job ${JSON.stringify(state.jobId)} cannot be stored: ${
+        (cause as Error).message
+      }`,
+      { kind: StoreErrorKind.Data, operation: StoreOperation.Save, cause },
+    );
+  }
+}
+
+function encodeChecked(state: JobState): string {
   return JSON.stringify({
     job_id: state.jobId,
     trigger_count: state.triggerCount,
