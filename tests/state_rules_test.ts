@@ -174,3 +174,26 @@ Deno.test("recordCompletion: an older parallel run finishing later changes nothi
   assert.equal(older.state, newer.state, "the same object: nothing changed");
   assert.equal(older.newestStart, NOW + 20);
 });
+
+Deno.test("initialState: a stored state that already reached maxRuns is ended, not run once more", () => {
+  const job = Job.withoutDeps("job", Schedule.interval(80), task).withMaxRuns(
+    3,
+  );
+  const result = initialState(stored({ nextRunAt: new Date(NOW - 10) }), {
+    job,
+    config,
+    now: NOW,
+  });
+  assert.equal(result.source, "restored");
+  assert.equal(result.save, true);
+  assert.deepEqual(result.state, stored({ nextRunAt: null }));
+  const zero = initialState(
+    stored({ triggerCount: 0, nextRunAt: new Date(NOW) }),
+    {
+      job: job.withMaxRuns(0),
+      config,
+      now: NOW,
+    },
+  );
+  assert.equal(zero.state.nextRunAt, null);
+});

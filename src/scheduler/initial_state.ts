@@ -59,6 +59,8 @@ export function checkStoredState(
  * - nothing stored → a new state (`triggerCount` 0, the first occurrence);
  * - a stored interval state with `nextRunAt` null and runs left → repaired
  *   to `now + everyMs`, every other field kept;
+ * - a stored state that already reached `maxRuns` → ended (`nextRunAt` null,
+ *   to be saved): `maxRuns` caps `triggerCount`;
  * - anything else → the stored state as is (terminal when `nextRunAt` is null).
  *
  * @throws {InvalidJobError} kind `interval-out-of-range` when the first or
@@ -90,6 +92,18 @@ export function initialState<D>(
     };
   }
   const { schedule, maxRuns } = job;
+  if (
+    stored.nextRunAt !== null && maxRuns !== undefined &&
+    stored.triggerCount >= maxRuns
+  ) {
+    // maxRuns caps triggerCount: a cap lowered since the state was stored
+    // ends the schedule instead of letting the stored next run fire.
+    return {
+      source: StateLoadSource.Restored,
+      save: true,
+      state: { ...copyJobState(stored), nextRunAt: null },
+    };
+  }
   const repairable = stored.nextRunAt === null &&
     schedule.kind === "interval" &&
     (maxRuns === undefined || stored.triggerCount < maxRuns);
