@@ -1035,3 +1035,35 @@ Deno.test("run(): repairing a stored interval state beyond the Date range reject
     assert.deepEqual(await store.load("huge-repair"), stored);
   });
 });
+
+Deno.test("Job: a frozen hand-built at-times schedule is still sorted", () => {
+  const times = Object.freeze([new Date(300), new Date(100), new Date(200)]);
+  const job = new Job(
+    "frozen",
+    Object.freeze({ kind: "at-times" as const, times }),
+    undefined,
+    Task.fromSync(() => {}),
+  );
+  assert.equal(job.schedule.kind, "at-times");
+  assert.deepEqual(
+    (job.schedule as { times: readonly Date[] }).times.map((t) => t.getTime()),
+    [100, 200, 300],
+  );
+});
+
+Deno.test("Job: worker deps that cannot be cloned are refused at construction", () => {
+  const worker = Task.fromWorker<{ fn: () => number }>(
+    new URL("./fixtures/worker_tasks.ts", import.meta.url),
+  );
+  assert.throws(
+    () =>
+      new Job("worker-deps", Schedule.interval(1000), { fn: () => 1 }, worker),
+    (error: unknown) =>
+      error instanceof InvalidJobError && error.kind === "other" &&
+      error.message.includes("structured-cloneable"),
+  );
+});
+
+Deno.test("Task.fromWorker accepts an absolute file path", () => {
+  assert.equal(Task.fromWorker("/srv/jobs/report.ts").kind, "worker");
+});

@@ -33,6 +33,19 @@ export type Schedule =
   | { readonly kind: "at-times"; readonly times: readonly Date[] }
   | { readonly kind: "cron"; readonly cron: CronSchedule };
 
+const ownSchedules = new WeakSet<Schedule>();
+
+/** Whether a schedule was built (and so validated) by {@linkcode Schedule}. */
+export function isOwnSchedule(schedule: unknown): boolean {
+  return typeof schedule === "object" && schedule !== null &&
+    ownSchedules.has(schedule as Schedule);
+}
+
+function own(schedule: Schedule): Schedule {
+  ownSchedules.add(schedule);
+  return schedule;
+}
+
 function intervalSchedule(everyMs: number): Schedule {
   if (everyMs === 0) {
     throw new InvalidJobError(
@@ -53,7 +66,7 @@ function intervalSchedule(everyMs: number): Schedule {
       { kind: InvalidJobKind.IntervalOutOfRange },
     );
   }
-  return Object.freeze({ kind: "interval", everyMs });
+  return own(Object.freeze({ kind: "interval", everyMs }));
 }
 
 function toInstant(value: Date | number | string, index: number): Date {
@@ -120,14 +133,14 @@ function atTimesSchedule(times: Iterable<Date | number | string>): Schedule {
   // Duplicates would be back-to-back runs of one occurrence (and collide on
   // one execution lease), so each instant is kept once.
   const sorted = [...unique.values()].sort((a, b) => a.getTime() - b.getTime());
-  return Object.freeze({ kind: "at-times", times: Object.freeze(sorted) });
+  return own(Object.freeze({ kind: "at-times", times: Object.freeze(sorted) }));
 }
 
 function cronScheduleOf(expression: string | CronSchedule): Schedule {
   const cron = expression instanceof CronSchedule
     ? expression
     : CronSchedule.parse(expression);
-  return Object.freeze({ kind: "cron", cron });
+  return own(Object.freeze({ kind: "cron", cron }));
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   OverlapPolicy,
 } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
-import { Schedule } from "../schedule/schedule.ts";
+import { isOwnSchedule, Schedule } from "../schedule/schedule.ts";
 import { CronSchedule } from "../schedule/cron_schedule.ts";
 import { Task } from "./task.ts";
 
@@ -47,30 +47,25 @@ function validateJobId(jobId: unknown): string {
   return jobId;
 }
 
-/** Re-validates a schedule, so a hand-built object gets the same checks. */
+/**
+ * A schedule from the `Schedule` constructors is kept as is; a hand-built
+ * object gets the same checks and is replaced by a validated copy (sorted,
+ * frozen), so later changes to the caller's object cannot reach the job.
+ */
 function validateSchedule(schedule: unknown): Schedule {
+  if (isOwnSchedule(schedule)) return schedule as Schedule;
   const candidate = schedule as Schedule | undefined;
   switch (candidate?.kind) {
-    case "interval": {
-      const validated = Schedule.interval(candidate.everyMs);
-      // Our own schedules are frozen; a hand-built one is copied so that
-      // later changes to the caller's object cannot reach the job.
-      return Object.isFrozen(candidate) ? candidate : validated;
-    }
-    case "at-times": {
-      const normalized = Schedule.atTimes(candidate.times);
-      // Our own schedules are frozen and already sorted; keep their identity.
-      return Object.isFrozen(candidate) && Object.isFrozen(candidate.times)
-        ? candidate
-        : normalized;
-    }
+    case "interval":
+      return Schedule.interval(candidate.everyMs);
+    case "at-times":
+      return Schedule.atTimes(candidate.times);
     case "cron":
-      if (
-        !(candidate.cron instanceof CronSchedule) || !Object.isFrozen(candidate)
-      ) {
-        return Schedule.cron(candidate.cron);
-      }
-      return candidate;
+      return Schedule.cron(
+        candidate.cron instanceof CronSchedule
+          ? candidate.cron
+          : String(candidate.cron),
+      );
   }
   throw invalid(
     `schedule must come from Schedule.interval, Schedule.atTimes or Schedule.cron, got ${
@@ -270,6 +265,18 @@ export class Job<D = undefined> {
           describeValue(fields.task)
         }`,
       );
+    }
+    if (fields.task.kind === "worker") {
+      // Found now rather than as a panic at every run.
+      try {
+        structuredClone(fields.deps);
+      } catch (cause) {
+        throw invalid(
+          `the deps of a worker task must be structured-cloneable (they are copied into the worker), but ${
+            describeValue(fields.deps)
+          } is not: ${(cause as Error).message}`,
+        );
+      }
     }
     return { ...fields, schedule };
   }

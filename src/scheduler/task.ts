@@ -182,7 +182,11 @@ export class Task<D = undefined> {
     }
     let url: URL;
     try {
-      url = module instanceof URL ? module : new URL(module);
+      url = module instanceof URL
+        ? module
+        : typeof module === "string" && module.startsWith("/")
+        ? new URL(`file://${encodeURI(module)}`)
+        : new URL(module);
     } catch {
       throw new InvalidJobError(
         `Task.fromWorker needs an absolute module URL, got ${
