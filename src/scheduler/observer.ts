@@ -50,16 +50,14 @@ export class NoopObserver implements SchedulerObserver {
 
 const WARN_TYPES = new Set<string>([
   "state-repaired",
+  "execution-guard-contended",
   "execution-guard-lost",
   "execution-guard-release-failed",
   "store-degraded",
 ]);
 const DEBUG_TYPES = new Set<string>([
-  "execution-guard-contended",
   "trigger-emitted",
-  "run-started",
   "run-completed",
-  "run-skipped",
 ]);
 
 function formatValue(value: unknown): string {
@@ -88,9 +86,10 @@ export function formatLogLine(event: SchedulerEvent): string {
 
 /**
  * Writes one `key=value` line per event through `console`: `debug` for
- * triggers, starts, skips, contention and completions; `warn` for repairs,
- * failed runs, a failed stop, lost leases, release failures and store
- * outages; `info` otherwise.
+ * triggers and completions; `warn` for repairs, failures (failed runs, a
+ * failed stop) and guard or store trouble (contention, lost leases, release
+ * failures, outages); `info` otherwise (loads, starts, skips, recoveries,
+ * deletions, stops).
  *
  * @example
  * ```ts
