@@ -864,11 +864,13 @@ valkeyTest(
       const pttl = await raw.pttl(lease.leaseKey);
       assert.ok(pttl > 4_000, `the foreign key's expiry was changed: ${pttl}`);
 
-      // A lease whose key is gone is lost too; release is a no-op.
+      // A lease whose key is gone (expired) is lost too, but its run did
+      // complete: release still marks the occurrence done, as the KV guard
+      // does, so a lagging instance cannot run it again.
       await raw.del(lease.leaseKey);
       assert.equal(await guard.renew(lease), "lost");
       await guard.release(lease);
-      assert.equal(await raw.exists(lease.leaseKey), 0);
+      assert.equal(await raw.get(lease.leaseKey), `done:${lease.token}`);
     });
   },
 );
@@ -1324,5 +1326,64 @@ valkeyTest(
       [],
       "the process lived on after close() (something outlived it)",
     );
+  },
+);
+
+valkeyTest(
+  "wrong credentials are not a connection problem: connect() and resilient() reject with kind unknown",
+  async () => {
+    await withServerAndRaw(async (server, raw) => {
+      await raw.config("SET", "requirepass", "right-password");
+      const wrong = server.url.replace("redis://", "redis://:wrong-password@");
+      const connectError = await expectStoreError(
+        ValkeyStateStore.connect(wrong),
+        "unknown",
+      );
+      assert.match(connectError.message, /WRONGPASS/);
+      assert.doesNotMatch(
+        connectError.message,
+        /wrong-password/,
+        "credentials redacted",
+      );
+      const resilientError = await expectStoreError(
+        ValkeyStateStore.resilient(wrong),
+        "unknown",
+      );
+      assert.match(resilientError.message, /WRONGPASS/);
+      await assert.rejects(
+        ValkeyExecutionGuard.connect(wrong, LEASE),
+        (error: unknown) =>
+          error instanceof ExecutionGuardError && error.kind === "unknown" &&
+          /WRONGPASS/.test(error.message),
+      );
+      await raw.auth("right-password");
+      await raw.config("SET", "requirepass", "");
+    });
+  },
+);
+
+valkeyTest(
+  "a key of the wrong type is kind data, for the store and for the guard's counter",
+  async () => {
+    await withServerAndRaw(async (server, raw) => {
+      const store = await ValkeyStateStore.connect(server.url);
+      const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
+      try {
+        await raw.lpush("scheduler:valkey:job-state:listy", "not a state");
+        await expectStoreError(store.load("listy"), "data");
+        await raw.set(
+          "scheduler:valkey:execution-lease:counted:fencing-token",
+          "abc",
+        );
+        await assert.rejects(
+          guard.acquire({ jobId: "counted", scheduledAt: new Date(0) }),
+          (error: unknown) =>
+            error instanceof ExecutionGuardError && error.kind === "data",
+        );
+      } finally {
+        await store.close();
+        await guard.close();
+      }
+    });
   },
 );

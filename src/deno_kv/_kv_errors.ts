@@ -30,24 +30,33 @@ export function isConnectionKvError(error: unknown): boolean {
     error instanceof Deno.errors.TimedOut;
 }
 
-/** How long contention is retried before it is reported. */
-export const KV_RETRY_BUDGET_MS = 5_000;
+/** How long the state store retries contention before it reports it. */
+export const KV_RETRY_BUDGET_MS = 30_000;
+/**
+ * How long the execution guard retries contention: long enough that a busy
+ * shared file never surfaces as a guard error in practice, bounded so that a
+ * database locked for good is reported instead of waited on forever.
+ */
+export const KV_GUARD_RETRY_BUDGET_MS = 120_000;
 
 /**
  * Runs `operation`, retrying transient contention with a growing, jittered
- * back-off for up to {@linkcode KV_RETRY_BUDGET_MS}. Other errors propagate
- * at once; contention that outlasts the budget propagates too.
+ * back-off (up to 1 s) for up to `budgetMs` (default
+ * {@linkcode KV_RETRY_BUDGET_MS}). Other errors propagate at once;
+ * contention that outlasts the budget propagates too.
  */
 export async function retryTransient<T>(
   operation: () => Promise<T>,
+  budgetMs: number = KV_RETRY_BUDGET_MS,
 ): Promise<T> {
-  const deadline = Date.now() + KV_RETRY_BUDGET_MS;
+  const deadline = Date.now() + budgetMs;
   for (let attempt = 0;; attempt++) {
     try {
       return await operation();
     } catch (error) {
       if (!isTransientKvError(error) || Date.now() >= deadline) throw error;
-      const backoff = Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random());
+      const backoff = Math.min(1_000, 5 * 2 ** attempt) *
+        (0.5 + Math.random());
       await new Promise((resolve) => setTimeout(resolve, backoff));
     }
   }

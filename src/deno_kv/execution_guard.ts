@@ -26,7 +26,11 @@ import {
   type ResolvedLeaseConfig,
   resolveLeaseConfig,
 } from "../guard/lease_config.ts";
-import { isConnectionKvError, retryTransient } from "./_kv_errors.ts";
+import {
+  isConnectionKvError,
+  KV_GUARD_RETRY_BUDGET_MS,
+  retryTransient,
+} from "./_kv_errors.ts";
 import { requireKv, validateKeyPrefix } from "./state_store.ts";
 
 /** Options of {@linkcode DenoKvExecutionGuard}. */
@@ -358,7 +362,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     body: () => Promise<T>,
   ): Promise<T> {
     try {
-      return await retryTransient(body);
+      return await retryTransient(body, KV_GUARD_RETRY_BUDGET_MS);
     } catch (cause) {
       if (cause instanceof ExecutionGuardError) throw cause;
       throw new ExecutionGuardError(

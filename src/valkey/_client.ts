@@ -36,11 +36,20 @@ export function createClient(url: string): ValkeyClient {
     retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
   });
   // iovalkey emits "error" for every failed (re)connection attempt; without
-  // a listener Node's EventEmitter would throw it. Failures reach callers
-  // through their commands.
-  client.on("error", () => {});
+  // a listener Node's EventEmitter would throw it. Commands report their own
+  // failures; the last event is kept because a failed connect() only says
+  // "Connection is closed" while the event says why (WRONGPASS, LOADING...).
+  client.on("error", (error: unknown) => lastErrors.set(client, error));
   return client;
 }
+
+const lastErrors = new WeakMap<ValkeyClient, unknown>();
+
+/** How long `connect()` waits for a server to become ready. */
+export const CONNECT_BUDGET_MS = 5_000;
+
+/** The server accepted the connection but never became ready. */
+class NotReadyError extends Error {}
 
 const CONNECTION_CODES = new Set([
   "ECONNREFUSED",
@@ -56,17 +65,58 @@ const CONNECTION_CODES = new Set([
 const CONNECTION_MESSAGES =
   /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|MaxRetriesPerRequest|Reached the max retries|connect ETIMEDOUT|socket (hang up|closed)|^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/;
 
+/** Refusals that no reconnection will cure: credentials and permissions. */
+const CONFIGURATION_MESSAGES = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
+/** What the server holds is not what we expect. */
+const DATA_MESSAGES = /^(WRONGTYPE\b|ERR value is not an integer)/;
+
 /** Whether a client error means the server cannot be reached or used now. */
 export function isConnectionError(error: unknown): boolean {
+  if (error instanceof NotReadyError) return true;
+  const message = describeThrown(error);
+  if (CONFIGURATION_MESSAGES.test(message)) return false;
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
-  return CONNECTION_MESSAGES.test(describeThrown(error));
+  return CONNECTION_MESSAGES.test(message);
 }
 
-/** Connects, or throws the client's error. */
+/** Whether a server error says a key holds something it should not. */
+export function isDataError(error: unknown): boolean {
+  return DATA_MESSAGES.test(describeThrown(error));
+}
+
+/**
+ * Connects within {@linkcode CONNECT_BUDGET_MS} (a server still `LOADING`
+ * would otherwise keep `connect()` waiting), or throws the most telling
+ * error: the server's own (`WRONGPASS`...) rather than "Connection is
+ * closed". On a timeout the client goes on trying in the background.
+ */
 export async function connectClient(client: ValkeyClient): Promise<void> {
   if (client.status === "ready") return;
-  await client.connect();
+  const connecting = client.connect();
+  connecting.catch(() => {}); // it may settle after the timeout
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new NotReadyError(
+            `the server did not become ready within ${CONNECT_BUDGET_MS} ms (${
+              describeThrown(lastErrors.get(client) ?? "still loading?")
+            })`,
+          ),
+        ),
+      CONNECT_BUDGET_MS,
+    );
+  });
+  try {
+    await Promise.race([connecting, timeout]);
+  } catch (error) {
+    if (error instanceof NotReadyError) throw error;
+    throw lastErrors.get(client) ?? error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   connectClient,
   createClient,
   isConnectionError,
+  isDataError,
   validatePrefix,
   validateUrl,
   type ValkeyClient,
@@ -80,10 +81,12 @@ return 0`;
 /**
  * Turns the caller's lease into a done marker kept for the retention (the
  * key stays, so a Rust instance's SET NX also sees the occurrence taken), or
- * deletes it when the retention is 0. Someone else's key is left alone.
+ * deletes it when the retention is 0. A lease that expired while its run
+ * was finishing is marked done too; someone else's key is left alone.
  */
 const RELEASE = `
-if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
+local current = redis.call("GET", KEYS[1])
+if current ~= false and current ~= ARGV[1] then return 0 end
 if tonumber(ARGV[2]) > 0 then
   redis.call("SET", KEYS[1], "done:" .. ARGV[1], "PX", ARGV[2])
 else
@@ -104,6 +107,8 @@ function guardError(
     {
       kind: isConnectionError(cause)
         ? ExecutionGuardErrorKind.Connection
+        : isDataError(cause)
+        ? ExecutionGuardErrorKind.Data
         : ExecutionGuardErrorKind.Unknown,
       cause,
     },

@@ -25,6 +25,7 @@ import {
   connectClient,
   createClient,
   isConnectionError,
+  isDataError,
   validatePrefix,
   validateUrl,
   type ValkeyClient,
@@ -55,6 +56,11 @@ export interface ValkeyResilientOptions extends ValkeyStateStoreOptions {
   probeIntervalMs?: number;
 }
 
+/** A URL fit for an error message: without its credentials. */
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}
+
 /** Wraps a client failure as a StoreError with its class. */
 export function toValkeyStoreError(
   cause: unknown,
@@ -69,6 +75,8 @@ export function toValkeyStoreError(
     {
       kind: isConnectionError(cause)
         ? StoreErrorKind.Connection
+        : isDataError(cause)
+        ? StoreErrorKind.Data
         : StoreErrorKind.Unknown,
       operation,
       cause,
@@ -139,11 +147,7 @@ export class ValkeyStateStore implements StateStore {
       await connectClient(store.#client);
     } catch (cause) {
       await closeClient(store.#client);
-      throw toValkeyStoreError(
-        cause,
-        undefined,
-        url.replace(/\/\/[^@/]*@/, "//***@"),
-      );
+      throw toValkeyStoreError(cause, undefined, redact(url));
     }
     return store;
   }
@@ -187,6 +191,11 @@ export class ValkeyStateStore implements StateStore {
     try {
       await connectClient(store.#client);
     } catch (cause) {
+      if (!isConnectionError(cause)) {
+        // Wrong credentials and the like: no reconnection will cure them.
+        await store.close();
+        throw toValkeyStoreError(cause, undefined, redact(url));
+      }
       // The client keeps reconnecting in the background; until it does,
       // the wrapper serves from its mirror.
       startDegraded(resilient, describeThrown(cause));
