@@ -22,6 +22,7 @@ import {
 } from "../mod.ts";
 import { type FakeClock, withFakeClock } from "./_fake_time.ts";
 import { drive, KvIo, trackKv } from "./_kv_helpers.ts";
+import { assertGuardError } from "./_assert_errors.ts";
 import { delay, recordEvents, T0 } from "./_engine_helpers.ts";
 
 const LEASE: LeaseConfig = { ttlMs: 1_000, renewIntervalMs: 300 };
@@ -49,31 +50,6 @@ function acquired(answer: ExecutionGuardAcquire): ExecutionLease {
   assert.equal(answer.kind, "acquired", "expected the slot to be acquired");
   assert.ok(answer.kind === "acquired");
   return answer.lease;
-}
-
-async function assertGuardError(
-  promise: Promise<unknown>,
-  kind: string,
-  includes?: string,
-): Promise<ExecutionGuardError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(
-    caught instanceof ExecutionGuardError,
-    `expected an ExecutionGuardError, got ${String(caught)}`,
-  );
-  assert.equal(caught.kind, kind, caught.message);
-  if (includes !== undefined) {
-    assert.ok(
-      caught.message.includes(includes),
-      `message ${JSON.stringify(caught.message)} should name ${includes}`,
-    );
-  }
-  return caught;
 }
 
 // ---------------------------------------------------------------------------

@@ -13,11 +13,11 @@ import {
   Schedule,
   Scheduler,
   type SchedulerEvent,
-  StoreError,
   Task,
 } from "../mod.ts";
 import { withFakeClock } from "./_fake_time.ts";
 import { drive, KvIo, trackKv } from "./_kv_helpers.ts";
+import { assertStoreError } from "./_assert_errors.ts";
 import { recordEvents, T0 } from "./_engine_helpers.ts";
 
 const DEFAULT_PREFIX = ["scheduler", "job-state"] as const;
@@ -63,35 +63,6 @@ async function withKvFile<T>(body: (path: string) => Promise<T>): Promise<T> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-async function assertStoreError(
-  promise: Promise<unknown>,
-  expected: { kind: string; operation?: string; includes?: string },
-): Promise<StoreError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(
-    caught instanceof StoreError,
-    `expected a StoreError, got ${String(caught)}`,
-  );
-  assert.equal(caught.kind, expected.kind, caught.message);
-  if (expected.operation !== undefined) {
-    assert.equal(caught.operation, expected.operation, caught.message);
-  }
-  if (expected.includes !== undefined) {
-    assert.ok(
-      caught.message.includes(expected.includes),
-      `message ${JSON.stringify(caught.message)} should name ${
-        JSON.stringify(expected.includes)
-      }`,
-    );
-  }
-  return caught;
 }
 
 // ---------------------------------------------------------------------------

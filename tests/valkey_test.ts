@@ -20,7 +20,6 @@ import {
   type LeaseConfig,
   Schedule,
   Scheduler,
-  SchedulerError,
   type SchedulerEvent,
   StoreError,
   type StoreEventDetail,
@@ -28,6 +27,7 @@ import {
 } from "../mod.ts";
 import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
 import { recordEvents } from "./_engine_helpers.ts";
+import { assertGuardError, assertStoreError } from "./_assert_errors.ts";
 import {
   hasValkeyServer,
   startValkeyServer,
@@ -102,45 +102,6 @@ async function withServerAndRaw(
       await closeRaw(raw);
     }
   });
-}
-
-/** Awaits `promise`, expecting a `StoreError` of `kind`; returns it. */
-async function expectStoreError(
-  promise: Promise<unknown>,
-  kind: string,
-): Promise<StoreError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(
-    caught instanceof StoreError,
-    `expected a StoreError, got ${String(caught)}`,
-  );
-  assert.equal(caught.kind, kind, caught.message);
-  return caught;
-}
-
-/** Awaits `promise`, expecting an `ExecutionGuardError` of `kind`. */
-async function expectGuardError(
-  promise: Promise<unknown>,
-  kind: string,
-): Promise<ExecutionGuardError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(
-    caught instanceof ExecutionGuardError,
-    `expected an ExecutionGuardError, got ${String(caught)}`,
-  );
-  assert.equal(caught.kind, kind, caught.message);
-  assert.ok(caught instanceof SchedulerError);
-  return caught;
 }
 
 /** Times `body` in milliseconds. */
@@ -412,7 +373,9 @@ valkeyTest(
         };
         for (const [jobId, value] of Object.entries(bad)) {
           await raw.set(`bad:${jobId}`, value);
-          const error = await expectStoreError(store.load(jobId), "data");
+          const error = await assertStoreError(store.load(jobId), {
+            kind: "data",
+          });
           assert.equal(error.operation, "load");
           assert.ok(
             error.message.includes(jobId),
@@ -432,7 +395,9 @@ valkeyTest(
             invocations++;
           }),
         ).withMaxRuns(1);
-        const error = await expectStoreError(scheduler.run(job), "data");
+        const error = await assertStoreError(scheduler.run(job), {
+          kind: "data",
+        });
         assert.ok(error.message.includes("not-json"));
         assert.equal(invocations, 0);
         assert.equal(await raw.get("bad:not-json"), bad["not-json"]);
@@ -452,7 +417,7 @@ valkeyTest(
       });
       try {
         assert.equal(resilient.degraded, false);
-        await expectStoreError(resilient.load("wrong-type"), "data");
+        await assertStoreError(resilient.load("wrong-type"), { kind: "data" });
         assert.equal(resilient.degraded, false);
       } finally {
         await resilient.close();
@@ -470,18 +435,17 @@ valkeyTest(
   async () => {
     const port = deadPort();
     const [error, ms] = await timed(() =>
-      expectStoreError(
-        ValkeyStateStore.connect(`redis://127.0.0.1:${port}`),
-        "connection",
-      )
+      assertStoreError(ValkeyStateStore.connect(`redis://127.0.0.1:${port}`), {
+        kind: "connection",
+      })
     );
     assert.ok(ms < 5_000, `took ${ms} ms`);
     assert.equal(error.operation, undefined);
     assert.ok(error.message.includes(String(port)), error.message);
     // valkey:// URLs are accepted too.
-    await expectStoreError(
+    await assertStoreError(
       ValkeyStateStore.connect(`valkey://127.0.0.1:${port}`),
-      "connection",
+      { kind: "connection" },
     );
   },
 );
@@ -503,15 +467,18 @@ valkeyTest(
       await store.save(state);
       await server.stop();
       const [, ms] = await timed(async () => {
-        const load = await expectStoreError(store.load("outage"), "connection");
+        const load = await assertStoreError(store.load("outage"), {
+          kind: "connection",
+        });
         assert.equal(load.operation, "load");
         assert.ok(load.message.includes("outage"), load.message);
-        const save = await expectStoreError(store.save(state), "connection");
+        const save = await assertStoreError(store.save(state), {
+          kind: "connection",
+        });
         assert.equal(save.operation, "save");
-        const del = await expectStoreError(
-          store.delete("outage"),
-          "connection",
-        );
+        const del = await assertStoreError(store.delete("outage"), {
+          kind: "connection",
+        });
         assert.equal(del.operation, "delete");
       });
       assert.ok(ms < 2_000, `three failing calls took ${ms} ms`);
@@ -698,7 +665,7 @@ valkeyTest(
         await eventually(async () => await otherClients(raw) === 0, 500),
         "the store's connection is still listed after close()",
       );
-      await expectStoreError(store.load("x"), "connection");
+      await assertStoreError(store.load("x"), { kind: "connection" });
       await store.close(); // twice is fine
 
       const resilient = await ValkeyStateStore.resilient(server.url);
@@ -716,7 +683,7 @@ valkeyTest(
     try {
       const store = await ValkeyStateStore.connect(server.url);
       await server.stop();
-      await expectStoreError(store.load("x"), "connection");
+      await assertStoreError(store.load("x"), { kind: "connection" });
       const [, ms] = await timed(async () => {
         await store.close();
         await store.close();
@@ -1043,7 +1010,7 @@ Deno.test("Valkey guard lease config and URL are validated before any connection
       null,
     ];
     for (const lease of invalid) {
-      const error = await expectGuardError(
+      const error = await assertGuardError(
         ValkeyExecutionGuard.connect(url, lease as LeaseConfig),
         "data",
       );
@@ -1088,7 +1055,7 @@ valkeyTest(
   async () => {
     const port = deadPort();
     const [, ms] = await timed(() =>
-      expectGuardError(
+      assertGuardError(
         ValkeyExecutionGuard.connect(`redis://127.0.0.1:${port}`, LEASE),
         "connection",
       )
@@ -1103,13 +1070,13 @@ valkeyTest(
       );
       await server.stop();
       const [, callsMs] = await timed(async () => {
-        const error = await expectGuardError(
+        const error = await assertGuardError(
           guard.acquire({ jobId: "down", scheduledAt: new Date(T + 1) }),
           "connection",
         );
         assert.ok(error.message.includes("down"), error.message);
-        await expectGuardError(guard.renew(lease), "connection");
-        await expectGuardError(guard.release(lease), "connection");
+        await assertGuardError(guard.renew(lease), "connection");
+        await assertGuardError(guard.release(lease), "connection");
       });
       assert.ok(callsMs < 2_000, `three failing calls took ${callsMs} ms`);
     } finally {
@@ -1136,7 +1103,7 @@ valkeyTest("guard close() ends the connection and is idempotent", async () => {
       "the guard's connection is still listed after close()",
     );
     await guard.close();
-    await expectGuardError(guard.renew(lease), "connection");
+    await assertGuardError(guard.renew(lease), "connection");
   });
 });
 
@@ -1335,9 +1302,9 @@ valkeyTest(
     await withServerAndRaw(async (server, raw) => {
       await raw.config("SET", "requirepass", "right-password");
       const wrong = server.url.replace("redis://", "redis://:wrong-password@");
-      const connectError = await expectStoreError(
+      const connectError = await assertStoreError(
         ValkeyStateStore.connect(wrong),
-        "unknown",
+        { kind: "unknown" },
       );
       assert.match(connectError.message, /WRONGPASS/);
       assert.doesNotMatch(
@@ -1345,9 +1312,9 @@ valkeyTest(
         /wrong-password/,
         "credentials redacted",
       );
-      const resilientError = await expectStoreError(
+      const resilientError = await assertStoreError(
         ValkeyStateStore.resilient(wrong),
-        "unknown",
+        { kind: "unknown" },
       );
       assert.match(resilientError.message, /WRONGPASS/);
       await assert.rejects(
@@ -1370,7 +1337,7 @@ valkeyTest(
       const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
       try {
         await raw.lpush("scheduler:valkey:job-state:listy", "not a state");
-        await expectStoreError(store.load("listy"), "data");
+        await assertStoreError(store.load("listy"), { kind: "data" });
         await raw.set(
           "scheduler:valkey:execution-lease:counted:fencing-token",
           "abc",
