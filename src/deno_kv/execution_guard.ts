@@ -23,6 +23,7 @@ import type {
 } from "../guard/execution_guard.ts";
 import {
   type LeaseConfig,
+  requireSlot,
   type ResolvedLeaseConfig,
   resolveLeaseConfig,
 } from "../guard/lease_config.ts";
@@ -156,18 +157,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
    * ```
    */
   async acquire(slot: ExecutionSlot): Promise<ExecutionGuardAcquire> {
-    const scheduledAt = slot?.scheduledAt;
-    if (
-      typeof slot?.jobId !== "string" || !(scheduledAt instanceof Date) ||
-      Number.isNaN(scheduledAt.getTime())
-    ) {
-      throw new ExecutionGuardError(
-        `execution guard acquire needs a slot { jobId, scheduledAt }, got ${
-          describeValue(slot)
-        }`,
-        { kind: ExecutionGuardErrorKind.Data },
-      );
-    }
+    const scheduledAt = requireSlot(slot);
     const { jobId } = slot;
     const leaseKey = this.#leaseKey(jobId, scheduledAt);
     const fenceKey = [...this.#prefix, "fence", jobId];

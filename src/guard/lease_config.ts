@@ -6,6 +6,7 @@
 
 import { ExecutionGuardErrorKind } from "../constants.ts";
 import { describeValue, ExecutionGuardError } from "../errors.ts";
+import type { ExecutionSlot } from "./execution_guard.ts";
 
 /**
  * How long a lease lasts and how often it is renewed.
@@ -96,4 +97,25 @@ export function resolveLeaseConfig(config: LeaseConfig): ResolvedLeaseConfig {
     ? DEFAULT_COMPLETED_RETENTION_MS
     : requireWholeMs("completedRetentionMs", config.completedRetentionMs, 0);
   return { ttlMs, renewIntervalMs, completedRetentionMs };
+}
+
+/**
+ * Checks the slot an acquire was asked for, returning its instant.
+ *
+ * @throws {ExecutionGuardError} kind `data` without a string job id and a
+ * valid `Date`.
+ */
+export function requireSlot(slot: ExecutionSlot): Date {
+  const scheduledAt = slot?.scheduledAt;
+  if (
+    typeof slot?.jobId !== "string" || !(scheduledAt instanceof Date) ||
+    Number.isNaN(scheduledAt.getTime())
+  ) {
+    throw leaseError(
+      `execution guard acquire needs a slot { jobId, scheduledAt }, got ${
+        describeValue(slot)
+      }`,
+    );
+  }
+  return scheduledAt;
 }

@@ -21,6 +21,7 @@ import type {
 } from "../guard/execution_guard.ts";
 import {
   type LeaseConfig,
+  requireSlot,
   type ResolvedLeaseConfig,
   resolveLeaseConfig,
 } from "../guard/lease_config.ts";
@@ -218,18 +219,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
    * ```
    */
   async acquire(slot: ExecutionSlot): Promise<ExecutionGuardAcquire> {
-    const scheduledAt = slot?.scheduledAt;
-    if (
-      typeof slot?.jobId !== "string" || !(scheduledAt instanceof Date) ||
-      Number.isNaN(scheduledAt.getTime())
-    ) {
-      throw new ExecutionGuardError(
-        `execution guard acquire needs a slot { jobId, scheduledAt }, got ${
-          describeValue(slot)
-        }`,
-        { kind: ExecutionGuardErrorKind.Data },
-      );
-    }
+    const scheduledAt = requireSlot(slot);
     const leaseKey = this.leaseKey(slot.jobId, scheduledAt);
     const token = crypto.randomUUID();
     let fence: unknown;
