@@ -151,12 +151,14 @@ export class Task<D = undefined> {
    * A worker that fails to load, throws an uncaught error, or exits (for
    * example by calling `self.close()`) before its export settles is a
    * *panic*: `run()` rejects with `TaskJoinError` kind `panic` once the other
-   * runs have settled. `cancel()` terminates the worker. Deno 2.9 cannot
+   * runs have settled. `cancel()` terminates the worker (the `signal` the
+   * export receives inside the worker never aborts: termination is the
+   * cancellation). Deno 2.9 cannot
    * interrupt a worker stuck in code that never yields: `terminate()` does not
    * stop it, and the run stays active until it yields.
    *
-   * @param module The module's URL or absolute path (resolve relative paths
-   * with `new URL("./work.ts", import.meta.url)`).
+   * @param module The module's URL or absolute file path (resolve relative
+   * paths with `new URL("./work.ts", import.meta.url)`).
    * @param options `exportName`: the export to call.
    * @throws {InvalidJobError} kind `other` for an unusable module specifier.
    *
