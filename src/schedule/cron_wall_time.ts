@@ -30,17 +30,6 @@ export function dayMatches(
     : byMonthDay && byWeekday;
 }
 
-/** Whether a wall time (any millisecond within the minute) matches. */
-export function wallTimeMatches(pattern: CronPattern, wallMs: number): boolean {
-  const days = Math.floor(wallMs / DAY_MS);
-  const msOfDay = wallMs - days * DAY_MS;
-  const { month, day } = civilFromDays(days);
-  return pattern.months[month] === 1 &&
-    dayMatches(pattern, day, weekdayOfDays(days)) &&
-    pattern.hours[Math.floor(msOfDay / HOUR_MS)] === 1 &&
-    pattern.minutes[Math.floor((msOfDay % HOUR_MS) / MINUTE_MS)] === 1;
-}
-
 /**
  * The first whole wall minute `m` with `from <= m < until` that matches the
  * pattern, or `undefined`. Skips whole months, days and hours that cannot
