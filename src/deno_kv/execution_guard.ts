@@ -33,6 +33,7 @@ import {
   retryTransient,
 } from "./_kv_errors.ts";
 import { requireKv, validateKeyPrefix } from "./state_store.ts";
+import { checkOptions } from "../_options.ts";
 
 /** Options of {@linkcode DenoKvExecutionGuard}. */
 export interface DenoKvExecutionGuardOptions {
@@ -132,6 +133,10 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
   ) {
     this.#lease = resolveLeaseConfig(lease);
     this.#kv = requireKv(kv, "DenoKvExecutionGuard");
+    checkOptions(options, {
+      what: "DenoKvExecutionGuard options",
+      known: ["keyPrefix"],
+    });
     this.#prefix = validateKeyPrefix(
       options?.keyPrefix === undefined
         ? DEFAULT_LEASE_KEY_PREFIX

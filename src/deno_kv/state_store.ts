@@ -22,6 +22,7 @@ import type { JobState } from "../store/job_state.ts";
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import type { StateStore } from "../store/state_store.ts";
 import { isConnectionKvError, retryTransient } from "./_kv_errors.ts";
+import { checkOptions } from "../_options.ts";
 
 /** Options of {@linkcode DenoKvStateStore}. */
 export interface DenoKvStateStoreOptions {
@@ -94,6 +95,10 @@ export class DenoKvStateStore implements StateStore {
    */
   constructor(kv: Deno.Kv, options: DenoKvStateStoreOptions = {}) {
     this.#kv = requireKv(kv, "DenoKvStateStore");
+    checkOptions(options, {
+      what: "DenoKvStateStore options",
+      known: ["keyPrefix"],
+    });
     this.#prefix = validateKeyPrefix(
       options?.keyPrefix === undefined
         ? DEFAULT_STATE_KEY_PREFIX
@@ -117,6 +122,10 @@ export class DenoKvStateStore implements StateStore {
     path?: string,
     options: DenoKvStateStoreOptions = {},
   ): Promise<DenoKvStateStore> {
+    checkOptions(options, {
+      what: "DenoKvStateStore.open options",
+      known: ["keyPrefix"],
+    });
     const prefix = validateKeyPrefix(
       options?.keyPrefix === undefined
         ? DEFAULT_STATE_KEY_PREFIX

@@ -7,6 +7,7 @@
 import { ExecutionGuardErrorKind } from "../constants.ts";
 import { describeValue, ExecutionGuardError } from "../errors.ts";
 import type { ExecutionSlot } from "./execution_guard.ts";
+import { checkOptions } from "../_options.ts";
 
 /**
  * How long a lease lasts and how often it is renewed.
@@ -73,6 +74,7 @@ function requireWholeMs(name: string, value: unknown, min: number): number {
  * below `ttlMs`, `completedRetentionMs` >= 0, all safe integers.
  *
  * @throws {ExecutionGuardError} kind `data`, naming the bad value.
+ * @throws {InvalidJobError} kind `other` for an unknown key (a typo).
  */
 export function resolveLeaseConfig(config: LeaseConfig): ResolvedLeaseConfig {
   if (typeof config !== "object" || config === null) {
@@ -82,6 +84,10 @@ export function resolveLeaseConfig(config: LeaseConfig): ResolvedLeaseConfig {
       }`,
     );
   }
+  checkOptions(config, {
+    what: "execution guard lease config",
+    known: ["ttlMs", "renewIntervalMs", "completedRetentionMs"],
+  });
   const ttlMs = requireWholeMs("ttlMs", config.ttlMs, 1);
   const renewIntervalMs = requireWholeMs(
     "renewIntervalMs",

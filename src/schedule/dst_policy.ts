@@ -6,6 +6,7 @@
 
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
+import { checkOptions } from "../_options.ts";
 
 /**
  * Overrides the daylight-saving rules of cron evaluation for all expressions.
@@ -51,24 +52,10 @@ export interface ResolvedDstRules {
  */
 export function validateDstPolicy(dst: unknown): DstPolicy | undefined {
   if (dst === undefined) return undefined;
-  if (typeof dst !== "object" || dst === null) {
-    throw new InvalidJobError(
-      `dst must be an object such as { gap: "shift", overlap: "first" }, got ${
-        describeValue(dst)
-      }`,
-      { kind: InvalidJobKind.Other },
-    );
-  }
-  const { gap, overlap, ...rest } = dst as Record<string, unknown>;
-  const unknownKeys = Object.keys(rest);
-  if (unknownKeys.length > 0) {
-    throw new InvalidJobError(
-      `dst has unknown member(s) ${
-        unknownKeys.join(", ")
-      }; only "gap" and "overlap" exist`,
-      { kind: InvalidJobKind.Other },
-    );
-  }
+  const { gap, overlap } = checkOptions(dst as Record<string, unknown>, {
+    what: 'dst (such as { gap: "shift", overlap: "first" })',
+    known: ["gap", "overlap"],
+  });
   if (gap !== undefined && gap !== "shift" && gap !== "skip") {
     throw new InvalidJobError(
       `dst.gap must be "shift" or "skip", got ${describeValue(gap)}`,

@@ -8,6 +8,7 @@ import { InvalidJobKind, TerminalStatePolicy } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 import { type DstPolicy, validateDstPolicy } from "../schedule/dst_policy.ts";
 import { validateTimeZone } from "../schedule/time_zone.ts";
+import { checkOptions } from "../_options.ts";
 
 /**
  * How a scheduler evaluates and records its job.
@@ -63,13 +64,13 @@ export interface ResolvedConfig {
   readonly dst: DstPolicy | undefined;
 }
 
-const KNOWN_KEYS = new Set([
+const KNOWN_KEYS = [
   "timezone",
   "historyLimit",
   "terminalStatePolicy",
   "missedRunToleranceMs",
   "dst",
-]);
+];
 
 function invalid(message: string): InvalidJobError {
   return new InvalidJobError(message, { kind: InvalidJobKind.Other });
@@ -84,20 +85,11 @@ function invalid(message: string): InvalidJobError {
 export function resolveConfig(
   config: SchedulerConfig | undefined,
 ): ResolvedConfig {
-  const given = config ?? {};
-  if (typeof given !== "object" || given === null) {
-    throw invalid(
-      `scheduler config must be an object, got ${describeValue(config)}`,
-    );
-  }
-  const unknownKeys = Object.keys(given).filter((key) => !KNOWN_KEYS.has(key));
-  if (unknownKeys.length > 0) {
-    throw invalid(
-      `scheduler config has unknown option(s) ${
-        unknownKeys.join(", ")
-      }; known: ${[...KNOWN_KEYS].join(", ")}`,
-    );
-  }
+  // `null` reads as "no config", as it always has.
+  const given = checkOptions(config ?? undefined, {
+    what: "scheduler config",
+    known: KNOWN_KEYS,
+  });
   // `null` is refused, not defaulted: only a missing option takes its default.
   const historyLimit = given.historyLimit === undefined
     ? 32

@@ -17,6 +17,7 @@ import {
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
 import { GuardedListeners } from "../_guarded_listeners.ts";
+import { checkOptions } from "../_options.ts";
 import type { StateStore, StoreEventDetail } from "../store/state_store.ts";
 import {
   resolveConfig,
@@ -25,7 +26,11 @@ import {
 } from "./config.ts";
 import { ControlState, SchedulerHandle } from "./control.ts";
 import { JobRun } from "./engine.ts";
-import type { SchedulerEvent, SchedulerEventMap } from "./events.ts";
+import {
+  SCHEDULER_EVENT_TYPES,
+  type SchedulerEvent,
+  type SchedulerEventMap,
+} from "./events.ts";
 import { Job } from "./job.ts";
 import {
   LogObserver,
@@ -66,6 +71,17 @@ function requireMethods(
 }
 
 const STORE_EVENTS = ["store-degraded", "store-recovered"] as const;
+
+/** A listener for an event that never comes is a typo, not a choice. */
+function requireEventType(type: unknown): void {
+  if (!(SCHEDULER_EVENT_TYPES as readonly unknown[]).includes(type)) {
+    throw invalid(
+      `the scheduler has no event ${describeValue(type)}; its events are ${
+        SCHEDULER_EVENT_TYPES.join(", ")
+      }`,
+    );
+  }
+}
 
 /**
  * Runs one logical job at a time: loads its state, fires it on schedule
@@ -124,11 +140,10 @@ export class Scheduler extends EventTarget {
     options: SchedulerOptions = {},
   ) {
     super();
-    if (typeof options !== "object" || options === null) {
-      throw invalid(
-        `Scheduler options must be an object, got ${describeValue(options)}`,
-      );
-    }
+    checkOptions(options, {
+      what: "Scheduler options",
+      known: ["observer", "guard"],
+    });
     this.#config = resolveConfig(config);
     requireMethods("the state store", store, ["load", "save", "delete"]);
     const guard = options.guard ?? new NoopExecutionGuard();
@@ -262,11 +277,7 @@ export class Scheduler extends EventTarget {
     if (!(job instanceof Job)) {
       throw invalid(`run() needs a Job, got ${describeValue(job)}`);
     }
-    if (typeof options !== "object" || options === null) {
-      throw invalid(
-        `run() options must be an object, got ${describeValue(options)}`,
-      );
-    }
+    checkOptions(options, { what: "run() options", known: ["signal"] });
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw invalid(
@@ -386,7 +397,9 @@ export class Scheduler extends EventTarget {
     options?: boolean | AddEventListenerOptions,
   ): void;
   /**
-   * Listens for any event type, as `EventTarget.addEventListener` does.
+   * Listens for a scheduler event with any listener `EventTarget` accepts.
+   * The type must be one of the scheduler's events: a misspelt one such as
+   * `"run-complete"` fails type checking, and throws at run time.
    *
    * @example
    * ```ts
@@ -397,7 +410,7 @@ export class Scheduler extends EventTarget {
    * ```
    */
   override addEventListener(
-    type: string,
+    type: keyof SchedulerEventMap,
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
@@ -406,6 +419,7 @@ export class Scheduler extends EventTarget {
     listener: unknown,
     options?: boolean | AddEventListenerOptions,
   ): void {
+    requireEventType(type);
     this.#listeners.add(
       type,
       listener as EventListenerOrEventListenerObject | null,
@@ -434,7 +448,8 @@ export class Scheduler extends EventTarget {
     options?: boolean | EventListenerOptions,
   ): void;
   /**
-   * Removes a listener of any event type.
+   * Removes a listener of a scheduler event given as any `EventTarget`
+   * listener.
    *
    * @example
    * ```ts
@@ -443,7 +458,7 @@ export class Scheduler extends EventTarget {
    * ```
    */
   override removeEventListener(
-    type: string,
+    type: keyof SchedulerEventMap,
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void;

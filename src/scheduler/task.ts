@@ -9,6 +9,7 @@
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 import { runWorkerTask } from "./worker_task.ts";
+import { checkOptions } from "../_options.ts";
 
 /**
  * Facts about the occurrence a run is for.
@@ -174,14 +175,10 @@ export class Task<D = undefined> {
     module: string | URL,
     options: { exportName?: string } = {},
   ): Task<D> {
-    if (typeof options !== "object" || options === null) {
-      throw new InvalidJobError(
-        `Task.fromWorker options must be an object, got ${
-          describeValue(options)
-        }`,
-        { kind: InvalidJobKind.Other },
-      );
-    }
+    checkOptions(options, {
+      what: "Task.fromWorker options",
+      known: ["exportName"],
+    });
     let url: URL;
     try {
       url = module instanceof URL

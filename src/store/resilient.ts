@@ -18,6 +18,7 @@ import {
   StoreError,
 } from "../errors.ts";
 import { GuardedListeners } from "../_guarded_listeners.ts";
+import { checkOptions } from "../_options.ts";
 import { copyJobState, type JobState, jobStateProblem } from "./job_state.ts";
 import type { StateStore, StoreEventDetail } from "./state_store.ts";
 
@@ -141,14 +142,10 @@ export class ResilientStateStore extends EventTarget implements StateStore {
         { kind: InvalidJobKind.Other },
       );
     }
-    if (typeof options !== "object" || options === null) {
-      throw new InvalidJobError(
-        `ResilientStateStore options must be an object, got ${
-          describeValue(options)
-        }`,
-        { kind: InvalidJobKind.Other },
-      );
-    }
+    checkOptions(options, {
+      what: "ResilientStateStore options",
+      known: ["isConnectionError", "probeIntervalMs"],
+    });
     const probe = options.probeIntervalMs === undefined
       ? 5000
       : options.probeIntervalMs;

@@ -35,6 +35,7 @@ import {
   validateUrl,
   type ValkeyClient,
 } from "./_client.ts";
+import { checkOptions } from "../_options.ts";
 
 /**
  * How long a Valkey lease lasts and how often it is renewed.
@@ -176,6 +177,10 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
   ): Promise<ValkeyExecutionGuard> {
     const resolved = resolveLeaseConfig(lease);
     validateUrl(url, "ValkeyExecutionGuard.connect");
+    checkOptions(options, {
+      what: "ValkeyExecutionGuard.connect options",
+      known: ["keyPrefix"],
+    });
     const prefix = validatePrefix(
       options?.keyPrefix === undefined
         ? DEFAULT_LEASE_PREFIX

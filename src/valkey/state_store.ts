@@ -5,17 +5,8 @@
  * @module
  */
 
-import {
-  InvalidJobKind,
-  StoreErrorKind,
-  StoreOperation,
-} from "../constants.ts";
-import {
-  describeThrown,
-  describeValue,
-  InvalidJobError,
-  StoreError,
-} from "../errors.ts";
+import { StoreErrorKind, StoreOperation } from "../constants.ts";
+import { describeThrown, StoreError } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
@@ -30,6 +21,7 @@ import {
   validateUrl,
   type ValkeyClient,
 } from "./_client.ts";
+import { checkOptions } from "../_options.ts";
 
 /** The default prefix of state keys. */
 export const DEFAULT_STATE_PREFIX = "scheduler:valkey:job-state:";
@@ -209,12 +201,12 @@ export class ValkeyStateStore implements StateStore {
     what: string,
   ): ValkeyStateStore {
     validateUrl(url, what);
-    if (typeof options !== "object" || options === null) {
-      throw new InvalidJobError(
-        `${what} options must be an object, got ${describeValue(options)}`,
-        { kind: InvalidJobKind.Other },
-      );
-    }
+    checkOptions(options, {
+      what: `${what} options`,
+      known: what.endsWith("resilient")
+        ? ["keyPrefix", "probeIntervalMs"]
+        : ["keyPrefix"],
+    });
     const prefix = validatePrefix(
       options.keyPrefix === undefined
         ? DEFAULT_STATE_PREFIX
