@@ -19,6 +19,10 @@ import {
   StoreError,
 } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
+import {
+  requireSavableState,
+  requireStoreJobId,
+} from "../store/_store_input.ts";
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import type { StateStore } from "../store/state_store.ts";
 import { isConnectionKvError, retryTransient } from "./_kv_errors.ts";
@@ -160,6 +164,7 @@ export class DenoKvStateStore implements StateStore {
    * ```
    */
   async load(jobId: string): Promise<JobState | undefined> {
+    requireStoreJobId(jobId);
     const entry = await this.#call(
       StoreOperation.Load,
       jobId,
@@ -181,6 +186,7 @@ export class DenoKvStateStore implements StateStore {
    * ```
    */
   async save(state: JobState): Promise<void> {
+    requireSavableState(state);
     const text = encodeJobState(state);
     await this.#call(
       StoreOperation.Save,
@@ -201,6 +207,7 @@ export class DenoKvStateStore implements StateStore {
    * ```
    */
   async delete(jobId: string): Promise<void> {
+    requireStoreJobId(jobId);
     await this.#call(
       StoreOperation.Delete,
       jobId,

@@ -15,36 +15,10 @@ import { describeValue, InvalidJobError } from "../errors.ts";
 import { isOwnSchedule, Schedule } from "../schedule/schedule.ts";
 import { CronSchedule } from "../schedule/cron_schedule.ts";
 import { Task } from "./task.ts";
-
-const MAX_JOB_ID_LENGTH = 512;
-// deno-lint-ignore no-control-regex
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+import { validateJobId } from "../_job_id.ts";
 
 function invalid(message: string): InvalidJobError {
   return new InvalidJobError(message, { kind: InvalidJobKind.Other });
-}
-
-function validateJobId(jobId: unknown): string {
-  if (typeof jobId !== "string" || jobId === "") {
-    throw invalid(
-      `job id must be a non-empty string, got ${describeValue(jobId)}`,
-    );
-  }
-  if (jobId.length > MAX_JOB_ID_LENGTH) {
-    throw invalid(
-      `job id must be at most ${MAX_JOB_ID_LENGTH} characters, got ${jobId.length}: ${
-        JSON.stringify(jobId.slice(0, 40))
-      }…`,
-    );
-  }
-  if (CONTROL_CHARACTER.test(jobId)) {
-    throw invalid(
-      `job id must not contain control characters, got ${
-        JSON.stringify(jobId)
-      }`,
-    );
-  }
-  return jobId;
 }
 
 /**

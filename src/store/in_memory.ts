@@ -8,6 +8,7 @@
 
 import type { JobState } from "./job_state.ts";
 import type { StateStore } from "./state_store.ts";
+import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
 /** A state as plain numbers: copying it in and out is all the store does. */
 interface StoredState {
@@ -61,7 +62,9 @@ export class InMemoryStateStore implements StateStore {
    * console.log(await new InMemoryStateStore().load("missing")); // undefined
    * ```
    */
-  load(jobId: string): Promise<JobState | undefined> {
+  // deno-lint-ignore require-await
+  async load(jobId: string): Promise<JobState | undefined> {
+    requireStoreJobId(jobId);
     const state = this.#states.get(jobId);
     return Promise.resolve(
       state === undefined ? undefined : {
@@ -85,7 +88,9 @@ export class InMemoryStateStore implements StateStore {
    * await store.save({ jobId: "a", triggerCount: 0, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null });
    * ```
    */
-  save(state: JobState): Promise<void> {
+  // deno-lint-ignore require-await
+  async save(state: JobState): Promise<void> {
+    requireSavableState(state);
     this.#states.set(state.jobId, {
       jobId: state.jobId,
       triggerCount: state.triggerCount,
@@ -106,7 +111,9 @@ export class InMemoryStateStore implements StateStore {
    * await new InMemoryStateStore().delete("a");
    * ```
    */
-  delete(jobId: string): Promise<void> {
+  // deno-lint-ignore require-await
+  async delete(jobId: string): Promise<void> {
+    requireStoreJobId(jobId);
     this.#states.delete(jobId);
     return Promise.resolve();
   }

@@ -46,15 +46,45 @@ function encodeChecked(state: JobState): string {
   });
 }
 
+const FIELDS = [
+  "job_id",
+  "trigger_count",
+  "last_run_at",
+  "last_success_at",
+  "next_run_at",
+  "last_error",
+] as const;
+
+function camelCase(field: string): string {
+  return field.replace(
+    /_([a-z])/g,
+    (_, letter: string) => letter.toUpperCase(),
+  );
+}
+
+/** A field written in camelCase instead of the crate's snake_case. */
+function misnamedField(record: Record<string, unknown>): string | undefined {
+  for (const field of FIELDS) {
+    const camel = camelCase(field);
+    if (!(field in record) && camel in record) {
+      return `${field} is missing but ${camel} is present (the stored form uses snake_case keys)`;
+    }
+  }
+  return undefined;
+}
+
 /**
  * Decodes the Rust crate's JSON text of the state stored for `jobId`.
  *
- * Missing nullable fields read as `null` (as serde does for `Option`);
- * unknown fields are ignored.
+ * Missing `last_run_at`, `last_success_at` and `last_error` read as `null`
+ * (as serde does for `Option`); a missing `next_run_at` is refused, because
+ * `null` there means "exhausted" and would stop the job silently. A field
+ * spelt in camelCase is refused too. Other unknown fields are ignored.
  *
- * @throws {StoreError} kind `data`, operation `load`, naming the job id, for
- * bad JSON, wrong field types, unparsable timestamps, or a `job_id` that is
- * not the one the state was stored under.
+ * @throws {StoreError} kind `data`, operation `load`, naming the job id and
+ * the field, for bad JSON, missing or camelCase fields, wrong field types,
+ * unparsable timestamps, or a `job_id` that is not the one the state was
+ * stored under.
  */
 export function decodeJobState(text: unknown, jobId: string): JobState {
   const fail = (problem: string, cause?: unknown): never => {
@@ -78,6 +108,15 @@ export function decodeJobState(text: unknown, jobId: string): JobState {
     return fail("expected a JSON object");
   }
   const record = value as Record<string, unknown>;
+  const misnamed = misnamedField(record);
+  if (misnamed !== undefined) return fail(misnamed);
+  if (!("next_run_at" in record)) {
+    // Read as null it would mean "exhausted": the job would stop for good
+    // without a word.
+    return fail(
+      "next_run_at is missing (null means exhausted; it must be written)",
+    );
+  }
   if (typeof record.job_id !== "string") {
     return fail("job_id is not a string");
   }

@@ -21,6 +21,7 @@ import { GuardedListeners } from "../_guarded_listeners.ts";
 import { checkOptions } from "../_options.ts";
 import { copyJobState, type JobState, jobStateProblem } from "./job_state.ts";
 import type { StateStore, StoreEventDetail } from "./state_store.ts";
+import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
 let enterDegraded: (store: ResilientStateStore, error: string) => void;
 
@@ -178,7 +179,9 @@ export class ResilientStateStore extends EventTarget implements StateStore {
    * console.log(await store.load("job")); // undefined
    * ```
    */
-  load(jobId: string): Promise<JobState | undefined> {
+  // deno-lint-ignore require-await
+  async load(jobId: string): Promise<JobState | undefined> {
+    requireStoreJobId(jobId);
     return this.#serialized(() =>
       this.#call(
         StoreOperation.Load,
@@ -217,7 +220,9 @@ export class ResilientStateStore extends EventTarget implements StateStore {
    * await store.save({ jobId: "job", triggerCount: 1, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null });
    * ```
    */
-  save(state: JobState): Promise<void> {
+  // deno-lint-ignore require-await
+  async save(state: JobState): Promise<void> {
+    requireSavableState(state);
     const copy = copyJobState(state);
     return this.#serialized(() =>
       this.#call(
@@ -244,7 +249,9 @@ export class ResilientStateStore extends EventTarget implements StateStore {
    * await new ResilientStateStore(new InMemoryStateStore()).delete("job");
    * ```
    */
-  delete(jobId: string): Promise<void> {
+  // deno-lint-ignore require-await
+  async delete(jobId: string): Promise<void> {
+    requireStoreJobId(jobId);
     return this.#serialized(() =>
       this.#call(
         StoreOperation.Delete,

@@ -8,6 +8,10 @@
 import { StoreErrorKind, StoreOperation } from "../constants.ts";
 import { describeThrown, StoreError } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
+import {
+  requireSavableState,
+  requireStoreJobId,
+} from "../store/_store_input.ts";
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
 import type { StateStore } from "../store/state_store.ts";
@@ -225,6 +229,7 @@ export class ValkeyStateStore implements StateStore {
    * ```
    */
   async load(jobId: string): Promise<JobState | undefined> {
+    requireStoreJobId(jobId);
     let text: string | null;
     try {
       text = await this.#client.get(this.#prefix + jobId);
@@ -250,6 +255,7 @@ export class ValkeyStateStore implements StateStore {
    * ```
    */
   async save(state: JobState): Promise<void> {
+    requireSavableState(state);
     const text = encodeJobState(state);
     try {
       await this.#client.set(this.#prefix + state.jobId, text);
@@ -271,6 +277,7 @@ export class ValkeyStateStore implements StateStore {
    * ```
    */
   async delete(jobId: string): Promise<void> {
+    requireStoreJobId(jobId);
     const keys = [this.#prefix + jobId];
     if (this.#prefix === DEFAULT_STATE_PREFIX) {
       keys.push(LEGACY_STATE_PREFIX + jobId);
