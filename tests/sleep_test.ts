@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_TIMER_MS, sleepUntil } from "../mod.ts";
+import { InvalidJobError, MAX_TIMER_MS, sleepUntil } from "../mod.ts";
 import { withFakeClock } from "./_fake_time.ts";
 
 const DAY = 86_400_000;
@@ -108,9 +108,25 @@ Deno.test("sleepUntil: a past instant resolves on the next timer turn", async ()
   });
 });
 
-Deno.test("sleepUntil: an invalid instant rejects with a TypeError naming it", async () => {
-  await assert.rejects(sleepUntil(Number.NaN), /valid instant, got NaN/);
-  await assert.rejects(sleepUntil(new Date("nope")), TypeError);
+Deno.test("sleepUntil: an invalid instant or signal rejects with an InvalidJobError naming it", async () => {
+  const invalid = (pattern: RegExp) => (error: unknown) =>
+    error instanceof InvalidJobError && error.kind === "other" &&
+    pattern.test(error.message);
+  await assert.rejects(
+    sleepUntil(Number.NaN),
+    invalid(/valid instant.*got NaN/),
+  );
+  await assert.rejects(sleepUntil(new Date("nope")), invalid(/valid instant/));
+  await assert.rejects(
+    sleepUntil("2026-01-01" as unknown as number),
+    invalid(/got "2026-01-01"/),
+  );
+  // Infinity would sleep in one-hour chunks forever.
+  await assert.rejects(sleepUntil(Infinity), invalid(/got Infinity/));
+  await assert.rejects(
+    sleepUntil(0, { aborted: false } as unknown as AbortSignal),
+    invalid(/signal must be an AbortSignal/),
+  );
 });
 
 Deno.test("sleepUntil: works with the real clock (short, tolerant)", async () => {

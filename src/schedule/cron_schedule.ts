@@ -81,13 +81,14 @@ export class CronSchedule {
    * evaluated in `timezone`.
    *
    * @param after The instant to search from (exclusive).
-   * @param timezone An IANA zone name such as `"Europe/Berlin"`.
+   * @param timezone An IANA zone name such as `"Europe/Berlin"`; UTC when
+   * omitted, as in the scheduler (never the machine's `TZ`).
    * @param dst Overrides of the daylight-saving rules.
    * @returns The instant, or `undefined` when there is none within 400 years
    * (an expression whose only matches fall in skipped local times) or before
    * the end of the `Date` range. The search is bounded; it never loops.
    * @throws {InvalidJobError} kind `timezone` for an unknown zone, kind
-   * `other` for an invalid `dst` or an invalid `after`.
+   * `other` for an invalid `dst` or an `after` that is not a valid `Date`.
    *
    * @example
    * ```ts
@@ -97,7 +98,17 @@ export class CronSchedule {
    * console.log(next?.toISOString()); // 2026-04-03T01:03:00.000Z
    * ```
    */
-  nextAfter(after: Date, timezone: string, dst?: DstPolicy): Date | undefined {
+  nextAfter(
+    after: Date,
+    timezone: string = "UTC",
+    dst?: DstPolicy,
+  ): Date | undefined {
+    if (!(after instanceof Date)) {
+      throw new InvalidJobError(
+        `cron nextAfter needs a Date, got ${describeValue(after)}`,
+        { kind: InvalidJobKind.Other },
+      );
+    }
     const next = this.nextAfterMs(after.getTime(), timezone, dst);
     return next === undefined ? undefined : new Date(next);
   }
@@ -107,7 +118,7 @@ export class CronSchedule {
    * step through many occurrences without allocating dates.
    *
    * @param after Epoch milliseconds to search from (exclusive).
-   * @param timezone An IANA zone name.
+   * @param timezone An IANA zone name; UTC when omitted.
    * @param dst Overrides of the daylight-saving rules.
    * @returns Epoch milliseconds of the next occurrence, or `undefined`.
    *
@@ -120,7 +131,7 @@ export class CronSchedule {
    */
   nextAfterMs(
     after: number,
-    timezone: string,
+    timezone: string = "UTC",
     dst?: DstPolicy,
   ): number | undefined {
     if (typeof after !== "number" || !Number.isFinite(after)) {

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { describeValue } from "../errors.ts";
+import { InvalidJobKind } from "../constants.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
 
 /** The longest single timer ever armed: one hour. */
 export const MAX_TIMER_MS = 3_600_000;
@@ -25,7 +26,8 @@ export const MAX_TIMER_MS = 3_600_000;
  * instant resolves on the next turn of the event loop.
  * @param signal Aborts the sleep.
  * @returns A promise that resolves at `instant` or rejects with the signal's
- * reason.
+ * reason. An invalid `instant` (not a `Date` or a finite number) or `signal`
+ * rejects it with an `InvalidJobError` kind `other`.
  *
  * @example Wait until a deadline, or until aborted
  * ```ts
@@ -39,10 +41,24 @@ export function sleepUntil(
   signal?: AbortSignal,
 ): Promise<void> {
   const target = instant instanceof Date ? instant.getTime() : instant;
-  if (typeof target !== "number" || Number.isNaN(target)) {
+  // Infinity is refused too: it would sleep in one-hour chunks forever.
+  if (typeof target !== "number" || !Number.isFinite(target)) {
     return Promise.reject(
-      new TypeError(
-        `sleepUntil needs a valid instant, got ${describeValue(instant)}`,
+      new InvalidJobError(
+        `sleepUntil needs a valid instant (a Date or finite epoch milliseconds), got ${
+          describeValue(instant)
+        }`,
+        { kind: InvalidJobKind.Other },
+      ),
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    return Promise.reject(
+      new InvalidJobError(
+        `sleepUntil signal must be an AbortSignal, got ${
+          describeValue(signal)
+        }`,
+        { kind: InvalidJobKind.Other },
       ),
     );
   }
