@@ -100,17 +100,41 @@ function parseArgs(args: string[]): Options | "help" {
   }
   const cron = values.get("--cron");
   const interval = whole("--interval", 2000);
+  const schedule = cron === undefined
+    ? Schedule.interval(interval)
+    : Schedule.cron(cron);
+  const jobId = values.get("--job") ?? "demo";
+  // The library's own id rules (empty, control characters, length): a job
+  // built now fails here, as a usage error, instead of later with a trace.
+  Job.withoutDeps(jobId, schedule, Task.fromSync(() => {}));
+  const dataDir = values.get("--data") ?? "./.data";
+  if (existsAsNonDirectory(dataDir)) {
+    throw new UsageError(
+      `--data must be a directory, got the file ${JSON.stringify(dataDir)}`,
+    );
+  }
   return {
-    schedule: cron === undefined
-      ? Schedule.interval(interval)
-      : Schedule.cron(cron),
+    schedule,
     describe: cron === undefined ? `every ${interval} ms` : `on \`${cron}\``,
     timezone,
     runs: whole("--runs", 5),
-    jobId: values.get("--job") ?? "demo",
+    jobId,
     store,
-    dataDir: values.get("--data") ?? "./.data",
+    dataDir,
   };
+}
+
+function existsAsNonDirectory(path: string): boolean {
+  try {
+    return !Deno.statSync(path).isDirectory;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw new UsageError(
+      `--data ${JSON.stringify(path)} cannot be used: ${
+        (error as Error).message
+      }`,
+    );
+  }
 }
 
 /** Shows an instant as local time in the zone: 2026-11-29 11:20:07.862 CET. */

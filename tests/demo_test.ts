@@ -123,6 +123,29 @@ Deno.test("demo: bad flags print the usage and exit 2", async () => {
   }
 });
 
+Deno.test("demo: a bad job id or a --data that is a file prints the usage and exits 2, without a stack trace", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    for (
+      const [args, fragment] of [
+        [["--job", ""], /job id must be a non-empty string, got ""/],
+        [["--job", "a\nb"], /job id must not contain control characters/],
+        [["--job", "x".repeat(600)], /at most 512 characters, got 600/],
+        [["--data", file], /--data must be a directory, got the file/],
+      ] as const
+    ) {
+      const result = await demo([...args, "--store", "memory"]);
+      assert.equal(result.code, 2, `${args.join(" ")} exits 2`);
+      assert.match(result.stderr, fragment);
+      assert.match(result.stderr, /^usage: deno task demo/m);
+      assert.doesNotMatch(result.stderr, /^\s+at /m, "no stack trace");
+      assert.equal(result.stdout, "");
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test("demo: --help prints the usage and exits 0", async () => {
   const result = await demo(["--help"]);
   assert.equal(result.code, 0);
