@@ -16,6 +16,7 @@ import {
   validateDstPolicy,
 } from "./dst_policy.ts";
 import { timeZoneRules } from "./time_zone.ts";
+import { listOccurrences, startOfListing } from "./next_runs.ts";
 
 /**
  * A crontab(5) expression: five fields (minute, hour, day-of-month, month,
@@ -148,6 +149,45 @@ export class CronSchedule {
       timeZoneRules(timezone),
       resolveDstRules(this.#pattern.fixedTime, validateDstPolicy(dst)),
     );
+  }
+
+  /**
+   * The next `count` instants at which the expression fires, strictly after
+   * `from`, evaluated in `timezone`.
+   *
+   * @param count How many, from 0 to 10 000.
+   * @param from The instant to list from (exclusive); now when omitted.
+   * @param timezone An IANA zone name; UTC when omitted.
+   * @param dst Overrides of the daylight-saving rules.
+   * @returns Up to `count` increasing instants (fewer only when the
+   * expression has no more before the end of the `Date` range).
+   * @throws {InvalidJobError} kind `timezone` for an unknown zone, kind
+   * `other` for a bad `count`, `from` or `dst`.
+   *
+   * @example The next three runs of a nightly job in Berlin
+   * ```ts
+   * import { CronSchedule } from "@cloudiful/scheduler";
+   * const runs = CronSchedule.parse("0 3 * * *")
+   *   .nextRuns(3, new Date("2026-03-28T12:00:00Z"), "Europe/Berlin");
+   * console.log(runs.map((run) => run.toISOString()));
+   * // 2026-03-29T01:00:00.000Z, 2026-03-30T01:00:00.000Z, 2026-03-31T01:00:00.000Z
+   * ```
+   */
+  nextRuns(
+    count: number,
+    from?: Date,
+    timezone: string = "UTC",
+    dst?: DstPolicy,
+  ): Date[] {
+    const rules = timeZoneRules(timezone);
+    const dstRules = resolveDstRules(
+      this.#pattern.fixedTime,
+      validateDstPolicy(dst),
+    );
+    return listOccurrences(count, {
+      from: startOfListing(from),
+      after: (ms) => nextZonedOccurrence(this.#pattern, ms, rules, dstRules),
+    });
   }
 
   /**

@@ -9,6 +9,11 @@ import { describeValue, InvalidJobError } from "../errors.ts";
 import { parseRfc3339 } from "../_rfc3339.ts";
 import { MAX_DATE_MS, MAX_STORABLE_MS, MIN_STORABLE_MS } from "./_civil.ts";
 import { CronSchedule } from "./cron_schedule.ts";
+import { type DstPolicy, validateDstPolicy } from "./dst_policy.ts";
+import { listOccurrences, startOfListing } from "./next_runs.ts";
+import { occurrenceAfter } from "./occurrences.ts";
+import { validateTimeZone } from "./time_zone.ts";
+import { checkOptions } from "../_options.ts";
 
 /**
  * When a job fires.
@@ -144,6 +149,71 @@ function cronScheduleOf(expression: string | CronSchedule): Schedule {
 }
 
 /**
+ * A schedule from the `Schedule` constructors is kept as is; a hand-built
+ * object gets the same checks and is replaced by a validated copy (sorted,
+ * frozen), so later changes to the caller's object cannot reach the job.
+ *
+ * @throws {InvalidJobError} as the constructors do; kind `other` for a value
+ * that is no schedule at all.
+ */
+export function toSchedule(schedule: unknown): Schedule {
+  if (isOwnSchedule(schedule)) return schedule as Schedule;
+  const candidate = schedule as Schedule | undefined;
+  switch (candidate?.kind) {
+    case "interval":
+      return intervalSchedule(candidate.everyMs);
+    case "at-times":
+      return atTimesSchedule(candidate.times);
+    case "cron":
+      return cronScheduleOf(
+        candidate.cron instanceof CronSchedule
+          ? candidate.cron
+          : String(candidate.cron),
+      );
+  }
+  throw new InvalidJobError(
+    `schedule must come from Schedule.interval, Schedule.atTimes or Schedule.cron, got ${
+      describeValue(schedule)
+    }`,
+    { kind: InvalidJobKind.Other },
+  );
+}
+
+/** Options of {@linkcode Schedule.nextRuns}. */
+export interface NextRunsOptions {
+  /** List occurrences strictly after this instant. Default: now. */
+  from?: Date;
+  /**
+   * The IANA zone cron is evaluated in.
+   *
+   * @default {"UTC"}
+   */
+  timezone?: string;
+  /** Overrides of the cron daylight-saving rules. */
+  dst?: DstPolicy;
+}
+
+function nextRunsOf(
+  schedule: Schedule,
+  count: number,
+  options?: NextRunsOptions,
+): Date[] {
+  const checked = toSchedule(schedule);
+  const { from, timezone, dst } = checkOptions(options, {
+    what: "nextRuns options",
+    known: ["from", "timezone", "dst"],
+  });
+  const zone = {
+    timezone: validateTimeZone(timezone === undefined ? "UTC" : timezone),
+    dst: validateDstPolicy(dst),
+  };
+  return listOccurrences(count, {
+    from: startOfListing(from),
+    after: (ms) => occurrenceAfter(checked, ms, zone),
+  });
+}
+
+/**
  * Constructors of {@linkcode Schedule}. Each validates its input and throws
  * {@linkcode InvalidJobError} synchronously.
  *
@@ -180,8 +250,33 @@ export const Schedule: {
    * @throws {InvalidJobError} kind `cron-expression`.
    */
   cron(expression: string | CronSchedule): Schedule;
+  /**
+   * The next `count` occurrences of `schedule` strictly after `options.from`
+   * (default now): for an interval `from + everyMs`, `from + 2 × everyMs`…
+   * (what a job started at `from` would run), the listed instants after
+   * `from`, or the cron matches in `options.timezone` (default UTC).
+   *
+   * @throws {InvalidJobError} kind `other` for a bad `count` (0 to 10 000),
+   * `from`, option or schedule; kind `timezone` for an unknown zone.
+   *
+   * @example
+   * ```ts
+   * import { Schedule } from "@cloudiful/scheduler";
+   * const runs = Schedule.nextRuns(Schedule.interval(600_000), 2, {
+   *   from: new Date("2026-04-03T10:00:00Z"),
+   * });
+   * console.log(runs.map((run) => run.toISOString()));
+   * // 2026-04-03T10:10:00.000Z, 2026-04-03T10:20:00.000Z
+   * ```
+   */
+  nextRuns(
+    schedule: Schedule,
+    count: number,
+    options?: NextRunsOptions,
+  ): Date[];
 } = Object.freeze({
   interval: intervalSchedule,
   atTimes: atTimesSchedule,
   cron: cronScheduleOf,
+  nextRuns: nextRunsOf,
 });

@@ -12,40 +12,12 @@ import {
   OverlapPolicy,
 } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
-import { isOwnSchedule, Schedule } from "../schedule/schedule.ts";
-import { CronSchedule } from "../schedule/cron_schedule.ts";
+import { type Schedule, toSchedule } from "../schedule/schedule.ts";
 import { Task } from "./task.ts";
 import { validateJobId } from "../_job_id.ts";
 
 function invalid(message: string): InvalidJobError {
   return new InvalidJobError(message, { kind: InvalidJobKind.Other });
-}
-
-/**
- * A schedule from the `Schedule` constructors is kept as is; a hand-built
- * object gets the same checks and is replaced by a validated copy (sorted,
- * frozen), so later changes to the caller's object cannot reach the job.
- */
-function validateSchedule(schedule: unknown): Schedule {
-  if (isOwnSchedule(schedule)) return schedule as Schedule;
-  const candidate = schedule as Schedule | undefined;
-  switch (candidate?.kind) {
-    case "interval":
-      return Schedule.interval(candidate.everyMs);
-    case "at-times":
-      return Schedule.atTimes(candidate.times);
-    case "cron":
-      return Schedule.cron(
-        candidate.cron instanceof CronSchedule
-          ? candidate.cron
-          : String(candidate.cron),
-      );
-  }
-  throw invalid(
-    `schedule must come from Schedule.interval, Schedule.atTimes or Schedule.cron, got ${
-      describeValue(schedule)
-    }`,
-  );
 }
 
 function validateMaxRuns(maxRuns: unknown): number {
@@ -232,7 +204,7 @@ export class Job<D = undefined> {
 
   static #validate<D>(fields: JobFields<D>): JobFields<D> {
     validateJobId(fields.jobId);
-    const schedule = validateSchedule(fields.schedule);
+    const schedule = toSchedule(fields.schedule);
     if (!(fields.task instanceof Task)) {
       throw invalid(
         `task must come from Task.fromAsync, Task.fromSync or Task.fromWorker, got ${
