@@ -6,7 +6,11 @@
  * @module
  */
 
+// The two bracketing imports let `--allow-env=DEBUG` suffice on Deno; their
+// order is their meaning (ES modules evaluate in import order).
+import "./_debug_env_start.ts";
 import { Valkey } from "iovalkey";
+import "./_debug_env_end.ts";
 import { InvalidJobKind } from "../constants.ts";
 import { describeThrown, describeValue, InvalidJobError } from "../errors.ts";
 
