@@ -30,7 +30,7 @@ export {
   StoreError,
   TaskJoinError,
 } from "./src/errors.ts";
-export { Schedule } from "./src/schedule/schedule.ts";
+export { type NextRunsOptions, Schedule } from "./src/schedule/schedule.ts";
 export { CronSchedule } from "./src/schedule/cron_schedule.ts";
 export type { DstPolicy } from "./src/schedule/dst_policy.ts";
 export { MAX_TIMER_MS, sleepUntil } from "./src/schedule/sleep.ts";
@@ -69,6 +69,24 @@ export {
   Scheduler,
   type SchedulerOptions,
 } from "./src/scheduler/scheduler.ts";
+export {
+  schedule,
+  type ScheduleOptions,
+  type ScheduleSpec,
+  type TaskFunction,
+} from "./src/scheduler/schedule_job.ts";
+export { ScheduledJob } from "./src/scheduler/scheduled_job.ts";
+export {
+  type GroupJobOptions,
+  JobGroup,
+  type JobGroupOptions,
+} from "./src/scheduler/job_group.ts";
+export {
+  ShutdownSignal,
+  type ShutdownSignalName,
+  type ShutdownSignalOptions,
+  type SignalRuntime,
+} from "./src/shutdown_signal.ts";
 export type { LeaseConfig } from "./src/guard/lease_config.ts";
 export {
   DenoKvStateStore,

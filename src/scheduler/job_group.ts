@@ -1,0 +1,248 @@
+/**
+ * Several jobs in one process sharing one store, one guard and one stop
+ * signal: the helper behind the README's multi-job recipe.
+ *
+ * Runtime-neutral.
+ *
+ * @module
+ */
+
+import { InvalidJobKind } from "../constants.ts";
+import { InvalidJobError } from "../errors.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
+import { checkOptions } from "../_options.ts";
+import { InMemoryStateStore } from "../store/in_memory.ts";
+import type { StateStore } from "../store/state_store.ts";
+import type { SchedulerObserver } from "./observer.ts";
+import type { SchedulerReport } from "./report.ts";
+import {
+  schedule,
+  SCHEDULE_OPTION_KEYS,
+  type ScheduleOptions,
+  type ScheduleSpec,
+  type TaskFunction,
+} from "./schedule_job.ts";
+import type { ScheduledJob } from "./scheduled_job.ts";
+import type { Task } from "./task.ts";
+
+/** Options of {@linkcode JobGroup}: what every job of the group shares. */
+export interface JobGroupOptions {
+  /** One store for all jobs (keyed by job id). Default: one in-memory store. */
+  store?: StateStore;
+  /** One guard for all jobs. Default: none. */
+  guard?: ExecutionGuard;
+  /**
+   * Stops every job when it aborts, e.g. `new ShutdownSignal().signal`
+   * (SIGINT and SIGTERM).
+   */
+  signal?: AbortSignal;
+  /**
+   * The default zone of the jobs.
+   *
+   * @default {"UTC"}
+   */
+  timezone?: string;
+  /** Receives every event of every job. */
+  observer?: SchedulerObserver;
+}
+
+/** Options of {@linkcode JobGroup.schedule}: a `jobId` is required. */
+export type GroupJobOptions =
+  & Omit<ScheduleOptions, "store" | "guard" | "signal">
+  & { jobId: string };
+
+/**
+ * Runs several jobs side by side (each on its own scheduler) on one shared
+ * store, guard and stop signal. When the signal aborts, every job is
+ * cancelled; when one job fails (a store, guard or worker error), the
+ * others are cancelled too and `done()` rejects with that first error once
+ * all have stopped.
+ *
+ * @example Two jobs, one KV store and guard, stopped by Ctrl-C or SIGTERM
+ * ```ts
+ * import { DenoKvExecutionGuard, DenoKvStateStore, JobGroup, ShutdownSignal } from "@cloudiful/scheduler";
+ * const kv = await Deno.openKv(":memory:");
+ * const shutdown = new ShutdownSignal();
+ * const jobs = new JobGroup({
+ *   store: new DenoKvStateStore(kv),
+ *   guard: new DenoKvExecutionGuard(kv, { ttlMs: 30_000, renewIntervalMs: 10_000 }),
+ *   signal: shutdown.signal,
+ *   timezone: "Europe/Berlin",
+ * });
+ * jobs.schedule("0 3 * * *", { jobId: "backup" }, () => console.log("backup"));
+ * jobs.schedule({ everyMs: 60_000 }, { jobId: "sync" }, () => console.log("sync"));
+ * shutdown.abort(); // what Ctrl-C would do
+ * const reports = await jobs.done();
+ * console.log(reports.map((report) => report.stopReason)); // [ "cancelled", "cancelled" ]
+ * kv.close();
+ * ```
+ */
+export class JobGroup {
+  readonly #store: StateStore;
+  readonly #guard: ExecutionGuard | undefined;
+  readonly #timezone: string | undefined;
+  readonly #observer: SchedulerObserver | undefined;
+  readonly #stop = new AbortController();
+  readonly #jobs = new Map<string, ScheduledJob>();
+  readonly #settled: Promise<SchedulerReport>[] = [];
+  #firstError: { error: unknown } | undefined;
+
+  /**
+   * A group with what its jobs share.
+   *
+   * @param options See {@linkcode JobGroupOptions}.
+   * @throws {InvalidJobError} kind `other` for unknown options or a
+   * `signal` that is not an `AbortSignal`.
+   */
+  constructor(options: JobGroupOptions = {}) {
+    const given = checkOptions(options, {
+      what: "JobGroup options",
+      known: ["store", "guard", "signal", "timezone", "observer"],
+    });
+    if (
+      given.signal !== undefined && !(given.signal instanceof AbortSignal)
+    ) {
+      throw new InvalidJobError("JobGroup signal must be an AbortSignal", {
+        kind: InvalidJobKind.Other,
+      });
+    }
+    this.#store = given.store ?? new InMemoryStateStore();
+    this.#guard = given.guard;
+    this.#timezone = given.timezone;
+    this.#observer = given.observer;
+    const signal = given.signal;
+    if (signal?.aborted) this.#stop.abort(signal.reason);
+    else {
+      signal?.addEventListener("abort", () => this.#stop.abort(signal.reason), {
+        once: true,
+      });
+    }
+  }
+
+  /**
+   * Starts a job of the group; options as `schedule()`'s (a `jobId` is
+   * required, unique in the group) without `store`, `guard` and `signal`,
+   * which the group provides.
+   *
+   * @param when When the job runs.
+   * @param options `jobId` and per-job options.
+   * @param task What runs.
+   * @returns The running job.
+   * @throws {InvalidJobError} kind `other` for a missing or repeated job id,
+   * or anything `schedule()` refuses.
+   *
+   * @example
+   * ```ts
+   * import { JobGroup } from "@cloudiful/scheduler";
+   * const jobs = new JobGroup();
+   * const report = jobs.schedule({ everyMs: 10 }, { jobId: "once", maxRuns: 1 }, () => {});
+   * console.log((await report.done).stopReason); // terminal
+   * ```
+   */
+  schedule(
+    when: ScheduleSpec,
+    options: GroupJobOptions,
+    task: TaskFunction | Task<undefined>,
+  ): ScheduledJob {
+    const given = checkOptions(options, {
+      what: "JobGroup.schedule() options",
+      known: SCHEDULE_OPTION_KEYS.filter((key) =>
+        key !== "store" && key !== "guard" && key !== "signal"
+      ),
+    });
+    if (given?.jobId === undefined) {
+      throw new InvalidJobError(
+        "JobGroup.schedule() needs a jobId: the jobs share one store",
+        { kind: InvalidJobKind.Other },
+      );
+    }
+    if (this.#jobs.has(given.jobId)) {
+      throw new InvalidJobError(
+        `JobGroup already has a job ${
+          JSON.stringify(given.jobId)
+        }: two would overwrite each other's state`,
+        { kind: InvalidJobKind.Other },
+      );
+    }
+    const job = schedule(
+      when,
+      {
+        ...given,
+        timezone: given.timezone ?? this.#timezone,
+        observer: given.observer ?? this.#observer,
+        store: this.#store,
+        guard: this.#guard,
+        signal: this.#stop.signal,
+      },
+      task,
+    );
+    this.#jobs.set(job.jobId, job);
+    this.#settled.push(job.done.catch((error) => {
+      // One failed job stops the group: its store or guard is likely gone
+      // for the others too, and a half-running service is worse than none.
+      this.#firstError ??= { error };
+      this.#stop.abort(error);
+      return undefined as unknown as SchedulerReport;
+    }));
+    return job;
+  }
+
+  /** The jobs started so far, by job id. */
+  get jobs(): ReadonlyMap<string, ScheduledJob> {
+    return this.#jobs;
+  }
+
+  /**
+   * Cancels every job (their task signals abort with `reason`).
+   *
+   * @example
+   * ```ts
+   * import { JobGroup } from "@cloudiful/scheduler";
+   * const jobs = new JobGroup();
+   * jobs.schedule({ everyMs: 1000 }, { jobId: "a" }, () => {});
+   * jobs.cancel();
+   * await jobs.done();
+   * ```
+   */
+  cancel(reason?: unknown): void {
+    this.#stop.abort(reason);
+  }
+
+  /**
+   * Lets running tasks finish and stops every job.
+   *
+   * @example
+   * ```ts
+   * import { JobGroup } from "@cloudiful/scheduler";
+   * const jobs = new JobGroup();
+   * jobs.schedule({ everyMs: 1000 }, { jobId: "a" }, () => {});
+   * jobs.shutdown();
+   * console.log((await jobs.done())[0].stopReason); // shutdown
+   * ```
+   */
+  shutdown(): void {
+    for (const job of this.#jobs.values()) job.shutdown();
+  }
+
+  /**
+   * Waits until every job started so far has stopped.
+   *
+   * @returns Their reports, in the order they were scheduled.
+   * @throws The first error that stopped a job (the others were cancelled
+   * and have settled by then).
+   *
+   * @example
+   * ```ts
+   * import { JobGroup } from "@cloudiful/scheduler";
+   * const jobs = new JobGroup();
+   * jobs.schedule({ everyMs: 5 }, { jobId: "a", maxRuns: 2 }, () => {});
+   * jobs.schedule({ everyMs: 5 }, { jobId: "b", maxRuns: 1 }, () => {});
+   * console.log((await jobs.done()).map((report) => report.history.length)); // [ 2, 1 ]
+   * ```
+   */
+  async done(): Promise<SchedulerReport[]> {
+    const reports = await Promise.all(this.#settled);
+    if (this.#firstError !== undefined) throw this.#firstError.error;
+    return reports;
+  }
+}

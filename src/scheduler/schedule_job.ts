@@ -1,0 +1,269 @@
+/**
+ * `schedule()`: the one-call entry point for the common case, on top of
+ * `Scheduler`, `Job` and `Task`.
+ *
+ * Runtime-neutral.
+ *
+ * @module
+ */
+
+import { InvalidJobKind } from "../constants.ts";
+import type {
+  MissedRunPolicy,
+  OverlapPolicy,
+  TerminalStatePolicy,
+} from "../constants.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
+import { checkOptions } from "../_options.ts";
+import { CronSchedule } from "../schedule/cron_schedule.ts";
+import type { DstPolicy } from "../schedule/dst_policy.ts";
+import { Schedule, toSchedule } from "../schedule/schedule.ts";
+import { InMemoryStateStore } from "../store/in_memory.ts";
+import type { StateStore } from "../store/state_store.ts";
+import { Job } from "./job.ts";
+import type { SchedulerObserver } from "./observer.ts";
+import { ScheduledJob } from "./scheduled_job.ts";
+import { Scheduler } from "./scheduler.ts";
+import { Task, type TaskContext } from "./task.ts";
+
+/**
+ * When a job runs: a crontab(5) expression (or a parsed
+ * {@linkcode CronSchedule}), any {@linkcode Schedule}, or `{ everyMs }` for a
+ * fixed interval.
+ */
+export type ScheduleSpec =
+  | string
+  | CronSchedule
+  | Schedule
+  | { readonly everyMs: number };
+
+/**
+ * A plain function accepted as a task: what it returns (or resolves to) is
+ * ignored; a throw or rejection is a failed run.
+ */
+export type TaskFunction = (ctx: TaskContext<undefined>) => unknown;
+
+/** Options of {@linkcode schedule}. Everything is optional. */
+export interface ScheduleOptions {
+  /**
+   * The key of the job's state (and leases). Required with a `store` or a
+   * `guard`, which several jobs may share; otherwise it defaults to the
+   * schedule's text, e.g. `"0 3 * * *"` or `"every 600000 ms"`.
+   */
+  jobId?: string;
+  /**
+   * IANA zone for cron and for `ctx.run.timezone`.
+   *
+   * @default {"UTC"}
+   */
+  timezone?: string;
+  /** Aborting it stops the job, as `cancel(signal.reason)`. */
+  signal?: AbortSignal;
+  /** Where the state lives. Default: a new in-memory store. */
+  store?: StateStore;
+  /** Coordinates instances. Default: none. */
+  guard?: ExecutionGuard;
+  /** Receives every event. */
+  observer?: SchedulerObserver;
+  /** Stop after this many occurrences. Default: unbounded. */
+  maxRuns?: number;
+  /**
+   * What happens to occurrences that came due while nothing ran.
+   *
+   * @default {"catch-up-once"}
+   */
+  missedRunPolicy?: MissedRunPolicy;
+  /**
+   * What happens to an occurrence while a run is still active.
+   *
+   * @default {"forbid"}
+   */
+  overlapPolicy?: OverlapPolicy;
+  /**
+   * What happens to the stored state once the schedule is exhausted.
+   *
+   * @default {"retain"}
+   */
+  terminalStatePolicy?: TerminalStatePolicy;
+  /**
+   * How many run records the report keeps.
+   *
+   * @default {32}
+   */
+  historyLimit?: number;
+  /**
+   * Lateness (ms) beyond which an occurrence counts as missed.
+   *
+   * @default {1000}
+   */
+  missedRunToleranceMs?: number;
+  /** Overrides of the cron daylight-saving rules. */
+  dst?: DstPolicy;
+}
+
+/** The keys of {@linkcode ScheduleOptions}, for the unknown-key check. */
+export const SCHEDULE_OPTION_KEYS: readonly (keyof ScheduleOptions)[] = [
+  "jobId",
+  "timezone",
+  "signal",
+  "store",
+  "guard",
+  "observer",
+  "maxRuns",
+  "missedRunPolicy",
+  "overlapPolicy",
+  "terminalStatePolicy",
+  "historyLimit",
+  "missedRunToleranceMs",
+  "dst",
+];
+
+function invalid(message: string): InvalidJobError {
+  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
+}
+
+function toScheduleAndId(spec: unknown): { schedule: Schedule; id: string } {
+  if (typeof spec === "string" || spec instanceof CronSchedule) {
+    return { schedule: Schedule.cron(spec), id: String(spec) };
+  }
+  if (typeof spec === "object" && spec !== null && !("kind" in spec)) {
+    const { everyMs } = checkOptions(spec as { everyMs?: number }, {
+      what: "an interval (such as { everyMs: 600000 })",
+      known: ["everyMs"],
+    });
+    if (everyMs === undefined) {
+      throw invalid("an interval needs everyMs, such as { everyMs: 600000 }");
+    }
+    return {
+      schedule: Schedule.interval(everyMs),
+      id: `every ${everyMs} ms`,
+    };
+  }
+  const schedule = toSchedule(spec);
+  return {
+    schedule,
+    id: schedule.kind === "interval"
+      ? `every ${schedule.everyMs} ms`
+      : schedule.kind === "cron"
+      ? schedule.cron.expression
+      : "at-times",
+  };
+}
+
+function toTask(task: unknown): Task<undefined> {
+  if (task instanceof Task) return task as Task<undefined>;
+  if (typeof task !== "function") {
+    throw invalid(
+      `schedule() needs a task: a function or a Task, got ${
+        describeValue(task)
+      }`,
+    );
+  }
+  // An async wrapper turns a synchronous throw into a failed run as well.
+  return Task.fromAsync(async (ctx) => {
+    await task(ctx);
+  });
+}
+
+/**
+ * Starts a job in one call and returns its handle: `when` is a cron
+ * expression, a {@linkcode Schedule} or `{ everyMs }`; `task` a plain
+ * function (sync or async) or a {@linkcode Task}. The state lives in memory
+ * unless `options.store` is given.
+ *
+ * @param when When the job runs.
+ * @param task What runs.
+ * @returns The running job.
+ * @throws {InvalidJobError} synchronously for an invalid schedule, task or
+ * option (unknown option keys included).
+ *
+ * @example Every 10 minutes
+ * ```ts
+ * import { schedule } from "@cloudiful/scheduler";
+ * const job = schedule({ everyMs: 600_000 }, () => console.log("tick"));
+ * job.cancel();
+ * await job.done;
+ * ```
+ */
+export function schedule(
+  when: ScheduleSpec,
+  task: TaskFunction | Task<undefined>,
+): ScheduledJob;
+/**
+ * Starts a job in one call, with options: a time zone, an `AbortSignal`, a
+ * shared store and guard (then a `jobId` is required), policies.
+ *
+ * @param when When the job runs.
+ * @param options See {@linkcode ScheduleOptions}.
+ * @param task What runs.
+ * @returns The running job.
+ * @throws {InvalidJobError} synchronously for an invalid schedule, task or
+ * option (unknown option keys included).
+ *
+ * @example Nightly at 03:00 in Berlin until aborted
+ * ```ts
+ * import { schedule } from "@cloudiful/scheduler";
+ * const controller = new AbortController();
+ * const job = schedule(
+ *   "0 3 * * *",
+ *   { timezone: "Europe/Berlin", signal: controller.signal },
+ *   async ({ run }) => console.log("backup for", run.scheduledAt),
+ * );
+ * controller.abort();
+ * console.log((await job.done).stopReason); // cancelled
+ * ```
+ */
+export function schedule(
+  when: ScheduleSpec,
+  options: ScheduleOptions,
+  task: TaskFunction | Task<undefined>,
+): ScheduledJob;
+export function schedule(
+  when: ScheduleSpec,
+  optionsOrTask: ScheduleOptions | TaskFunction | Task<undefined>,
+  maybeTask?: TaskFunction | Task<undefined>,
+): ScheduledJob {
+  const twoArguments = arguments.length < 3;
+  const options = checkOptions(
+    (twoArguments ? undefined : optionsOrTask) as ScheduleOptions | undefined,
+    { what: "schedule() options", known: SCHEDULE_OPTION_KEYS },
+  );
+  const task = toTask(twoArguments ? optionsOrTask : maybeTask);
+  const { schedule: resolved, id } = toScheduleAndId(when);
+  if (
+    options.jobId === undefined &&
+    (options.store !== undefined || options.guard !== undefined)
+  ) {
+    throw invalid(
+      "schedule() needs a jobId when a store or guard is given: several jobs may share them, and they key each job's state and leases by its id",
+    );
+  }
+  let job = Job.withoutDeps(options.jobId ?? id, resolved, task);
+  if (options.maxRuns !== undefined) job = job.withMaxRuns(options.maxRuns);
+  if (options.missedRunPolicy !== undefined) {
+    job = job.withMissedRunPolicy(options.missedRunPolicy);
+  }
+  if (options.overlapPolicy !== undefined) {
+    job = job.withOverlapPolicy(options.overlapPolicy);
+  }
+  const store = options.store ?? new InMemoryStateStore();
+  const scheduler = new Scheduler(
+    {
+      timezone: options.timezone,
+      historyLimit: options.historyLimit,
+      terminalStatePolicy: options.terminalStatePolicy,
+      missedRunToleranceMs: options.missedRunToleranceMs,
+      dst: options.dst,
+    },
+    store,
+    { guard: options.guard, observer: options.observer },
+  );
+  const signal = options.signal;
+  return new ScheduledJob({
+    scheduler,
+    store,
+    jobId: job.jobId,
+    run: (started) => started.run(job, signal === undefined ? {} : { signal }),
+  });
+}
