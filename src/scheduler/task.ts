@@ -154,9 +154,11 @@ export class Task<D = undefined> {
    * *panic*: `run()` rejects with `TaskJoinError` kind `panic` once the other
    * runs have settled. `cancel()` terminates the worker (the `signal` the
    * export receives inside the worker never aborts: termination is the
-   * cancellation). Deno 2.9 cannot
-   * interrupt a worker stuck in code that never yields: `terminate()` does not
-   * stop it, and the run stays active until it yields.
+   * cancellation), and the run is recorded `cancelled` at once. Deno 2.9
+   * cannot stop a worker stuck in code that never yields (`terminate()` does
+   * not interrupt it): such a worker goes on in the background after `run()`
+   * resolved and the lease was released, and its side effects land late.
+   * Keep worker code yielding, or check fencing tokens in your sinks.
    *
    * @param module The module's URL or absolute file path (resolve relative
    * paths with `new URL("./work.ts", import.meta.url)`).
