@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_TIMER_MS, sleepUntil } from "../mod.ts";
+import { InvalidJobError, MAX_TIMER_MS, sleepUntil } from "../mod.ts";
 import { withFakeClock } from "./_fake_time.ts";
 
 const DAY = 86_400_000;
@@ -108,9 +108,23 @@ Deno.test("sleepUntil: a past instant resolves on the next timer turn", async ()
   });
 });
 
-Deno.test("sleepUntil: an invalid instant rejects with a TypeError naming it", async () => {
-  await assert.rejects(sleepUntil(Number.NaN), /valid instant, got NaN/);
-  await assert.rejects(sleepUntil(new Date("nope")), TypeError);
+Deno.test("sleepUntil: bad input rejects with an InvalidJobError naming it", async () => {
+  await assert.rejects(sleepUntil(Number.NaN), /valid instant .*got NaN/);
+  await assert.rejects(
+    sleepUntil(new Date("nope")),
+    (error) => error instanceof InvalidJobError && error.kind === "other",
+  );
+  await assert.rejects(
+    sleepUntil("2026-01-01" as unknown as number),
+    (error) =>
+      error instanceof InvalidJobError && /"2026-01-01"/.test(error.message),
+  );
+  await assert.rejects(
+    sleepUntil(0, {} as AbortSignal),
+    (error) =>
+      error instanceof InvalidJobError &&
+      /must be an AbortSignal/.test(error.message),
+  );
 });
 
 Deno.test("sleepUntil: works with the real clock (short, tolerant)", async () => {

@@ -7,10 +7,45 @@
  * @module
  */
 
-import { describeValue } from "../errors.ts";
+import { InvalidJobKind } from "../constants.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
 
 /** The longest single timer ever armed: one hour. */
 export const MAX_TIMER_MS = 3_600_000;
+
+/**
+ * Arms timers of at most an hour each until the wall clock reaches `target`,
+ * then calls `onFire` from inside that last timer's callback.
+ *
+ * Calling `onFire` synchronously (rather than through a promise) matters for
+ * fake clocks such as `@std/testing/time`'s `FakeTime`, which fire every due
+ * timer of an advance in one synchronous pass: a callback that arms its next
+ * timer at once is still reached in the same advance, at its own instant.
+ *
+ * @returns A function that cancels the pending timer (idempotent).
+ */
+export function armWake(target: number, onFire: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = () => {
+    const remaining = target - Date.now();
+    if (remaining <= 0) {
+      timer = undefined;
+      onFire();
+      return;
+    }
+    timer = setTimeout(check, Math.min(remaining, MAX_TIMER_MS));
+  };
+  // A past instant still waits for one timer turn, so callers in a loop
+  // always yield to the event loop.
+  timer = setTimeout(
+    check,
+    Math.max(0, Math.min(target - Date.now(), MAX_TIMER_MS)),
+  );
+  return () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+}
 
 /**
  * Resolves once the wall clock reaches `instant`.
@@ -25,7 +60,9 @@ export const MAX_TIMER_MS = 3_600_000;
  * instant resolves on the next turn of the event loop.
  * @param signal Aborts the sleep.
  * @returns A promise that resolves at `instant` or rejects with the signal's
- * reason.
+ * reason; it rejects with an {@linkcode InvalidJobError} (kind `other`) for an
+ * instant that is not a valid `Date` or number, or a `signal` that is not an
+ * `AbortSignal`.
  *
  * @example Wait until a deadline, or until aborted
  * ```ts
@@ -41,34 +78,34 @@ export function sleepUntil(
   const target = instant instanceof Date ? instant.getTime() : instant;
   if (typeof target !== "number" || Number.isNaN(target)) {
     return Promise.reject(
-      new TypeError(
-        `sleepUntil needs a valid instant, got ${describeValue(instant)}`,
+      new InvalidJobError(
+        `sleepUntil needs a valid instant (a Date or epoch milliseconds), got ${
+          describeValue(instant)
+        }`,
+        { kind: InvalidJobKind.Other },
+      ),
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    return Promise.reject(
+      new InvalidJobError(
+        `sleepUntil's signal must be an AbortSignal, got ${
+          describeValue(signal)
+        }`,
+        { kind: InvalidJobKind.Other },
       ),
     );
   }
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => {
-      if (timer !== undefined) clearTimeout(timer);
+      cancel();
       reject(signal!.reason);
     };
-    const arm = () => {
-      const remaining = target - Date.now();
-      if (remaining <= 0) {
-        timer = undefined;
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-        return;
-      }
-      timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_MS));
-    };
+    const cancel = armWake(target, () => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    });
     signal?.addEventListener("abort", onAbort, { once: true });
-    // A past instant still waits for one timer turn, so callers in a loop
-    // always yield to the event loop.
-    timer = setTimeout(
-      arm,
-      Math.max(0, Math.min(target - Date.now(), MAX_TIMER_MS)),
-    );
   });
 }
