@@ -1,8 +1,10 @@
 /**
- * The two fake clocks users test with, behind one interface, so that each
- * fake-time scenario runs under both: `@sinonjs/fake-timers` (promise
- * callbacks run between timers) and a faithful model of `@std/testing/time`'s
- * `FakeTime` (every due timer of an advance fires in one synchronous pass).
+ * The fake clocks users test with, behind one interface, so that each
+ * fake-time scenario runs under all of them: `@sinonjs/fake-timers` (promise
+ * callbacks run between timers), a faithful model of `@std/testing/time`'s
+ * `FakeTime` (every due timer of an advance fires in one synchronous pass),
+ * and the real `FakeTime` from JSR where JSR can be reached (elsewhere its
+ * scenarios are registered as ignored, never as passed).
  */
 import { installFakeClock } from "./_fake_time.ts";
 import { StdLikeFakeTime } from "./_std_like_fake_time.ts";
@@ -14,11 +16,15 @@ export interface TestClock {
   tickAsync(ms: number): Promise<void>;
   /** Runs timers until none is pending. */
   runAllAsync(): Promise<void>;
-  /** Moves the wall clock forward without firing timers (a laptop sleep). */
-  jump(ms: number): void;
-  countTimers(): number;
-  /** The longest delay armed since install. */
-  maxArmedDelay(): number;
+  /**
+   * Moves the wall clock forward without firing timers (a laptop sleep);
+   * absent where the clock cannot (the real FakeTime).
+   */
+  jump?(ms: number): void;
+  /** Pending timers; absent where the clock does not tell. */
+  countTimers?(): number;
+  /** The longest delay armed since install; absent where unknown. */
+  maxArmedDelay?(): number;
 }
 
 type Installer = (start: number) => TestClock & { uninstall(): void };
@@ -58,10 +64,51 @@ function stdLikeClock(start: number): TestClock & { uninstall(): void } {
   };
 }
 
-/** Both clocks, by name. */
-export const TEST_CLOCKS: readonly [string, Installer][] = [
-  ["sinon", sinonClock],
-  ["FakeTime", stdLikeClock],
+/** The subset of `@std/testing/time`'s FakeTime these tests use. */
+interface StdFakeTime {
+  tickAsync(ms: number): Promise<void>;
+  runAllAsync(): Promise<void>;
+  restore(): void;
+}
+
+/** The real FakeTime, when JSR can be reached (not from these machines). */
+async function loadStdFakeTime(): Promise<Installer | undefined> {
+  // Not a literal, so that type checking and `deno check` stay offline.
+  const specifier = ["jsr:@std/testing@^1.0.0", "time"].join("/");
+  let FakeTime: new (start: number) => StdFakeTime;
+  try {
+    ({ FakeTime } = await import(specifier));
+  } catch {
+    return undefined;
+  }
+  return (start) => {
+    const time = new FakeTime(start);
+    return {
+      name: "std FakeTime",
+      tickAsync: (ms) => time.tickAsync(ms),
+      runAllAsync: () => time.runAllAsync(),
+      uninstall: () => time.restore(),
+    };
+  };
+}
+
+/**
+ * Every clock, by name; `undefined` where the clock is not available (its
+ * scenarios are then registered as ignored).
+ */
+export const TEST_CLOCKS: readonly {
+  name: string;
+  install: Installer | undefined;
+  /** Whether the clock can move the wall clock without firing timers. */
+  jumps: boolean;
+}[] = [
+  { name: "sinon", install: sinonClock, jumps: true },
+  { name: "FakeTime model", install: stdLikeClock, jumps: true },
+  {
+    name: "std FakeTime (JSR)",
+    install: await loadStdFakeTime(),
+    jumps: false,
+  },
 ];
 
 /** Runs `body` with the clock installed at `start`; always uninstalls. */

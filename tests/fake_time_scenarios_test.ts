@@ -61,9 +61,14 @@ function skipped(events: SchedulerEvent[]) {
   );
 }
 
-for (const [clockName, install] of TEST_CLOCKS) {
-  const test = (name: string, fn: () => Promise<void>) =>
-    Deno.test(`${clockName}: ${name}`, fn);
+for (const { name: clockName, install: available, jumps } of TEST_CLOCKS) {
+  const install = available!;
+  const test = (name: string, fn: () => Promise<void>, ignore = false) =>
+    Deno.test({
+      name: `${clockName}: ${name}`,
+      ignore: ignore || available === undefined,
+      fn,
+    });
 
   test("the README example: one tick of two days runs both nightly runs", async () => {
     await withTestClock(install, Date.UTC(2026, 0, 1), async (clock) => {
@@ -79,7 +84,7 @@ for (const [clockName, install] of TEST_CLOCKS) {
         { scheduledAt: "2026-01-02T02:00:00.000Z", catchUp: false },
       ]);
       assert.equal(report.stopReason, "terminal");
-      assert.equal(clock.countTimers(), 0, "no timer left behind");
+      assert.equal(clock.countTimers?.() ?? 0, 0, "no timer left behind");
     });
   });
 
@@ -149,7 +154,7 @@ for (const [clockName, install] of TEST_CLOCKS) {
       await clock.tickAsync(1);
       await within(running, "run()");
       assert.deepEqual(ran, [{ scheduledAt: iso(at), catchUp: false }]);
-      assert.ok(clock.maxArmedDelay() <= MAX_TIMER_MS);
+      assert.ok((clock.maxArmedDelay?.() ?? 0) <= MAX_TIMER_MS);
     });
   });
 
@@ -165,26 +170,30 @@ for (const [clockName, install] of TEST_CLOCKS) {
     });
   });
 
-  test("a wall clock jumped forward 3 h: one catch-up run, the rest reported missed", async () => {
-    const start = Date.UTC(2026, 3, 3);
-    await withTestClock(install, start, async (clock) => {
-      const { job, ran } = recordingJob("jump", Schedule.interval(HOUR / 4));
-      const scheduler = new Scheduler({}, new InMemoryStateStore());
-      const events = recordEvents(scheduler);
-      const controller = new AbortController();
-      const running = scheduler.run(job, { signal: controller.signal });
-      await clock.tickAsync(0);
-      clock.jump(3 * HOUR);
-      await clock.tickAsync(HOUR / 4);
-      controller.abort();
-      await within(running, "run()");
-      assert.equal(ran.length, 1);
-      assert.equal(ran[0].catchUp, true);
-      // The pending timer fires 15 min after the jump, as it would have.
-      assert.equal(ran[0].scheduledAt, iso(start + 3 * HOUR + HOUR / 4));
-      assert.deepEqual(skipped(events), [{ count: 12, reason: "missed" }]);
-    });
-  });
+  test(
+    "a wall clock jumped forward 3 h: one catch-up run, the rest reported missed",
+    async () => {
+      const start = Date.UTC(2026, 3, 3);
+      await withTestClock(install, start, async (clock) => {
+        const { job, ran } = recordingJob("jump", Schedule.interval(HOUR / 4));
+        const scheduler = new Scheduler({}, new InMemoryStateStore());
+        const events = recordEvents(scheduler);
+        const controller = new AbortController();
+        const running = scheduler.run(job, { signal: controller.signal });
+        await clock.tickAsync(0);
+        clock.jump!(3 * HOUR);
+        await clock.tickAsync(HOUR / 4);
+        controller.abort();
+        await within(running, "run()");
+        assert.equal(ran.length, 1);
+        assert.equal(ran[0].catchUp, true);
+        // The pending timer fires 15 min after the jump, as it would have.
+        assert.equal(ran[0].scheduledAt, iso(start + 3 * HOUR + HOUR / 4));
+        assert.deepEqual(skipped(events), [{ count: 12, reason: "missed" }]);
+      });
+    },
+    !jumps,
+  );
 
   test("pause, then resume after two occurrences: one catch-up run", async () => {
     const start = Date.UTC(2026, 3, 3);
@@ -221,7 +230,7 @@ for (const [clockName, install] of TEST_CLOCKS) {
       const report = await within(running, "run()");
       assert.equal(report.stopReason, "cancelled");
       assert.equal(ran.length, 2);
-      assert.equal(clock.countTimers(), 0);
+      assert.equal(clock.countTimers?.() ?? 0, 0);
     });
   });
 
@@ -304,7 +313,7 @@ for (const [clockName, install] of TEST_CLOCKS) {
       assert.equal(resolved, false);
       await clock.tickAsync(1);
       await within(sleeping, "sleepUntil");
-      assert.ok(clock.maxArmedDelay() <= MAX_TIMER_MS);
+      assert.ok((clock.maxArmedDelay?.() ?? 0) <= MAX_TIMER_MS);
     });
   });
 
