@@ -18,7 +18,7 @@ interface WebWorkerScope {
 }
 
 interface NodeParentPort {
-  once(event: "message", listener: (request: WorkerRequest) => void): void;
+  on(event: "message", listener: (request: WorkerRequest) => void): void;
 }
 
 const scope = globalThis as unknown as WebWorkerScope;
@@ -86,12 +86,19 @@ async function start(request: WorkerRequest): Promise<void> {
   }
 }
 
+// The request handler stays installed after the one request: a worker with a
+// message handler lives until it is terminated, so a task waiting on nothing
+// behaves on Node and Bun as on Deno (it runs until it settles or is
+// cancelled) instead of ending with an idle event loop.
+let started = false;
+const receive = (request: WorkerRequest) => {
+  if (started) return;
+  started = true;
+  void start(request);
+};
 if (typeof scope.postMessage === "function" && "onmessage" in scope) {
-  scope.onmessage = (event) => {
-    scope.onmessage = null;
-    start(event.data);
-  };
+  scope.onmessage = (event) => receive(event.data);
 } else {
   const threads = await import("node:worker_threads");
-  (threads.parentPort as unknown as NodeParentPort).once("message", start);
+  (threads.parentPort as unknown as NodeParentPort).on("message", receive);
 }

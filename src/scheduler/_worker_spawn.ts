@@ -45,6 +45,14 @@ export function workerHostUrl(base: string): URL {
   return new URL(`./_worker_host.${extension}`, base);
 }
 
+/**
+ * Bun puts a source excerpt before the error (`1 | code…\nerror: message\n
+ * at …`); the message line alone is what a run record should keep.
+ */
+function errorEventMessage(message: string): string {
+  return /^error: (.*)$/m.exec(message)?.[1] ?? message;
+}
+
 function spawnWebWorker(host: URL, hooks: WorkerHooks): HostWorker {
   const worker = new Worker(host, { type: "module" });
   // Messages the user's code posts on the worker's own channel are not ours
@@ -52,7 +60,7 @@ function spawnWebWorker(host: URL, hooks: WorkerHooks): HostWorker {
   worker.onmessage = () => {};
   worker.onerror = (event: ErrorEvent) => {
     event.preventDefault();
-    hooks.crashed(event.message, event.error);
+    hooks.crashed(errorEventMessage(event.message), event.error);
   };
   // Bun tells when a worker ends (`process.exit()` inside it); Deno does not
   // and is covered by the host's own exit hooks.
