@@ -50,6 +50,7 @@ export function workerHostUrl(base: string): URL {
  * at …`); the message line alone is what a run record should keep.
  */
 function errorEventMessage(message: string): string {
+  if (!("Bun" in globalThis)) return message;
   return /^error: (.*)$/m.exec(message)?.[1] ?? message;
 }
 
