@@ -7,8 +7,14 @@
  * that only one of many instances runs each occurrence.
  *
  * The core (everything here except `DenoKvStateStore` and
- * `DenoKvExecutionGuard`) uses web-standard APIs only and also runs on Node
- * ≥ 20 and Bun. The Valkey store and guard live in `@cloudiful/scheduler/valkey`.
+ * `DenoKvExecutionGuard`, which need a `Deno.Kv`) uses web-standard APIs and
+ * also runs on Node ≥ 20 and Bun; importing this module never touches `Deno`.
+ * `Task.fromWorker` starts a module Web Worker on Deno and Bun and a
+ * `node:worker_threads` Worker on Node (whose worker modules must be ES module
+ * JavaScript), and is refused with `InvalidJobError` in a runtime that has
+ * neither. CI smoke-tests the package built as JSR serves it to Node and Bun
+ * (`deno task runtimes`). The Valkey store and guard live in
+ * `@cloudiful/scheduler/valkey`.
  *
  * @example Next occurrences of a cron expression in a time zone
  * ```ts

@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { CronSchedule, InvalidJobError, Schedule } from "../mod.ts";
+import {
+  CronSchedule,
+  InMemoryStateStore,
+  InvalidJobError,
+  Job,
+  Schedule,
+  Scheduler,
+  Task,
+} from "../mod.ts";
+import { withFakeClock } from "./_fake_time.ts";
+import { settle } from "./_engine_helpers.ts";
 
 const UTC = "UTC";
 
@@ -190,6 +200,93 @@ Deno.test("ranges, steps and lists", () => {
   ]);
 });
 
+Deno.test("a step on a single value runs to the end of the field: 5/15 is 5-59/15", () => {
+  assert.deepEqual(upcoming("5/15 * * * *", "2026-01-01T00:00Z", 5), [
+    "2026-01-01T00:05",
+    "2026-01-01T00:20",
+    "2026-01-01T00:35",
+    "2026-01-01T00:50",
+    "2026-01-01T01:05",
+  ]);
+  const same = (a: string, b: string) =>
+    assert.deepEqual(
+      upcoming(a, "2026-01-01T00:00Z", 40),
+      upcoming(b, "2026-01-01T00:00Z", 40),
+      `${a} = ${b}`,
+    );
+  same("5/15 * * * *", "5-59/15 * * * *");
+  same("0 3/7 * * *", "0 3-23/7 * * *");
+  same("0 0 10/9 * *", "0 0 10-31/9 * *");
+  same("0 0 1 FEB/5 *", "0 0 1 2-12/5 *");
+  same("0 0 1 11/3 *", "0 0 1 11 *");
+  // In a list, next to other items; a step bigger than the rest of the field.
+  same("0,5/30 * * * *", "0,5,35 * * * *");
+  same("58/5 * * * *", "58 * * * *");
+});
+
+Deno.test("day-of-week a/s counts in 0-7, so it can reach 7 = Sunday", () => {
+  // 2026-05-04 is a Monday. MON/2 = 1-7/2 = Mon, Wed, Fri and Sun (7).
+  assert.deepEqual(upcoming("0 0 * * MON/2", "2026-05-03T12:00Z", 5), [
+    "2026-05-04T00:00",
+    "2026-05-06T00:00",
+    "2026-05-08T00:00",
+    "2026-05-10T00:00",
+    "2026-05-11T00:00",
+  ]);
+  assert.deepEqual(
+    upcoming("0 0 * * 1/2", "2026-05-03T12:00Z", 8),
+    upcoming("0 0 * * 1,3,5,7", "2026-05-03T12:00Z", 8),
+  );
+  // SUN starts a step as 0: Sun, Tue, Thu, Sat — like */2.
+  assert.deepEqual(
+    upcoming("0 0 * * SUN/2", "2026-05-03T12:00Z", 8),
+    upcoming("0 0 * * */2", "2026-05-03T12:00Z", 8),
+  );
+  // 7/s and SAT/2 stay on one day: 7 is the last value, 6 + 2 is past it.
+  assert.deepEqual(upcoming("0 0 * * 7/3", "2026-05-03T12:00Z", 2), [
+    "2026-05-10T00:00",
+    "2026-05-17T00:00",
+  ]);
+  assert.deepEqual(upcoming("0 0 * * SAT/2", "2026-05-03T12:00Z", 2), [
+    "2026-05-09T00:00",
+    "2026-05-16T00:00",
+  ]);
+});
+
+Deno.test("a/s does not start with *: day fields OR, and fixed-time DST rules", () => {
+  // 1/10 = 1, 11, 21, 31; with FRI that is "either" (both restricted).
+  assert.deepEqual(upcoming("0 0 1/10 * FRI", "2026-05-01T12:00Z", 4), [
+    "2026-05-08T00:00",
+    "2026-05-11T00:00",
+    "2026-05-15T00:00",
+    "2026-05-21T00:00",
+  ]);
+  assert.equal(CronSchedule.parse("5/15 2 * * *").fixedTime, true);
+  assert.equal(CronSchedule.parse("5/15 * * * *").fixedTime, false);
+  assert.equal(CronSchedule.parse("0 2/3 * * *").fixedTime, true);
+});
+
+Deno.test("a job on 5/15 * * * * fires at :05, :20, :35 and :50", async () => {
+  const start = Date.UTC(2026, 0, 1, 0, 0, 0);
+  await withFakeClock(start, async (clock) => {
+    const fired: string[] = [];
+    const job = Job.withoutDeps(
+      "quarter-past-five",
+      Schedule.cron("5/15 * * * *"),
+      Task.fromSync(({ run }) => {
+        fired.push(run.scheduledAt.toISOString().slice(11, 16));
+        assert.equal(Date.now(), run.scheduledAt.getTime(), "on time");
+      }),
+    ).withMaxRuns(5);
+    const report = await settle(
+      clock,
+      new Scheduler({ timezone: "UTC" }, new InMemoryStateStore()).run(job),
+    );
+    assert.deepEqual(fired, ["00:05", "00:20", "00:35", "00:50", "01:05"]);
+    assert.equal(report.history.length, 5);
+  });
+});
+
 Deno.test("nicknames", () => {
   const after = "2026-05-06T10:17Z"; // a Wednesday
   assert.deepEqual(upcoming("@yearly", after, 1), ["2027-01-01T00:00"]);
@@ -251,7 +348,10 @@ Deno.test("rejected: syntax outside the dialect", () => {
       "*/0 * * * *",
       "*/-1 * * * *",
       "*/x * * * *",
-      "5/10 * * * *",
+      "5/ * * * *",
+      "5/0 * * * *",
+      "MON/x * * * *",
+      "5/10/2 * * * *",
       "5-1 * * * *",
       "0 0 * * FRI-MON",
       "0 0 * JANUARY *",

@@ -39,7 +39,30 @@ const VALID = [
   "0 0 13 * FRI",
   "@hourly",
   "5-59/20 1,2,3 */2 JAN-JUN 0,7",
+  "5/15 * * * *",
+  "0 2/6 1/10 FEB/3 MON/2",
 ];
+
+const FIELD_MAX = [59, 23, 31, 12, 7];
+
+/**
+ * The same expression with every `a/s` written out as `a-max/s`, or undefined
+ * when it has no such item or is not five plain fields.
+ */
+function withSingleValueStepsExpanded(text: string): string | undefined {
+  const fields = text.trim().split(/[ \t]+/);
+  if (fields.length !== 5) return undefined;
+  let changed = false;
+  const expanded = fields.map((field, index) =>
+    field.split(",").map((item) => {
+      const match = /^([0-9A-Za-z]+)\/(.*)$/.exec(item);
+      if (match === null) return item;
+      changed = true;
+      return `${match[1]}-${FIELD_MAX[index]}/${match[2]}`;
+    }).join(",")
+  );
+  return changed ? expanded.join(" ") : undefined;
+}
 
 function randomText(random: Random): string {
   if (random.chance(0.5)) {
@@ -65,6 +88,7 @@ Deno.test("fuzz: 10 000 random strings parse or throw InvalidJobError cron-expre
   const random = new Random(testSeed(20261129));
   let parsed = 0;
   let rejected = 0;
+  let singleValueSteps = 0;
   const after = new Date("2026-11-29T00:00:00Z");
   for (let i = 0; i < 10_000; i++) {
     const text = randomText(random);
@@ -85,7 +109,27 @@ Deno.test("fuzz: 10 000 random strings parse or throw InvalidJobError cron-expre
     // Whatever parses must also evaluate, in bounded time, to a later instant.
     const next = cron.nextAfter(after, "America/New_York");
     assert.ok(next === undefined || next > after, JSON.stringify(text));
+    // `a/s` must mean exactly `a-max/s` (a `SUN-7` range is fine: SUN is 0).
+    const expanded = withSingleValueStepsExpanded(text);
+    if (expanded !== undefined) {
+      singleValueSteps++;
+      const twin = CronSchedule.parse(expanded);
+      let cursor: Date | undefined = after;
+      for (let n = 0; n < 3 && cursor !== undefined; n++) {
+        const mine: Date | undefined = cron.nextAfter(cursor, "UTC");
+        assert.equal(
+          mine?.getTime(),
+          twin.nextAfter(cursor, "UTC")?.getTime(),
+          `${JSON.stringify(text)} = ${JSON.stringify(expanded)}`,
+        );
+        cursor = mine;
+      }
+    }
   }
   assert.ok(parsed > 100, `some mutations stay valid (${parsed})`);
+  assert.ok(
+    singleValueSteps > 50,
+    `some parsed strings use a/s (${singleValueSteps})`,
+  );
   assert.ok(rejected > 5000, `most random strings are rejected (${rejected})`);
 });

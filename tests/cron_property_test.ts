@@ -1,10 +1,11 @@
 /**
  * Property test of cron evaluation against an independent oracle: field sets
  * from cron-parser, local times from Intl, and a minute-by-minute walk of the
- * timeline. For 2 000 random (expression, zone, start, dst rules) cases:
- * occurrences strictly increase, each matches the expression in local time
- * (or is a documented gap shift), and no instant between two consecutive
- * occurrences should have fired.
+ * timeline. Fields mix values, names, ranges and steps on `*`, on ranges and
+ * on single values (`a/s`). For 2 000 random (expression, zone, start, dst
+ * rules) cases: occurrences strictly increase, each matches the expression in
+ * local time (or is a documented gap shift), and no instant between two
+ * consecutive occurrences should have fired.
  */
 import assert from "node:assert/strict";
 import { CronExpressionParser } from "cron-parser";
@@ -241,9 +242,11 @@ function randomField(
     return `*/${random.int(1, Math.max(2, (max - min) / 2))}`;
   }
   const item = () => {
-    const kind = random.int(0, 2);
+    const kind = random.int(0, 3);
     if (kind === 0) return value();
     if (kind === 1) return range();
+    // `a/s`: cron-parser reads it as `a-max/s`, max 7 in day-of-week.
+    if (kind === 2) return `${value()}/${random.int(1, 5)}`;
     return `${range()}/${random.int(1, 5)}`;
   };
   const count = random.int(1, 3);
@@ -301,6 +304,7 @@ Deno.test("property: 2 000 random cron cases agree with the minute-by-minute ora
   const random = new Random(testSeed(7_2026));
   const clocks = new Map(ZONES.map((zone) => [zone, new Clock(zone)]));
   let cases = 0;
+  let singleValueSteps = 0;
   let nearTransition = 0;
   let occurrencesChecked = 0;
   while (cases < 2000) {
@@ -313,6 +317,7 @@ Deno.test("property: 2 000 random cron cases agree with the minute-by-minute ora
       continue; // never-matching expressions are rejected by design
     }
     if (fields === undefined) continue;
+    if (/(^|[ ,])[0-9A-Z]+\//.test(expression)) singleValueSteps++;
     const zone = random.pick(ZONES);
     const clock = clocks.get(zone)!;
     const dst = random.pick(POLICIES);
@@ -371,4 +376,8 @@ Deno.test("property: 2 000 random cron cases agree with the minute-by-minute ora
     `enough cases start near a transition (${nearTransition})`,
   );
   assert.ok(occurrencesChecked >= 4000);
+  assert.ok(
+    singleValueSteps > 300,
+    `enough cases use a step on a single value (${singleValueSteps})`,
+  );
 });

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   InMemoryStateStore,
+  InvalidJobError,
   Job,
   Schedule,
   Scheduler,
@@ -12,6 +13,7 @@ import {
   TaskJoinError,
 } from "../mod.ts";
 import { recordEvents } from "./_engine_helpers.ts";
+import { workerHostUrl } from "../src/scheduler/_worker_spawn.ts";
 
 const FIXTURES = new URL("./fixtures/worker_tasks.ts", import.meta.url);
 
@@ -198,4 +200,52 @@ Deno.test("worker task: messages the task posts itself neither crash nor end the
     ),
   );
   assert.equal(report.history[0].status, "success");
+});
+
+Deno.test("worker task: the host URL follows the module's extension (.ts sources, .js builds)", () => {
+  assert.equal(
+    workerHostUrl(
+      "https://jsr.io/@cloudiful/scheduler/0.1.0/src/scheduler/worker_task.ts",
+    ).href,
+    "https://jsr.io/@cloudiful/scheduler/0.1.0/src/scheduler/_worker_host.ts",
+  );
+  assert.equal(
+    workerHostUrl(
+      "file:///app/node_modules/@cloudiful/scheduler/src/scheduler/worker_task.js",
+    ).href,
+    "file:///app/node_modules/@cloudiful/scheduler/src/scheduler/_worker_host.js",
+  );
+});
+
+Deno.test("worker task: a runtime with neither Worker nor worker_threads is refused at construction", () => {
+  const saved = ["Worker", "process"].map((name) =>
+    [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const
+  );
+  try {
+    for (const [name] of saved) {
+      Object.defineProperty(globalThis, name, {
+        value: undefined,
+        configurable: true,
+        writable: true,
+      });
+    }
+    assert.throws(
+      () => Task.fromWorker(FIXTURES),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidJobError, String(error));
+        assert.equal(error.kind, "other");
+        assert.match(
+          error.message,
+          /neither a Worker global nor node:worker_threads/,
+        );
+        assert.ok(error.message.includes(navigator.userAgent), error.message);
+        return true;
+      },
+    );
+  } finally {
+    for (const [name, descriptor] of saved) {
+      if (descriptor) Object.defineProperty(globalThis, name, descriptor);
+    }
+  }
+  assert.equal(typeof Task.fromWorker(FIXTURES), "object");
 });

@@ -5,7 +5,8 @@
  *
  * The dialect: five fields (minute 0–59, hour 0–23, day-of-month 1–31, month
  * 1–12 or `JAN`–`DEC`, day-of-week 0–7 or `SUN`–`SAT` with 0 and 7 both Sunday);
- * each field a comma list of `*`, `n`, `a-b`, `* /s` or `a-b/s`; the nicknames
+ * each field a comma list of `*`, `n`, `a-b`, `* /s`, `a-b/s` or `a/s` (which
+ * is `a-max/s` in the field's own range, max 7 in day-of-week); the nicknames
  * `@yearly` `@annually` `@monthly` `@weekly` `@daily` `@midnight` `@hourly`.
  *
  * @module
@@ -197,14 +198,9 @@ function parseField(
     }
     let step = 1;
     if (stepText !== undefined) {
-      if (base !== "*" && !base.includes("-")) {
-        throw cronError(
-          expression,
-          `${spec.name} field \`${text}\`: a step must follow \`*\` or a range, as in \`${base}-${spec.max}/${
-            stepText || "n"
-          }\``,
-        );
-      }
+      // `a/s` is `a-max/s` in the field's own range (cronie, cron-parser):
+      // in day-of-week max is 7, so `MON/2` is Mon, Wed, Fri and Sun (7).
+      if (base !== "*" && !base.includes("-")) to = spec.max;
       if (!/^[0-9]+$/.test(stepText) || Number(stepText) === 0) {
         throw cronError(
           expression,

@@ -14,6 +14,40 @@ import { describeValue, InvalidJobError } from "../errors.ts";
 export const MAX_TIMER_MS = 3_600_000;
 
 /**
+ * Arms timers of at most an hour each until the wall clock reaches `target`,
+ * then calls `onFire` from inside that last timer's callback.
+ *
+ * Calling `onFire` synchronously (rather than through a promise) matters for
+ * fake clocks such as `@std/testing/time`'s `FakeTime`, which fire every due
+ * timer of an advance in one synchronous pass: a callback that arms its next
+ * timer at once is still reached in the same advance, at its own instant.
+ *
+ * @returns A function that cancels the pending timer (idempotent).
+ */
+export function armWake(target: number, onFire: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = () => {
+    const remaining = target - Date.now();
+    if (remaining <= 0) {
+      timer = undefined;
+      onFire();
+      return;
+    }
+    timer = setTimeout(check, Math.min(remaining, MAX_TIMER_MS));
+  };
+  // A past instant still waits for one timer turn, so callers in a loop
+  // always yield to the event loop.
+  timer = setTimeout(
+    check,
+    Math.max(0, Math.min(target - Date.now(), MAX_TIMER_MS)),
+  );
+  return () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+}
+
+/**
  * Resolves once the wall clock reaches `instant`.
  *
  * No timer longer than one hour is ever armed (delays above 2^31−1 ms would
@@ -64,27 +98,14 @@ export function sleepUntil(
   }
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => {
-      if (timer !== undefined) clearTimeout(timer);
+      cancel();
       reject(signal!.reason);
     };
-    const arm = () => {
-      const remaining = target - Date.now();
-      if (remaining <= 0) {
-        timer = undefined;
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-        return;
-      }
-      timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_MS));
-    };
+    const cancel = armWake(target, () => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    });
     signal?.addEventListener("abort", onAbort, { once: true });
-    // A past instant still waits for one timer turn, so callers in a loop
-    // always yield to the event loop.
-    timer = setTimeout(
-      arm,
-      Math.max(0, Math.min(target - Date.now(), MAX_TIMER_MS)),
-    );
   });
 }

@@ -2,7 +2,8 @@
  * The script every worker task runs in: loads the user's module, calls its
  * export with `{ run, deps, signal }`, and reports back. Leaving the worker
  * before the export settles (`self.close()`, `Deno.exit()`) is reported as a
- * panic, so the scheduler never waits for a worker that is gone.
+ * panic, so the scheduler never waits for a worker that is gone. It runs as
+ * a module Web Worker (Deno, Bun) or a `worker_threads` worker (Node).
  *
  * @module
  */
@@ -10,12 +11,17 @@
 import { describeThrown } from "../errors.ts";
 import type { WorkerHostMessage, WorkerRequest } from "./worker_task.ts";
 
-interface WorkerScope {
-  close(): void;
+interface WebWorkerScope {
+  close?: () => void;
+  postMessage?: unknown;
   onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
 }
 
-const scope = globalThis as unknown as WorkerScope;
+interface NodeParentPort {
+  on(event: "message", listener: (request: WorkerRequest) => void): void;
+}
+
+const scope = globalThis as unknown as WebWorkerScope;
 let settled = false;
 let port: MessagePort | undefined;
 
@@ -24,34 +30,35 @@ function report(message: WorkerHostMessage): void {
   port?.postMessage(message);
 }
 
-const close = scope.close.bind(scope);
-scope.close = () => {
+function reportEarlyExit(how: string): void {
   if (!settled) {
-    report({
-      kind: "panic",
-      message:
-        "the worker closed itself (self.close()) before the task settled",
-    });
+    report({ kind: "panic", message: `${how} before the task settled` });
   }
-  close();
-};
-const exit = Deno.exit.bind(Deno);
-Deno.exit = ((code?: number) => {
-  if (!settled) {
-    report({
-      kind: "panic",
-      message: `the worker called Deno.exit(${
-        code ?? ""
-      }) before the task settled`,
-    });
-  }
-  return exit(code);
-}) as typeof Deno.exit;
+}
 
-scope.onmessage = async (event) => {
-  scope.onmessage = null;
-  const { module, exportName, run, deps } = event.data;
-  port = event.data.report;
+// Bun's workers have no self.close(); Node's never run this file as a Web
+// Worker. Where it exists, leaving through it is reported, not waited for.
+const close = scope.close?.bind(scope);
+if (close !== undefined) {
+  scope.close = () => {
+    reportEarlyExit("the worker closed itself (self.close())");
+    close();
+  };
+}
+// Deno gives no event when a worker exits; Node and Bun do (see
+// _worker_spawn.ts), so only Deno.exit needs wrapping.
+const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+if (deno !== undefined) {
+  const exit = deno.exit.bind(deno);
+  deno.exit = ((code?: number) => {
+    reportEarlyExit(`the worker called Deno.exit(${code ?? ""})`);
+    return exit(code);
+  }) as typeof Deno.exit;
+}
+
+async function start(request: WorkerRequest): Promise<void> {
+  const { module, exportName, run, deps } = request;
+  port = request.report;
   let fn: unknown;
   try {
     fn = (await import(module))[exportName];
@@ -77,4 +84,21 @@ scope.onmessage = async (event) => {
   } catch (error) {
     report({ kind: "error", message: describeThrown(error) });
   }
+}
+
+// The request handler stays installed after the one request: a worker with a
+// message handler lives until it is terminated, so a task waiting on nothing
+// behaves on Node and Bun as on Deno (it runs until it settles or is
+// cancelled) instead of ending with an idle event loop.
+let started = false;
+const receive = (request: WorkerRequest) => {
+  if (started) return;
+  started = true;
+  void start(request);
 };
+if (typeof scope.postMessage === "function" && "onmessage" in scope) {
+  scope.onmessage = (event) => receive(event.data);
+} else {
+  const threads = await import("node:worker_threads");
+  (threads.parentPort as unknown as NodeParentPort).on("message", receive);
+}

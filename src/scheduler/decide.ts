@@ -77,6 +77,30 @@ export function decisionBlocked(
     input.activeRuns > 0;
 }
 
+/** What a decision consumes; `undefined` when nothing is due. */
+function consumeForDecision(
+  input: Omit<DecisionInput, "overlapPolicy" | "activeRuns" | "queued">,
+) {
+  return consumeDue(input.schedule, input.cursor, {
+    now: input.now,
+    maxRuns: input.maxRuns,
+    timezone: input.timezone,
+    dst: input.dst,
+    limit: input.missedRunPolicy === MissedRunPolicy.ReplayAll ? 1 : undefined,
+  });
+}
+
+/**
+ * The cursor as an unblocked decision at `now` leaves it. The cursor never
+ * depends on what is active or queued (only the action does), so the engine
+ * can arm its next wake-up from this before the decision is taken.
+ */
+export function cursorAfterDecision(
+  input: Omit<DecisionInput, "overlapPolicy" | "activeRuns" | "queued">,
+): OccurrenceCursor {
+  return consumeForDecision(input)?.cursor ?? input.cursor;
+}
+
 /**
  * Decides what to do now, or returns `undefined` when nothing is due (or a
  * decision is blocked, see {@linkcode decisionBlocked}).
@@ -84,14 +108,7 @@ export function decisionBlocked(
 export function decide(input: DecisionInput): Decision | undefined {
   if (decisionBlocked(input)) return undefined;
   const { now, missedRunPolicy } = input;
-  const replay = missedRunPolicy === MissedRunPolicy.ReplayAll;
-  const consumed = consumeDue(input.schedule, input.cursor, {
-    now,
-    maxRuns: input.maxRuns,
-    timezone: input.timezone,
-    dst: input.dst,
-    limit: replay ? 1 : undefined,
-  });
+  const consumed = consumeForDecision(input);
   if (consumed === undefined) return undefined;
   const late = (at: number) => now - at > input.missedRunToleranceMs;
   const { cursor, count, latest } = consumed;

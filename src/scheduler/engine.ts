@@ -26,17 +26,18 @@ import {
   type ExecutionLease,
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
-import { sleepUntil } from "../schedule/sleep.ts";
 import { copyJobState, type JobState } from "../store/job_state.ts";
 import { type StateStore, toStoreError } from "../store/state_store.ts";
 import type { ResolvedConfig } from "./config.ts";
 import type { ControlState } from "./control.ts";
 import {
+  cursorAfterDecision,
   decide,
   type Decision,
   decisionBlocked,
   type Trigger,
 } from "./decide.ts";
+import type { OccurrenceCursor } from "../schedule/occurrences.ts";
 import type { SchedulerEvent } from "./events.ts";
 import type { Job } from "./job.ts";
 import { RunHistory, type SchedulerReport } from "./report.ts";
@@ -50,6 +51,7 @@ import {
   triggerEvent,
 } from "./_event_details.ts";
 import { Wakeup } from "./_wakeup.ts";
+import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {
@@ -96,6 +98,17 @@ export class JobRun<D> implements RunHost<D> {
   readonly #active = new Set<ActiveRun>();
   readonly #completions: RunOutcome[] = [];
   readonly #wakeup = new Wakeup();
+  readonly #clock = new WakeClock({
+    predictNext: (firedAt) => this.#predictNext(firedAt),
+    wake: () => this.#wakeup.notify(),
+  });
+  /** The cursor the wake-up timer predicts from (see {@linkcode WakeClock}). */
+  #wakeCursor: OccurrenceCursor = { triggerCount: 0, nextRunAt: null };
+  /**
+   * Whether runs were given a macrotask to finish since the last burst
+   * instant was taken or the last run started or completed.
+   */
+  #settled = false;
   /**
    * The current state. Never mutated: each change makes a new object, so it
    * can be handed to the store without a defensive copy.
@@ -141,6 +154,11 @@ export class JobRun<D> implements RunHost<D> {
     const { control } = this.#options;
     control.attach(() => this.#onControl());
     let reason: SchedulerStopReason = SchedulerStopReason.Failed;
+    // A timer is pending from the first moment, so a fake clock's
+    // `runAllAsync()` called right after `run()` does not find an empty timer
+    // queue (and return) while the state is still loading. Arming the first
+    // real wake-up replaces it.
+    this.#clock.armFor(Date.now());
     try {
       await this.#load();
       this.#onControl(); // a stop requested before run() applies now
@@ -150,6 +168,7 @@ export class JobRun<D> implements RunHost<D> {
         ? error
         : new SchedulerError(describeThrown(error), { cause: error });
     }
+    this.#clock.disarm();
     this.#options.finish();
     if (this.#fatal !== undefined) {
       const fatal = this.#fatal;
@@ -214,7 +233,7 @@ export class JobRun<D> implements RunHost<D> {
   }
 
   async #loop(): Promise<SchedulerStopReason> {
-    const { control, job, config } = this.#options;
+    const { control, job } = this.#options;
     for (;;) {
       if (this.#completions.length > 0) await this.#applyCompletions();
       const stop = control.stop;
@@ -236,19 +255,19 @@ export class JobRun<D> implements RunHost<D> {
           if (starting !== undefined) await starting;
           continue;
         }
+        const lagging = this.#clock.lagging;
+        if (lagging && this.#active.size > 0 && !this.#settled) {
+          // Timers fired in one synchronous burst (a fake clock): let the
+          // runs started at an earlier instant finish, as they could have
+          // between two real timers, before deciding at the next instant.
+          this.#settled = true;
+          await nextMacrotask();
+          continue;
+        }
+        this.#settled = false;
         const decision = decide({
-          schedule: job.schedule,
-          maxRuns: job.maxRuns,
-          missedRunPolicy: job.missedRunPolicy,
+          ...this.#cursorInput(this.#cursor(), this.#clock.takeNow()),
           overlapPolicy: job.overlapPolicy,
-          missedRunToleranceMs: config.missedRunToleranceMs,
-          timezone: config.timezone,
-          dst: config.dst,
-          cursor: {
-            triggerCount: this.#state.triggerCount,
-            nextRunAt: this.#state.nextRunAt?.getTime() ?? null,
-          },
-          now: Date.now(),
           activeRuns: this.#active.size,
           queued: this.#queued !== undefined,
         });
@@ -266,7 +285,9 @@ export class JobRun<D> implements RunHost<D> {
           }
           continue;
         }
+        if (lagging) continue; // nothing due at that instant: the next one
       }
+      this.#clock.dropBurst();
       if (
         this.#state.nextRunAt === null && this.#active.size === 0 &&
         this.#queued === undefined
@@ -276,6 +297,43 @@ export class JobRun<D> implements RunHost<D> {
       }
       await this.#waitForWork();
     }
+  }
+
+  /** The state's occurrence cursor. */
+  #cursor(): OccurrenceCursor {
+    return {
+      triggerCount: this.#state.triggerCount,
+      nextRunAt: this.#state.nextRunAt?.getTime() ?? null,
+    };
+  }
+
+  /** The parts of a decision's input that move the cursor. */
+  #cursorInput(cursor: OccurrenceCursor, now: number) {
+    const { job, config } = this.#options;
+    return {
+      schedule: job.schedule,
+      maxRuns: job.maxRuns,
+      missedRunPolicy: job.missedRunPolicy,
+      missedRunToleranceMs: config.missedRunToleranceMs,
+      timezone: config.timezone,
+      dst: config.dst,
+      cursor,
+      now,
+    };
+  }
+
+  /**
+   * From inside the wake-up timer's callback: where the decision at
+   * `firedAt` will leave the cursor, so that the next timer is armed before
+   * a fake clock's synchronous pass moves on. Only a future instant is
+   * armed: a backlog due at once is worked off by the loop without timers.
+   */
+  #predictNext(firedAt: number): number | null {
+    this.#wakeCursor = cursorAfterDecision(
+      this.#cursorInput(this.#wakeCursor, firedAt),
+    );
+    const next = this.#wakeCursor.nextRunAt;
+    return next !== null && next > firedAt ? next : null;
   }
 
   /** Sleeps until the next occurrence or until something changes. */
@@ -289,13 +347,13 @@ export class JobRun<D> implements RunHost<D> {
         activeRuns: this.#active.size,
         queued: this.#queued !== undefined,
       });
-    if (!canSleep) return this.#wakeup.wait();
-    const sleeper = new AbortController();
-    sleepUntil(next, sleeper.signal).then(
-      () => this.#wakeup.notify(),
-      () => {},
-    );
-    return this.#wakeup.wait().then(() => sleeper.abort());
+    if (canSleep) {
+      this.#wakeCursor = this.#cursor();
+      this.#clock.armFor(next);
+    } else {
+      this.#clock.disarm();
+    }
+    return this.#wakeup.wait();
   }
 
   async #load(): Promise<void> {
@@ -470,6 +528,7 @@ export class JobRun<D> implements RunHost<D> {
   #launch(trigger: Trigger, lease: ExecutionLease): void {
     const run = new ActiveRun(trigger);
     this.#active.add(run);
+    this.#settled = false;
     if (this.listens("run-started")) {
       this.dispatch(runStartedEvent(this.jobId, trigger, lease.fencingToken));
     }
@@ -492,6 +551,7 @@ export class JobRun<D> implements RunHost<D> {
     while (this.#completions.length > 0) {
       const { run, record, failure } = this.#completions.shift()!;
       this.#active.delete(run);
+      this.#settled = false;
       if (failure !== undefined) {
         this.#fail(failure);
         continue;

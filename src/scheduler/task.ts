@@ -1,7 +1,8 @@
 /**
  * What a job runs, and the context each run receives.
  *
- * Runtime-neutral (worker tasks need a runtime with module Web Workers).
+ * Runtime-neutral: worker tasks use module Web Workers (Deno, Bun) or
+ * `node:worker_threads` (Node).
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 import { runWorkerTask } from "./worker_task.ts";
 import { checkOptions } from "../_options.ts";
+import { workerUnsupportedReason } from "./_worker_spawn.ts";
 
 /**
  * Facts about the occurrence a run is for.
@@ -145,14 +147,18 @@ export class Task<D = undefined> {
   }
 
   /**
-   * A task that runs a module's export in a module Web Worker, off the main
-   * event loop. The export (the default export unless `exportName`) is called
-   * with a structured clone of `{ run, deps }` and a `signal`.
+   * A task that runs a module's export in a worker, off the main event loop:
+   * a module Web Worker on Deno and Bun, a `node:worker_threads` Worker on
+   * Node ≥ 20. The export (the default export unless `exportName`) is called
+   * with a structured clone of `{ run, deps }` and a `signal`. On Node the
+   * module must be ES module JavaScript (`.mjs`, or `.js` under
+   * `"type": "module"`); Bun and Deno also load TypeScript.
    *
    * A worker that fails to load, throws an uncaught error, or exits (for
    * example by calling `self.close()`) before its export settles is a
    * *panic*: `run()` rejects with `TaskJoinError` kind `panic` once the other
-   * runs have settled. `cancel()` terminates the worker (the `signal` the
+   * runs have settled (a worker that calls `process.exit()` on Node or Bun,
+   * or `Deno.exit()`, counts as exiting). `cancel()` terminates the worker (the `signal` the
    * export receives inside the worker never aborts: termination is the
    * cancellation), and the run is recorded `cancelled` at once. Deno 2.9
    * cannot stop a worker stuck in code that never yields (`terminate()` does
@@ -163,7 +169,9 @@ export class Task<D = undefined> {
    * @param module The module's URL or absolute file path (resolve relative
    * paths with `new URL("./work.ts", import.meta.url)`).
    * @param options `exportName`: the export to call.
-   * @throws {InvalidJobError} kind `other` for an unusable module specifier.
+   * @throws {InvalidJobError} kind `other` for an unusable module specifier,
+   * or in a runtime with neither a `Worker` global nor Node's
+   * `worker_threads` (the message names the runtime).
    *
    * @example
    * ```ts ignore
@@ -177,6 +185,13 @@ export class Task<D = undefined> {
     module: string | URL,
     options: { exportName?: string } = {},
   ): Task<D> {
+    const unsupported = workerUnsupportedReason();
+    if (unsupported !== undefined) {
+      throw new InvalidJobError(
+        `Task.fromWorker cannot run worker tasks: ${unsupported}`,
+        { kind: InvalidJobKind.Other },
+      );
+    }
     checkOptions(options, {
       what: "Task.fromWorker options",
       known: ["exportName"],

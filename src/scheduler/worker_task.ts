@@ -1,6 +1,7 @@
 /**
- * Runs a worker task: one module Web Worker per run, hosting the user's
- * module through `_worker_host.ts`, with panics told apart from failures.
+ * Runs a worker task: one worker per run (a module Web Worker on Deno and
+ * Bun, a `worker_threads` Worker on Node), hosting the user's module through
+ * `_worker_host.ts`, with panics told apart from failures.
  *
  * The host reports over a private `MessageChannel`, so whatever the user's
  * code posts on the worker's own channel can neither end the run nor crash
@@ -10,8 +11,13 @@
  */
 
 import { TaskJoinErrorKind } from "../constants.ts";
-import { TaskJoinError } from "../errors.ts";
+import { describeThrown, TaskJoinError } from "../errors.ts";
 import type { TaskContext } from "./task.ts";
+import {
+  type SpawnWorker,
+  workerHostUrl,
+  workerSpawner,
+} from "./_worker_spawn.ts";
 
 /** A message from the worker host. */
 export type WorkerHostMessage =
@@ -28,7 +34,7 @@ export interface WorkerRequest {
   report: MessagePort;
 }
 
-const HOST = new URL("./_worker_host.ts", import.meta.url);
+const HOST = workerHostUrl(import.meta.url);
 
 function isHostMessage(value: unknown): value is WorkerHostMessage {
   const message = value as WorkerHostMessage | null;
@@ -50,11 +56,34 @@ export function runWorkerTask<D>(options: {
   exportName: string;
   context: TaskContext<D>;
 }): Promise<void> {
+  const { signal } = options.context;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  const spawner = workerSpawner();
+  if (typeof spawner === "function") return runIn(spawner, options);
+  return spawner.then(
+    (spawn) => {
+      if (signal.aborted) throw signal.reason;
+      return runIn(spawn, options);
+    },
+    (error) => {
+      throw new TaskJoinError(
+        `worker task ${options.module}: this runtime cannot start a worker (${
+          describeThrown(error)
+        })`,
+        { kind: TaskJoinErrorKind.Panic, cause: error },
+      );
+    },
+  );
+}
+
+function runIn<D>(spawn: SpawnWorker, options: {
+  module: string;
+  exportName: string;
+  context: TaskContext<D>;
+}): Promise<void> {
   const { module, exportName, context } = options;
   const { signal } = context;
-  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
-    const worker = new Worker(HOST, { type: "module" });
     const channel = new MessageChannel();
     let settled = false;
     const finish = (settle: () => void) => {
@@ -75,6 +104,16 @@ export function runWorkerTask<D>(options: {
         )
       );
     const onAbort = () => finish(() => reject(signal.reason));
+    const worker = spawn(HOST, {
+      crashed: (message, error) =>
+        panic(`the worker crashed: ${message}`, error),
+      exited: (code) =>
+        panic(
+          `the worker exited${
+            code === undefined ? "" : ` with code ${code}`
+          } before the task settled`,
+        ),
+    });
     signal.addEventListener("abort", onAbort, { once: true });
     channel.port1.onmessage = (event: MessageEvent<unknown>) => {
       const message = event.data;
@@ -83,13 +122,6 @@ export function runWorkerTask<D>(options: {
       else if (message.kind === "error") {
         finish(() => reject(new Error(message.message)));
       } else panic(message.message);
-    };
-    // Messages the user's code posts on the worker's own channel are not
-    // ours to interpret.
-    worker.onmessage = () => {};
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      panic(`the worker crashed: ${event.message}`, event.error);
     };
     const { run, deps } = context;
     try {

@@ -1,0 +1,349 @@
+/**
+ * Issue 7: a single `tickAsync(total)` runs every occurrence at its own
+ * instant, under sinon and under a faithful model of `@std/testing/time`'s
+ * FakeTime, with the same results; nothing hangs.
+ */
+import assert from "node:assert/strict";
+import {
+  CronSchedule,
+  InMemoryStateStore,
+  Job,
+  type JobState,
+  MAX_TIMER_MS,
+  MissedRunPolicy,
+  OverlapPolicy,
+  ResilientStateStore,
+  Schedule,
+  Scheduler,
+  type SchedulerEvent,
+  sleepUntil,
+  type StateStore,
+  StoreError,
+  Task,
+} from "../mod.ts";
+import { Concurrency, delay, recordEvents } from "./_engine_helpers.ts";
+import { TEST_CLOCKS, within, withTestClock } from "./_test_clocks.ts";
+
+const SECOND = 1_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+interface Ran {
+  scheduledAt: string;
+  catchUp: boolean;
+}
+
+/** A job that records what it ran. */
+function recordingJob(
+  id: string,
+  schedule: Schedule,
+): { job: Job<undefined>; ran: Ran[] } {
+  const ran: Ran[] = [];
+  const job = Job.withoutDeps(
+    id,
+    schedule,
+    Task.fromSync(({ run }) =>
+      void ran.push({
+        scheduledAt: run.scheduledAt.toISOString(),
+        catchUp: run.catchUp,
+      })
+    ),
+  );
+  return { job, ran };
+}
+
+function skipped(events: SchedulerEvent[]) {
+  return events.flatMap((event) =>
+    event.type === "run-skipped"
+      ? [{ count: event.count, reason: event.reason }]
+      : []
+  );
+}
+
+for (const { name: clockName, install: available, jumps } of TEST_CLOCKS) {
+  const install = available!;
+  const test = (name: string, fn: () => Promise<void>, ignore = false) =>
+    Deno.test({
+      name: `${clockName}: ${name}`,
+      ignore: ignore || available === undefined,
+      fn,
+    });
+
+  test("the README example: one tick of two days runs both nightly runs", async () => {
+    await withTestClock(install, Date.UTC(2026, 0, 1), async (clock) => {
+      const { job, ran } = recordingJob("nightly", Schedule.cron("0 3 * * *"));
+      const running = new Scheduler(
+        { timezone: "Europe/Berlin" },
+        new InMemoryStateStore(),
+      ).run(job.withMaxRuns(2));
+      await clock.tickAsync(2 * DAY);
+      const report = await within(running, "run()");
+      assert.deepEqual(ran, [
+        { scheduledAt: "2026-01-01T02:00:00.000Z", catchUp: false },
+        { scheduledAt: "2026-01-02T02:00:00.000Z", catchUp: false },
+      ]);
+      assert.equal(report.stopReason, "terminal");
+      assert.equal(clock.countTimers?.() ?? 0, 0, "no timer left behind");
+    });
+  });
+
+  test("interval x5: one tick of 5 s runs five on-time runs, none missed", async () => {
+    const start = Date.UTC(2026, 3, 3);
+    await withTestClock(install, start, async (clock) => {
+      const { job, ran } = recordingJob("five", Schedule.interval(SECOND));
+      const scheduler = new Scheduler({}, new InMemoryStateStore());
+      const events = recordEvents(scheduler);
+      const running = scheduler.run(job.withMaxRuns(5));
+      await clock.tickAsync(5 * SECOND);
+      const report = await within(running, "run()");
+      assert.deepEqual(
+        ran,
+        [1, 2, 3, 4, 5].map((n) => ({
+          scheduledAt: iso(start + n * SECOND),
+          catchUp: false,
+        })),
+      );
+      assert.deepEqual(skipped(events), []);
+      assert.equal(report.state.triggerCount, 5);
+      assert.equal(report.history.length, 5);
+    });
+  });
+
+  for (
+    const [zone, from, cron] of [
+      ["America/New_York", Date.UTC(2026, 2, 6), "30 2 * * *"],
+      ["America/New_York", Date.UTC(2026, 9, 30), "30 1 * * *"],
+      ["Europe/Berlin", Date.UTC(2026, 2, 27), "30 2 * * *"],
+      ["Europe/Berlin", Date.UTC(2026, 9, 23), "30 2 * * *"],
+    ] as const
+  ) {
+    test(`cron "${cron}" in ${zone} across the DST change from ${iso(from)}: every occurrence in one tick`, async () => {
+      await withTestClock(install, from, async (clock) => {
+        const parsed = CronSchedule.parse(cron);
+        const expected: string[] = [];
+        for (
+          let at = parsed.nextAfter(new Date(from), zone);
+          at !== undefined && at.getTime() <= from + 5 * DAY;
+          at = parsed.nextAfter(at, zone)
+        ) expected.push(at.toISOString());
+        const { job, ran } = recordingJob("dst", Schedule.cron(parsed));
+        const scheduler = new Scheduler(
+          { timezone: zone },
+          new InMemoryStateStore(),
+        );
+        const events = recordEvents(scheduler);
+        const running = scheduler.run(job.withMaxRuns(expected.length));
+        await clock.tickAsync(5 * DAY);
+        await within(running, "run()");
+        assert.deepEqual(ran.map((run) => run.scheduledAt), expected);
+        assert.ok(ran.every((run) => !run.catchUp), "all on time");
+        assert.deepEqual(skipped(events), []);
+      });
+    });
+  }
+
+  test("at-times 400 days out: never early, on time, no timer over an hour", async () => {
+    const start = Date.UTC(2026, 0, 1);
+    const at = start + 400 * DAY;
+    await withTestClock(install, start, async (clock) => {
+      const { job, ran } = recordingJob("far", Schedule.atTimes([at]));
+      const running = new Scheduler({}, new InMemoryStateStore()).run(job);
+      await clock.tickAsync(400 * DAY - 1);
+      assert.deepEqual(ran, [], "not one millisecond early");
+      await clock.tickAsync(1);
+      await within(running, "run()");
+      assert.deepEqual(ran, [{ scheduledAt: iso(at), catchUp: false }]);
+      assert.ok((clock.maxArmedDelay?.() ?? 0) <= MAX_TIMER_MS);
+    });
+  });
+
+  test("a single tick across 400 days runs the far occurrence on time", async () => {
+    const start = Date.UTC(2026, 0, 1);
+    const at = start + 400 * DAY;
+    await withTestClock(install, start, async (clock) => {
+      const { job, ran } = recordingJob("far", Schedule.atTimes([at]));
+      const running = new Scheduler({}, new InMemoryStateStore()).run(job);
+      await clock.tickAsync(401 * DAY);
+      await within(running, "run()");
+      assert.deepEqual(ran, [{ scheduledAt: iso(at), catchUp: false }]);
+    });
+  });
+
+  test(
+    "a wall clock jumped forward 3 h: one catch-up run, the rest reported missed",
+    async () => {
+      const start = Date.UTC(2026, 3, 3);
+      await withTestClock(install, start, async (clock) => {
+        const { job, ran } = recordingJob("jump", Schedule.interval(HOUR / 4));
+        const scheduler = new Scheduler({}, new InMemoryStateStore());
+        const events = recordEvents(scheduler);
+        const controller = new AbortController();
+        const running = scheduler.run(job, { signal: controller.signal });
+        await clock.tickAsync(0);
+        clock.jump!(3 * HOUR);
+        await clock.tickAsync(HOUR / 4);
+        controller.abort();
+        await within(running, "run()");
+        assert.equal(ran.length, 1);
+        assert.equal(ran[0].catchUp, true);
+        // The pending timer fires 15 min after the jump, as it would have.
+        assert.equal(ran[0].scheduledAt, iso(start + 3 * HOUR + HOUR / 4));
+        assert.deepEqual(skipped(events), [{ count: 12, reason: "missed" }]);
+      });
+    },
+    !jumps,
+  );
+
+  test("pause, then resume after two occurrences: one catch-up run", async () => {
+    const start = Date.UTC(2026, 3, 3);
+    await withTestClock(install, start, async (clock) => {
+      const { job, ran } = recordingJob("pause", Schedule.interval(SECOND));
+      const scheduler = new Scheduler({}, new InMemoryStateStore());
+      const events = recordEvents(scheduler);
+      const handle = scheduler.handle();
+      const running = scheduler.run(job.withMaxRuns(4));
+      await clock.tickAsync(SECOND);
+      handle.pause();
+      await clock.tickAsync(2.5 * SECOND);
+      assert.equal(ran.length, 1, "nothing runs while paused");
+      handle.resume();
+      await clock.tickAsync(0);
+      await clock.tickAsync(SECOND);
+      await within(running, "run()");
+      assert.deepEqual(ran, [
+        { scheduledAt: iso(start + SECOND), catchUp: false },
+        { scheduledAt: iso(start + 3 * SECOND), catchUp: true },
+        { scheduledAt: iso(start + 4 * SECOND), catchUp: false },
+      ]);
+      assert.deepEqual(skipped(events), [{ count: 1, reason: "missed" }]);
+    });
+  });
+
+  test("cancel between occurrences: cancelled, no timer left", async () => {
+    await withTestClock(install, Date.UTC(2026, 3, 3), async (clock) => {
+      const { job, ran } = recordingJob("cancel", Schedule.interval(SECOND));
+      const scheduler = new Scheduler({}, new InMemoryStateStore());
+      const running = scheduler.run(job);
+      await clock.tickAsync(2.5 * SECOND);
+      scheduler.handle().cancel("enough");
+      const report = await within(running, "run()");
+      assert.equal(report.stopReason, "cancelled");
+      assert.equal(ran.length, 2);
+      assert.equal(clock.countTimers?.() ?? 0, 0);
+    });
+  });
+
+  for (const overlap of [OverlapPolicy.Forbid, OverlapPolicy.QueueOne]) {
+    test(`${overlap} with a task awaiting a fake delay longer than the interval: no overlap, no hang`, async () => {
+      await withTestClock(install, Date.UTC(2026, 3, 3), async (clock) => {
+        const concurrency = new Concurrency();
+        const job = Job.withoutDeps(
+          "slow",
+          Schedule.interval(SECOND),
+          Task.fromAsync(() => concurrency.around(() => delay(1.5 * SECOND))),
+        ).withOverlapPolicy(overlap);
+        const scheduler = new Scheduler({}, new InMemoryStateStore());
+        const events = recordEvents(scheduler);
+        const running = scheduler.run(job);
+        await clock.tickAsync(5 * SECOND);
+        scheduler.handle().shutdown();
+        await clock.tickAsync(5 * SECOND); // the last run's own delay
+        const report = await within(running, "run()");
+        assert.equal(concurrency.peak, 1);
+        assert.ok(concurrency.invocations >= 1);
+        const overlapped = skipped(events)
+          .filter((skip) => skip.reason === "overlap")
+          .reduce((sum, skip) => sum + skip.count, 0);
+        if (overlap === OverlapPolicy.Forbid) {
+          assert.ok(overlapped >= 1, "overlaps are reported");
+        }
+        assert.equal(report.stopReason, "shutdown");
+      });
+    });
+  }
+
+  test("runAllAsync runs a bounded job to its end", async () => {
+    const start = Date.UTC(2026, 3, 3);
+    await withTestClock(install, start, async (clock) => {
+      const { job, ran } = recordingJob("all", Schedule.interval(SECOND));
+      const running = new Scheduler({}, new InMemoryStateStore()).run(
+        job.withMaxRuns(5),
+      );
+      await within(clock.runAllAsync(), "runAllAsync()");
+      await within(running, "run()");
+      assert.deepEqual(
+        ran.map((run) => run.scheduledAt),
+        [1, 2, 3, 4, 5].map((n) => iso(start + n * SECOND)),
+      );
+    });
+  });
+
+  test("replay-all after a restart: the backlog runs one by one in one tick", async () => {
+    const start = Date.UTC(2026, 3, 3);
+    await withTestClock(install, start, async (clock) => {
+      const store = new InMemoryStateStore();
+      await store.save({
+        jobId: "replay",
+        triggerCount: 0,
+        lastRunAt: null,
+        lastSuccessAt: null,
+        nextRunAt: new Date(start - 3 * SECOND),
+        lastError: null,
+      });
+      const { job, ran } = recordingJob("replay", Schedule.interval(SECOND));
+      const running = new Scheduler({}, store).run(
+        job.withMissedRunPolicy(MissedRunPolicy.ReplayAll).withMaxRuns(6),
+      );
+      await clock.tickAsync(2 * SECOND);
+      await within(running, "run()");
+      assert.deepEqual(
+        ran.map((run) => run.scheduledAt),
+        [-3, -2, -1, 0, 1, 2].map((n) => iso(start + n * SECOND)),
+      );
+    });
+  });
+
+  test("sleepUntil resolves at its instant, not before, in one tick", async () => {
+    const start = Date.UTC(2026, 0, 1);
+    await withTestClock(install, start, async (clock) => {
+      let resolved = false;
+      const sleeping = sleepUntil(start + 3 * DAY).then(() => resolved = true);
+      await clock.tickAsync(3 * DAY - 1);
+      assert.equal(resolved, false);
+      await clock.tickAsync(1);
+      await within(sleeping, "sleepUntil");
+      assert.ok((clock.maxArmedDelay?.() ?? 0) <= MAX_TIMER_MS);
+    });
+  });
+
+  test("the resilient store keeps the job running through an outage", async () => {
+    const start = Date.UTC(2026, 3, 3);
+    await withTestClock(install, start, async (clock) => {
+      let down = true;
+      const primary = new InMemoryStateStore();
+      const flaky: StateStore = {
+        load: (id) => down ? Promise.reject(outage()) : primary.load(id),
+        save: (state: JobState) =>
+          down ? Promise.reject(outage()) : primary.save(state),
+        delete: (id) => down ? Promise.reject(outage()) : primary.delete(id),
+      };
+      const store = new ResilientStateStore(flaky, { probeIntervalMs: 0 });
+      const { job, ran } = recordingJob("resilient", Schedule.interval(SECOND));
+      const scheduler = new Scheduler({}, store);
+      const events = recordEvents(scheduler);
+      const running = scheduler.run(job.withMaxRuns(4));
+      await clock.tickAsync(2 * SECOND);
+      down = false;
+      await clock.tickAsync(2 * SECOND);
+      await within(running, "run()");
+      assert.equal(ran.length, 4);
+      assert.ok(events.some((event) => event.type === "store-degraded"));
+      assert.equal((await primary.load("resilient"))?.triggerCount, 4);
+    });
+  });
+}
+
+function outage(): StoreError {
+  return new StoreError("down", { operation: "save", kind: "connection" });
+}
