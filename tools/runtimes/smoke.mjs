@@ -15,9 +15,12 @@ import {
   InMemoryStateStore,
   InvalidJobError,
   Job,
+  JobGroup,
   ResilientStateStore,
   Schedule,
+  schedule,
   Scheduler,
+  ShutdownSignal,
   StoreError,
   Task,
   TaskJoinError,
@@ -341,6 +344,29 @@ await step(
         error instanceof InvalidJobError &&
         /needs a Deno\.Kv/.test(error.message),
     );
+  },
+);
+
+await step(
+  "schedule() in one call; a JobGroup stops on SIGTERM via ShutdownSignal",
+  async () => {
+    const seen = [];
+    const job = schedule({ everyMs: 20 }, { maxRuns: 2 }, ({ run }) => {
+      seen.push(run.triggerCount);
+    });
+    assert.ok((await job.nextRun()) instanceof Date);
+    assert.equal((await job.done).stopReason, "terminal");
+    assert.deepEqual(seen, [1, 2]);
+    const shutdown = new ShutdownSignal();
+    assert.deepEqual(shutdown.listening, ["SIGINT", "SIGTERM"]);
+    const jobs = new JobGroup({ signal: shutdown.signal });
+    jobs.schedule({ everyMs: 60_000 }, { jobId: "a" }, () => {});
+    setTimeout(() => process.kill(process.pid, "SIGTERM"), 20);
+    const reports = await jobs.done();
+    assert.deepEqual(reports.map((report) => report.stopReason), [
+      "cancelled",
+    ]);
+    assert.match(String(shutdown.signal.reason.message), /SIGTERM/);
   },
 );
 
