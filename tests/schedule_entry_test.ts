@@ -150,6 +150,10 @@ Deno.test("schedule(): bad input is an InvalidJobError, synchronously", () => {
     invalid(/needs a jobId/),
   );
   assert.throws(
+    () => schedule({ everyMs: 1000 }, { signal: "stop" as Any }, noop),
+    invalid(/signal must be an AbortSignal/),
+  );
+  assert.throws(
     () => schedule({ everyMs: 1000 }, { timezone: "Mars/Base" }, noop),
     (error: unknown) =>
       error instanceof InvalidJobError && error.kind === "timezone",

@@ -260,6 +260,14 @@ export function schedule(
     { guard: options.guard, observer: options.observer },
   );
   const signal = options.signal;
+  // run() would check it too, but only as a rejection of `done`.
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalid(
+      `schedule() option signal must be an AbortSignal, got ${
+        describeValue(signal)
+      }`,
+    );
+  }
   return new ScheduledJob({
     scheduler,
     store,
