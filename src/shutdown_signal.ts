@@ -13,10 +13,27 @@ import { InvalidJobKind } from "./constants.ts";
 import { describeValue, InvalidJobError } from "./errors.ts";
 import { checkOptions } from "./_options.ts";
 
-/** The OS signals {@linkcode ShutdownSignal} can listen for. */
+/**
+ * The OS signals {@linkcode ShutdownSignal} can listen for.
+ *
+ * @example
+ * ```ts
+ * import type { ShutdownSignalName } from "@cloudiful/scheduler";
+ * const signals: ShutdownSignalName[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+ * ```
+ */
 export type ShutdownSignalName = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGBREAK";
 
-/** Options of {@linkcode ShutdownSignal}. */
+/**
+ * Options of {@linkcode ShutdownSignal}.
+ *
+ * @example
+ * ```ts
+ * import { ShutdownSignal } from "@cloudiful/scheduler";
+ * const shutdown = new ShutdownSignal({ signals: ["SIGINT", "SIGTERM", "SIGHUP"] });
+ * shutdown.dispose();
+ * ```
+ */
 export interface ShutdownSignalOptions {
   /**
    * The signals that abort.
@@ -26,7 +43,23 @@ export interface ShutdownSignalOptions {
   signals?: readonly ShutdownSignalName[];
 }
 
-/** How to add and remove an OS signal listener on some runtime. */
+/**
+ * How to add and remove an OS signal listener on some runtime; tests pass
+ * their own to raise signals by hand.
+ *
+ * @example
+ * ```ts
+ * import { ShutdownSignal, type SignalRuntime } from "@cloudiful/scheduler";
+ * const listeners = new Set<() => void>();
+ * const runtime: SignalRuntime = {
+ *   add: (_signal, listener) => void listeners.add(listener),
+ *   remove: (_signal, listener) => void listeners.delete(listener),
+ * };
+ * const shutdown = new ShutdownSignal({}, runtime);
+ * for (const listener of [...listeners]) listener(); // "SIGINT"
+ * console.log(shutdown.signal.aborted); // true
+ * ```
+ */
 export interface SignalRuntime {
   /** Adds an OS signal listener; throws when the signal is unsupported. */
   add(signal: ShutdownSignalName, listener: () => void): void;

@@ -179,7 +179,17 @@ export function toSchedule(schedule: unknown): Schedule {
   );
 }
 
-/** Options of {@linkcode Schedule.nextRuns}. */
+/**
+ * Options of {@linkcode Schedule.nextRuns}.
+ *
+ * @example
+ * ```ts
+ * import { type NextRunsOptions, Schedule } from "@cloudiful/scheduler";
+ * const options: NextRunsOptions = { timezone: "Asia/Tokyo", from: new Date(0) };
+ * console.log(Schedule.nextRuns(Schedule.cron("@daily"), 1, options)[0].toISOString());
+ * // 1970-01-01T15:00:00.000Z
+ * ```
+ */
 export interface NextRunsOptions {
   /** List occurrences strictly after this instant. Default: now. */
   from?: Date;

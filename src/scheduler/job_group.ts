@@ -25,7 +25,15 @@ import {
 import type { ScheduledJob } from "./scheduled_job.ts";
 import type { Task } from "./task.ts";
 
-/** Options of {@linkcode JobGroup}: what every job of the group shares. */
+/**
+ * Options of {@linkcode JobGroup}: what every job of the group shares.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryStateStore, type JobGroupOptions } from "@cloudiful/scheduler";
+ * const options: JobGroupOptions = { store: new InMemoryStateStore(), timezone: "UTC" };
+ * ```
+ */
 export interface JobGroupOptions {
   /** One store for all jobs (keyed by job id). Default: one in-memory store. */
   store?: StateStore;
@@ -46,7 +54,15 @@ export interface JobGroupOptions {
   observer?: SchedulerObserver;
 }
 
-/** Options of {@linkcode JobGroup.schedule}: a `jobId` is required. */
+/**
+ * Options of {@linkcode JobGroup.schedule}: a `jobId` is required.
+ *
+ * @example
+ * ```ts
+ * import type { GroupJobOptions } from "@cloudiful/scheduler";
+ * const options: GroupJobOptions = { jobId: "backup", timezone: "Europe/Berlin" };
+ * ```
+ */
 export type GroupJobOptions =
   & Omit<ScheduleOptions, "store" | "guard" | "signal">
   & { jobId: string };

@@ -31,6 +31,13 @@ import { Task, type TaskContext } from "./task.ts";
  * When a job runs: a crontab(5) expression (or a parsed
  * {@linkcode CronSchedule}), any {@linkcode Schedule}, or `{ everyMs }` for a
  * fixed interval.
+ *
+ * @example
+ * ```ts
+ * import type { ScheduleSpec } from "@cloudiful/scheduler";
+ * const nightly: ScheduleSpec = "0 3 * * *";
+ * const often: ScheduleSpec = { everyMs: 600_000 };
+ * ```
  */
 export type ScheduleSpec =
   | string
@@ -41,10 +48,31 @@ export type ScheduleSpec =
 /**
  * A plain function accepted as a task: what it returns (or resolves to) is
  * ignored; a throw or rejection is a failed run.
+ *
+ * @example
+ * ```ts
+ * import type { TaskFunction } from "@cloudiful/scheduler";
+ * const task: TaskFunction = async ({ run, signal }) => {
+ *   if (!signal.aborted) console.log("run", run.triggerCount);
+ * };
+ * ```
  */
 export type TaskFunction = (ctx: TaskContext<undefined>) => unknown;
 
-/** Options of {@linkcode schedule}. Everything is optional. */
+/**
+ * Options of {@linkcode schedule}. Everything is optional; an unknown key
+ * throws.
+ *
+ * @example
+ * ```ts
+ * import type { ScheduleOptions } from "@cloudiful/scheduler";
+ * const options: ScheduleOptions = {
+ *   timezone: "Europe/Berlin",
+ *   missedRunPolicy: "skip",
+ *   maxRuns: 10,
+ * };
+ * ```
+ */
 export interface ScheduleOptions {
   /**
    * The key of the job's state (and leases). Required with a `store` or a
