@@ -451,10 +451,12 @@ valkeyTest(
 );
 
 valkeyTest(
-  "store operations after the server stopped fail fast with kind connection; the client reconnects",
+  "store operations after the server stopped fail fast with kind connection (retryBudgetMs 0); the client reconnects",
   async () => {
     const server = await startValkeyServer();
-    const store = await ValkeyStateStore.connect(server.url);
+    const store = await ValkeyStateStore.connect(server.url, {
+      retryBudgetMs: 0,
+    });
     try {
       const state: JobState = {
         jobId: "outage",
@@ -1051,7 +1053,7 @@ Deno.test("Valkey guard lease config and URL are validated before any connection
 });
 
 valkeyTest(
-  "guard connect to a dead port and calls after the server stopped are kind connection",
+  "guard connect to a dead port and calls after the server stopped are kind connection (retryBudgetMs 0)",
   async () => {
     const port = deadPort();
     const [, ms] = await timed(() =>
@@ -1063,7 +1065,9 @@ valkeyTest(
     assert.ok(ms < 5_000, `took ${ms} ms`);
 
     const server = await startValkeyServer();
-    const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
+    const guard = await ValkeyExecutionGuard.connect(server.url, LEASE, {
+      retryBudgetMs: 0,
+    });
     try {
       const lease = acquired(
         await guard.acquire({ jobId: "down", scheduledAt: new Date(T) }),

@@ -7,6 +7,7 @@
  */
 
 import { Valkey } from "iovalkey";
+import { retryWithBackoff } from "../_retry.ts";
 import { InvalidJobKind } from "../constants.ts";
 import { describeThrown, describeValue, InvalidJobError } from "../errors.ts";
 
@@ -78,6 +79,23 @@ export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
   return CONNECTION_MESSAGES.test(message);
+}
+
+/**
+ * Runs one call of `client`, retrying connection-class failures (the client
+ * reconnects in the background meanwhile) for up to `budgetMs`; data-class
+ * and other failures, and any failure once the client was closed, propagate
+ * at once.
+ */
+export function retryConnection<T>(
+  call: () => Promise<T>,
+  options: { readonly client: ValkeyClient; readonly budgetMs: number },
+): Promise<T> {
+  const { client, budgetMs } = options;
+  return retryWithBackoff(call, {
+    budgetMs,
+    retryable: (error) => client.status !== "end" && isConnectionError(error),
+  });
 }
 
 /** Whether a server error says a key holds something it should not. */
