@@ -45,6 +45,8 @@ export function createClient(url: string): ValkeyClient {
 }
 
 const lastErrors = new WeakMap<ValkeyClient, unknown>();
+/** Clients `closeClient()` was called on: their failures are final. */
+const closedClients = new WeakSet<ValkeyClient>();
 
 /** How long `connect()` waits for a server to become ready. */
 export const CONNECT_BUDGET_MS = 5_000;
@@ -94,7 +96,8 @@ export function retryConnection<T>(
   const { client, budgetMs } = options;
   return retryWithBackoff(call, {
     budgetMs,
-    retryable: (error) => client.status !== "end" && isConnectionError(error),
+    retryable: (error) =>
+      !closedClients.has(client) && isConnectionError(error),
   });
 }
 
@@ -137,11 +140,17 @@ export async function connectClient(client: ValkeyClient): Promise<void> {
   }
 }
 
+/** How long `close()` waits for the server to answer `QUIT`. */
+const QUIT_GRACE_MS = 500;
+
 /**
  * Ends the connection so that a process or test can exit: `QUIT` when
  * connected (waiting for the `end` event), a plain disconnect otherwise.
  */
 export async function closeClient(client: ValkeyClient): Promise<void> {
+  // Marked first: a call retrying meanwhile must stop, whatever status
+  // iovalkey reports between its reconnect attempts.
+  closedClients.add(client);
   const status = client.status;
   if (status === "end") return;
   if (status === "reconnecting") {
@@ -151,10 +160,23 @@ export async function closeClient(client: ValkeyClient): Promise<void> {
   }
   const ended = new Promise<void>((resolve) => client.once("end", resolve));
   if (status === "ready") {
+    // A paused server never answers QUIT: give it a moment, not the whole
+    // command timeout, then drop the socket.
+    let quitTimer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await client.quit();
+      await Promise.race([
+        client.quit(),
+        new Promise((_, reject) =>
+          quitTimer = setTimeout(
+            () => reject(new Error("no answer to QUIT")),
+            QUIT_GRACE_MS,
+          )
+        ),
+      ]);
     } catch {
       client.disconnect();
+    } finally {
+      clearTimeout(quitTimer);
     }
   } else {
     client.disconnect();
