@@ -21,6 +21,7 @@ import {
 import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
 import { recordEvents } from "./_engine_helpers.ts";
 import { assertGuardError } from "./_assert_errors.ts";
+import { runScript } from "./_processes.ts";
 import {
   hasValkeyServer,
   startValkeyServer,
@@ -34,7 +35,6 @@ function valkeyTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name: `Valkey outage: ${name}`, ignore: !available, fn });
 }
 
-const ROOT = new URL("../", import.meta.url);
 const INSTANCE = new URL("./fixtures/valkey_instance.ts", import.meta.url);
 
 function sleep(ms: number): Promise<void> {
@@ -45,24 +45,8 @@ function sleepUntil(at: number): Promise<void> {
   return sleep(Math.max(0, at - Date.now()));
 }
 
-async function runInstance(args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--config",
-      new URL("deno.json", ROOT).pathname,
-      INSTANCE.pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+function runInstance(args: string[]) {
+  return runScript(INSTANCE, { args });
 }
 
 /** The lines of `stdout` that start with `word`, split into fields. */
