@@ -260,6 +260,17 @@ valkeyTest(
         assert.equal(failed[0].scheduledAt.getTime(), times[2]);
         assert.ok(failed[0].error.includes(key(times[2])), failed[0].error);
         assert.ok(failed[0].error.includes("hash"), failed[0].error);
+        // Data errors are never retried (the default budget is 10 s).
+        const started = Date.now();
+        await assertGuardError(
+          guard.acquire({
+            jobId: "garbage-job",
+            scheduledAt: new Date(times[2]),
+          }),
+          "data",
+          key(times[2]),
+        );
+        assert.ok(Date.now() - started < 1_000, "answered without retrying");
         // Left in place for an operator to look at.
         assert.equal(await raw.type(key(times[2])), "hash");
         assert.equal(await raw.get(key(times[1])), "\u0000not-a-token");
