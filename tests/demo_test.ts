@@ -3,29 +3,15 @@
  * Real time: a few hundred milliseconds per run.
  */
 import assert from "node:assert/strict";
+import { runScript } from "./_processes.ts";
 
-const ROOT = new URL("../", import.meta.url);
 const DEMO = new URL("../examples/demo.ts", import.meta.url);
 
-async function demo(args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--config",
-      new URL("deno.json", ROOT).pathname,
-      DEMO.pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+function demo(args: string[]) {
+  return runScript(DEMO, {
+    args,
+    permissions: ["--allow-read", "--allow-write"],
+  });
 }
 
 function runNumbers(stdout: string): number[] {

@@ -342,6 +342,39 @@ Deno.test("guard: an acquire error rejects run() with that ExecutionGuardError a
   });
 });
 
+Deno.test("guard: an acquire error of kind data counts as contended: reported, not run, later occurrences go on", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const guard = new ScriptedGuard({
+      acquire: [{
+        guardError: ExecutionGuardErrorKind.Data,
+        message: 'the lease record ["lease", "x"] is corrupt: "garbage"',
+      }, "acquired"],
+    });
+    const { scheduler, events } = guardedScheduler(guard);
+    const seen: number[] = [];
+    const job = Job.withoutDeps(
+      JOB_ID,
+      Schedule.atTimes([T0 + 20, T0 + 40]),
+      Task.fromSync(({ run }) => void seen.push(run.scheduledAt.getTime())),
+    );
+    const report = await settle(clock, scheduler.run(job));
+    assert.deepEqual(seen, [T0 + 40]);
+    assert.equal(report.stopReason, SchedulerStopReason.Terminal);
+    assert.equal(report.state.triggerCount, 2);
+    const failed = ofType(events, "execution-guard-acquire-failed");
+    assert.deepEqual(failed, [{
+      type: "execution-guard-acquire-failed",
+      jobId: JOB_ID,
+      scheduledAt: new Date(T0 + 20),
+      catchUp: false,
+      triggerCount: 1,
+      error: 'the lease record ["lease", "x"] is corrupt: "garbage"',
+    }]);
+    assert.equal(ofType(events, "execution-guard-contended").length, 0);
+    assert.equal(guard.releaseCount, 1, "only the granted lease is released");
+  });
+});
+
 Deno.test("guard: a plain Error thrown by acquire becomes ExecutionGuardError kind unknown", async () => {
   await withFakeClock(T0, async (clock) => {
     const guard = new ScriptedGuard({

@@ -451,10 +451,12 @@ valkeyTest(
 );
 
 valkeyTest(
-  "store operations after the server stopped fail fast with kind connection; the client reconnects",
+  "store operations after the server stopped fail fast with kind connection (retryBudgetMs 0); the client reconnects",
   async () => {
     const server = await startValkeyServer();
-    const store = await ValkeyStateStore.connect(server.url);
+    const store = await ValkeyStateStore.connect(server.url, {
+      retryBudgetMs: 0,
+    });
     try {
       const state: JobState = {
         jobId: "outage",
@@ -681,7 +683,9 @@ valkeyTest(
     // A store whose server went away.
     const server = await startValkeyServer();
     try {
-      const store = await ValkeyStateStore.connect(server.url);
+      const store = await ValkeyStateStore.connect(server.url, {
+        retryBudgetMs: 0,
+      });
       await server.stop();
       await assertStoreError(store.load("x"), { kind: "connection" });
       const [, ms] = await timed(async () => {
@@ -1051,7 +1055,7 @@ Deno.test("Valkey guard lease config and URL are validated before any connection
 });
 
 valkeyTest(
-  "guard connect to a dead port and calls after the server stopped are kind connection",
+  "guard connect to a dead port and calls after the server stopped are kind connection (retryBudgetMs 0)",
   async () => {
     const port = deadPort();
     const [, ms] = await timed(() =>
@@ -1063,7 +1067,9 @@ valkeyTest(
     assert.ok(ms < 5_000, `took ${ms} ms`);
 
     const server = await startValkeyServer();
-    const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
+    const guard = await ValkeyExecutionGuard.connect(server.url, LEASE, {
+      retryBudgetMs: 0,
+    });
     try {
       const lease = acquired(
         await guard.acquire({ jobId: "down", scheduledAt: new Date(T) }),
@@ -1262,13 +1268,14 @@ await valkey.ValkeyExecutionGuard.connect(dead, lease).catch(() => {});`,
   "a resilient store started while the server is down, closed": `
 const store = await valkey.ValkeyStateStore.resilient(dead);
 await store.close();`,
-  "a store whose server went away, closed": `
+  "a store whose server went away, closed while a call retries": `
 const server = await servers.startValkeyServer();
 const store = await valkey.ValkeyStateStore.connect(server.url);
 await server.stop();
-await store.load("x").catch(() => {});
+const loading = store.load("x").catch(() => {});
 await new Promise((resolve) => setTimeout(resolve, 150));
-await store.close();`,
+await store.close();
+await loading;`,
 };
 
 valkeyTest(

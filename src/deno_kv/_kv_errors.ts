@@ -5,6 +5,7 @@
  * @module
  */
 
+import { retryWithBackoff } from "../_retry.ts";
 import { describeThrown, SchedulerError } from "../errors.ts";
 
 /** SQLite reports contention between processes sharing one KV file this way. */
@@ -41,23 +42,64 @@ export const KV_GUARD_RETRY_BUDGET_MS = 120_000;
 
 /**
  * Runs `operation`, retrying transient contention with a growing, jittered
- * back-off (up to 1 s) for up to `budgetMs` (default
+ * back-off (5 ms doubling, up to 1 s) for up to `budgetMs` (default
  * {@linkcode KV_RETRY_BUDGET_MS}). Other errors propagate at once;
  * contention that outlasts the budget propagates too.
  */
-export async function retryTransient<T>(
+export function retryTransient<T>(
   operation: () => Promise<T>,
   budgetMs: number = KV_RETRY_BUDGET_MS,
 ): Promise<T> {
-  const deadline = Date.now() + budgetMs;
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (!isTransientKvError(error) || Date.now() >= deadline) throw error;
-      const backoff = Math.min(1_000, 5 * 2 ** attempt) *
-        (0.5 + Math.random());
-      await new Promise((resolve) => setTimeout(resolve, backoff));
-    }
-  }
+  return retryWithBackoff(operation, {
+    budgetMs,
+    retryable: isTransientKvError,
+    firstBackoffMs: 5,
+  });
+}
+
+/**
+ * Connection-class KV errors that may pass with time: not contention (which
+ * {@linkcode retryTransient} retries on its own budget) and not a closed
+ * `Deno.Kv` handle, which never opens again.
+ */
+export function isPassingKvError(error: unknown): boolean {
+  return isConnectionKvError(error) && !isTransientKvError(error) &&
+    !(error instanceof Deno.errors.BadResource);
+}
+
+/** The two retry budgets of a KV call. */
+export interface KvRetryBudgets {
+  /** How long contention ("database is locked") is retried. */
+  readonly contentionMs: number;
+  /** How long other passing connection errors are retried. */
+  readonly connectionMs: number;
+}
+
+/**
+ * Runs `operation` with contention retried by {@linkcode retryTransient} and
+ * other passing connection errors retried around it, each on its own budget.
+ */
+export function retryKv<T>(
+  operation: () => Promise<T>,
+  budgets: KvRetryBudgets,
+): Promise<T> {
+  return retryWithBackoff(
+    () => retryTransient(operation, budgets.contentionMs),
+    { budgetMs: budgets.connectionMs, retryable: isPassingKvError },
+  );
+}
+
+/** A KV key as text, e.g. `["scheduler", "execution-lease", "lease", "job", 0]`. */
+export function describeKvKey(key: Deno.KvKey): string {
+  return `[${
+    key.map((part) =>
+      typeof part === "string"
+        ? JSON.stringify(part)
+        : typeof part === "bigint"
+        ? `${part}n`
+        : part instanceof Uint8Array
+        ? `Uint8Array(${part.length})`
+        : String(part)
+    ).join(", ")
+  }]`;
 }

@@ -27,10 +27,12 @@ import {
   type ResolvedLeaseConfig,
   resolveLeaseConfig,
 } from "../guard/lease_config.ts";
+import { renewalBudget, resolveRetryBudget } from "../_retry.ts";
 import {
+  describeKvKey,
   isConnectionKvError,
   KV_GUARD_RETRY_BUDGET_MS,
-  retryTransient,
+  retryKv,
 } from "./_kv_errors.ts";
 import { requireKv, validateKeyPrefix } from "./state_store.ts";
 import { checkOptions } from "../_options.ts";
@@ -44,6 +46,17 @@ export interface DenoKvExecutionGuardOptions {
    * @default {["scheduler", "execution-lease"]}
    */
   keyPrefix?: Deno.KvKey;
+  /**
+   * How long an acquire or release retries connection-class failures other
+   * than contention (interrupted, refused, reset, timed out — a remote KV)
+   * with a capped exponential back-off before it fails with kind
+   * `connection`; a renewal retries no longer than its lease can still be
+   * alive (`ttlMs - renewIntervalMs`). 0 fails at once. A closed database is
+   * never retried; contention is retried on its own 120 s budget.
+   *
+   * @default {10000}
+   */
+  retryBudgetMs?: number;
 }
 
 /** The default key prefix of leases. */
@@ -115,6 +128,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
   readonly #kv: Deno.Kv;
   readonly #lease: ResolvedLeaseConfig;
   readonly #prefix: Deno.KvKey;
+  readonly #retryBudgetMs: number;
 
   /**
    * Builds a guard on an open `Deno.Kv`.
@@ -135,12 +149,16 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     this.#kv = requireKv(kv, "DenoKvExecutionGuard");
     checkOptions(options, {
       what: "DenoKvExecutionGuard options",
-      known: ["keyPrefix"],
+      known: ["keyPrefix", "retryBudgetMs"],
     });
     this.#prefix = validateKeyPrefix(
       options?.keyPrefix === undefined
         ? DEFAULT_LEASE_KEY_PREFIX
         : options.keyPrefix,
+      "DenoKvExecutionGuard",
+    );
+    this.#retryBudgetMs = resolveRetryBudget(
+      options?.retryBudgetMs,
       "DenoKvExecutionGuard",
     );
   }
@@ -174,15 +192,15 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
         ]);
         const now = Date.now();
         if (lease.value !== null) {
-          const record = this.#record(lease.value, jobId);
+          const record = this.#record(lease.value, jobId, leaseKey);
           // Held and alive, or completed within the retention: not ours.
           if (record.deadline > now) return { kind: "contended" };
         }
         if (fence.value !== null && typeof fence.value !== "bigint") {
           throw new ExecutionGuardError(
-            `the fencing counter of job ${JSON.stringify(jobId)} is corrupt: ${
-              describeValue(fence.value)
-            }`,
+            `the fencing counter ${describeKvKey(fenceKey)} of job ${
+              JSON.stringify(jobId)
+            } is corrupt: ${describeValue(fence.value)}`,
             { kind: ExecutionGuardErrorKind.Data },
           );
         }
@@ -274,7 +292,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
         const entry = await this.#kv.get<unknown>(key);
         if (entry.value === null) return;
-        const record = this.#record(entry.value, lease.jobId);
+        const record = this.#record(entry.value, lease.jobId, key);
         // Past its deadline but not taken over, the lease is still ours:
         // the run did complete, so the occurrence is done.
         if (record.status !== "held" || record.token !== lease.token) return;
@@ -322,17 +340,21 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     now: number,
   ): boolean {
     if (value === null) return false;
-    const record = this.#record(value, jobId);
+    const record = this.#record(
+      value,
+      jobId,
+      this.#leaseKey(lease.jobId, lease.scheduledAt),
+    );
     return record.status === "held" && record.token === lease.token &&
       record.deadline > now;
   }
 
-  #record(value: unknown, jobId: string): LeaseRecord {
+  #record(value: unknown, jobId: string, key: Deno.KvKey): LeaseRecord {
     if (!isLeaseRecord(value)) {
       throw new ExecutionGuardError(
-        `a lease record of job ${JSON.stringify(jobId)} is corrupt: ${
-          describeValue(value)
-        }`,
+        `the lease record ${describeKvKey(key)} of job ${
+          JSON.stringify(jobId)
+        } is corrupt: ${describeValue(value)}`,
         { kind: ExecutionGuardErrorKind.Data },
       );
     }
@@ -357,7 +379,12 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     body: () => Promise<T>,
   ): Promise<T> {
     try {
-      return await retryTransient(body, KV_GUARD_RETRY_BUDGET_MS);
+      return await retryKv(body, {
+        contentionMs: KV_GUARD_RETRY_BUDGET_MS,
+        connectionMs: operation === "renew"
+          ? renewalBudget(this.#retryBudgetMs, this.#lease)
+          : this.#retryBudgetMs,
+      });
     } catch (cause) {
       if (cause instanceof ExecutionGuardError) throw cause;
       throw new ExecutionGuardError(

@@ -25,8 +25,13 @@ import {
 } from "../store/_store_input.ts";
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import type { StateStore } from "../store/state_store.ts";
-import { isConnectionKvError, retryTransient } from "./_kv_errors.ts";
 import { checkOptions } from "../_options.ts";
+import { resolveRetryBudget } from "../_retry.ts";
+import {
+  isConnectionKvError,
+  KV_RETRY_BUDGET_MS,
+  retryKv,
+} from "./_kv_errors.ts";
 
 /** Options of {@linkcode DenoKvStateStore}. */
 export interface DenoKvStateStoreOptions {
@@ -36,6 +41,16 @@ export interface DenoKvStateStoreOptions {
    * @default {["scheduler", "job-state"]}
    */
   keyPrefix?: Deno.KvKey;
+  /**
+   * How long a call retries connection-class failures other than contention
+   * (interrupted, refused, reset, timed out — a remote KV) with a capped
+   * exponential back-off before it fails with kind `connection`; 0 fails at
+   * once. A closed database is never retried; contention ("database is
+   * locked") is retried on its own 30 s budget.
+   *
+   * @default {10000}
+   */
+  retryBudgetMs?: number;
 }
 
 /** The default key prefix of job states. */
@@ -85,6 +100,7 @@ export function validateKeyPrefix(prefix: unknown, what: string): Deno.KvKey {
 export class DenoKvStateStore implements StateStore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
+  readonly #retryBudgetMs: number;
   #ownsKv = false;
   #closed = false;
 
@@ -101,12 +117,16 @@ export class DenoKvStateStore implements StateStore {
     this.#kv = requireKv(kv, "DenoKvStateStore");
     checkOptions(options, {
       what: "DenoKvStateStore options",
-      known: ["keyPrefix"],
+      known: ["keyPrefix", "retryBudgetMs"],
     });
     this.#prefix = validateKeyPrefix(
       options?.keyPrefix === undefined
         ? DEFAULT_STATE_KEY_PREFIX
         : options.keyPrefix,
+      "DenoKvStateStore",
+    );
+    this.#retryBudgetMs = resolveRetryBudget(
+      options?.retryBudgetMs,
       "DenoKvStateStore",
     );
   }
@@ -128,12 +148,16 @@ export class DenoKvStateStore implements StateStore {
   ): Promise<DenoKvStateStore> {
     checkOptions(options, {
       what: "DenoKvStateStore.open options",
-      known: ["keyPrefix"],
+      known: ["keyPrefix", "retryBudgetMs"],
     });
     const prefix = validateKeyPrefix(
       options?.keyPrefix === undefined
         ? DEFAULT_STATE_KEY_PREFIX
         : options.keyPrefix,
+      "DenoKvStateStore",
+    );
+    const retryBudgetMs = resolveRetryBudget(
+      options?.retryBudgetMs,
       "DenoKvStateStore",
     );
     let kv: Deno.Kv;
@@ -147,7 +171,10 @@ export class DenoKvStateStore implements StateStore {
         { kind: StoreErrorKind.Connection, cause },
       );
     }
-    const store = new DenoKvStateStore(kv, { keyPrefix: prefix });
+    const store = new DenoKvStateStore(kv, {
+      keyPrefix: prefix,
+      retryBudgetMs,
+    });
     store.#ownsKv = true;
     return store;
   }
@@ -241,7 +268,10 @@ export class DenoKvStateStore implements StateStore {
     call: () => Promise<T>,
   ): Promise<T> {
     try {
-      return await retryTransient(call);
+      return await retryKv(call, {
+        contentionMs: KV_RETRY_BUDGET_MS,
+        connectionMs: this.#retryBudgetMs,
+      });
     } catch (cause) {
       throw new StoreError(
         `Deno KV ${operation} failed for job ${JSON.stringify(jobId)}: ${

@@ -7,6 +7,7 @@
 
 import type { Trigger } from "./decide.ts";
 import type {
+  ExecutionGuardAcquireFailedEvent,
   ExecutionGuardContendedEvent,
   ExecutionGuardLostEvent,
   ExecutionGuardReleaseFailedEvent,
@@ -64,6 +65,18 @@ export function releaseFailedEvent(
     ...triggerEvent("trigger-emitted", jobId, trigger),
     type: "execution-guard-release-failed",
     error,
+  };
+}
+
+/** `execution-guard-acquire-failed`. */
+export function acquireFailedEvent(
+  jobId: string,
+  trigger: Trigger,
+  error: string,
+): ExecutionGuardAcquireFailedEvent {
+  return {
+    ...releaseFailedEvent(jobId, trigger, error),
+    type: "execution-guard-acquire-failed",
   };
 }
 

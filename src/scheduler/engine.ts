@@ -45,6 +45,7 @@ import { ActiveRun, type RunHost, type RunOutcome } from "./run_execution.ts";
 import { checkStoredState, initialState } from "./initial_state.ts";
 import { recordCompletion } from "./completion.ts";
 import {
+  acquireFailedEvent,
   releaseFailedEvent,
   runCompletedEvent,
   runStartedEvent,
@@ -490,7 +491,17 @@ export class JobRun<D> implements RunHost<D> {
     try {
       answer = await this.guard.acquire({ jobId: this.jobId, scheduledAt });
     } catch (error) {
-      this.#fail(toGuardError(error, this.jobId));
+      const failure = toGuardError(error, this.jobId);
+      if (failure.kind !== ExecutionGuardErrorKind.Data) {
+        this.#fail(failure);
+        return;
+      }
+      // An unreadable lease may be another instance's: not running the
+      // occurrence is the only answer that never runs it twice, and nothing
+      // about it says later occurrences are unreadable too.
+      if (this.listens("execution-guard-acquire-failed")) {
+        this.dispatch(acquireFailedEvent(this.jobId, trigger, failure.message));
+      }
       return;
     }
     if (answer?.kind === "acquired" && this.#stopping()) {

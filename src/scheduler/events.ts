@@ -136,6 +136,27 @@ export interface ExecutionGuardContendedEvent {
 }
 
 /**
+ * *(new)* The guard could not read the occurrence's lease (it answered an
+ * `ExecutionGuardError` kind `data`, such as an undecodable lease value).
+ * The occurrence is treated as contended — it does not run here, as it may
+ * be another instance's — and scheduling goes on with later occurrences.
+ */
+export interface ExecutionGuardAcquireFailedEvent {
+  /** The event type. */
+  readonly type: "execution-guard-acquire-failed";
+  /** The job id. */
+  readonly jobId: string;
+  /** The occurrence's scheduled instant. */
+  readonly scheduledAt: Date;
+  /** Whether the run makes up for lateness or for several due occurrences. */
+  readonly catchUp: boolean;
+  /** The occurrence's ordinal. */
+  readonly triggerCount: number;
+  /** The guard error's message (it names the key). */
+  readonly error: string;
+}
+
+/**
  * A run's lease was lost: its signal is aborted, the scheduler shuts down.
  */
 export interface ExecutionGuardLostEvent {
@@ -250,6 +271,8 @@ export interface SchedulerEventMap {
   "run-skipped": RunSkippedEvent;
   /** See {@linkcode ExecutionGuardContendedEvent}. */
   "execution-guard-contended": ExecutionGuardContendedEvent;
+  /** See {@linkcode ExecutionGuardAcquireFailedEvent}. */
+  "execution-guard-acquire-failed": ExecutionGuardAcquireFailedEvent;
   /** See {@linkcode ExecutionGuardLostEvent}. */
   "execution-guard-lost": ExecutionGuardLostEvent;
   /** See {@linkcode ExecutionGuardReleaseFailedEvent}. */
@@ -286,6 +309,7 @@ export const SCHEDULER_EVENT_TYPES: readonly (keyof SchedulerEventMap)[] = [
   "run-completed",
   "run-skipped",
   "execution-guard-contended",
+  "execution-guard-acquire-failed",
   "execution-guard-lost",
   "execution-guard-release-failed",
   "store-degraded",

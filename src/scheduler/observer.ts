@@ -51,6 +51,7 @@ export class NoopObserver implements SchedulerObserver {
 const WARN_TYPES = new Set<string>([
   "state-repaired",
   "execution-guard-contended",
+  "execution-guard-acquire-failed",
   "execution-guard-lost",
   "execution-guard-release-failed",
   "store-degraded",

@@ -11,6 +11,7 @@
 import "./_debug_env_start.ts";
 import { Valkey } from "iovalkey";
 import "./_debug_env_end.ts";
+import { retryWithBackoff } from "../_retry.ts";
 import { InvalidJobKind } from "../constants.ts";
 import { describeThrown, describeValue, InvalidJobError } from "../errors.ts";
 
@@ -48,6 +49,8 @@ export function createClient(url: string): ValkeyClient {
 }
 
 const lastErrors = new WeakMap<ValkeyClient, unknown>();
+/** Clients `closeClient()` was called on: their failures are final. */
+const closedClients = new WeakSet<ValkeyClient>();
 
 /** How long `connect()` waits for a server to become ready. */
 export const CONNECT_BUDGET_MS = 5_000;
@@ -82,6 +85,24 @@ export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
   return CONNECTION_MESSAGES.test(message);
+}
+
+/**
+ * Runs one call of `client`, retrying connection-class failures (the client
+ * reconnects in the background meanwhile) for up to `budgetMs`; data-class
+ * and other failures, and any failure once the client was closed, propagate
+ * at once.
+ */
+export function retryConnection<T>(
+  call: () => Promise<T>,
+  options: { readonly client: ValkeyClient; readonly budgetMs: number },
+): Promise<T> {
+  const { client, budgetMs } = options;
+  return retryWithBackoff(call, {
+    budgetMs,
+    retryable: (error) =>
+      !closedClients.has(client) && isConnectionError(error),
+  });
 }
 
 /** Whether a server error says a key holds something it should not. */
@@ -123,11 +144,17 @@ export async function connectClient(client: ValkeyClient): Promise<void> {
   }
 }
 
+/** How long `close()` waits for the server to answer `QUIT`. */
+const QUIT_GRACE_MS = 500;
+
 /**
  * Ends the connection so that a process or test can exit: `QUIT` when
  * connected (waiting for the `end` event), a plain disconnect otherwise.
  */
 export async function closeClient(client: ValkeyClient): Promise<void> {
+  // Marked first: a call retrying meanwhile must stop, whatever status
+  // iovalkey reports between its reconnect attempts.
+  closedClients.add(client);
   const status = client.status;
   if (status === "end") return;
   if (status === "reconnecting") {
@@ -137,10 +164,23 @@ export async function closeClient(client: ValkeyClient): Promise<void> {
   }
   const ended = new Promise<void>((resolve) => client.once("end", resolve));
   if (status === "ready") {
+    // A paused server never answers QUIT: give it a moment, not the whole
+    // command timeout, then drop the socket.
+    let quitTimer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await client.quit();
+      await Promise.race([
+        client.quit(),
+        new Promise((_, reject) =>
+          quitTimer = setTimeout(
+            () => reject(new Error("no answer to QUIT")),
+            QUIT_GRACE_MS,
+          )
+        ),
+      ]);
     } catch {
       client.disconnect();
+    } finally {
+      clearTimeout(quitTimer);
     }
   } else {
     client.disconnect();

@@ -25,12 +25,14 @@ import {
   type ResolvedLeaseConfig,
   resolveLeaseConfig,
 } from "../guard/lease_config.ts";
+import { renewalBudget, resolveRetryBudget } from "../_retry.ts";
 import {
   closeClient,
   connectClient,
   createClient,
   isConnectionError,
   isDataError,
+  retryConnection,
   validatePrefix,
   validateUrl,
   type ValkeyClient,
@@ -57,6 +59,15 @@ export interface ValkeyExecutionGuardOptions {
    * @default {"scheduler:valkey:execution-lease:"}
    */
   keyPrefix?: string;
+  /**
+   * How long an acquire or release retries connection-class failures with a
+   * capped exponential back-off before it fails with kind `connection`; a
+   * renewal retries no longer than its lease can still be alive
+   * (`ttlMs - renewIntervalMs`). 0 fails at once.
+   *
+   * @default {10000}
+   */
+  retryBudgetMs?: number;
 }
 
 /** The default prefix of lease keys (the Rust crate's). */
@@ -65,10 +76,16 @@ export const DEFAULT_LEASE_PREFIX = "scheduler:valkey:execution-lease:";
 /**
  * Takes the occurrence if its key is absent: allots the next fencing token
  * and sets the key to the holder's token with a millisecond expiry. A done
- * marker or another holder's token means contended (nil).
+ * marker or another holder's token means contended (nil). Any string may be
+ * a holder's token (Rust instances write their own), but a key of another
+ * type holds no lease at all: that is reported, not taken for contention.
  */
 const ACQUIRE = `
-if redis.call("EXISTS", KEYS[1]) == 1 then return false end
+local held = redis.call("TYPE", KEYS[1]).ok
+if held == "string" then return false end
+if held ~= "none" then
+  return redis.error_reply("WRONGTYPE the lease key holds a " .. held .. ", not a lease")
+end
 local fence = redis.call("INCR", KEYS[2])
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 return fence`;
@@ -96,16 +113,22 @@ else
 end
 return 1`;
 
-function guardError(
-  cause: unknown,
-  operation: string,
-  jobId: string,
-): ExecutionGuardError {
+/** Which call failed, for whom, and (when known) on which keys. */
+interface GuardCall {
+  readonly operation: string;
+  readonly jobId: string;
+  readonly keys?: readonly string[];
+}
+
+function guardError(cause: unknown, call: GuardCall): ExecutionGuardError {
   if (cause instanceof ExecutionGuardError) return cause;
+  const keys = call.keys === undefined
+    ? ""
+    : ` (key${call.keys.length > 1 ? "s" : ""} ${call.keys.join(", ")})`;
   return new ExecutionGuardError(
-    `Valkey execution guard ${operation} failed for job ${
-      JSON.stringify(jobId)
-    }: ${describeThrown(cause)}`,
+    `Valkey execution guard ${call.operation} failed for job ${
+      JSON.stringify(call.jobId)
+    }${keys}: ${describeThrown(cause)}`,
     {
       kind: isConnectionError(cause)
         ? ExecutionGuardErrorKind.Connection
@@ -141,6 +164,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
   readonly #client: ValkeyClient;
   readonly #lease: ResolvedLeaseConfig;
   readonly #prefix: string;
+  #retryBudgetMs = 0;
 
   private constructor(
     client: ValkeyClient,
@@ -179,7 +203,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
     validateUrl(url, "ValkeyExecutionGuard.connect");
     checkOptions(options, {
       what: "ValkeyExecutionGuard.connect options",
-      known: ["keyPrefix"],
+      known: ["keyPrefix", "retryBudgetMs"],
     });
     const prefix = validatePrefix(
       options?.keyPrefix === undefined
@@ -187,17 +211,23 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
         : options.keyPrefix,
       "ValkeyExecutionGuard",
     );
+    const retryBudgetMs = resolveRetryBudget(
+      options?.retryBudgetMs,
+      "ValkeyExecutionGuard",
+    );
     const client = createClient(url);
     try {
       await connectClient(client);
     } catch (cause) {
       await closeClient(client);
-      throw guardError(cause, "connect", "(none yet)");
+      throw guardError(cause, { operation: "connect", jobId: "(none yet)" });
     }
     client.defineCommand("schedulerAcquire", { numberOfKeys: 2, lua: ACQUIRE });
     client.defineCommand("schedulerRenew", { numberOfKeys: 1, lua: RENEW });
     client.defineCommand("schedulerRelease", { numberOfKeys: 1, lua: RELEASE });
-    return new ValkeyExecutionGuard(client, resolved, prefix);
+    const guard = new ValkeyExecutionGuard(client, resolved, prefix);
+    guard.#retryBudgetMs = retryBudgetMs;
+    return guard;
   }
 
   /**
@@ -227,18 +257,29 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
     const scheduledAt = requireSlot(slot);
     const leaseKey = this.leaseKey(slot.jobId, scheduledAt);
     const token = crypto.randomUUID();
+    const fenceKey = `${this.#prefix}${slot.jobId}:fencing-token`;
     let fence: unknown;
     try {
-      fence = await (this.#client as unknown as {
-        schedulerAcquire(...args: (string | number)[]): Promise<unknown>;
-      }).schedulerAcquire(
-        leaseKey,
-        `${this.#prefix}${slot.jobId}:fencing-token`,
-        token,
-        this.#lease.ttlMs,
+      // A retry after a lost reply finds the key set by the first attempt
+      // and answers contended: the occurrence is skipped, never run twice.
+      fence = await this.#retry(
+        this.#retryBudgetMs,
+        () =>
+          (this.#client as unknown as {
+            schedulerAcquire(...args: (string | number)[]): Promise<unknown>;
+          }).schedulerAcquire(
+            leaseKey,
+            fenceKey,
+            token,
+            this.#lease.ttlMs,
+          ),
       );
     } catch (cause) {
-      throw guardError(cause, "acquire", slot.jobId);
+      throw guardError(cause, {
+        operation: "acquire",
+        jobId: slot.jobId,
+        keys: [leaseKey, fenceKey],
+      });
     }
     if (fence === null) return { kind: "contended" };
     if (typeof fence !== "number" && typeof fence !== "string") {
@@ -271,12 +312,20 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
    */
   async renew(lease: ExecutionLease): Promise<ExecutionGuardRenewal> {
     try {
-      const renewed = await (this.#client as unknown as {
-        schedulerRenew(...args: (string | number)[]): Promise<number>;
-      }).schedulerRenew(lease.leaseKey, lease.token, this.#lease.ttlMs);
+      const renewed = await this.#retry(
+        renewalBudget(this.#retryBudgetMs, this.#lease),
+        () =>
+          (this.#client as unknown as {
+            schedulerRenew(...args: (string | number)[]): Promise<number>;
+          }).schedulerRenew(lease.leaseKey, lease.token, this.#lease.ttlMs),
+      );
       return renewed === 1 ? "renewed" : "lost";
     } catch (cause) {
-      throw guardError(cause, "renew", lease.jobId);
+      throw guardError(cause, {
+        operation: "renew",
+        jobId: lease.jobId,
+        keys: [lease.leaseKey],
+      });
     }
   }
 
@@ -291,15 +340,20 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
    */
   async release(lease: ExecutionLease): Promise<void> {
     try {
-      await (this.#client as unknown as {
-        schedulerRelease(...args: (string | number)[]): Promise<number>;
-      }).schedulerRelease(
-        lease.leaseKey,
-        lease.token,
-        this.#lease.completedRetentionMs,
-      );
+      await this.#retry(this.#retryBudgetMs, () =>
+        (this.#client as unknown as {
+          schedulerRelease(...args: (string | number)[]): Promise<number>;
+        }).schedulerRelease(
+          lease.leaseKey,
+          lease.token,
+          this.#lease.completedRetentionMs,
+        ));
     } catch (cause) {
-      throw guardError(cause, "release", lease.jobId);
+      throw guardError(cause, {
+        operation: "release",
+        jobId: lease.jobId,
+        keys: [lease.leaseKey],
+      });
     }
   }
 
@@ -325,5 +379,10 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
    */
   close(): Promise<void> {
     return closeClient(this.#client);
+  }
+
+  /** The single point where client calls meet the retry budget. */
+  #retry<T>(budgetMs: number, call: () => Promise<T>): Promise<T> {
+    return retryConnection(call, { client: this.#client, budgetMs });
   }
 }

@@ -15,12 +15,14 @@ import {
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
 import type { StateStore } from "../store/state_store.ts";
+import { resolveRetryBudget } from "../_retry.ts";
 import {
   closeClient,
   connectClient,
   createClient,
   isConnectionError,
   isDataError,
+  retryConnection,
   validatePrefix,
   validateUrl,
   type ValkeyClient,
@@ -40,10 +42,27 @@ export interface ValkeyStateStoreOptions {
    * @default {"scheduler:valkey:job-state:"}
    */
   keyPrefix?: string;
+  /**
+   * How long a call retries connection-class failures (refused, reset,
+   * timeout, closed, `LOADING`...) with a capped exponential back-off before
+   * it fails with kind `connection`; 0 fails at once. A call settles within
+   * this budget or the client's 5 s command timeout, whichever is longer.
+   *
+   * @default {10000}
+   */
+  retryBudgetMs?: number;
 }
 
 /** Options of {@linkcode ValkeyStateStore.resilient}. */
 export interface ValkeyResilientOptions extends ValkeyStateStoreOptions {
+  /**
+   * How long the wrapped store retries a connection-class failure before
+   * the wrapper serves from its mirror. 0 (the default) degrades at once, so
+   * no call waits on the server.
+   *
+   * @default {0}
+   */
+  retryBudgetMs?: number;
   /**
    * While degraded, the server is tried again at most once per this many ms.
    *
@@ -88,10 +107,10 @@ export function toValkeyStoreError(
  * Connection-class failures (refused, reset, timeout, closed, `LOADING`,
  * `BUSY`, `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`) are kind `connection`, a
  * value that does not decode is kind `data`, anything else `unknown`.
- * Commands fail at once while the server is unreachable (no offline queue)
- * and the client reconnects in the background; wrap the store in a
- * `ResilientStateStore` (see {@linkcode ValkeyStateStore.resilient}) to keep
- * scheduling through an outage.
+ * Connection-class failures are retried for `retryBudgetMs` (default 10 s)
+ * while the client reconnects in the background, so a short restart goes
+ * unnoticed; data-class failures are never retried. To keep scheduling
+ * through a longer outage, use {@linkcode ValkeyStateStore.resilient}.
  *
  * @example
  * ```ts ignore
@@ -109,6 +128,7 @@ export function toValkeyStoreError(
 export class ValkeyStateStore implements StateStore {
   readonly #client: ValkeyClient;
   readonly #prefix: string;
+  #retryBudgetMs = 0;
 
   private constructor(client: ValkeyClient, prefix: string) {
     this.#client = client;
@@ -175,6 +195,8 @@ export class ValkeyStateStore implements StateStore {
       options,
       "ValkeyStateStore.resilient",
     );
+    // The mirror takes over at once unless asked to wait for the server.
+    if (options.retryBudgetMs === undefined) store.#retryBudgetMs = 0;
     let resilient: ResilientStateStore;
     try {
       resilient = new ResilientStateStore(store, {
@@ -208,8 +230,8 @@ export class ValkeyStateStore implements StateStore {
     checkOptions(options, {
       what: `${what} options`,
       known: what.endsWith("resilient")
-        ? ["keyPrefix", "probeIntervalMs"]
-        : ["keyPrefix"],
+        ? ["keyPrefix", "retryBudgetMs", "probeIntervalMs"]
+        : ["keyPrefix", "retryBudgetMs"],
     });
     const prefix = validatePrefix(
       options.keyPrefix === undefined
@@ -217,7 +239,10 @@ export class ValkeyStateStore implements StateStore {
         : options.keyPrefix,
       what,
     );
-    return new ValkeyStateStore(createClient(url), prefix);
+    const retryBudgetMs = resolveRetryBudget(options.retryBudgetMs, what);
+    const store = new ValkeyStateStore(createClient(url), prefix);
+    store.#retryBudgetMs = retryBudgetMs;
+    return store;
   }
 
   /**
@@ -232,9 +257,11 @@ export class ValkeyStateStore implements StateStore {
     requireStoreJobId(jobId);
     let text: string | null;
     try {
-      text = await this.#client.get(this.#prefix + jobId);
+      text = await this.#retry(() => this.#client.get(this.#prefix + jobId));
       if (text === null && this.#prefix === DEFAULT_STATE_PREFIX) {
-        text = await this.#client.get(LEGACY_STATE_PREFIX + jobId);
+        text = await this.#retry(() =>
+          this.#client.get(LEGACY_STATE_PREFIX + jobId)
+        );
       }
     } catch (cause) {
       throw toValkeyStoreError(
@@ -258,7 +285,9 @@ export class ValkeyStateStore implements StateStore {
     requireSavableState(state);
     const text = encodeJobState(state);
     try {
-      await this.#client.set(this.#prefix + state.jobId, text);
+      await this.#retry(() =>
+        this.#client.set(this.#prefix + state.jobId, text)
+      );
     } catch (cause) {
       throw toValkeyStoreError(
         cause,
@@ -283,7 +312,7 @@ export class ValkeyStateStore implements StateStore {
       keys.push(LEGACY_STATE_PREFIX + jobId);
     }
     try {
-      await this.#client.del(...keys);
+      await this.#retry(() => this.#client.del(...keys));
     } catch (cause) {
       throw toValkeyStoreError(
         cause,
@@ -303,5 +332,13 @@ export class ValkeyStateStore implements StateStore {
    */
   close(): Promise<void> {
     return closeClient(this.#client);
+  }
+
+  /** The single point where client calls meet the retry budget. */
+  #retry<T>(call: () => Promise<T>): Promise<T> {
+    return retryConnection(call, {
+      client: this.#client,
+      budgetMs: this.#retryBudgetMs,
+    });
   }
 }
