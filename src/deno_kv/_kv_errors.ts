@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeThrown, SchedulerError } from "../errors.ts";
+import { describeThrown, isInstance, SchedulerError } from "../errors.ts";
 
 /** SQLite reports contention between processes sharing one KV file this way. */
 const TRANSIENT = /database (table )?is locked|SQLITE_BUSY/;
@@ -16,18 +16,18 @@ const TRANSIENT = /database (table )?is locked|SQLITE_BUSY/;
  * such as "busy-report").
  */
 export function isTransientKvError(error: unknown): boolean {
-  if (error instanceof SchedulerError) return false;
+  if (isInstance(error, SchedulerError)) return false;
   return TRANSIENT.test(describeThrown(error));
 }
 
 /** Whether a KV error means the database cannot be reached or used. */
 export function isConnectionKvError(error: unknown): boolean {
   return isTransientKvError(error) ||
-    error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.Interrupted ||
-    error instanceof Deno.errors.ConnectionRefused ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.TimedOut;
+    isInstance(error, Deno.errors.BadResource) ||
+    isInstance(error, Deno.errors.Interrupted) ||
+    isInstance(error, Deno.errors.ConnectionRefused) ||
+    isInstance(error, Deno.errors.ConnectionReset) ||
+    isInstance(error, Deno.errors.TimedOut);
 }
 
 /** How long the state store retries contention before it reports it. */

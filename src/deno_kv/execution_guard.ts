@@ -13,6 +13,7 @@ import {
   describeThrown,
   describeValue,
   ExecutionGuardError,
+  isInstance,
 } from "../errors.ts";
 import type {
   ExecutionGuard,
@@ -354,7 +355,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     try {
       return await retryTransient(body, KV_GUARD_RETRY_BUDGET_MS);
     } catch (cause) {
-      if (cause instanceof ExecutionGuardError) throw cause;
+      if (isInstance(cause, ExecutionGuardError)) throw cause;
       throw new ExecutionGuardError(
         `Deno KV execution guard ${operation} failed for job ${
           JSON.stringify(jobId)

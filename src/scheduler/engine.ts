@@ -18,6 +18,7 @@ import {
 import {
   describeThrown,
   ExecutionGuardError,
+  isInstance,
   SchedulerError,
 } from "../errors.ts";
 import {
@@ -70,7 +71,7 @@ export interface EngineOptions<D> {
 }
 
 function toGuardError(error: unknown, jobId: string): ExecutionGuardError {
-  if (error instanceof ExecutionGuardError) return error;
+  if (isInstance(error, ExecutionGuardError)) return error;
   return new ExecutionGuardError(
     `execution guard acquire failed for job ${JSON.stringify(jobId)}: ${
       describeThrown(error)
@@ -146,7 +147,7 @@ export class JobRun<D> implements RunHost<D> {
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();
     } catch (error) {
-      this.#fatal ??= error instanceof SchedulerError
+      this.#fatal ??= isInstance(error, SchedulerError)
         ? error
         : new SchedulerError(describeThrown(error), { cause: error });
     }

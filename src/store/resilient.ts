@@ -15,6 +15,7 @@ import {
   describeThrown,
   describeValue,
   InvalidJobError,
+  isInstance,
   StoreError,
 } from "../errors.ts";
 import { GuardedListeners } from "../_guarded_listeners.ts";
@@ -48,7 +49,7 @@ export interface ResilientStateStoreOptions {
 }
 
 function isConnectionStoreError(error: unknown): boolean {
-  return error instanceof StoreError &&
+  return isInstance(error, StoreError) &&
     error.kind === StoreErrorKind.Connection;
 }
 

@@ -7,7 +7,7 @@
  */
 
 import { StoreErrorKind, type StoreOperation } from "../constants.ts";
-import { describeThrown, StoreError } from "../errors.ts";
+import { describeThrown, isInstance, StoreError } from "../errors.ts";
 import type { JobState } from "./job_state.ts";
 
 /**
@@ -80,7 +80,7 @@ export function toStoreError(
   operation: StoreOperation,
   jobId: string,
 ): StoreError {
-  if (error instanceof StoreError) return error;
+  if (isInstance(error, StoreError)) return error;
   return new StoreError(
     `state store ${operation} failed for job ${JSON.stringify(jobId)}: ${
       describeThrown(error)

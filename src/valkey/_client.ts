@@ -8,7 +8,12 @@
 
 import { Valkey } from "iovalkey";
 import { InvalidJobKind } from "../constants.ts";
-import { describeThrown, describeValue, InvalidJobError } from "../errors.ts";
+import {
+  describeThrown,
+  describeValue,
+  InvalidJobError,
+  isInstance,
+} from "../errors.ts";
 
 /** An iovalkey client. */
 export type ValkeyClient = InstanceType<typeof Valkey>;
@@ -72,10 +77,15 @@ const DATA_MESSAGES = /^(WRONGTYPE\b|ERR value is not an integer)/;
 
 /** Whether a client error means the server cannot be reached or used now. */
 export function isConnectionError(error: unknown): boolean {
-  if (error instanceof NotReadyError) return true;
+  if (isInstance(error, NotReadyError)) return true;
   const message = describeThrown(error);
   if (CONFIGURATION_MESSAGES.test(message)) return false;
-  const code = (error as { code?: unknown } | null)?.code;
+  let code: unknown;
+  try {
+    code = (error as { code?: unknown } | null)?.code;
+  } catch {
+    code = undefined; // a hostile proxy
+  }
   if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
   return CONNECTION_MESSAGES.test(message);
 }
@@ -112,7 +122,7 @@ export async function connectClient(client: ValkeyClient): Promise<void> {
   try {
     await Promise.race([connecting, timeout]);
   } catch (error) {
-    if (error instanceof NotReadyError) throw error;
+    if (isInstance(error, NotReadyError)) throw error;
     throw lastErrors.get(client) ?? error;
   } finally {
     clearTimeout(timer);

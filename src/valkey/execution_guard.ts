@@ -11,6 +11,7 @@ import {
   describeThrown,
   describeValue,
   ExecutionGuardError,
+  isInstance,
 } from "../errors.ts";
 import type {
   ExecutionGuard,
@@ -100,7 +101,7 @@ function guardError(
   operation: string,
   jobId: string,
 ): ExecutionGuardError {
-  if (cause instanceof ExecutionGuardError) return cause;
+  if (isInstance(cause, ExecutionGuardError)) return cause;
   return new ExecutionGuardError(
     `Valkey execution guard ${operation} failed for job ${
       JSON.stringify(jobId)

@@ -14,6 +14,7 @@ import {
   describeThrown,
   describeValue,
   InvalidJobError,
+  isInstance,
   StoreError,
 } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
@@ -67,7 +68,7 @@ export function toValkeyStoreError(
   operation: StoreOperation | undefined,
   subject: string,
 ): StoreError {
-  if (cause instanceof StoreError) return cause;
+  if (isInstance(cause, StoreError)) return cause;
   return new StoreError(
     `Valkey ${operation ?? "connect"} failed for ${subject}: ${
       describeThrown(cause)
