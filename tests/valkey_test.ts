@@ -1297,14 +1297,14 @@ valkeyTest(
 );
 
 valkeyTest(
-  "wrong credentials are not a connection problem: connect() and resilient() reject with kind unknown",
+  "wrong credentials are not a connection problem: connect() and resilient() reject with kind auth",
   async () => {
     await withServerAndRaw(async (server, raw) => {
       await raw.config("SET", "requirepass", "right-password");
       const wrong = server.url.replace("redis://", "redis://:wrong-password@");
       const connectError = await assertStoreError(
         ValkeyStateStore.connect(wrong),
-        { kind: "unknown" },
+        { kind: "auth" },
       );
       assert.match(connectError.message, /WRONGPASS/);
       assert.doesNotMatch(
@@ -1314,13 +1314,13 @@ valkeyTest(
       );
       const resilientError = await assertStoreError(
         ValkeyStateStore.resilient(wrong),
-        { kind: "unknown" },
+        { kind: "auth" },
       );
       assert.match(resilientError.message, /WRONGPASS/);
       await assert.rejects(
         ValkeyExecutionGuard.connect(wrong, LEASE),
         (error: unknown) =>
-          error instanceof ExecutionGuardError && error.kind === "unknown" &&
+          error instanceof ExecutionGuardError && error.kind === "auth" &&
           /WRONGPASS/.test(error.message),
       );
       await raw.auth("right-password");

@@ -20,9 +20,20 @@ export function isTransientKvError(error: unknown): boolean {
   return TRANSIENT.test(describeThrown(error));
 }
 
+/**
+ * A database file we may not write (read-only file, mount or permissions):
+ * Deno says "Can not write to a read-only database", SQLite "attempt to
+ * write a readonly database". Not what is stored, not a bug of ours: the
+ * database cannot be used now, like an unreachable server.
+ */
+const READ_ONLY = /read-only database|readonly database/i;
+
 /** Whether a KV error means the database cannot be reached or used. */
 export function isConnectionKvError(error: unknown): boolean {
+  if (isInstance(error, SchedulerError)) return false;
   return isTransientKvError(error) ||
+    READ_ONLY.test(describeThrown(error)) ||
+    isInstance(error, Deno.errors.PermissionDenied) ||
     isInstance(error, Deno.errors.BadResource) ||
     isInstance(error, Deno.errors.Interrupted) ||
     isInstance(error, Deno.errors.ConnectionRefused) ||

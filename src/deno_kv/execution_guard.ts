@@ -71,7 +71,10 @@ function isLeaseRecord(value: unknown): value is LeaseRecord {
     typeof record.token === "string" &&
     typeof record.fencingToken === "bigint" &&
     (record.status === "held" || record.status === "done") &&
-    typeof record.deadline === "number";
+    typeof record.deadline === "number" &&
+    // Infinity would hold the occurrence forever, NaN would count as
+    // expired: both are corrupt records, not leases.
+    Number.isFinite(record.deadline);
 }
 
 /**

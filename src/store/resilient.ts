@@ -53,6 +53,11 @@ function isConnectionStoreError(error: unknown): boolean {
     error.kind === StoreErrorKind.Connection;
 }
 
+/** The primary refuses our credentials: nothing to mask, nothing to drop. */
+function isAuthStoreError(error: unknown): boolean {
+  return isInstance(error, StoreError) && error.kind === StoreErrorKind.Auth;
+}
+
 /**
  * Wraps a primary store with an in-process mirror that takes over when the
  * primary cannot be reached, and hands back to it when it can again.
@@ -71,7 +76,10 @@ function isConnectionStoreError(error: unknown): boolean {
  * that state is what is written back on recovery. A state the primary
  * refuses on write-back for another reason than connectivity (too large,
  * corrupt) is reported to that job's next call, never to another job's.
- * `close()` makes a last write-back attempt.
+ * A primary that answers but refuses our credentials (a `StoreError` of kind
+ * `auth`, e.g. a rotated password) is never masked: every call fails with
+ * that error until a probe gets through, and nothing is dropped from the
+ * write-back. `close()` makes a last write-back attempt.
  *
  * @example Survive a Valkey or KV outage
  * ```ts
@@ -101,6 +109,12 @@ export class ResilientStateStore extends EventTarget implements StateStore {
   readonly #refusedWriteBacks = new Map<string, unknown>();
   #degraded = false;
   #lastProbeAt = 0;
+  /**
+   * Why the last probe failed when it was not connectivity (the primary
+   * answered but refused us, e.g. `WRONGPASS`): thrown by every call until a
+   * probe succeeds, so that no call reports a success the primary refused.
+   */
+  #probeFailure: unknown = undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   static {
@@ -305,15 +319,21 @@ export class ResilientStateStore extends EventTarget implements StateStore {
         this.#dispatch({ type: "store-degraded", operation, error, jobId });
       }
       if (Date.now() - this.#lastProbeAt < this.#probeIntervalMs) {
+        if (this.#probeFailure !== undefined) throw this.#probeFailure;
         return onMirror();
       }
       this.#lastProbeAt = Date.now();
       try {
         await this.#writeBack();
       } catch (error) {
-        if (this.#isConnectionError(error)) return onMirror();
+        if (this.#isConnectionError(error)) {
+          this.#probeFailure = undefined;
+          return onMirror();
+        }
+        this.#probeFailure = error;
         throw error;
       }
+      this.#probeFailure = undefined;
       this.#degraded = false;
       this.#dispatch({ type: "store-recovered", operation, jobId });
     }
@@ -347,7 +367,10 @@ export class ResilientStateStore extends EventTarget implements StateStore {
         if (state === null) await this.#primary.delete(jobId);
         else await this.#primary.save(copyJobState(state));
       } catch (error) {
-        if (this.#isConnectionError(error)) throw error;
+        // Refused credentials concern every job: stop, keep them all dirty.
+        if (this.#isConnectionError(error) || isAuthStoreError(error)) {
+          throw error;
+        }
         this.#refusedWriteBacks.set(jobId, error);
       }
       this.#dirty.delete(jobId);

@@ -7,12 +7,7 @@
 
 import { formatRfc3339 } from "../_rfc3339.ts";
 import { ExecutionGuardErrorKind } from "../constants.ts";
-import {
-  describeThrown,
-  describeValue,
-  ExecutionGuardError,
-  isInstance,
-} from "../errors.ts";
+import { describeValue, ExecutionGuardError, isInstance } from "../errors.ts";
 import type {
   ExecutionGuard,
   ExecutionGuardAcquire,
@@ -27,11 +22,11 @@ import {
   resolveLeaseConfig,
 } from "../guard/lease_config.ts";
 import {
+  checkScriptPermissions,
+  classifyFailure,
   closeClient,
   connectClient,
   createClient,
-  isConnectionError,
-  isDataError,
   validatePrefix,
   validateUrl,
   type ValkeyClient,
@@ -98,22 +93,15 @@ return 1`;
 
 function guardError(
   cause: unknown,
-  operation: string,
-  jobId: string,
+  site: { operation: string; jobId: string; client?: ValkeyClient },
 ): ExecutionGuardError {
   if (isInstance(cause, ExecutionGuardError)) return cause;
+  const { kind, message } = classifyFailure(site.client, cause);
   return new ExecutionGuardError(
-    `Valkey execution guard ${operation} failed for job ${
-      JSON.stringify(jobId)
-    }: ${describeThrown(cause)}`,
-    {
-      kind: isConnectionError(cause)
-        ? ExecutionGuardErrorKind.Connection
-        : isDataError(cause)
-        ? ExecutionGuardErrorKind.Data
-        : ExecutionGuardErrorKind.Unknown,
-      cause,
-    },
+    `Valkey execution guard ${site.operation} failed for job ${
+      JSON.stringify(site.jobId)
+    }: ${message}`,
+    { kind, cause },
   );
 }
 
@@ -186,9 +174,10 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
     const client = createClient(url);
     try {
       await connectClient(client);
+      await checkScriptPermissions(client);
     } catch (cause) {
       await closeClient(client);
-      throw guardError(cause, "connect", "(none yet)");
+      throw guardError(cause, { operation: "connect", jobId: "(none yet)" });
     }
     client.defineCommand("schedulerAcquire", { numberOfKeys: 2, lua: ACQUIRE });
     client.defineCommand("schedulerRenew", { numberOfKeys: 1, lua: RENEW });
@@ -234,7 +223,11 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
         this.#lease.ttlMs,
       );
     } catch (cause) {
-      throw guardError(cause, "acquire", slot.jobId);
+      throw guardError(cause, {
+        operation: "acquire",
+        jobId: slot.jobId,
+        client: this.#client,
+      });
     }
     if (fence === null) return { kind: "contended" };
     if (typeof fence !== "number" && typeof fence !== "string") {
@@ -272,7 +265,11 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
       }).schedulerRenew(lease.leaseKey, lease.token, this.#lease.ttlMs);
       return renewed === 1 ? "renewed" : "lost";
     } catch (cause) {
-      throw guardError(cause, "renew", lease.jobId);
+      throw guardError(cause, {
+        operation: "renew",
+        jobId: lease.jobId,
+        client: this.#client,
+      });
     }
   }
 
@@ -295,7 +292,11 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
         this.#lease.completedRetentionMs,
       );
     } catch (cause) {
-      throw guardError(cause, "release", lease.jobId);
+      throw guardError(cause, {
+        operation: "release",
+        jobId: lease.jobId,
+        client: this.#client,
+      });
     }
   }
 

@@ -5,11 +5,7 @@
  * @module
  */
 
-import {
-  InvalidJobKind,
-  StoreErrorKind,
-  StoreOperation,
-} from "../constants.ts";
+import { InvalidJobKind, StoreOperation } from "../constants.ts";
 import {
   describeThrown,
   describeValue,
@@ -22,11 +18,12 @@ import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
 import type { StateStore } from "../store/state_store.ts";
 import {
+  checkScriptPermissions,
+  classifyFailure,
   closeClient,
   connectClient,
   createClient,
   isConnectionError,
-  isDataError,
   validatePrefix,
   validateUrl,
   type ValkeyClient,
@@ -62,26 +59,28 @@ function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, "//***@");
 }
 
+/** Where a client failure happened, for {@linkcode toValkeyStoreError}. */
+export interface ValkeyFailureSite {
+  /** The store call, or `undefined` for connecting. */
+  readonly operation: StoreOperation | undefined;
+  /** What the call was about: a job, or the redacted URL. */
+  readonly subject: string;
+  /** The client, whose failed reconnections explain a closed stream. */
+  readonly client?: ValkeyClient;
+}
+
 /** Wraps a client failure as a StoreError with its class. */
 export function toValkeyStoreError(
   cause: unknown,
-  operation: StoreOperation | undefined,
-  subject: string,
+  site: ValkeyFailureSite,
 ): StoreError {
   if (isInstance(cause, StoreError)) return cause;
+  const { kind, message } = classifyFailure(site.client, cause);
   return new StoreError(
-    `Valkey ${operation ?? "connect"} failed for ${subject}: ${
-      describeThrown(cause)
-    }`,
-    {
-      kind: isConnectionError(cause)
-        ? StoreErrorKind.Connection
-        : isDataError(cause)
-        ? StoreErrorKind.Data
-        : StoreErrorKind.Unknown,
-      operation,
-      cause,
-    },
+    `Valkey ${
+      site.operation ?? "connect"
+    } failed for ${site.subject}: ${message}`,
+    { kind, operation: site.operation, cause },
   );
 }
 
@@ -146,9 +145,13 @@ export class ValkeyStateStore implements StateStore {
     );
     try {
       await connectClient(store.#client);
+      await checkScriptPermissions(store.#client);
     } catch (cause) {
       await closeClient(store.#client);
-      throw toValkeyStoreError(cause, undefined, redact(url));
+      throw toValkeyStoreError(cause, {
+        operation: undefined,
+        subject: redact(url),
+      });
     }
     return store;
   }
@@ -191,11 +194,15 @@ export class ValkeyStateStore implements StateStore {
     }
     try {
       await connectClient(store.#client);
+      await checkScriptPermissions(store.#client);
     } catch (cause) {
       if (!isConnectionError(cause)) {
         // Wrong credentials and the like: no reconnection will cure them.
         await store.close();
-        throw toValkeyStoreError(cause, undefined, redact(url));
+        throw toValkeyStoreError(cause, {
+          operation: undefined,
+          subject: redact(url),
+        });
       }
       // The client keeps reconnecting in the background; until it does,
       // the wrapper serves from its mirror.
@@ -241,11 +248,11 @@ export class ValkeyStateStore implements StateStore {
         text = await this.#client.get(LEGACY_STATE_PREFIX + jobId);
       }
     } catch (cause) {
-      throw toValkeyStoreError(
-        cause,
-        StoreOperation.Load,
-        `job ${JSON.stringify(jobId)}`,
-      );
+      throw toValkeyStoreError(cause, {
+        operation: StoreOperation.Load,
+        subject: `job ${JSON.stringify(jobId)}`,
+        client: this.#client,
+      });
     }
     return text === null ? undefined : decodeJobState(text, jobId);
   }
@@ -263,11 +270,11 @@ export class ValkeyStateStore implements StateStore {
     try {
       await this.#client.set(this.#prefix + state.jobId, text);
     } catch (cause) {
-      throw toValkeyStoreError(
-        cause,
-        StoreOperation.Save,
-        `job ${JSON.stringify(state.jobId)}`,
-      );
+      throw toValkeyStoreError(cause, {
+        operation: StoreOperation.Save,
+        subject: `job ${JSON.stringify(state.jobId)}`,
+        client: this.#client,
+      });
     }
   }
 
@@ -287,11 +294,11 @@ export class ValkeyStateStore implements StateStore {
     try {
       await this.#client.del(...keys);
     } catch (cause) {
-      throw toValkeyStoreError(
-        cause,
-        StoreOperation.Delete,
-        `job ${JSON.stringify(jobId)}`,
-      );
+      throw toValkeyStoreError(cause, {
+        operation: StoreOperation.Delete,
+        subject: `job ${JSON.stringify(jobId)}`,
+        client: this.#client,
+      });
     }
   }
 
