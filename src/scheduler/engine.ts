@@ -29,7 +29,11 @@ import {
 } from "../guard/execution_guard.ts";
 import { sleepUntil } from "../schedule/sleep.ts";
 import { copyJobState, type JobState } from "../store/job_state.ts";
-import { type StateStore, toStoreError } from "../store/state_store.ts";
+import {
+  canCreateIfAbsent,
+  type StateStore,
+  toStoreError,
+} from "../store/state_store.ts";
 import type { ResolvedConfig } from "./config.ts";
 import type { ControlState } from "./control.ts";
 import {
@@ -43,6 +47,7 @@ import type { Job } from "./job.ts";
 import { RunHistory, type SchedulerReport } from "./report.ts";
 import { ActiveRun, type RunHost, type RunOutcome } from "./run_execution.ts";
 import { checkStoredState, initialState } from "./initial_state.ts";
+import { createFirstState } from "./_first_state.ts";
 import { recordCompletion } from "./completion.ts";
 import {
   releaseFailedEvent,
@@ -308,11 +313,15 @@ export class JobRun<D> implements RunHost<D> {
       throw toStoreError(error, StoreOperation.Load, this.jobId);
     }
     checkStoredState(stored, this.jobId);
-    const { state, source, save } = initialState(stored, {
-      job,
-      config,
-      now: Date.now(),
-    });
+    let initial = initialState(stored, { job, config, now: Date.now() });
+    if (initial.source === StateLoadSource.New && canCreateIfAbsent(store)) {
+      // Instances starting together agree on one first state: the winner's.
+      const winner = await createFirstState(store, initial.state);
+      initial = winner === undefined
+        ? { ...initial, save: false }
+        : initialState(winner, { job, config, now: Date.now() });
+    }
+    const { state, source, save } = initial;
     this.#state = state;
     // The Rust crate's order: a new state is announced, then saved; a
     // repaired one is saved, then announced.

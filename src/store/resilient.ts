@@ -20,7 +20,14 @@ import {
 } from "../errors.ts";
 import { GuardedListeners } from "../_guarded_listeners.ts";
 import { copyJobState, type JobState, jobStateProblem } from "./job_state.ts";
-import type { StateStore, StoreEventDetail } from "./state_store.ts";
+import { mergeJobStates } from "./merge_state.ts";
+import { createOnStore } from "./_create_on_store.ts";
+import {
+  canCreateIfAbsent,
+  type CreateIfAbsentStateStore,
+  type StateStore,
+  type StoreEventDetail,
+} from "./state_store.ts";
 
 let enterDegraded: (store: ResilientStateStore, error: string) => void;
 
@@ -93,7 +100,8 @@ function isAuthStoreError(error: unknown): boolean {
  * console.log(store.degraded); // false
  * ```
  */
-export class ResilientStateStore extends EventTarget implements StateStore {
+export class ResilientStateStore extends EventTarget
+  implements CreateIfAbsentStateStore {
   readonly #primary: StateStore;
   readonly #isConnectionError: (error: unknown) => boolean;
   readonly #probeIntervalMs: number;
@@ -243,13 +251,61 @@ export class ResilientStateStore extends EventTarget implements StateStore {
         copy.jobId,
         async () => {
           await this.#primary.save(copyJobState(copy));
-          this.#mirror.set(copy.jobId, copy);
+          this.#mirrorSave(copy);
         },
         () => {
-          this.#mirror.set(copy.jobId, copy);
+          this.#mirrorSave(copy);
           this.#dirty.add(copy.jobId);
         },
       )
+    );
+  }
+
+  /**
+   * Creates a job's first state unless one exists: atomically when the
+   * primary can, else by a load then a save; while degraded, in the mirror.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, ResilientStateStore } from "@cloudiful/scheduler";
+   * const store = new ResilientStateStore(new InMemoryStateStore());
+   * const state = { jobId: "job", triggerCount: 0, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
+   * console.log(await store.createIfAbsent(state)); // undefined
+   * ```
+   */
+  createIfAbsent(state: JobState): Promise<JobState | undefined> {
+    const copy = copyJobState(state);
+    const primary = this.#primary;
+    return this.#serialized(() =>
+      this.#call(
+        StoreOperation.Save,
+        copy.jobId,
+        async () => {
+          // A primary without an atomic create gets a plain save when this
+          // wrapper has just seen the job absent: no extra round trip.
+          const winner = !canCreateIfAbsent(primary) &&
+              this.#mirror.get(copy.jobId) === null
+            ? await primary.save(copyJobState(copy)).then(() => undefined)
+            : await createOnStore(primary, copyJobState(copy));
+          this.#mirror.set(copy.jobId, copyJobState(winner ?? copy));
+          return winner;
+        },
+        () => {
+          const known = this.#mirror.get(copy.jobId);
+          if (known) return copyJobState(known);
+          this.#mirror.set(copy.jobId, copy);
+          this.#dirty.add(copy.jobId);
+          return undefined;
+        },
+      )
+    );
+  }
+
+  /** The mirror, like the primary, never moves a state back. */
+  #mirrorSave(state: JobState): void {
+    this.#mirror.set(
+      state.jobId,
+      mergeJobStates(this.#mirror.get(state.jobId) ?? undefined, state),
     );
   }
 
