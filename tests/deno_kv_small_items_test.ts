@@ -42,17 +42,18 @@ function readOnly(kv: Deno.Kv): Deno.Kv {
       if (property === "atomic") {
         return () => {
           const operation = target.atomic();
-          return new Proxy(operation, {
+          const proxy: Deno.AtomicOperation = new Proxy(operation, {
             get(op, name) {
               if (name === "commit") return refuse;
               const value = Reflect.get(op, name, op);
               if (typeof value !== "function") return value;
               return (...args: unknown[]) => {
                 const result = value.apply(op, args);
-                return result === op ? operation : result;
+                return result === op ? proxy : result;
               };
             },
           });
+          return proxy;
         };
       }
       const value = Reflect.get(target, property, target);

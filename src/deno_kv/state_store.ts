@@ -20,7 +20,13 @@ import {
 } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
-import type { StateStore } from "../store/state_store.ts";
+import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
+import {
+  createIfAbsent,
+  type KnownEntry,
+  type KvWrite,
+  saveMerged,
+} from "./_state_writes.ts";
 import { isConnectionKvError, retryTransient } from "./_kv_errors.ts";
 
 /** Options of {@linkcode DenoKvStateStore}. */
@@ -58,6 +64,12 @@ export function validateKeyPrefix(prefix: unknown, what: string): Deno.KvKey {
  * Persists job states in Deno KV under `[...keyPrefix, jobId]`, as the Rust
  * crate's JSON text, so that the value reads the same from any language.
  *
+ * Several processes may share a state: a job's first state is created by a
+ * commit checked on the absent key ({@linkcode DenoKvStateStore.createIfAbsent}),
+ * and `save` merges over the stored value (the furthest cursor, the latest
+ * instants) in a commit checked on its versionstamp, so a stale writer never
+ * moves the stored state back.
+ *
  * A value that does not decode is a {@linkcode StoreError} kind `data` naming
  * the job id — it is never replaced silently. Contention between processes
  * sharing one KV file ("database is locked") is retried; what outlasts the
@@ -77,9 +89,11 @@ export function validateKeyPrefix(prefix: unknown, what: string): Deno.KvKey {
  * }
  * ```
  */
-export class DenoKvStateStore implements StateStore {
+export class DenoKvStateStore implements CreateIfAbsentStateStore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
+  /** The entry last seen per job id, so that a merged save is one commit. */
+  readonly #known = new Map<string, KnownEntry>();
   #ownsKv = false;
   #closed = false;
 
@@ -156,6 +170,7 @@ export class DenoKvStateStore implements StateStore {
       jobId,
       () => this.#kv.get<unknown>(this.#key(jobId)),
     );
+    this.#known.set(jobId, entry);
     if (entry.value === null) return undefined;
     return decodeJobState(entry.value, jobId);
   }
@@ -172,12 +187,40 @@ export class DenoKvStateStore implements StateStore {
    * ```
    */
   async save(state: JobState): Promise<void> {
-    const text = encodeJobState(state);
+    encodeJobState(state); // an unstorable state fails before any commit
     await this.#call(
       StoreOperation.Save,
       state.jobId,
-      () => this.#kv.set(this.#key(state.jobId), text),
+      () => saveMerged(this.#kv, this.#write(state)),
     );
+  }
+
+  /**
+   * Stores `state` only if no state of its job is stored (one commit checked
+   * on the absent key); resolves `undefined` when stored, or the state
+   * already there. The scheduler uses it for a job's first state, so that
+   * instances starting together share one.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvStateStore } from "@cloudiful/scheduler";
+   * const store = await DenoKvStateStore.open(":memory:");
+   * const state = { jobId: "a", triggerCount: 0, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
+   * console.log(await store.createIfAbsent(state)); // undefined
+   * console.log((await store.createIfAbsent({ ...state, triggerCount: 5 }))?.triggerCount); // 0
+   * store.close();
+   * ```
+   */
+  async createIfAbsent(state: JobState): Promise<JobState | undefined> {
+    return await this.#call(
+      StoreOperation.Save,
+      state.jobId,
+      () => createIfAbsent(this.#kv, this.#write(state)),
+    );
+  }
+
+  #write(state: JobState): KvWrite {
+    return { key: this.#key(state.jobId), state, known: this.#known };
   }
 
   /**
@@ -192,6 +235,7 @@ export class DenoKvStateStore implements StateStore {
    * ```
    */
   async delete(jobId: string): Promise<void> {
+    this.#known.delete(jobId);
     await this.#call(
       StoreOperation.Delete,
       jobId,

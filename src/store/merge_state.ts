@@ -7,7 +7,10 @@
  * @module
  */
 
+import { StoreErrorKind, StoreOperation } from "../constants.ts";
+import { StoreError } from "../errors.ts";
 import { copyJobState, type JobState } from "./job_state.ts";
+import { decodeJobState, encodeJobState } from "./json_codec.ts";
 
 function later(a: Date | null, b: Date | null): Date | null {
   if (a === null) return b;
@@ -49,4 +52,34 @@ export function mergeJobStates(
     lastSuccessAt: later(stored.lastSuccessAt, incoming.lastSuccessAt),
     lastError: storedRanLater ? stored.lastError : incoming.lastError,
   });
+}
+
+/**
+ * The JSON text a save writes over `storedValue` (the raw stored value, or
+ * `null` when absent): `state` merged over it. A stored value that is not
+ * a state of this job is replaced, as a plain write did.
+ */
+export function mergedText(storedValue: unknown, state: JobState): string {
+  let stored: JobState | undefined;
+  if (storedValue !== null) {
+    try {
+      stored = decodeJobState(storedValue, state.jobId);
+    } catch {
+      stored = undefined;
+    }
+  }
+  return encodeJobState(mergeJobStates(stored, state));
+}
+
+/** Merge-and-retry rounds before a save gives up (only under a write storm). */
+export const MAX_MERGE_ROUNDS = 100;
+
+/** A save or create that lost every one of its compare-and-set rounds. */
+export function writeStormError(jobId: string): StoreError {
+  return new StoreError(
+    `the state of job ${
+      JSON.stringify(jobId)
+    } changed under every one of ${MAX_MERGE_ROUNDS} write attempts`,
+    { kind: StoreErrorKind.Unknown, operation: StoreOperation.Save },
+  );
 }

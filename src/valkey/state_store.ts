@@ -16,7 +16,13 @@ import {
 import type { JobState } from "../store/job_state.ts";
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
-import type { StateStore } from "../store/state_store.ts";
+import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
+import {
+  createIfAbsent,
+  type KnownTexts,
+  type MergedSave,
+  saveMerged,
+} from "./_state_writes.ts";
 import {
   checkScriptPermissions,
   classifyFailure,
@@ -89,6 +95,12 @@ export function toValkeyStoreError(
  * crate's JSON. With the default prefix, a missing state is also looked up
  * under the legacy `scheduler:job-state:<jobId>`, and `delete` removes both.
  *
+ * Several instances may share a state: a job's first state is created with
+ * `SET NX` ({@linkcode ValkeyStateStore.createIfAbsent}), and `save` merges
+ * over the stored value (the furthest cursor, the latest instants) and
+ * writes with a compare-and-set script, so a stale writer never moves the
+ * stored state back. The value stays the Rust crate's JSON.
+ *
  * Connection-class failures (refused, reset, timeout, closed, `LOADING`,
  * `BUSY`, `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`) are kind `connection`, a
  * value that does not decode is kind `data`, anything else `unknown`.
@@ -110,9 +122,11 @@ export function toValkeyStoreError(
  * }
  * ```
  */
-export class ValkeyStateStore implements StateStore {
+export class ValkeyStateStore implements CreateIfAbsentStateStore {
   readonly #client: ValkeyClient;
   readonly #prefix: string;
+  /** The last text seen per key, so that a merged save is one command. */
+  readonly #known: KnownTexts = new Map();
 
   private constructor(client: ValkeyClient, prefix: string) {
     this.#client = client;
@@ -244,6 +258,7 @@ export class ValkeyStateStore implements StateStore {
     let text: string | null;
     try {
       text = await this.#client.get(this.#prefix + jobId);
+      this.#known.set(this.#prefix + jobId, text);
       if (text === null && this.#prefix === DEFAULT_STATE_PREFIX) {
         text = await this.#client.get(LEGACY_STATE_PREFIX + jobId);
       }
@@ -265,10 +280,37 @@ export class ValkeyStateStore implements StateStore {
    * await store.save(state);
    * ```
    */
-  async save(state: JobState): Promise<void> {
-    const text = encodeJobState(state);
+  save(state: JobState): Promise<void> {
+    encodeJobState(state); // an unstorable state fails before any command
+    return this.#write(state, saveMerged);
+  }
+
+  /**
+   * Stores `state` only if no state of its job is stored (`SET NX`);
+   * resolves `undefined` when stored, or the state already there. The
+   * scheduler uses it for a job's first state, so that instances starting
+   * together share one.
+   *
+   * @example
+   * ```ts ignore
+   * const existing = await store.createIfAbsent(state);
+   * ```
+   */
+  createIfAbsent(state: JobState): Promise<JobState | undefined> {
+    return this.#write(state, createIfAbsent);
+  }
+
+  /** Runs one of the race-free writes for `state`'s key. */
+  async #write<T>(
+    state: JobState,
+    write: (client: ValkeyClient, target: MergedSave) => Promise<T>,
+  ): Promise<T> {
     try {
-      await this.#client.set(this.#prefix + state.jobId, text);
+      return await write(this.#client, {
+        key: this.#prefix + state.jobId,
+        state,
+        known: this.#known,
+      });
     } catch (cause) {
       throw toValkeyStoreError(cause, {
         operation: StoreOperation.Save,
@@ -288,6 +330,7 @@ export class ValkeyStateStore implements StateStore {
    */
   async delete(jobId: string): Promise<void> {
     const keys = [this.#prefix + jobId];
+    this.#known.delete(keys[0]);
     if (this.#prefix === DEFAULT_STATE_PREFIX) {
       keys.push(LEGACY_STATE_PREFIX + jobId);
     }
