@@ -74,6 +74,8 @@ export {
   type SchedulerOptions,
 } from "./src/scheduler/scheduler.ts";
 export type { LeaseConfig } from "./src/guard/lease_config.ts";
+export type { FencingResetDetail } from "./src/guard/fencing.ts";
+export { GuardedEventTarget } from "./src/guard/guarded_event_target.ts";
 export {
   DenoKvStateStore,
   type DenoKvStateStoreOptions,

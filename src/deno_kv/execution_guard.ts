@@ -23,6 +23,12 @@ import type {
   ExecutionSlot,
 } from "../guard/execution_guard.ts";
 import {
+  type CounterFound,
+  fencingSeed,
+  FencingWatch,
+} from "../guard/fencing.ts";
+import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
+import {
   type LeaseConfig,
   requireSlot,
   type ResolvedLeaseConfig,
@@ -85,7 +91,10 @@ function isLeaseRecord(value: unknown): value is LeaseRecord {
  * - A lease carries its own deadline (`ttlMs`, extended by each renewal);
  *   KV's `expireIn` is only a cleanup hint, never relied upon.
  * - Each grant allots a fencing token strictly greater than every earlier
- *   grant's for the same job id, in the same commit as the grant.
+ *   grant's for the same job id, in the same commit as the grant. A missing
+ *   counter (the file was deleted) starts from the time in microseconds and
+ *   never below the highest token this guard has seen; finding it reset
+ *   dispatches `fencing-reset` ({@linkcode FencingResetDetail}).
  * - A released occurrence stays marked done for `completedRetentionMs`, so a
  *   lagging instance cannot run it again.
  * - Renew and release act only for the holder's token.
@@ -114,10 +123,12 @@ function isLeaseRecord(value: unknown): value is LeaseRecord {
  * kv.close();
  * ```
  */
-export class DenoKvExecutionGuard implements ExecutionGuard {
+export class DenoKvExecutionGuard extends GuardedEventTarget
+  implements ExecutionGuard {
   readonly #kv: Deno.Kv;
   readonly #lease: ResolvedLeaseConfig;
   readonly #prefix: Deno.KvKey;
+  readonly #fencing = new FencingWatch();
 
   /**
    * Builds a guard on an open `Deno.Kv`.
@@ -134,6 +145,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     lease: LeaseConfig,
     options: DenoKvExecutionGuardOptions = {},
   ) {
+    super();
     this.#lease = resolveLeaseConfig(lease);
     this.#kv = requireKv(kv, "DenoKvExecutionGuard");
     this.#prefix = validateKeyPrefix(
@@ -185,7 +197,16 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
             { kind: ExecutionGuardErrorKind.Data },
           );
         }
-        const fencingToken = (fence.value ?? 0n) + 1n;
+        // A missing counter (the file was deleted) starts from the time, and
+        // never below a token this guard has seen: tokens never repeat.
+        const floor = this.#fencing.floor(jobId);
+        const base = fence.value ?? fencingSeed(now);
+        const counter = fence.value === null
+          ? "absent"
+          : floor > fence.value
+          ? "behind"
+          : "present";
+        const fencingToken = (floor > base ? floor : base) + 1n;
         const record: LeaseRecord = {
           token: crypto.randomUUID(),
           fencingToken,
@@ -199,6 +220,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
           .set(fenceKey, fencingToken)
           .commit();
         if (committed.ok) {
+          this.#reportReset({ jobId, fencingToken, counter });
           return {
             kind: "acquired",
             lease: {
@@ -307,6 +329,15 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
    */
   renewIntervalMs(_lease?: ExecutionLease): number {
     return this.#lease.renewIntervalMs;
+  }
+
+  #reportReset(
+    grant: { jobId: string; fencingToken: bigint; counter: CounterFound },
+  ): void {
+    const reset = this.#fencing.granted(grant);
+    if (reset !== undefined) {
+      this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
+    }
   }
 
   /** A held lease expires a while after its deadline; only a cleanup hint. */

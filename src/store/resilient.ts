@@ -18,7 +18,7 @@ import {
   isInstance,
   StoreError,
 } from "../errors.ts";
-import { GuardedListeners } from "../_guarded_listeners.ts";
+import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
 import { copyJobState, type JobState, jobStateProblem } from "./job_state.ts";
 import { mergeJobStates } from "./merge_state.ts";
 import { createOnStore } from "./_create_on_store.ts";
@@ -88,6 +88,10 @@ function isAuthStoreError(error: unknown): boolean {
  * that error until a probe gets through, and nothing is dropped from the
  * write-back. `close()` makes a last write-back attempt.
  *
+ * Listen for `store-degraded` and `store-recovered` with
+ * `addEventListener` (`event.detail` is a {@linkcode StoreEventDetail}); a
+ * listener that throws is logged and does not disturb the store.
+ *
  * @example Survive a Valkey or KV outage
  * ```ts
  * import { InMemoryStateStore, ResilientStateStore } from "@cloudiful/scheduler";
@@ -100,7 +104,7 @@ function isAuthStoreError(error: unknown): boolean {
  * console.log(store.degraded); // false
  * ```
  */
-export class ResilientStateStore extends EventTarget
+export class ResilientStateStore extends GuardedEventTarget
   implements CreateIfAbsentStateStore {
   readonly #primary: StateStore;
   readonly #isConnectionError: (error: unknown) => boolean;
@@ -136,13 +140,6 @@ export class ResilientStateStore extends EventTarget
   /** An outage found at start-up, reported on the first call (when a
    * scheduler is listening). */
   #unreportedOutage: string | undefined;
-  readonly #listeners = new GuardedListeners(
-    this,
-    (type, listener, options) =>
-      super.addEventListener(type, listener, options),
-    (type, listener, options) =>
-      super.removeEventListener(type, listener, options),
-  );
 
   /**
    * Wraps `primary`.
@@ -438,46 +435,6 @@ export class ResilientStateStore extends EventTarget
     const error = this.#refusedWriteBacks.get(jobId);
     this.#refusedWriteBacks.delete(jobId);
     throw error;
-  }
-
-  /**
-   * Listens for `store-degraded` and `store-recovered`; `event.detail` is a
-   * {@linkcode StoreEventDetail}. A listener that throws is logged and does
-   * not disturb the store.
-   *
-   * @example
-   * ```ts
-   * import { InMemoryStateStore, ResilientStateStore } from "@cloudiful/scheduler";
-   * const store = new ResilientStateStore(new InMemoryStateStore());
-   * store.addEventListener("store-recovered", () => console.info("back"));
-   * ```
-   */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    this.#listeners.add(type, listener, options);
-  }
-
-  /**
-   * Removes a listener added with {@linkcode ResilientStateStore.addEventListener}.
-   *
-   * @example
-   * ```ts
-   * import { InMemoryStateStore, ResilientStateStore } from "@cloudiful/scheduler";
-   * const store = new ResilientStateStore(new InMemoryStateStore());
-   * const listener = () => {};
-   * store.addEventListener("store-degraded", listener);
-   * store.removeEventListener("store-degraded", listener);
-   * ```
-   */
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    this.#listeners.remove(type, listener, options);
   }
 
   #dispatch(detail: StoreEventDetail): void {

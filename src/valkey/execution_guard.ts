@@ -15,6 +15,8 @@ import type {
   ExecutionLease,
   ExecutionSlot,
 } from "../guard/execution_guard.ts";
+import { FencingWatch } from "../guard/fencing.ts";
+import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
 import {
   type LeaseConfig,
   requireSlot,
@@ -61,12 +63,35 @@ export const DEFAULT_LEASE_PREFIX = "scheduler:valkey:execution-lease:";
  * Takes the occurrence if its key is absent: allots the next fencing token
  * and sets the key to the holder's token with a millisecond expiry. A done
  * marker or another holder's token means contended (nil).
+ *
+ * The counter never goes back: an absent counter (a server restarted empty)
+ * starts from the server's time in microseconds, and a counter below the
+ * highest token this client has seen (ARGV[3]) is raised to it. The token
+ * is read back with GET, as text: Lua numbers are doubles and would round
+ * tokens beyond 2^53. Answers {token, "present" | "absent" | "behind"}.
  */
 const ACQUIRE = `
 if redis.call("EXISTS", KEYS[1]) == 1 then return false end
-local fence = redis.call("INCR", KEYS[2])
+local function above(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
+end
+local counter = redis.call("GET", KEYS[2])
+local found = "present"
+if counter == false then
+  local now = redis.call("TIME")
+  counter = now[1] .. string.format("%06d", tonumber(now[2]))
+  found = "absent"
+end
+if above(ARGV[3], counter) then
+  counter = ARGV[3]
+  if found == "present" then found = "behind" end
+end
+if found ~= "present" then redis.call("SET", KEYS[2], counter) end
+redis.call("INCR", KEYS[2])
+local fence = redis.call("GET", KEYS[2])
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-return fence`;
+return {fence, found}`;
 
 /** Extends the lease only while it still holds the caller's token. */
 const RENEW = `
@@ -112,6 +137,12 @@ function guardError(
  * in the same script). A released lease key stays in place as a done marker
  * for `completedRetentionMs`.
  *
+ * Tokens survive a counter reset (the server restarted empty): a missing
+ * counter starts from the server time in microseconds, and never below the
+ * highest token this guard has seen, which it reports with a
+ * `fencing-reset` event ({@linkcode FencingResetDetail}). Tokens are
+ * bigints, exact beyond 2^53.
+ *
  * @example Two instances, one server
  * ```ts ignore
  * import { ValkeyExecutionGuard } from "@cloudiful/scheduler/valkey";
@@ -125,16 +156,19 @@ function guardError(
  * await guard.close();
  * ```
  */
-export class ValkeyExecutionGuard implements ExecutionGuard {
+export class ValkeyExecutionGuard extends GuardedEventTarget
+  implements ExecutionGuard {
   readonly #client: ValkeyClient;
   readonly #lease: ResolvedLeaseConfig;
   readonly #prefix: string;
+  readonly #fencing = new FencingWatch();
 
   private constructor(
     client: ValkeyClient,
     lease: ResolvedLeaseConfig,
     prefix: string,
   ) {
+    super();
     this.#client = client;
     this.#lease = lease;
     this.#prefix = prefix;
@@ -221,6 +255,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
         `${this.#prefix}${slot.jobId}:fencing-token`,
         token,
         this.#lease.ttlMs,
+        String(this.#fencing.floor(slot.jobId)),
       );
     } catch (cause) {
       throw guardError(cause, {
@@ -230,13 +265,26 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
       });
     }
     if (fence === null) return { kind: "contended" };
-    if (typeof fence !== "number" && typeof fence !== "string") {
+    const [text, counter] = Array.isArray(fence) ? fence : [];
+    if (
+      typeof text !== "string" || !/^[0-9]+$/.test(text) ||
+      !["present", "absent", "behind"].includes(counter)
+    ) {
       throw new ExecutionGuardError(
         `Valkey acquire for job ${JSON.stringify(slot.jobId)} answered ${
           describeValue(fence)
         } instead of a fencing token`,
         { kind: ExecutionGuardErrorKind.Data },
       );
+    }
+    const fencingToken = BigInt(text);
+    const reset = this.#fencing.granted({
+      jobId: slot.jobId,
+      fencingToken,
+      counter,
+    });
+    if (reset !== undefined) {
+      this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
     }
     return {
       kind: "acquired",
@@ -245,7 +293,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
         scheduledAt: new Date(scheduledAt.getTime()),
         token,
         leaseKey,
-        fencingToken: BigInt(fence),
+        fencingToken,
       },
     };
   }
