@@ -4,29 +4,12 @@
  * Real processes, so real time (about two seconds).
  */
 import assert from "node:assert/strict";
+import { runScript } from "./_processes.ts";
 
-const ROOT = new URL("../", import.meta.url);
 const INSTANCE = new URL("./fixtures/guarded_instance.ts", import.meta.url);
 
-async function spawnInstance(args: string[]) {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--config",
-      new URL("deno.json", ROOT).pathname,
-      INSTANCE.pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const output = await command.output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+function spawnInstance(args: string[]) {
+  return runScript(INSTANCE, args);
 }
 
 Deno.test("two processes on one KV file: each of 30 occurrences runs exactly once", async () => {
