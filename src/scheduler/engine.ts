@@ -324,7 +324,8 @@ export class JobRun<D> implements RunHost<D> {
     const { state, source, save } = initial;
     this.#state = state;
     // The Rust crate's order: a new state is announced, then saved; a
-    // repaired one is saved, then announced.
+    // repaired one is saved, then announced. (A new state created with
+    // createIfAbsent is already stored when it is announced.)
     if (source === StateLoadSource.New) this.#emitLoaded(source);
     if (save) await this.#save();
     if (source === StateLoadSource.Repaired) {
