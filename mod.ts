@@ -41,7 +41,11 @@ export { CronSchedule } from "./src/schedule/cron_schedule.ts";
 export type { DstPolicy } from "./src/schedule/dst_policy.ts";
 export { MAX_TIMER_MS, sleepUntil } from "./src/schedule/sleep.ts";
 export type { JobState } from "./src/store/job_state.ts";
-export type { StateStore, StoreEventDetail } from "./src/store/state_store.ts";
+export type {
+  CreateIfAbsentStateStore,
+  StateStore,
+  StoreEventDetail,
+} from "./src/store/state_store.ts";
 export { InMemoryStateStore } from "./src/store/in_memory.ts";
 export {
   ResilientStateStore,
@@ -94,6 +98,8 @@ export {
   type SignalRuntime,
 } from "./src/shutdown_signal.ts";
 export type { LeaseConfig } from "./src/guard/lease_config.ts";
+export type { FencingResetDetail } from "./src/guard/fencing.ts";
+export { GuardedEventTarget } from "./src/guard/guarded_event_target.ts";
 export {
   DenoKvStateStore,
   type DenoKvStateStoreOptions,

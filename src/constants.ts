@@ -181,8 +181,10 @@ export type StoreOperation = typeof StoreOperation[keyof typeof StoreOperation];
 
 /**
  * The class of a store failure: `connection` (the backend could not be
- * reached; worth retrying or masking), `data` (what is stored does not decode;
- * never masked), `unknown` (anything else).
+ * reached; worth retrying or masking), `auth` (the backend refuses our
+ * credentials or permissions, e.g. `WRONGPASS` after a password rotation;
+ * no reconnection cures it, never masked), `data` (what is stored does not
+ * decode; never masked), `unknown` (anything else).
  *
  * @example
  * ```ts
@@ -192,10 +194,12 @@ export type StoreOperation = typeof StoreOperation[keyof typeof StoreOperation];
  */
 export const StoreErrorKind: {
   readonly Connection: "connection";
+  readonly Auth: "auth";
   readonly Data: "data";
   readonly Unknown: "unknown";
 } = Object.freeze({
   Connection: "connection",
+  Auth: "auth",
   Data: "data",
   Unknown: "unknown",
 });
@@ -214,10 +218,12 @@ export type StoreErrorKind = typeof StoreErrorKind[keyof typeof StoreErrorKind];
  */
 export const ExecutionGuardErrorKind: {
   readonly Connection: "connection";
+  readonly Auth: "auth";
   readonly Data: "data";
   readonly Unknown: "unknown";
 } = Object.freeze({
   Connection: "connection",
+  Auth: "auth",
   Data: "data",
   Unknown: "unknown",
 });

@@ -211,7 +211,7 @@ export function describeValue(value: unknown): string {
         return `function ${value.name || "(anonymous)"}`;
       case "object": {
         if (value === null) return "null";
-        if (value instanceof Date) {
+        if (isInstance(value, Date)) {
           return Number.isNaN(value.getTime())
             ? "Invalid Date"
             : value.toISOString();
@@ -236,6 +236,23 @@ export function describeValue(value: unknown): string {
 }
 
 /**
+ * `value instanceof type`, but never throws: a thrown value can be a revoked
+ * or hostile `Proxy` whose `getPrototypeOf` trap throws, and inspecting what
+ * a task or a custom store threw must not break the scheduler.
+ */
+export function isInstance<T>(
+  value: unknown,
+  // deno-lint-ignore no-explicit-any
+  type: abstract new (...args: any[]) => T,
+): value is T {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Renders any thrown value as a readable one-line message: an `Error`'s
  * message, a string as is, anything else through {@linkcode describeValue}.
  * Never throws.
@@ -250,7 +267,7 @@ export function describeThrown(value: unknown): string {
     if (typeof value === "object") {
       const message = (value as { message?: unknown }).message;
       if (typeof message === "string" && message !== "") return message;
-      if (value instanceof Error) {
+      if (isInstance(value, Error)) {
         const name = typeof value.name === "string" && value.name !== ""
           ? value.name
           : "Error";

@@ -342,10 +342,11 @@ Deno.test("DenoKvExecutionGuard fencing tokens strictly increase per job id", as
       assert.ok(tokens[i] > tokens[i - 1], `tokens ${tokens.join(", ")}`);
     }
     // Another job id has its own counter, untouched by the grants above.
+    // (Issue 13: a new counter starts from the time in microseconds.)
     const other = acquired(await b.acquire(slot("other-job", T0)));
-    assert.equal(other.fencingToken, 1n);
+    assert.equal(other.fencingToken, BigInt(Date.now()) * 1000n + 1n);
     const other2 = acquired(await a.acquire(slot("other-job", T0 + 1)));
-    assert.equal(other2.fencingToken, 2n);
+    assert.equal(other2.fencingToken, other.fencingToken! + 1n);
     // ...and it did not advance the first job's counter.
     const next = acquired(await a.acquire(slot("fenced", T0 + 9_000)));
     assert.equal(next.fencingToken, tokens.at(-1)! + 1n);
@@ -417,7 +418,7 @@ Deno.test("DenoKvExecutionGuard two connections to one KV file: exactly one wins
           assert.equal(winners.length, 1, `round ${round}`);
           tokens.push(acquired(winners[0]).fencingToken!);
         }
-        assert.deepEqual(tokens, [1n, 2n, 3n]);
+        assert.deepEqual(tokens, [tokens[0], tokens[0] + 1n, tokens[0] + 2n]);
       } finally {
         kv2.close();
       }

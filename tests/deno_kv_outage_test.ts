@@ -100,7 +100,8 @@ Deno.test("DenoKvStateStore retries a reset connection on the fake clock, then s
 Deno.test("DenoKvStateStore gives up after retryBudgetMs with kind connection", async () => {
   await withClockAndKv(async (realKv, clock, io) => {
     const { kv, failedAt } = failingKv(realKv, {
-      methods: ["set"],
+      // A save reads the stored value before its compare-and-set commit.
+      methods: ["get", "set"],
       failing: () => true,
       failure: () => new Deno.errors.Interrupted("interrupted"),
     });

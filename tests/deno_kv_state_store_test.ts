@@ -93,17 +93,24 @@ Deno.test("DenoKvStateStore round-trips a state with nulls and a missing job loa
   });
 });
 
-Deno.test("DenoKvStateStore saving again replaces the state", async () => {
+Deno.test("DenoKvStateStore saving again moves the state forward, never back (issue 13)", async () => {
   await withKv(async (kv) => {
     const store = new DenoKvStateStore(kv);
-    await store.save(fullState("job"));
+    const full = fullState("job");
+    await store.save(full);
     const next = state({
       jobId: "job",
       triggerCount: 43,
       nextRunAt: new Date(T0),
     });
     await store.save(next);
-    assert.deepEqual(await store.load("job"), next);
+    // The cursor moves on; the instants and error of the latest run stay.
+    assert.deepEqual(await store.load("job"), {
+      ...next,
+      lastRunAt: full.lastRunAt,
+      lastSuccessAt: full.lastSuccessAt,
+      lastError: full.lastError,
+    });
   });
 });
 

@@ -6,7 +6,7 @@
  */
 
 import { retryWithBackoff } from "../_retry.ts";
-import { describeThrown, SchedulerError } from "../errors.ts";
+import { describeThrown, isInstance, SchedulerError } from "../errors.ts";
 
 /** SQLite reports contention between processes sharing one KV file this way. */
 const TRANSIENT = /database (table )?is locked|SQLITE_BUSY/;
@@ -17,18 +17,29 @@ const TRANSIENT = /database (table )?is locked|SQLITE_BUSY/;
  * such as "busy-report").
  */
 export function isTransientKvError(error: unknown): boolean {
-  if (error instanceof SchedulerError) return false;
+  if (isInstance(error, SchedulerError)) return false;
   return TRANSIENT.test(describeThrown(error));
 }
 
+/**
+ * A database file we may not write (read-only file, mount or permissions):
+ * Deno says "Can not write to a read-only database", SQLite "attempt to
+ * write a readonly database". Not what is stored, not a bug of ours: the
+ * database cannot be used now, like an unreachable server.
+ */
+const READ_ONLY = /read-only database|readonly database/i;
+
 /** Whether a KV error means the database cannot be reached or used. */
 export function isConnectionKvError(error: unknown): boolean {
+  if (isInstance(error, SchedulerError)) return false;
   return isTransientKvError(error) ||
-    error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.Interrupted ||
-    error instanceof Deno.errors.ConnectionRefused ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.TimedOut;
+    READ_ONLY.test(describeThrown(error)) ||
+    isInstance(error, Deno.errors.PermissionDenied) ||
+    isInstance(error, Deno.errors.BadResource) ||
+    isInstance(error, Deno.errors.Interrupted) ||
+    isInstance(error, Deno.errors.ConnectionRefused) ||
+    isInstance(error, Deno.errors.ConnectionReset) ||
+    isInstance(error, Deno.errors.TimedOut);
 }
 
 /** How long the state store retries contention before it reports it. */

@@ -13,6 +13,7 @@ import {
   describeThrown,
   describeValue,
   ExecutionGuardError,
+  isInstance,
 } from "../errors.ts";
 import type {
   ExecutionGuard,
@@ -21,6 +22,12 @@ import type {
   ExecutionLease,
   ExecutionSlot,
 } from "../guard/execution_guard.ts";
+import {
+  type CounterFound,
+  fencingSeed,
+  FencingWatch,
+} from "../guard/fencing.ts";
+import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
 import {
   type LeaseConfig,
   requireSlot,
@@ -84,7 +91,10 @@ function isLeaseRecord(value: unknown): value is LeaseRecord {
     typeof record.token === "string" &&
     typeof record.fencingToken === "bigint" &&
     (record.status === "held" || record.status === "done") &&
-    typeof record.deadline === "number";
+    typeof record.deadline === "number" &&
+    // Infinity would hold the occurrence forever, NaN would count as
+    // expired: both are corrupt records, not leases.
+    Number.isFinite(record.deadline);
 }
 
 /**
@@ -95,7 +105,10 @@ function isLeaseRecord(value: unknown): value is LeaseRecord {
  * - A lease carries its own deadline (`ttlMs`, extended by each renewal);
  *   KV's `expireIn` is only a cleanup hint, never relied upon.
  * - Each grant allots a fencing token strictly greater than every earlier
- *   grant's for the same job id, in the same commit as the grant.
+ *   grant's for the same job id, in the same commit as the grant. A missing
+ *   counter (the file was deleted) starts from the time in microseconds and
+ *   never below the highest token this guard has seen; finding it reset
+ *   dispatches `fencing-reset` ({@linkcode FencingResetDetail}).
  * - A released occurrence stays marked done for `completedRetentionMs`, so a
  *   lagging instance cannot run it again.
  * - Renew and release act only for the holder's token.
@@ -124,11 +137,13 @@ function isLeaseRecord(value: unknown): value is LeaseRecord {
  * kv.close();
  * ```
  */
-export class DenoKvExecutionGuard implements ExecutionGuard {
+export class DenoKvExecutionGuard extends GuardedEventTarget
+  implements ExecutionGuard {
   readonly #kv: Deno.Kv;
   readonly #lease: ResolvedLeaseConfig;
   readonly #prefix: Deno.KvKey;
   readonly #retryBudgetMs: number;
+  readonly #fencing = new FencingWatch();
 
   /**
    * Builds a guard on an open `Deno.Kv`.
@@ -145,6 +160,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     lease: LeaseConfig,
     options: DenoKvExecutionGuardOptions = {},
   ) {
+    super();
     this.#lease = resolveLeaseConfig(lease);
     this.#kv = requireKv(kv, "DenoKvExecutionGuard");
     checkOptions(options, {
@@ -204,7 +220,16 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
             { kind: ExecutionGuardErrorKind.Data },
           );
         }
-        const fencingToken = (fence.value ?? 0n) + 1n;
+        // A missing counter (the file was deleted) starts from the time, and
+        // never below a token this guard has seen: tokens never repeat.
+        const floor = this.#fencing.floor(jobId);
+        const base = fence.value ?? fencingSeed(now);
+        const counter = fence.value === null
+          ? "absent"
+          : floor > fence.value
+          ? "behind"
+          : "present";
+        const fencingToken = (floor > base ? floor : base) + 1n;
         const record: LeaseRecord = {
           token: crypto.randomUUID(),
           fencingToken,
@@ -218,6 +243,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
           .set(fenceKey, fencingToken)
           .commit();
         if (committed.ok) {
+          this.#reportReset({ jobId, fencingToken, counter });
           return {
             kind: "acquired",
             lease: {
@@ -328,6 +354,15 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
     return this.#lease.renewIntervalMs;
   }
 
+  #reportReset(
+    grant: { jobId: string; fencingToken: bigint; counter: CounterFound },
+  ): void {
+    const reset = this.#fencing.granted(grant);
+    if (reset !== undefined) {
+      this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
+    }
+  }
+
   /** A held lease expires a while after its deadline; only a cleanup hint. */
   #heldExpiry(): number {
     return this.#lease.ttlMs + Math.max(this.#lease.completedRetentionMs, 1);
@@ -386,7 +421,7 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
           : this.#retryBudgetMs,
       });
     } catch (cause) {
-      if (cause instanceof ExecutionGuardError) throw cause;
+      if (isInstance(cause, ExecutionGuardError)) throw cause;
       throw new ExecutionGuardError(
         `Deno KV execution guard ${operation} failed for job ${
           JSON.stringify(jobId)

@@ -24,9 +24,15 @@ import {
   requireStoreJobId,
 } from "../store/_store_input.ts";
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
-import type { StateStore } from "../store/state_store.ts";
+import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
 import { checkOptions } from "../_options.ts";
 import { resolveRetryBudget } from "../_retry.ts";
+import {
+  createIfAbsent,
+  type KnownEntry,
+  type KvWrite,
+  saveMerged,
+} from "./_state_writes.ts";
 import {
   isConnectionKvError,
   KV_RETRY_BUDGET_MS,
@@ -78,6 +84,12 @@ export function validateKeyPrefix(prefix: unknown, what: string): Deno.KvKey {
  * Persists job states in Deno KV under `[...keyPrefix, jobId]`, as the Rust
  * crate's JSON text, so that the value reads the same from any language.
  *
+ * Several processes may share a state: a job's first state is created by a
+ * commit checked on the absent key ({@linkcode DenoKvStateStore.createIfAbsent}),
+ * and `save` merges over the stored value (the furthest cursor, the latest
+ * instants) in a commit checked on its versionstamp, so a stale writer never
+ * moves the stored state back.
+ *
  * A value that does not decode is a {@linkcode StoreError} kind `data` naming
  * the job id — it is never replaced silently. Contention between processes
  * sharing one KV file ("database is locked") is retried; what outlasts the
@@ -97,10 +109,12 @@ export function validateKeyPrefix(prefix: unknown, what: string): Deno.KvKey {
  * }
  * ```
  */
-export class DenoKvStateStore implements StateStore {
+export class DenoKvStateStore implements CreateIfAbsentStateStore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
   readonly #retryBudgetMs: number;
+  /** The entry last seen per job id, so that a merged save is one commit. */
+  readonly #known = new Map<string, KnownEntry>();
   #ownsKv = false;
   #closed = false;
 
@@ -197,6 +211,7 @@ export class DenoKvStateStore implements StateStore {
       jobId,
       () => this.#kv.get<unknown>(this.#key(jobId)),
     );
+    this.#known.set(jobId, entry);
     if (entry.value === null) return undefined;
     return decodeJobState(entry.value, jobId);
   }
@@ -214,12 +229,41 @@ export class DenoKvStateStore implements StateStore {
    */
   async save(state: JobState): Promise<void> {
     requireSavableState(state);
-    const text = encodeJobState(state);
+    encodeJobState(state); // an unstorable state fails before any commit
     await this.#call(
       StoreOperation.Save,
       state.jobId,
-      () => this.#kv.set(this.#key(state.jobId), text),
+      () => saveMerged(this.#kv, this.#write(state)),
     );
+  }
+
+  /**
+   * Stores `state` only if no state of its job is stored (one commit checked
+   * on the absent key); resolves `undefined` when stored, or the state
+   * already there. The scheduler uses it for a job's first state, so that
+   * instances starting together share one.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvStateStore } from "@cloudiful/scheduler";
+   * const store = await DenoKvStateStore.open(":memory:");
+   * const state = { jobId: "a", triggerCount: 0, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
+   * console.log(await store.createIfAbsent(state)); // undefined
+   * console.log((await store.createIfAbsent({ ...state, triggerCount: 5 }))?.triggerCount); // 0
+   * store.close();
+   * ```
+   */
+  async createIfAbsent(state: JobState): Promise<JobState | undefined> {
+    requireSavableState(state);
+    return await this.#call(
+      StoreOperation.Save,
+      state.jobId,
+      () => createIfAbsent(this.#kv, this.#write(state)),
+    );
+  }
+
+  #write(state: JobState): KvWrite {
+    return { key: this.#key(state.jobId), state, known: this.#known };
   }
 
   /**
@@ -235,6 +279,7 @@ export class DenoKvStateStore implements StateStore {
    */
   async delete(jobId: string): Promise<void> {
     requireStoreJobId(jobId);
+    this.#known.delete(jobId);
     await this.#call(
       StoreOperation.Delete,
       jobId,

@@ -18,6 +18,7 @@ import {
 import {
   describeThrown,
   ExecutionGuardError,
+  isInstance,
   SchedulerError,
 } from "../errors.ts";
 import {
@@ -27,7 +28,11 @@ import {
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
 import { copyJobState, type JobState } from "../store/job_state.ts";
-import { type StateStore, toStoreError } from "../store/state_store.ts";
+import {
+  canCreateIfAbsent,
+  type StateStore,
+  toStoreError,
+} from "../store/state_store.ts";
 import type { ResolvedConfig } from "./config.ts";
 import type { ControlState } from "./control.ts";
 import {
@@ -43,6 +48,7 @@ import type { Job } from "./job.ts";
 import { RunHistory, type SchedulerReport } from "./report.ts";
 import { ActiveRun, type RunHost, type RunOutcome } from "./run_execution.ts";
 import { checkStoredState, initialState } from "./initial_state.ts";
+import { createFirstState } from "./_first_state.ts";
 import { recordCompletion } from "./completion.ts";
 import {
   acquireFailedEvent,
@@ -73,7 +79,7 @@ export interface EngineOptions<D> {
 }
 
 function toGuardError(error: unknown, jobId: string): ExecutionGuardError {
-  if (error instanceof ExecutionGuardError) return error;
+  if (isInstance(error, ExecutionGuardError)) return error;
   return new ExecutionGuardError(
     `execution guard acquire failed for job ${JSON.stringify(jobId)}: ${
       describeThrown(error)
@@ -165,7 +171,7 @@ export class JobRun<D> implements RunHost<D> {
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();
     } catch (error) {
-      this.#fatal ??= error instanceof SchedulerError
+      this.#fatal ??= isInstance(error, SchedulerError)
         ? error
         : new SchedulerError(describeThrown(error), { cause: error });
     }
@@ -366,14 +372,19 @@ export class JobRun<D> implements RunHost<D> {
       throw toStoreError(error, StoreOperation.Load, this.jobId);
     }
     checkStoredState(stored, this.jobId);
-    const { state, source, save } = initialState(stored, {
-      job,
-      config,
-      now: Date.now(),
-    });
+    let initial = initialState(stored, { job, config, now: Date.now() });
+    if (initial.source === StateLoadSource.New && canCreateIfAbsent(store)) {
+      // Instances starting together agree on one first state: the winner's.
+      const winner = await createFirstState(store, initial.state);
+      initial = winner === undefined
+        ? { ...initial, save: false }
+        : initialState(winner, { job, config, now: Date.now() });
+    }
+    const { state, source, save } = initial;
     this.#state = state;
     // The Rust crate's order: a new state is announced, then saved; a
-    // repaired one is saved, then announced.
+    // repaired one is saved, then announced. (A new state created with
+    // createIfAbsent is already stored when it is announced.)
     if (source === StateLoadSource.New) this.#emitLoaded(source);
     if (save) await this.#save();
     if (source === StateLoadSource.Repaired) {

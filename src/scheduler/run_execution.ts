@@ -10,6 +10,7 @@ import { MAX_TIMER_MS } from "../schedule/sleep.ts";
 import {
   describeThrown,
   ExecutionGuardError,
+  isInstance,
   recordedError,
   type SchedulerError,
   TaskJoinError,
@@ -146,9 +147,9 @@ export class ActiveRun {
       };
       await runTask(host.task, taskContext(run, host.deps, this));
     } catch (thrown) {
-      if (host.task.kind === "worker" && thrown instanceof TaskJoinError) {
+      if (host.task.kind === "worker" && isInstance(thrown, TaskJoinError)) {
         failure = thrown;
-      } else if (thrown instanceof GuardMisbehaved) {
+      } else if (isInstance(thrown, GuardMisbehaved)) {
         failure = thrown.error;
       }
       status = this.#aborted ? RunStatus.Cancelled : RunStatus.Failed;

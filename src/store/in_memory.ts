@@ -7,7 +7,8 @@
  */
 
 import type { JobState } from "./job_state.ts";
-import type { StateStore } from "./state_store.ts";
+import { mergeJobStates } from "./merge_state.ts";
+import type { CreateIfAbsentStateStore } from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
 /** A state as plain numbers: copying it in and out is all the store does. */
@@ -28,9 +29,22 @@ function toDate(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
 }
 
+function fromStored(state: StoredState): JobState {
+  return {
+    jobId: state.jobId,
+    triggerCount: state.triggerCount,
+    lastRunAt: toDate(state.lastRunAt),
+    lastSuccessAt: toDate(state.lastSuccessAt),
+    nextRunAt: toDate(state.nextRunAt),
+    lastError: state.lastError,
+  };
+}
+
 /**
  * Keeps job states in memory. Loads and saves copy, so callers never share
- * objects with the store. Never fails.
+ * objects with the store. Never fails. A save never moves the stored state
+ * back (see the README's "Shared state never goes backwards"); `delete`
+ * then `save` to start a job over.
  *
  * @example Two schedulers share one store
  * ```ts
@@ -47,7 +61,7 @@ function toDate(ms: number | null): Date | null {
  * console.log((await store.load("job"))?.triggerCount); // 2
  * ```
  */
-export class InMemoryStateStore implements StateStore {
+export class InMemoryStateStore implements CreateIfAbsentStateStore {
   readonly #states = new Map<string, StoredState>();
 
   /** Creates an empty store. */
@@ -66,16 +80,7 @@ export class InMemoryStateStore implements StateStore {
   async load(jobId: string): Promise<JobState | undefined> {
     requireStoreJobId(jobId);
     const state = this.#states.get(jobId);
-    return Promise.resolve(
-      state === undefined ? undefined : {
-        jobId: state.jobId,
-        triggerCount: state.triggerCount,
-        lastRunAt: toDate(state.lastRunAt),
-        lastSuccessAt: toDate(state.lastSuccessAt),
-        nextRunAt: toDate(state.nextRunAt),
-        lastError: state.lastError,
-      },
-    );
+    return Promise.resolve(state === undefined ? undefined : fromStored(state));
   }
 
   /**
@@ -91,6 +96,35 @@ export class InMemoryStateStore implements StateStore {
   // deno-lint-ignore require-await
   async save(state: JobState): Promise<void> {
     requireSavableState(state);
+    const stored = this.#states.get(state.jobId);
+    this.#put(
+      stored === undefined ? state : mergeJobStates(fromStored(stored), state),
+    );
+  }
+
+  /**
+   * Stores a copy of `state` unless a state of its job id is already there;
+   * resolves `undefined` when stored, or a copy of the existing state.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore } from "@cloudiful/scheduler";
+   * const store = new InMemoryStateStore();
+   * const first = { jobId: "a", triggerCount: 0, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
+   * console.log(await store.createIfAbsent(first)); // undefined
+   * console.log((await store.createIfAbsent({ ...first, triggerCount: 9 }))?.triggerCount); // 0
+   * ```
+   */
+  // deno-lint-ignore require-await
+  async createIfAbsent(state: JobState): Promise<JobState | undefined> {
+    requireSavableState(state);
+    const stored = this.#states.get(state.jobId);
+    if (stored !== undefined) return fromStored(stored);
+    this.#put(state);
+    return undefined;
+  }
+
+  #put(state: JobState): void {
     this.#states.set(state.jobId, {
       jobId: state.jobId,
       triggerCount: state.triggerCount,
@@ -99,7 +133,6 @@ export class InMemoryStateStore implements StateStore {
       nextRunAt: toMs(state.nextRunAt),
       lastError: state.lastError,
     });
-    return Promise.resolve();
   }
 
   /**

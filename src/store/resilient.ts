@@ -15,12 +15,20 @@ import {
   describeThrown,
   describeValue,
   InvalidJobError,
+  isInstance,
   StoreError,
 } from "../errors.ts";
-import { GuardedListeners } from "../_guarded_listeners.ts";
+import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
 import { checkOptions } from "../_options.ts";
 import { copyJobState, type JobState, jobStateProblem } from "./job_state.ts";
-import type { StateStore, StoreEventDetail } from "./state_store.ts";
+import { mergeJobStates } from "./merge_state.ts";
+import { createOnStore } from "./_create_on_store.ts";
+import {
+  canCreateIfAbsent,
+  type CreateIfAbsentStateStore,
+  type StateStore,
+  type StoreEventDetail,
+} from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
 let enterDegraded: (store: ResilientStateStore, error: string) => void;
@@ -50,8 +58,13 @@ export interface ResilientStateStoreOptions {
 }
 
 function isConnectionStoreError(error: unknown): boolean {
-  return error instanceof StoreError &&
+  return isInstance(error, StoreError) &&
     error.kind === StoreErrorKind.Connection;
+}
+
+/** The primary refuses our credentials: nothing to mask, nothing to drop. */
+function isAuthStoreError(error: unknown): boolean {
+  return isInstance(error, StoreError) && error.kind === StoreErrorKind.Auth;
 }
 
 /**
@@ -72,7 +85,14 @@ function isConnectionStoreError(error: unknown): boolean {
  * that state is what is written back on recovery. A state the primary
  * refuses on write-back for another reason than connectivity (too large,
  * corrupt) is reported to that job's next call, never to another job's.
- * `close()` makes a last write-back attempt.
+ * A primary that answers but refuses our credentials (a `StoreError` of kind
+ * `auth`, e.g. a rotated password) is never masked: every call fails with
+ * that error until a probe gets through, and nothing is dropped from the
+ * write-back. `close()` makes a last write-back attempt.
+ *
+ * Listen for `store-degraded` and `store-recovered` with
+ * `addEventListener` (`event.detail` is a {@linkcode StoreEventDetail}); a
+ * listener that throws is logged and does not disturb the store.
  *
  * @example Survive a Valkey or KV outage
  * ```ts
@@ -86,7 +106,8 @@ function isConnectionStoreError(error: unknown): boolean {
  * console.log(store.degraded); // false
  * ```
  */
-export class ResilientStateStore extends EventTarget implements StateStore {
+export class ResilientStateStore extends GuardedEventTarget
+  implements CreateIfAbsentStateStore {
   readonly #primary: StateStore;
   readonly #isConnectionError: (error: unknown) => boolean;
   readonly #probeIntervalMs: number;
@@ -102,6 +123,12 @@ export class ResilientStateStore extends EventTarget implements StateStore {
   readonly #refusedWriteBacks = new Map<string, unknown>();
   #degraded = false;
   #lastProbeAt = 0;
+  /**
+   * Why the last probe failed when it was not connectivity (the primary
+   * answered but refused us, e.g. `WRONGPASS`): thrown by every call until a
+   * probe succeeds, so that no call reports a success the primary refused.
+   */
+  #probeFailure: unknown = undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   static {
@@ -115,13 +142,6 @@ export class ResilientStateStore extends EventTarget implements StateStore {
   /** An outage found at start-up, reported on the first call (when a
    * scheduler is listening). */
   #unreportedOutage: string | undefined;
-  readonly #listeners = new GuardedListeners(
-    this,
-    (type, listener, options) =>
-      super.addEventListener(type, listener, options),
-    (type, listener, options) =>
-      super.removeEventListener(type, listener, options),
-  );
 
   /**
    * Wraps `primary`.
@@ -230,13 +250,63 @@ export class ResilientStateStore extends EventTarget implements StateStore {
         copy.jobId,
         async () => {
           await this.#primary.save(copyJobState(copy));
-          this.#mirror.set(copy.jobId, copy);
+          this.#mirrorSave(copy);
         },
         () => {
-          this.#mirror.set(copy.jobId, copy);
+          this.#mirrorSave(copy);
           this.#dirty.add(copy.jobId);
         },
       )
+    );
+  }
+
+  /**
+   * Creates a job's first state unless one exists: atomically when the
+   * primary can, else by a load then a save; while degraded, in the mirror.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, ResilientStateStore } from "@cloudiful/scheduler";
+   * const store = new ResilientStateStore(new InMemoryStateStore());
+   * const state = { jobId: "job", triggerCount: 0, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
+   * console.log(await store.createIfAbsent(state)); // undefined
+   * ```
+   */
+  // deno-lint-ignore require-await
+  async createIfAbsent(state: JobState): Promise<JobState | undefined> {
+    requireSavableState(state);
+    const copy = copyJobState(state);
+    const primary = this.#primary;
+    return this.#serialized(() =>
+      this.#call(
+        StoreOperation.Save,
+        copy.jobId,
+        async () => {
+          // A primary without an atomic create gets a plain save when this
+          // wrapper has just seen the job absent: no extra round trip.
+          const winner = !canCreateIfAbsent(primary) &&
+              this.#mirror.get(copy.jobId) === null
+            ? await primary.save(copyJobState(copy)).then(() => undefined)
+            : await createOnStore(primary, copyJobState(copy));
+          this.#mirror.set(copy.jobId, copyJobState(winner ?? copy));
+          return winner;
+        },
+        () => {
+          const known = this.#mirror.get(copy.jobId);
+          if (known) return copyJobState(known);
+          this.#mirror.set(copy.jobId, copy);
+          this.#dirty.add(copy.jobId);
+          return undefined;
+        },
+      )
+    );
+  }
+
+  /** The mirror, like the primary, never moves a state back. */
+  #mirrorSave(state: JobState): void {
+    this.#mirror.set(
+      state.jobId,
+      mergeJobStates(this.#mirror.get(state.jobId) ?? undefined, state),
     );
   }
 
@@ -308,15 +378,21 @@ export class ResilientStateStore extends EventTarget implements StateStore {
         this.#dispatch({ type: "store-degraded", operation, error, jobId });
       }
       if (Date.now() - this.#lastProbeAt < this.#probeIntervalMs) {
+        if (this.#probeFailure !== undefined) throw this.#probeFailure;
         return onMirror();
       }
       this.#lastProbeAt = Date.now();
       try {
         await this.#writeBack();
       } catch (error) {
-        if (this.#isConnectionError(error)) return onMirror();
+        if (this.#isConnectionError(error)) {
+          this.#probeFailure = undefined;
+          return onMirror();
+        }
+        this.#probeFailure = error;
         throw error;
       }
+      this.#probeFailure = undefined;
       this.#degraded = false;
       this.#dispatch({ type: "store-recovered", operation, jobId });
     }
@@ -350,7 +426,10 @@ export class ResilientStateStore extends EventTarget implements StateStore {
         if (state === null) await this.#primary.delete(jobId);
         else await this.#primary.save(copyJobState(state));
       } catch (error) {
-        if (this.#isConnectionError(error)) throw error;
+        // Refused credentials concern every job: stop, keep them all dirty.
+        if (this.#isConnectionError(error) || isAuthStoreError(error)) {
+          throw error;
+        }
         this.#refusedWriteBacks.set(jobId, error);
       }
       this.#dirty.delete(jobId);
@@ -362,46 +441,6 @@ export class ResilientStateStore extends EventTarget implements StateStore {
     const error = this.#refusedWriteBacks.get(jobId);
     this.#refusedWriteBacks.delete(jobId);
     throw error;
-  }
-
-  /**
-   * Listens for `store-degraded` and `store-recovered`; `event.detail` is a
-   * {@linkcode StoreEventDetail}. A listener that throws is logged and does
-   * not disturb the store.
-   *
-   * @example
-   * ```ts
-   * import { InMemoryStateStore, ResilientStateStore } from "@cloudiful/scheduler";
-   * const store = new ResilientStateStore(new InMemoryStateStore());
-   * store.addEventListener("store-recovered", () => console.info("back"));
-   * ```
-   */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    this.#listeners.add(type, listener, options);
-  }
-
-  /**
-   * Removes a listener added with {@linkcode ResilientStateStore.addEventListener}.
-   *
-   * @example
-   * ```ts
-   * import { InMemoryStateStore, ResilientStateStore } from "@cloudiful/scheduler";
-   * const store = new ResilientStateStore(new InMemoryStateStore());
-   * const listener = () => {};
-   * store.addEventListener("store-degraded", listener);
-   * store.removeEventListener("store-degraded", listener);
-   * ```
-   */
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    this.#listeners.remove(type, listener, options);
   }
 
   #dispatch(detail: StoreEventDetail): void {

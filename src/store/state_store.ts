@@ -7,7 +7,7 @@
  */
 
 import { StoreErrorKind, type StoreOperation } from "../constants.ts";
-import { describeThrown, StoreError } from "../errors.ts";
+import { describeThrown, isInstance, StoreError } from "../errors.ts";
 import type { JobState } from "./job_state.ts";
 
 /**
@@ -50,6 +50,66 @@ export interface StateStore {
 }
 
 /**
+ * An optional store capability: create the first state of a job atomically.
+ * The scheduler feature-detects it (`typeof store.createIfAbsent ===
+ * "function"`) when a job has no stored state: several instances starting
+ * together then agree on one first state — the winner's — instead of each
+ * saving its own (with an interval schedule, each its own grid of
+ * occurrences, which no execution guard can pair up). Stores without it
+ * keep working with a plain `load` then `save`.
+ *
+ * Every built-in store has it: Valkey `SET NX`, a Deno KV commit checked
+ * on an absent key, the in-memory store, and the resilient wrapper (which
+ * passes it on to its primary).
+ *
+ * @example A Map store with the capability
+ * ```ts
+ * import type { CreateIfAbsentStateStore, JobState } from "@cloudiful/scheduler";
+ * class MapStore implements CreateIfAbsentStateStore {
+ *   #states = new Map<string, JobState>();
+ *   load(jobId: string) {
+ *     const state = this.#states.get(jobId);
+ *     return Promise.resolve(state && structuredClone(state));
+ *   }
+ *   save(state: JobState) {
+ *     this.#states.set(state.jobId, structuredClone(state));
+ *     return Promise.resolve();
+ *   }
+ *   delete(jobId: string) {
+ *     this.#states.delete(jobId);
+ *     return Promise.resolve();
+ *   }
+ *   createIfAbsent(state: JobState) {
+ *     const existing = this.#states.get(state.jobId);
+ *     if (existing) return Promise.resolve(structuredClone(existing));
+ *     this.#states.set(state.jobId, structuredClone(state));
+ *     return Promise.resolve(undefined);
+ *   }
+ * }
+ * ```
+ */
+export interface CreateIfAbsentStateStore extends StateStore {
+  /**
+   * Stores `state` only if nothing is stored under `state.jobId`, in one
+   * atomic step. Resolves `undefined` when `state` was stored, or a copy of
+   * the state already there (which is left untouched).
+   */
+  createIfAbsent(state: JobState): Promise<JobState | undefined>;
+}
+
+/** Whether `store` offers {@linkcode CreateIfAbsentStateStore.createIfAbsent}. */
+export function canCreateIfAbsent(
+  store: StateStore,
+): store is CreateIfAbsentStateStore {
+  try {
+    return typeof (store as Partial<CreateIfAbsentStateStore>)
+      .createIfAbsent === "function";
+  } catch {
+    return false; // a hostile proxy: use the plain contract
+  }
+}
+
+/**
  * The detail of the `store-degraded` and `store-recovered` events a store
  * dispatches.
  *
@@ -80,7 +140,7 @@ export function toStoreError(
   operation: StoreOperation,
   jobId: string,
 ): StoreError {
-  if (error instanceof StoreError) return error;
+  if (isInstance(error, StoreError)) return error;
   return new StoreError(
     `state store ${operation} failed for job ${JSON.stringify(jobId)}: ${
       describeThrown(error)

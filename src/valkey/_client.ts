@@ -13,7 +13,12 @@ import { Valkey } from "iovalkey";
 import "./_debug_env_end.ts";
 import { retryWithBackoff } from "../_retry.ts";
 import { InvalidJobKind } from "../constants.ts";
-import { describeThrown, describeValue, InvalidJobError } from "../errors.ts";
+import {
+  describeThrown,
+  describeValue,
+  InvalidJobError,
+  isInstance,
+} from "../errors.ts";
 
 /** An iovalkey client. */
 export type ValkeyClient = InstanceType<typeof Valkey>;
@@ -45,6 +50,9 @@ export function createClient(url: string): ValkeyClient {
   // failures; the last event is kept because a failed connect() only says
   // "Connection is closed" while the event says why (WRONGPASS, LOADING...).
   client.on("error", (error: unknown) => lastErrors.set(client, error));
+  // A failure of an earlier connection must not colour the errors of a
+  // healthy one (see authFailure).
+  client.on("ready", () => lastErrors.delete(client));
   return client;
 }
 
@@ -79,10 +87,15 @@ const DATA_MESSAGES = /^(WRONGTYPE\b|ERR value is not an integer)/;
 
 /** Whether a client error means the server cannot be reached or used now. */
 export function isConnectionError(error: unknown): boolean {
-  if (error instanceof NotReadyError) return true;
+  if (isInstance(error, NotReadyError)) return true;
   const message = describeThrown(error);
   if (CONFIGURATION_MESSAGES.test(message)) return false;
-  const code = (error as { code?: unknown } | null)?.code;
+  let code: unknown;
+  try {
+    code = (error as { code?: unknown } | null)?.code;
+  } catch {
+    code = undefined; // a hostile proxy
+  }
   if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
   return CONNECTION_MESSAGES.test(message);
 }
@@ -100,9 +113,69 @@ export function retryConnection<T>(
   const { client, budgetMs } = options;
   return retryWithBackoff(call, {
     budgetMs,
+    // A refusal of credentials behind a connection error is not a blip.
     retryable: (error) =>
-      !closedClients.has(client) && isConnectionError(error),
+      !closedClients.has(client) && isConnectionError(error) &&
+      authFailure(client, error) === undefined,
   });
+}
+
+/** Whether a client error is a refusal of our credentials or permissions. */
+export function isAuthError(error: unknown): boolean {
+  return CONFIGURATION_MESSAGES.test(describeThrown(error));
+}
+
+/**
+ * The credentials or permission refusal behind `error`, if there is one:
+ * the error itself, or — for a command that failed because the connection
+ * is down ("Stream isn't writeable") — why the last reconnection of `client`
+ * failed. After a password rotation iovalkey's reconnects fail with
+ * `WRONGPASS` while every command only says the stream is closed; this is
+ * how that cause reaches each call.
+ */
+export function authFailure(
+  client: ValkeyClient,
+  error: unknown,
+): unknown | undefined {
+  if (isAuthError(error)) return error;
+  if (client.status === "ready" || !isConnectionError(error)) return undefined;
+  const last = lastErrors.get(client);
+  return last !== undefined && isAuthError(last) ? last : undefined;
+}
+
+/** The class of a client failure. */
+export type ValkeyFailureClass = "auth" | "connection" | "data" | "unknown";
+
+/**
+ * Classifies a failure of a call on `client` and describes it, naming the
+ * refused credentials when a reconnection failed for that reason.
+ */
+export function classifyFailure(
+  client: ValkeyClient | undefined,
+  error: unknown,
+): { kind: ValkeyFailureClass; message: string } {
+  const auth = client === undefined
+    ? (isAuthError(error) ? error : undefined)
+    : authFailure(client, error);
+  const message = describeThrown(error);
+  if (auth !== undefined) {
+    return {
+      kind: "auth",
+      message: auth === error
+        ? message
+        : `${message} (the server refuses the reconnection: ${
+          describeThrown(auth)
+        })`,
+    };
+  }
+  return {
+    kind: isConnectionError(error)
+      ? "connection"
+      : isDataError(error)
+      ? "data"
+      : "unknown",
+    message,
+  };
 }
 
 /** Whether a server error says a key holds something it should not. */
@@ -137,7 +210,7 @@ export async function connectClient(client: ValkeyClient): Promise<void> {
   try {
     await Promise.race([connecting, timeout]);
   } catch (error) {
-    if (error instanceof NotReadyError) throw error;
+    if (isInstance(error, NotReadyError)) throw error;
     throw lastErrors.get(client) ?? error;
   } finally {
     clearTimeout(timer);
@@ -146,6 +219,28 @@ export async function connectClient(client: ValkeyClient): Promise<void> {
 
 /** How long `close()` waits for the server to answer `QUIT`. */
 const QUIT_GRACE_MS = 500;
+
+/** A SHA1 no script has: EVALSHA with it answers NOSCRIPT when permitted. */
+const ABSENT_SCRIPT_SHA = "0".repeat(40);
+
+/**
+ * Checks at connect time that the user may run scripts. iovalkey sends a
+ * script's first call on a connection as `EVAL` and later ones as
+ * `EVALSHA`, so an ACL that denies only `EVALSHA` would otherwise pass the
+ * first occurrence and fail the second.
+ *
+ * @throws the server's `NOPERM` error when `EVAL` or `EVALSHA` is denied.
+ */
+export async function checkScriptPermissions(
+  client: ValkeyClient,
+): Promise<void> {
+  await client.eval("return 1", 0);
+  try {
+    await client.evalsha(ABSENT_SCRIPT_SHA, 0);
+  } catch (error) {
+    if (!/^NOSCRIPT\b/.test(describeThrown(error))) throw error;
+  }
+}
 
 /**
  * Ends the connection so that a process or test can exit: `QUIT` when

@@ -7,11 +7,7 @@
 
 import { formatRfc3339 } from "../_rfc3339.ts";
 import { ExecutionGuardErrorKind } from "../constants.ts";
-import {
-  describeThrown,
-  describeValue,
-  ExecutionGuardError,
-} from "../errors.ts";
+import { describeValue, ExecutionGuardError, isInstance } from "../errors.ts";
 import type {
   ExecutionGuard,
   ExecutionGuardAcquire,
@@ -19,6 +15,8 @@ import type {
   ExecutionLease,
   ExecutionSlot,
 } from "../guard/execution_guard.ts";
+import { FencingWatch } from "../guard/fencing.ts";
+import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
 import {
   type LeaseConfig,
   requireSlot,
@@ -27,11 +25,11 @@ import {
 } from "../guard/lease_config.ts";
 import { renewalBudget, resolveRetryBudget } from "../_retry.ts";
 import {
+  checkScriptPermissions,
+  classifyFailure,
   closeClient,
   connectClient,
   createClient,
-  isConnectionError,
-  isDataError,
   retryConnection,
   validatePrefix,
   validateUrl,
@@ -79,6 +77,12 @@ export const DEFAULT_LEASE_PREFIX = "scheduler:valkey:execution-lease:";
  * marker or another holder's token means contended (nil). Any string may be
  * a holder's token (Rust instances write their own), but a key of another
  * type holds no lease at all: that is reported, not taken for contention.
+ *
+ * The counter never goes back: an absent counter (a server restarted empty)
+ * starts from the server's time in microseconds, and a counter below the
+ * highest token this client has seen (ARGV[3]) is raised to it. The token
+ * is read back with GET, as text: Lua numbers are doubles and would round
+ * tokens beyond 2^53. Answers {token, "present" | "absent" | "behind"}.
  */
 const ACQUIRE = `
 local held = redis.call("TYPE", KEYS[1]).ok
@@ -86,9 +90,26 @@ if held == "string" then return false end
 if held ~= "none" then
   return redis.error_reply("WRONGTYPE the lease key holds a " .. held .. ", not a lease")
 end
-local fence = redis.call("INCR", KEYS[2])
+local function above(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
+end
+local counter = redis.call("GET", KEYS[2])
+local found = "present"
+if counter == false then
+  local now = redis.call("TIME")
+  counter = now[1] .. string.format("%06d", tonumber(now[2]))
+  found = "absent"
+end
+if above(ARGV[3], counter) then
+  counter = ARGV[3]
+  if found == "present" then found = "behind" end
+end
+if found ~= "present" then redis.call("SET", KEYS[2], counter) end
+redis.call("INCR", KEYS[2])
+local fence = redis.call("GET", KEYS[2])
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-return fence`;
+return {fence, found}`;
 
 /** Extends the lease only while it still holds the caller's token. */
 const RENEW = `
@@ -113,30 +134,25 @@ else
 end
 return 1`;
 
-/** Which call failed, for whom, and (when known) on which keys. */
+/** Which call failed, for whom, on which client and (when known) keys. */
 interface GuardCall {
   readonly operation: string;
   readonly jobId: string;
+  readonly client?: ValkeyClient;
   readonly keys?: readonly string[];
 }
 
 function guardError(cause: unknown, call: GuardCall): ExecutionGuardError {
-  if (cause instanceof ExecutionGuardError) return cause;
+  if (isInstance(cause, ExecutionGuardError)) return cause;
+  const { kind, message } = classifyFailure(call.client, cause);
   const keys = call.keys === undefined
     ? ""
     : ` (key${call.keys.length > 1 ? "s" : ""} ${call.keys.join(", ")})`;
   return new ExecutionGuardError(
     `Valkey execution guard ${call.operation} failed for job ${
       JSON.stringify(call.jobId)
-    }${keys}: ${describeThrown(cause)}`,
-    {
-      kind: isConnectionError(cause)
-        ? ExecutionGuardErrorKind.Connection
-        : isDataError(cause)
-        ? ExecutionGuardErrorKind.Data
-        : ExecutionGuardErrorKind.Unknown,
-      cause,
-    },
+    }${keys}: ${message}`,
+    { kind, cause },
   );
 }
 
@@ -146,6 +162,12 @@ function guardError(cause: unknown, call: GuardCall): ExecutionGuardError {
  * token, strictly greater than every earlier grant's for the job id (`INCR`
  * in the same script). A released lease key stays in place as a done marker
  * for `completedRetentionMs`.
+ *
+ * Tokens survive a counter reset (the server restarted empty): a missing
+ * counter starts from the server time in microseconds, and never below the
+ * highest token this guard has seen, which it reports with a
+ * `fencing-reset` event ({@linkcode FencingResetDetail}). Tokens are
+ * bigints, exact beyond 2^53.
  *
  * @example Two instances, one server
  * ```ts ignore
@@ -160,17 +182,20 @@ function guardError(cause: unknown, call: GuardCall): ExecutionGuardError {
  * await guard.close();
  * ```
  */
-export class ValkeyExecutionGuard implements ExecutionGuard {
+export class ValkeyExecutionGuard extends GuardedEventTarget
+  implements ExecutionGuard {
   readonly #client: ValkeyClient;
   readonly #lease: ResolvedLeaseConfig;
   readonly #prefix: string;
   #retryBudgetMs = 0;
+  readonly #fencing = new FencingWatch();
 
   private constructor(
     client: ValkeyClient,
     lease: ResolvedLeaseConfig,
     prefix: string,
   ) {
+    super();
     this.#client = client;
     this.#lease = lease;
     this.#prefix = prefix;
@@ -218,6 +243,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
     const client = createClient(url);
     try {
       await connectClient(client);
+      await checkScriptPermissions(client);
     } catch (cause) {
       await closeClient(client);
       throw guardError(cause, { operation: "connect", jobId: "(none yet)" });
@@ -272,6 +298,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
             fenceKey,
             token,
             this.#lease.ttlMs,
+            String(this.#fencing.floor(slot.jobId)),
           ),
       );
     } catch (cause) {
@@ -279,16 +306,30 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
         operation: "acquire",
         jobId: slot.jobId,
         keys: [leaseKey, fenceKey],
+        client: this.#client,
       });
     }
     if (fence === null) return { kind: "contended" };
-    if (typeof fence !== "number" && typeof fence !== "string") {
+    const [text, counter] = Array.isArray(fence) ? fence : [];
+    if (
+      typeof text !== "string" || !/^[0-9]+$/.test(text) ||
+      !["present", "absent", "behind"].includes(counter)
+    ) {
       throw new ExecutionGuardError(
         `Valkey acquire for job ${JSON.stringify(slot.jobId)} answered ${
           describeValue(fence)
         } instead of a fencing token`,
         { kind: ExecutionGuardErrorKind.Data },
       );
+    }
+    const fencingToken = BigInt(text);
+    const reset = this.#fencing.granted({
+      jobId: slot.jobId,
+      fencingToken,
+      counter,
+    });
+    if (reset !== undefined) {
+      this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
     }
     return {
       kind: "acquired",
@@ -297,7 +338,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
         scheduledAt: new Date(scheduledAt.getTime()),
         token,
         leaseKey,
-        fencingToken: BigInt(fence),
+        fencingToken,
       },
     };
   }
@@ -325,6 +366,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
         operation: "renew",
         jobId: lease.jobId,
         keys: [lease.leaseKey],
+        client: this.#client,
       });
     }
   }
@@ -353,6 +395,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
         operation: "release",
         jobId: lease.jobId,
         keys: [lease.leaseKey],
+        client: this.#client,
       });
     }
   }

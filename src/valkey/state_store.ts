@@ -5,8 +5,8 @@
  * @module
  */
 
-import { StoreErrorKind, StoreOperation } from "../constants.ts";
-import { describeThrown, StoreError } from "../errors.ts";
+import { StoreOperation } from "../constants.ts";
+import { describeThrown, isInstance, StoreError } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
 import {
   requireSavableState,
@@ -14,14 +14,21 @@ import {
 } from "../store/_store_input.ts";
 import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
-import type { StateStore } from "../store/state_store.ts";
+import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
 import { resolveRetryBudget } from "../_retry.ts";
 import {
+  createIfAbsent,
+  type KnownTexts,
+  type MergedSave,
+  saveMerged,
+} from "./_state_writes.ts";
+import {
+  checkScriptPermissions,
+  classifyFailure,
   closeClient,
   connectClient,
   createClient,
   isConnectionError,
-  isDataError,
   retryConnection,
   validatePrefix,
   validateUrl,
@@ -76,26 +83,28 @@ function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, "//***@");
 }
 
+/** Where a client failure happened, for {@linkcode toValkeyStoreError}. */
+export interface ValkeyFailureSite {
+  /** The store call, or `undefined` for connecting. */
+  readonly operation: StoreOperation | undefined;
+  /** What the call was about: a job, or the redacted URL. */
+  readonly subject: string;
+  /** The client, whose failed reconnections explain a closed stream. */
+  readonly client?: ValkeyClient;
+}
+
 /** Wraps a client failure as a StoreError with its class. */
 export function toValkeyStoreError(
   cause: unknown,
-  operation: StoreOperation | undefined,
-  subject: string,
+  site: ValkeyFailureSite,
 ): StoreError {
-  if (cause instanceof StoreError) return cause;
+  if (isInstance(cause, StoreError)) return cause;
+  const { kind, message } = classifyFailure(site.client, cause);
   return new StoreError(
-    `Valkey ${operation ?? "connect"} failed for ${subject}: ${
-      describeThrown(cause)
-    }`,
-    {
-      kind: isConnectionError(cause)
-        ? StoreErrorKind.Connection
-        : isDataError(cause)
-        ? StoreErrorKind.Data
-        : StoreErrorKind.Unknown,
-      operation,
-      cause,
-    },
+    `Valkey ${
+      site.operation ?? "connect"
+    } failed for ${site.subject}: ${message}`,
+    { kind, operation: site.operation, cause },
   );
 }
 
@@ -103,6 +112,12 @@ export function toValkeyStoreError(
  * Persists job states in Valkey: key `<prefix><jobId>`, value the Rust
  * crate's JSON. With the default prefix, a missing state is also looked up
  * under the legacy `scheduler:job-state:<jobId>`, and `delete` removes both.
+ *
+ * Several instances may share a state: a job's first state is created with
+ * `SET NX` ({@linkcode ValkeyStateStore.createIfAbsent}), and `save` merges
+ * over the stored value (the furthest cursor, the latest instants) and
+ * writes with a compare-and-set script, so a stale writer never moves the
+ * stored state back. The value stays the Rust crate's JSON.
  *
  * Connection-class failures (refused, reset, timeout, closed, `LOADING`,
  * `BUSY`, `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`) are kind `connection`, a
@@ -125,10 +140,12 @@ export function toValkeyStoreError(
  * }
  * ```
  */
-export class ValkeyStateStore implements StateStore {
+export class ValkeyStateStore implements CreateIfAbsentStateStore {
   readonly #client: ValkeyClient;
   readonly #prefix: string;
   #retryBudgetMs = 0;
+  /** The last text seen per key, so that a merged save is one command. */
+  readonly #known: KnownTexts = new Map();
 
   private constructor(client: ValkeyClient, prefix: string) {
     this.#client = client;
@@ -161,9 +178,13 @@ export class ValkeyStateStore implements StateStore {
     );
     try {
       await connectClient(store.#client);
+      await checkScriptPermissions(store.#client);
     } catch (cause) {
       await closeClient(store.#client);
-      throw toValkeyStoreError(cause, undefined, redact(url));
+      throw toValkeyStoreError(cause, {
+        operation: undefined,
+        subject: redact(url),
+      });
     }
     return store;
   }
@@ -208,11 +229,15 @@ export class ValkeyStateStore implements StateStore {
     }
     try {
       await connectClient(store.#client);
+      await checkScriptPermissions(store.#client);
     } catch (cause) {
       if (!isConnectionError(cause)) {
         // Wrong credentials and the like: no reconnection will cure them.
         await store.close();
-        throw toValkeyStoreError(cause, undefined, redact(url));
+        throw toValkeyStoreError(cause, {
+          operation: undefined,
+          subject: redact(url),
+        });
       }
       // The client keeps reconnecting in the background; until it does,
       // the wrapper serves from its mirror.
@@ -258,17 +283,18 @@ export class ValkeyStateStore implements StateStore {
     let text: string | null;
     try {
       text = await this.#retry(() => this.#client.get(this.#prefix + jobId));
+      this.#known.set(this.#prefix + jobId, text);
       if (text === null && this.#prefix === DEFAULT_STATE_PREFIX) {
         text = await this.#retry(() =>
           this.#client.get(LEGACY_STATE_PREFIX + jobId)
         );
       }
     } catch (cause) {
-      throw toValkeyStoreError(
-        cause,
-        StoreOperation.Load,
-        `job ${JSON.stringify(jobId)}`,
-      );
+      throw toValkeyStoreError(cause, {
+        operation: StoreOperation.Load,
+        subject: `job ${JSON.stringify(jobId)}`,
+        client: this.#client,
+      });
     }
     return text === null ? undefined : decodeJobState(text, jobId);
   }
@@ -281,19 +307,53 @@ export class ValkeyStateStore implements StateStore {
    * await store.save(state);
    * ```
    */
+  // deno-lint-ignore require-await
   async save(state: JobState): Promise<void> {
     requireSavableState(state);
-    const text = encodeJobState(state);
+    encodeJobState(state); // an unstorable state fails before any command
+    return this.#write(state, saveMerged);
+  }
+
+  /**
+   * Stores `state` only if no state of its job is stored (`SET NX`);
+   * resolves `undefined` when stored, or the state already there. The
+   * scheduler uses it for a job's first state, so that instances starting
+   * together share one.
+   *
+   * @example
+   * ```ts ignore
+   * const existing = await store.createIfAbsent(state);
+   * ```
+   */
+  // deno-lint-ignore require-await
+  async createIfAbsent(state: JobState): Promise<JobState | undefined> {
+    requireSavableState(state);
+    return this.#write(state, createIfAbsent);
+  }
+
+  /**
+   * Runs one of the race-free writes for `state`'s key. Both are safe to
+   * retry: a merged save applied twice is applied once, and a create that
+   * did land answers with the state it stored.
+   */
+  async #write<T>(
+    state: JobState,
+    write: (client: ValkeyClient, target: MergedSave) => Promise<T>,
+  ): Promise<T> {
     try {
-      await this.#retry(() =>
-        this.#client.set(this.#prefix + state.jobId, text)
+      return await this.#retry(() =>
+        write(this.#client, {
+          key: this.#prefix + state.jobId,
+          state,
+          known: this.#known,
+        })
       );
     } catch (cause) {
-      throw toValkeyStoreError(
-        cause,
-        StoreOperation.Save,
-        `job ${JSON.stringify(state.jobId)}`,
-      );
+      throw toValkeyStoreError(cause, {
+        operation: StoreOperation.Save,
+        subject: `job ${JSON.stringify(state.jobId)}`,
+        client: this.#client,
+      });
     }
   }
 
@@ -308,17 +368,18 @@ export class ValkeyStateStore implements StateStore {
   async delete(jobId: string): Promise<void> {
     requireStoreJobId(jobId);
     const keys = [this.#prefix + jobId];
+    this.#known.delete(keys[0]);
     if (this.#prefix === DEFAULT_STATE_PREFIX) {
       keys.push(LEGACY_STATE_PREFIX + jobId);
     }
     try {
       await this.#retry(() => this.#client.del(...keys));
     } catch (cause) {
-      throw toValkeyStoreError(
-        cause,
-        StoreOperation.Delete,
-        `job ${JSON.stringify(jobId)}`,
-      );
+      throw toValkeyStoreError(cause, {
+        operation: StoreOperation.Delete,
+        subject: `job ${JSON.stringify(jobId)}`,
+        client: this.#client,
+      });
     }
   }
 

@@ -1,0 +1,85 @@
+/**
+ * How a save meets the state already stored, as a pure function: the stored
+ * state never goes backwards, whoever writes.
+ *
+ * Runtime-neutral.
+ *
+ * @module
+ */
+
+import { StoreErrorKind, StoreOperation } from "../constants.ts";
+import { StoreError } from "../errors.ts";
+import { copyJobState, type JobState } from "./job_state.ts";
+import { decodeJobState, encodeJobState } from "./json_codec.ts";
+
+function later(a: Date | null, b: Date | null): Date | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return b.getTime() > a.getTime() ? b : a;
+}
+
+/**
+ * The state to store when `incoming` is saved over `stored`: field by
+ * field the furthest of the two, so a writer with a stale view (a lagging
+ * instance, a late completion) can never move the stored state back.
+ *
+ * - `triggerCount` and `nextRunAt` are one cursor and move together: from
+ *   the state with the higher count. With equal counts `incoming`'s
+ *   `nextRunAt` is kept: only a repair (a next run for a null one) or a
+ *   lowered `maxRuns` (null for a next run) changes it without consuming.
+ * - `lastRunAt` and `lastSuccessAt`: the later instant of the two.
+ * - `lastError` belongs to the latest completed run: `incoming`'s unless
+ *   `stored` records a later `lastRunAt`.
+ *
+ * Nothing stored → `incoming` as is. Returns a fresh object.
+ */
+export function mergeJobStates(
+  stored: JobState | undefined,
+  incoming: JobState,
+): JobState {
+  if (stored === undefined) return copyJobState(incoming);
+  const cursor = stored.triggerCount > incoming.triggerCount
+    ? stored
+    : incoming;
+  const storedRanLater = stored.lastRunAt !== null &&
+    (incoming.lastRunAt === null ||
+      stored.lastRunAt.getTime() > incoming.lastRunAt.getTime());
+  return copyJobState({
+    jobId: incoming.jobId,
+    triggerCount: cursor.triggerCount,
+    nextRunAt: cursor.nextRunAt,
+    lastRunAt: later(stored.lastRunAt, incoming.lastRunAt),
+    lastSuccessAt: later(stored.lastSuccessAt, incoming.lastSuccessAt),
+    lastError: storedRanLater ? stored.lastError : incoming.lastError,
+  });
+}
+
+/**
+ * The JSON text a save writes over `storedValue` (the raw stored value, or
+ * `null` when absent): `state` merged over it. A stored value that is not
+ * a state of this job is replaced, as a plain write did.
+ */
+export function mergedText(storedValue: unknown, state: JobState): string {
+  let stored: JobState | undefined;
+  if (storedValue !== null) {
+    try {
+      stored = decodeJobState(storedValue, state.jobId);
+    } catch {
+      stored = undefined;
+    }
+  }
+  return encodeJobState(mergeJobStates(stored, state));
+}
+
+/** Merge-and-retry rounds before a save gives up (only under a write storm). */
+export const MAX_MERGE_ROUNDS = 100;
+
+/** A save or create that lost every one of its compare-and-set rounds. */
+export function writeStormError(jobId: string): StoreError {
+  return new StoreError(
+    `the state of job ${
+      JSON.stringify(jobId)
+    } changed under every one of ${MAX_MERGE_ROUNDS} write attempts`,
+    { kind: StoreErrorKind.Unknown, operation: StoreOperation.Save },
+  );
+}

@@ -1,0 +1,179 @@
+/**
+ * Issue 13, item 3: fencing tokens keep increasing across a counter reset
+ * (Valkey restarted empty, the KV counter or file gone), the guard reports
+ * the reset with a `fencing-reset` event, and tokens beyond 2^53 stay exact.
+ */
+import assert from "node:assert/strict";
+import {
+  DenoKvExecutionGuard,
+  type ExecutionGuard,
+  type ExecutionGuardAcquire,
+  type FencingResetDetail,
+} from "../mod.ts";
+import { ValkeyExecutionGuard } from "../src/valkey/mod.ts";
+import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
+
+const LEASE = { ttlMs: 5_000, renewIntervalMs: 1_000 };
+const T = Date.UTC(2026, 3, 3, 1, 2, 3);
+
+function token(answer: ExecutionGuardAcquire): bigint {
+  assert.equal(answer.kind, "acquired");
+  assert.ok(answer.kind === "acquired");
+  return answer.lease.fencingToken!;
+}
+
+async function grant(guard: ExecutionGuard, jobId: string, at: number) {
+  return token(await guard.acquire({ jobId, scheduledAt: new Date(at) }));
+}
+
+function resets(guard: EventTarget): FencingResetDetail[] {
+  const seen: FencingResetDetail[] = [];
+  guard.addEventListener("fencing-reset", (event) => {
+    seen.push((event as CustomEvent<FencingResetDetail>).detail);
+  });
+  return seen;
+}
+
+Deno.test("Deno KV: a deleted counter re-seeds above every earlier token and is reported", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const guard = new DenoKvExecutionGuard(kv, LEASE);
+    const seen = resets(guard);
+    const before = [
+      await grant(guard, "job", T),
+      await grant(guard, "job", T + 1),
+    ];
+    assert.equal(before[1], before[0] + 1n);
+    await kv.delete(["scheduler", "execution-lease", "fence", "job"]);
+    const after = await grant(guard, "job", T + 2);
+    assert.ok(after > before[1], `${after} > ${before[1]}`);
+    assert.deepEqual(seen, [{
+      type: "fencing-reset",
+      jobId: "job",
+      previousFencingToken: before[1],
+      fencingToken: after,
+    }]);
+    // A counter found behind (restored from an old backup) is raised too.
+    await kv.set(["scheduler", "execution-lease", "fence", "job"], 3n);
+    const raised = await grant(guard, "job", T + 3);
+    assert.equal(raised, after + 1n);
+    assert.equal(seen.length, 2);
+    assert.equal(seen[1].previousFencingToken, after);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("Deno KV: a new file gives a fresh guard tokens above the old file's (time-seeded)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/fence.kv`;
+    let kv = await Deno.openKv(path);
+    const old = await grant(new DenoKvExecutionGuard(kv, LEASE), "job", T);
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.mkdir(dir);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    kv = await Deno.openKv(path);
+    const fresh = await grant(new DenoKvExecutionGuard(kv, LEASE), "job", T);
+    kv.close();
+    assert.ok(fresh > old, `${fresh} > ${old}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("fencing-reset listeners that throw do not break the guard", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const errors: unknown[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args);
+  try {
+    const guard = new DenoKvExecutionGuard(kv, LEASE);
+    guard.addEventListener("fencing-reset", () => {
+      throw new Error("listener bug");
+    });
+    await grant(guard, "job", T);
+    await kv.delete(["scheduler", "execution-lease", "fence", "job"]);
+    await grant(guard, "job", T + 1);
+    assert.equal(errors.length, 1, "the throw was logged");
+  } finally {
+    console.error = original;
+    kv.close();
+  }
+});
+
+const valkey = await hasValkeyServer();
+
+Deno.test({
+  name:
+    "Valkey: tokens stay increasing when the server restarts empty, and the reset is reported",
+  ignore: !valkey,
+  fn: async () => {
+    await withValkeyServer(async (server) => {
+      const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
+      try {
+        const seen = resets(guard);
+        const first = await grant(guard, "job", T);
+        const second = await grant(guard, "job", T + 1);
+        assert.equal(second, first + 1n);
+        await server.restart();
+        let after: bigint | undefined;
+        for (let attempt = 0; attempt < 100 && after === undefined; attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          after = await grant(guard, "job", T + 2).catch(() => undefined);
+        }
+        assert.ok(after !== undefined, "the guard reconnected");
+        assert.ok(after > second, `${after} > ${second}`);
+        assert.equal(seen.length, 1);
+        assert.equal(seen[0].previousFencingToken, second);
+        assert.equal(seen[0].fencingToken, after);
+        // A fresh guard (no memory of earlier tokens) after another reset
+        // still gets a higher token: the counter starts from server time.
+        await server.restart();
+        const fresh = await ValkeyExecutionGuard.connect(server.url, LEASE);
+        try {
+          const next = await grant(fresh, "job", T + 3);
+          assert.ok(next > after, `${next} > ${after}`);
+        } finally {
+          await fresh.close();
+        }
+      } finally {
+        await guard.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "Valkey: tokens beyond 2^53 are exact and never collide",
+  ignore: !valkey,
+  fn: async () => {
+    await withValkeyServer(async (server) => {
+      const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
+      const { Valkey } = await import("iovalkey");
+      const raw = new Valkey(server.url);
+      try {
+        await raw.set(
+          "scheduler:valkey:execution-lease:big:fencing-token",
+          "9007199254740993",
+        );
+        const tokens = [
+          await grant(guard, "big", T),
+          await grant(guard, "big", T + 1),
+          await grant(guard, "big", T + 2),
+        ];
+        assert.deepEqual(tokens, [
+          9007199254740994n,
+          9007199254740995n,
+          9007199254740996n,
+        ]);
+      } finally {
+        await guard.close();
+        const ended = new Promise((resolve) => raw.once("end", resolve));
+        await raw.quit();
+        await ended;
+      }
+    });
+  },
+});
