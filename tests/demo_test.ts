@@ -3,29 +3,10 @@
  * Real time: a few hundred milliseconds per run.
  */
 import assert from "node:assert/strict";
+import { runExample } from "./_run_example.ts";
 
-const ROOT = new URL("../", import.meta.url);
-const DEMO = new URL("../examples/demo.ts", import.meta.url);
-
-async function demo(args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--config",
-      new URL("deno.json", ROOT).pathname,
-      DEMO.pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+function demo(args: string[]) {
+  return runExample("demo.ts", ["--allow-read", "--allow-write"], args);
 }
 
 function runNumbers(stdout: string): number[] {
