@@ -23,7 +23,20 @@ import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
 import type { StateStore } from "../store/state_store.ts";
 import { isConnectionKvError, retryTransient } from "./_kv_errors.ts";
 
-/** Options of {@linkcode DenoKvStateStore}. */
+/**
+ * Options of {@linkcode DenoKvStateStore}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   DenoKvStateStore,
+ *   type DenoKvStateStoreOptions,
+ * } from "@cloudiful/scheduler";
+ * const options: DenoKvStateStoreOptions = { keyPrefix: ["my-app", "jobs"] };
+ * const store = await DenoKvStateStore.open(":memory:", options);
+ * store.close();
+ * ```
+ */
 export interface DenoKvStateStoreOptions {
   /**
    * Keys are `[...keyPrefix, jobId]`.
