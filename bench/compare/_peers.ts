@@ -20,8 +20,10 @@ export type PeerName =
   | "toad-scheduler";
 
 /**
- * Writes `.peers/package.json` from `peers.json` and runs `npm install` there
- * (no lifecycle scripts: the only one is an optional native msgpack build).
+ * Writes `.peers/package.json` and `package-lock.json` from `peers.json` and
+ * `peers.lock.json` and runs `npm ci` there, so every run measures the same
+ * dependency tree (no lifecycle scripts: the only one is an optional native
+ * msgpack build).
  */
 export async function installPeers(): Promise<void> {
   await Deno.mkdir(PEERS_DIR, { recursive: true });
@@ -29,8 +31,12 @@ export async function installPeers(): Promise<void> {
     new URL("./peers.json", import.meta.url),
     new URL("package.json", PEERS_DIR),
   );
+  await Deno.copyFile(
+    new URL("./peers.lock.json", import.meta.url),
+    new URL("package-lock.json", PEERS_DIR),
+  );
   const output = await new Deno.Command("npm", {
-    args: ["install", "--no-audit", "--no-fund", "--ignore-scripts"],
+    args: ["ci", "--no-audit", "--no-fund", "--ignore-scripts"],
     cwd: PEERS_DIR.pathname,
     stdout: "piped",
     stderr: "piped",

@@ -1,7 +1,8 @@
 /**
  * `deno task compare`: installs the peer libraries into bench/compare/.peers/
- * with npm, measures them beside ours in this Deno process (the 10 000-job
- * figures in one child process per library), and writes bench/RESULTS.md.
+ * with `npm ci` (peers.json, peers.lock.json), measures them beside ours in
+ * this Deno process (the 10 000-job figures in one child process per
+ * library), and writes bench/RESULTS.md.
  *
  *   deno task compare [--only throughput,dst,lateness,far-future,valkey,many-jobs]
  *
@@ -54,7 +55,7 @@ async function nodeVersion(): Promise<string> {
 
 async function main(): Promise<void> {
   const names = selected(Deno.args);
-  console.error("installing peers into bench/compare/.peers/ …");
+  console.error("installing peers into bench/compare/.peers/ (npm ci) …");
   await installPeers();
   const coordinator = await npmView("@node-cron/redis-coordinator");
   const sections: Section[] = [];
