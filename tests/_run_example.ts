@@ -16,8 +16,7 @@ export interface ExampleOutput {
 /** Runs `examples/<file>` with `permissions` (flags) and `args`. */
 export async function runExample(
   file: string,
-  permissions: string[],
-  args: string[],
+  { permissions, args }: { permissions: string[]; args: string[] },
 ): Promise<ExampleOutput> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [

@@ -6,7 +6,10 @@ import assert from "node:assert/strict";
 import { runExample } from "./_run_example.ts";
 
 function demo(args: string[]) {
-  return runExample("demo.ts", ["--allow-read", "--allow-write"], args);
+  return runExample("demo.ts", {
+    permissions: ["--allow-read", "--allow-write"],
+    args,
+  });
 }
 
 function runNumbers(stdout: string): number[] {

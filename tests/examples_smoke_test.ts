@@ -21,19 +21,19 @@ Deno.test("examples: every file in examples/ has a smoke run below", () => {
 });
 
 Deno.test("examples: demo.ts runs two short runs on the in-memory store", async () => {
-  const result = await runExample("demo.ts", [
-    "--allow-read",
-    "--allow-write",
-  ], [
-    "--store",
-    "memory",
-    "--interval",
-    "20",
-    "--runs",
-    "2",
-    "--tz",
-    "UTC",
-  ]);
+  const result = await runExample("demo.ts", {
+    permissions: ["--allow-read", "--allow-write"],
+    args: [
+      "--store",
+      "memory",
+      "--interval",
+      "20",
+      "--runs",
+      "2",
+      "--tz",
+      "UTC",
+    ],
+  });
   assert.equal(result.code, 0, result.stderr);
   assert.equal([...result.stdout.matchAll(/^run #\d+ /gm)].length, 2);
 });
@@ -61,12 +61,15 @@ Deno.test({
   ignore: !(await hasValkeyServer()),
   async fn() {
     await withValkeyServer(async (server) => {
-      const result = await runExample("valkey_instances.ts", [
-        "--allow-net",
-        "--allow-env",
-        "--allow-read",
-        "--allow-sys",
-      ], ["--url", server.url, "--runs", "4", "--interval", "50"]);
+      const result = await runExample("valkey_instances.ts", {
+        permissions: [
+          "--allow-net",
+          "--allow-env",
+          "--allow-read",
+          "--allow-sys",
+        ],
+        args: ["--url", server.url, "--runs", "4", "--interval", "50"],
+      });
       assert.equal(result.code, 0, result.stderr);
       const tokens = [...result.stdout.matchAll(/fencing token (\d+)$/gm)]
         .map((match) => Number(match[1]));

@@ -76,9 +76,11 @@ async function croner(): Promise<Outcome> {
 
 /** Every second through a pattern; `fire` answers whether to stop. */
 function perSecond(
-  name: string,
-  schedule: string,
-  start: (fire: (due: number) => boolean) => void,
+  { name, schedule, start }: {
+    name: string;
+    schedule: string;
+    start: (fire: (due: number) => boolean) => void;
+  },
 ): Promise<Outcome> {
   return new Promise((resolve) => {
     const lateness: number[] = [];
@@ -93,15 +95,16 @@ function perSecond(
 
 function cronerSeconds(): Promise<Outcome> {
   const { Cron } = peer("croner");
-  return perSecond(
-    `croner ${peerVersion("croner")}`,
-    `\`* * * * * *\`: every second; ${SECOND_FIRINGS} firings, due = the nearest whole second`,
-    (fire) => {
+  return perSecond({
+    name: `croner ${peerVersion("croner")}`,
+    schedule:
+      `\`* * * * * *\`: every second; ${SECOND_FIRINGS} firings, due = the nearest whole second`,
+    start(fire) {
       new Cron("* * * * * *", { timezone: "UTC" }, (self: { stop(): void }) => {
         if (fire(Math.round(now() / 1000) * 1000)) self.stop();
       });
     },
-  );
+  });
 }
 
 function rawTimeout(): Promise<Outcome> {
@@ -142,15 +145,16 @@ function toad(): Promise<Outcome> {
 
 function nodeCron(): Promise<Outcome> {
   const cron = peer("node-cron");
-  return perSecond(
-    `node-cron ${peerVersion("node-cron")}`,
-    `\`* * * * * *\`: every second, its finest; ${SECOND_FIRINGS} firings, due = the \`date\` it passes`,
-    (fire) => {
+  return perSecond({
+    name: `node-cron ${peerVersion("node-cron")}`,
+    schedule:
+      `\`* * * * * *\`: every second, its finest; ${SECOND_FIRINGS} firings, due = the \`date\` it passes`,
+    start(fire) {
       const task = cron.schedule("* * * * * *", ({ date }: { date: Date }) => {
         if (fire(date.getTime())) task.destroy();
       });
     },
-  );
+  });
 }
 
 function ms(value: number): string {
