@@ -62,12 +62,7 @@ Deno.test({
   async fn() {
     await withValkeyServer(async (server) => {
       const result = await runExample("valkey_instances.ts", {
-        permissions: [
-          "--allow-net",
-          "--allow-env",
-          "--allow-read",
-          "--allow-sys",
-        ],
+        permissions: ["--allow-net", "--allow-env"],
         args: ["--url", server.url, "--runs", "4", "--interval", "50"],
       });
       assert.equal(result.code, 0, result.stderr);
