@@ -3,47 +3,8 @@
  * README.md and checked, so the documentation cannot drift from behaviour.
  */
 import assert from "node:assert/strict";
-import { CronSchedule, type DstPolicy } from "../mod.ts";
-
-interface DstRow {
-  zone: string;
-  expression: string;
-  dst: DstPolicy | undefined;
-  after: Date;
-  expected: string[];
-}
-
-function parseRules(text: string): DstPolicy | undefined {
-  if (text === "default") return undefined;
-  const policy: Record<string, string> = {};
-  for (const part of text.split(",")) {
-    const [key, value] = part.split(":").map((piece) => piece.trim());
-    policy[key] = value;
-  }
-  return policy as DstPolicy;
-}
-
-async function readDstTable(): Promise<DstRow[]> {
-  const readme = await Deno.readTextFile(
-    new URL("../README.md", import.meta.url),
-  );
-  const start = readme.indexOf("<!-- dst-table:start -->");
-  const end = readme.indexOf("<!-- dst-table:end -->");
-  assert.ok(start >= 0 && end > start, "README.md has the dst-table markers");
-  const rows = readme.slice(start, end).split("\n")
-    .filter((line) => line.startsWith("|"))
-    .map((line) => line.split("|").slice(1, -1).map((cell) => cell.trim()))
-    .filter(([zone]) => zone !== "zone" && !/^-+$/.test(zone));
-  return rows.map(([zone, expression, rules, after, firesAt]) => ({
-    zone,
-    expression: expression.replaceAll("`", ""),
-    dst: parseRules(rules),
-    after: new Date(after),
-    expected: firesAt.split(",").map((instant) =>
-      new Date(instant.trim()).toISOString()
-    ),
-  }));
-}
+import { CronSchedule } from "../mod.ts";
+import { readDstTable } from "./_readme_dst_table.ts";
 
 const table = await readDstTable();
 

@@ -3,14 +3,12 @@
  * Real time: a few hundred milliseconds per run.
  */
 import assert from "node:assert/strict";
-import { runScript } from "./_processes.ts";
-
-const DEMO = new URL("../examples/demo.ts", import.meta.url);
+import { runExample } from "./_run_example.ts";
 
 function demo(args: string[]) {
-  return runScript(DEMO, {
-    args,
+  return runExample("demo.ts", {
     permissions: ["--allow-read", "--allow-write"],
+    args,
   });
 }
 

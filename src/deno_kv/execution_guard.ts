@@ -44,7 +44,25 @@ import {
 import { requireKv, validateKeyPrefix } from "./state_store.ts";
 import { checkOptions } from "../_options.ts";
 
-/** Options of {@linkcode DenoKvExecutionGuard}. */
+/**
+ * Options of {@linkcode DenoKvExecutionGuard}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   DenoKvExecutionGuard,
+ *   type DenoKvExecutionGuardOptions,
+ * } from "@cloudiful/scheduler";
+ * const kv = await Deno.openKv(":memory:");
+ * const options: DenoKvExecutionGuardOptions = { keyPrefix: ["my-app", "leases"] };
+ * const guard = new DenoKvExecutionGuard(
+ *   kv,
+ *   { ttlMs: 30_000, renewIntervalMs: 10_000 },
+ *   options,
+ * );
+ * kv.close();
+ * ```
+ */
 export interface DenoKvExecutionGuardOptions {
   /**
    * Leases live under `[...keyPrefix, "lease", jobId, scheduledAtMs]`, the

@@ -39,7 +39,20 @@ import {
   retryKv,
 } from "./_kv_errors.ts";
 
-/** Options of {@linkcode DenoKvStateStore}. */
+/**
+ * Options of {@linkcode DenoKvStateStore}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   DenoKvStateStore,
+ *   type DenoKvStateStoreOptions,
+ * } from "@cloudiful/scheduler";
+ * const options: DenoKvStateStoreOptions = { keyPrefix: ["my-app", "jobs"] };
+ * const store = await DenoKvStateStore.open(":memory:", options);
+ * store.close();
+ * ```
+ */
 export interface DenoKvStateStoreOptions {
   /**
    * Keys are `[...keyPrefix, jobId]`.

@@ -10,7 +10,16 @@
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 
-/** The longest single timer ever armed: one hour. */
+/**
+ * The longest single timer ever armed: one hour.
+ *
+ * @example
+ * ```ts
+ * import { MAX_TIMER_MS } from "@cloudiful/scheduler";
+ * // A 400-day wait is a chain of timers, none longer than this.
+ * console.log(Math.ceil((400 * 86_400_000) / MAX_TIMER_MS)); // 9600
+ * ```
+ */
 export const MAX_TIMER_MS = 3_600_000;
 
 /**

@@ -14,6 +14,12 @@ import type {
 } from "../constants.ts";
 /**
  * The state a run starts from was loaded, created or repaired.
+ *
+ * @example
+ * ```ts
+ * import type { StateLoadedEvent } from "@cloudiful/scheduler";
+ * const show = (e: StateLoadedEvent) => console.log(e.type, e.jobId, e.triggerCount);
+ * ```
  */
 export interface StateLoadedEvent {
   /** The event type. */
@@ -30,6 +36,12 @@ export interface StateLoadedEvent {
 
 /**
  * A stored interval state without a next run was given one.
+ *
+ * @example
+ * ```ts
+ * import type { StateRepairedEvent } from "@cloudiful/scheduler";
+ * const show = (e: StateRepairedEvent) => console.log(e.type, e.jobId, e.triggerCount);
+ * ```
  */
 export interface StateRepairedEvent {
   /** The event type. */
@@ -46,6 +58,12 @@ export interface StateRepairedEvent {
 
 /**
  * A trigger was decided (before the overlap policy starts, queues or drops it).
+ *
+ * @example
+ * ```ts
+ * import type { TriggerEmittedEvent } from "@cloudiful/scheduler";
+ * const show = (e: TriggerEmittedEvent) => console.log(e.type, e.jobId, e.scheduledAt);
+ * ```
  */
 export interface TriggerEmittedEvent {
   /** The event type. */
@@ -62,6 +80,12 @@ export interface TriggerEmittedEvent {
 
 /**
  * A run started (its lease, if any, was granted).
+ *
+ * @example
+ * ```ts
+ * import type { RunStartedEvent } from "@cloudiful/scheduler";
+ * const show = (e: RunStartedEvent) => console.log(e.type, e.jobId, e.scheduledAt);
+ * ```
  */
 export interface RunStartedEvent {
   /** The event type. */
@@ -80,6 +104,12 @@ export interface RunStartedEvent {
 
 /**
  * A run finished and was recorded.
+ *
+ * @example
+ * ```ts
+ * import type { RunCompletedEvent } from "@cloudiful/scheduler";
+ * const show = (e: RunCompletedEvent) => console.log(e.type, e.jobId, e.scheduledAt);
+ * ```
  */
 export interface RunCompletedEvent {
   /** The event type. */
@@ -103,6 +133,12 @@ export interface RunCompletedEvent {
  * or catch-up-once passed over them while nothing was running) or `overlap`
  * (forbid dropped the trigger, or they came due while queue-one already had
  * a trigger waiting).
+ *
+ * @example
+ * ```ts
+ * import type { RunSkippedEvent } from "@cloudiful/scheduler";
+ * const show = (e: RunSkippedEvent) => console.log(e.type, e.jobId, e.scheduledAt);
+ * ```
  */
 export interface RunSkippedEvent {
   /** The event type. */
@@ -121,6 +157,12 @@ export interface RunSkippedEvent {
 
 /**
  * Another instance holds (or has run) the occurrence; it is not run here.
+ *
+ * @example
+ * ```ts
+ * import type { ExecutionGuardContendedEvent } from "@cloudiful/scheduler";
+ * const show = (e: ExecutionGuardContendedEvent) => console.log(e.type, e.jobId, e.scheduledAt);
+ * ```
  */
 export interface ExecutionGuardContendedEvent {
   /** The event type. */
@@ -158,6 +200,12 @@ export interface ExecutionGuardAcquireFailedEvent {
 
 /**
  * A run's lease was lost: its signal is aborted, the scheduler shuts down.
+ *
+ * @example
+ * ```ts
+ * import type { ExecutionGuardLostEvent } from "@cloudiful/scheduler";
+ * const show = (e: ExecutionGuardLostEvent) => console.log(e.type, e.jobId, e.scheduledAt);
+ * ```
  */
 export interface ExecutionGuardLostEvent {
   /** The event type. */
@@ -174,6 +222,12 @@ export interface ExecutionGuardLostEvent {
 
 /**
  * Releasing a lease failed; the run is still recorded.
+ *
+ * @example
+ * ```ts
+ * import type { ExecutionGuardReleaseFailedEvent } from "@cloudiful/scheduler";
+ * const show = (e: ExecutionGuardReleaseFailedEvent) => console.log(e.type, e.jobId, e.scheduledAt);
+ * ```
  */
 export interface ExecutionGuardReleaseFailedEvent {
   /** The event type. */
@@ -192,6 +246,12 @@ export interface ExecutionGuardReleaseFailedEvent {
 
 /**
  * The state store is serving from its mirror (once per outage).
+ *
+ * @example
+ * ```ts
+ * import type { StoreDegradedEvent } from "@cloudiful/scheduler";
+ * const show = (e: StoreDegradedEvent) => console.log(e.type, e.jobId, e.operation);
+ * ```
  */
 export interface StoreDegradedEvent {
   /** The event type. */
@@ -206,6 +266,12 @@ export interface StoreDegradedEvent {
 
 /**
  * The state store's primary answers again; changes were written back.
+ *
+ * @example
+ * ```ts
+ * import type { StoreRecoveredEvent } from "@cloudiful/scheduler";
+ * const show = (e: StoreRecoveredEvent) => console.log(e.type, e.jobId, e.operation);
+ * ```
  */
 export interface StoreRecoveredEvent {
   /** The event type. */
@@ -218,6 +284,12 @@ export interface StoreRecoveredEvent {
 
 /**
  * The exhausted job's stored state was deleted (`terminalStatePolicy: "delete"`).
+ *
+ * @example
+ * ```ts
+ * import type { TerminalStateDeletedEvent } from "@cloudiful/scheduler";
+ * const show = (e: TerminalStateDeletedEvent) => console.log(e.type, e.jobId, e.triggerCount);
+ * ```
  */
 export interface TerminalStateDeletedEvent {
   /** The event type. */
@@ -230,6 +302,12 @@ export interface TerminalStateDeletedEvent {
 
 /**
  * `run()` ended; emitted on every exit, errors included.
+ *
+ * @example
+ * ```ts
+ * import type { SchedulerStoppedEvent } from "@cloudiful/scheduler";
+ * const show = (e: SchedulerStoppedEvent) => console.log(e.type, e.jobId, e.triggerCount);
+ * ```
  */
 export interface SchedulerStoppedEvent {
   /** The event type. */
@@ -300,7 +378,17 @@ export interface SchedulerEventMap {
  */
 export type SchedulerEvent = SchedulerEventMap[keyof SchedulerEventMap];
 
-/** Every event type, in the order of the SPEC's table. */
+/**
+ * Every event type, in the order of the SPEC's table.
+ *
+ * @example
+ * ```ts
+ * // mod.ts re-exports this file with `export type *`: the list is a type there.
+ * import type { SCHEDULER_EVENT_TYPES } from "@cloudiful/scheduler";
+ * type EventType = (typeof SCHEDULER_EVENT_TYPES)[number];
+ * const first: EventType = "state-loaded";
+ * ```
+ */
 export const SCHEDULER_EVENT_TYPES: readonly (keyof SchedulerEventMap)[] = [
   "state-loaded",
   "state-repaired",

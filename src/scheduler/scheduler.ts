@@ -39,7 +39,15 @@ import {
 } from "./observer.ts";
 import type { SchedulerReport } from "./report.ts";
 
-/** Options of the {@linkcode Scheduler} constructor. */
+/**
+ * Options of the {@linkcode Scheduler} constructor.
+ *
+ * @example
+ * ```ts
+ * import { NoopExecutionGuard, type SchedulerOptions } from "@cloudiful/scheduler";
+ * const options: SchedulerOptions = { guard: new NoopExecutionGuard() };
+ * ```
+ */
 export interface SchedulerOptions {
   /** Receives every event synchronously. */
   observer?: SchedulerObserver;
@@ -47,7 +55,15 @@ export interface SchedulerOptions {
   guard?: ExecutionGuard;
 }
 
-/** Options of {@linkcode Scheduler.run}. */
+/**
+ * Options of {@linkcode Scheduler.run}.
+ *
+ * @example
+ * ```ts
+ * import type { RunOptions } from "@cloudiful/scheduler";
+ * const options: RunOptions = { signal: new AbortController().signal };
+ * ```
+ */
 export interface RunOptions {
   /** Aborting it cancels the run, as `handle().cancel(signal.reason)`. */
   signal?: AbortSignal;

@@ -41,7 +41,22 @@ export function startDegraded(store: ResilientStateStore, error: string): void {
   enterDegraded(store, error);
 }
 
-/** Options of {@linkcode ResilientStateStore}. */
+/**
+ * Options of {@linkcode ResilientStateStore}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   InMemoryStateStore,
+ *   ResilientStateStore,
+ *   type ResilientStateStoreOptions,
+ * } from "@cloudiful/scheduler";
+ * const options: ResilientStateStoreOptions = { probeIntervalMs: 10_000 };
+ * const store = new ResilientStateStore(new InMemoryStateStore(), options);
+ * console.log(store.degraded); // false
+ * await store.close();
+ * ```
+ */
 export interface ResilientStateStoreOptions {
   /**
    * Which primary failures mean "the backend cannot be reached" and are

@@ -48,7 +48,16 @@ import { checkOptions } from "../_options.ts";
  */
 export type ValkeyLeaseConfig = LeaseConfig;
 
-/** Options of {@linkcode ValkeyExecutionGuard.connect}. */
+/**
+ * Options of {@linkcode ValkeyExecutionGuard.connect}.
+ *
+ * @example
+ * ```ts
+ * import type { ValkeyExecutionGuardOptions } from "@cloudiful/scheduler/valkey";
+ * // For ValkeyExecutionGuard.connect(url, lease, options).
+ * const options: ValkeyExecutionGuardOptions = { keyPrefix: "my-app:lease:" };
+ * ```
+ */
 export interface ValkeyExecutionGuardOptions {
   /**
    * Lease keys are `<keyPrefix><jobId>:<scheduledAt>` (RFC 3339 UTC, nine

@@ -41,7 +41,16 @@ export const DEFAULT_STATE_PREFIX = "scheduler:valkey:job-state:";
 /** Where the Rust crate's earlier versions kept states (read-only fallback). */
 export const LEGACY_STATE_PREFIX = "scheduler:job-state:";
 
-/** Options of {@linkcode ValkeyStateStore.connect}. */
+/**
+ * Options of {@linkcode ValkeyStateStore.connect}.
+ *
+ * @example
+ * ```ts
+ * import type { ValkeyStateStoreOptions } from "@cloudiful/scheduler/valkey";
+ * // For ValkeyStateStore.connect(url, options).
+ * const options: ValkeyStateStoreOptions = { keyPrefix: "my-app:job-state:" };
+ * ```
+ */
 export interface ValkeyStateStoreOptions {
   /**
    * Keys are `<keyPrefix><jobId>`.
@@ -60,7 +69,16 @@ export interface ValkeyStateStoreOptions {
   retryBudgetMs?: number;
 }
 
-/** Options of {@linkcode ValkeyStateStore.resilient}. */
+/**
+ * Options of {@linkcode ValkeyStateStore.resilient}.
+ *
+ * @example
+ * ```ts
+ * import type { ValkeyResilientOptions } from "@cloudiful/scheduler/valkey";
+ * // For ValkeyStateStore.resilient(url, options).
+ * const options: ValkeyResilientOptions = { probeIntervalMs: 10_000 };
+ * ```
+ */
 export interface ValkeyResilientOptions extends ValkeyStateStoreOptions {
   /**
    * How long the wrapped store retries a connection-class failure before
