@@ -29,6 +29,7 @@ export {
   SchedulerError,
   StoreError,
   TaskJoinError,
+  TriggerNowError,
 } from "./src/errors.ts";
 export { Schedule } from "./src/schedule/schedule.ts";
 export { CronSchedule } from "./src/schedule/cron_schedule.ts";
@@ -55,6 +56,8 @@ export {
   type TaskContext,
 } from "./src/scheduler/task.ts";
 export { Job } from "./src/scheduler/job.ts";
+export type { RetryPolicy } from "./src/scheduler/retry.ts";
+export type { TriggerNowOptions } from "./src/scheduler/manual.ts";
 export type { SchedulerConfig } from "./src/scheduler/config.ts";
 export type { RunRecord, SchedulerReport } from "./src/scheduler/report.ts";
 export type * from "./src/scheduler/events.ts";

@@ -9,20 +9,15 @@
  */
 
 import {
-  ExecutionGuardErrorKind,
   SchedulerStopReason,
   StateLoadSource,
   StoreOperation,
   TerminalStatePolicy,
+  TriggerNowErrorKind,
 } from "../constants.ts";
-import {
-  describeThrown,
-  ExecutionGuardError,
-  SchedulerError,
-} from "../errors.ts";
+import { describeThrown, SchedulerError } from "../errors.ts";
 import {
   type ExecutionGuard,
-  type ExecutionGuardAcquire,
   type ExecutionLease,
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
@@ -39,17 +34,35 @@ import {
 } from "./decide.ts";
 import type { SchedulerEvent } from "./events.ts";
 import type { Job } from "./job.ts";
-import { RunHistory, type SchedulerReport } from "./report.ts";
-import { ActiveRun, type RunHost, type RunOutcome } from "./run_execution.ts";
+import {
+  RunHistory,
+  type RunRecord,
+  type SchedulerReport,
+  toRunRecord,
+} from "./report.ts";
+import {
+  ActiveRun,
+  type RunControls,
+  type RunHost,
+  type RunOutcome,
+} from "./run_execution.ts";
+import { Jitter } from "./jitter.ts";
+import {
+  ManualRequests,
+  planManualRun,
+  triggerNowError,
+  type TriggerNowOptions,
+} from "./manual.ts";
 import { checkStoredState, initialState } from "./initial_state.ts";
 import { recordCompletion } from "./completion.ts";
 import {
-  releaseFailedEvent,
   runCompletedEvent,
+  runRetryingEvent,
   runStartedEvent,
   triggerEvent,
 } from "./_event_details.ts";
 import { Wakeup } from "./_wakeup.ts";
+import { acquireSlot } from "./_acquire.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {
@@ -69,16 +82,6 @@ export interface EngineOptions<D> {
   finish(): void;
 }
 
-function toGuardError(error: unknown, jobId: string): ExecutionGuardError {
-  if (error instanceof ExecutionGuardError) return error;
-  return new ExecutionGuardError(
-    `execution guard acquire failed for job ${JSON.stringify(jobId)}: ${
-      describeThrown(error)
-    }`,
-    { kind: ExecutionGuardErrorKind.Unknown, cause: error },
-  );
-}
-
 function dateOrNull(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
 }
@@ -91,7 +94,11 @@ export class JobRun<D> implements RunHost<D> {
   readonly task: Job<D>["task"];
   readonly guard: ExecutionGuard;
   readonly trivialGuard: boolean;
+  readonly controls: RunControls;
   readonly #options: EngineOptions<D>;
+  readonly #manual: ManualRequests;
+  /** Settles when the state is loaded (or failed to load). */
+  readonly #loaded = Promise.withResolvers<void>();
   readonly #history: RunHistory;
   readonly #active = new Set<ActiveRun>();
   readonly #completions: RunOutcome[] = [];
@@ -117,6 +124,25 @@ export class JobRun<D> implements RunHost<D> {
     this.trivialGuard =
       Object.getPrototypeOf(options.guard) === NoopExecutionGuard.prototype;
     this.#history = new RunHistory(options.config.historyLimit);
+    const { job } = options;
+    this.controls = {
+      runTimeoutMs: job.runTimeoutMs,
+      retryPolicy: job.retryPolicy,
+      overlapPolicy: job.overlapPolicy,
+      jitter: new Jitter(job.jobId, job.jitterMaxMs),
+    };
+    this.#manual = new ManualRequests(job.jobId);
+  }
+
+  nextDueAt(): number | null {
+    const next = this.#state.nextRunAt;
+    return next === null
+      ? null
+      : this.controls.jitter.wakeInstant(next.getTime());
+  }
+
+  stopping(): boolean {
+    return this.#stopping();
   }
 
   listens(type: SchedulerEvent["type"]): boolean {
@@ -142,7 +168,8 @@ export class JobRun<D> implements RunHost<D> {
     control.attach(() => this.#onControl());
     let reason: SchedulerStopReason = SchedulerStopReason.Failed;
     try {
-      await this.#load();
+      control.attachTrigger((options) => this.triggerNow(options));
+      await this.#load().finally(this.#loaded.resolve);
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();
     } catch (error) {
@@ -150,6 +177,13 @@ export class JobRun<D> implements RunHost<D> {
         ? error
         : new SchedulerError(describeThrown(error), { cause: error });
     }
+    // Manual runs queued but never started, or still being acquired.
+    this.#manual.endAll(
+      this.#fatal === undefined
+        ? TriggerNowErrorKind.Stopping
+        : TriggerNowErrorKind.Failed,
+      this.#fatal,
+    );
     this.#options.finish();
     if (this.#fatal !== undefined) {
       const fatal = this.#fatal;
@@ -185,6 +219,8 @@ export class JobRun<D> implements RunHost<D> {
     const stop = this.#options.control.stop;
     if (stop?.kind === "cancel") {
       for (const run of this.#active) run.abort(stop.reason);
+    } else if (stop !== undefined) {
+      for (const run of this.#active) run.interrupt(); // no further retries
     }
     this.#wakeup.notify();
   }
@@ -195,21 +231,9 @@ export class JobRun<D> implements RunHost<D> {
       this.#options.control.stop !== undefined;
   }
 
-  /** Gives back a lease that will not be used. */
-  async #releaseUnused(trigger: Trigger, lease: ExecutionLease): Promise<void> {
-    try {
-      await this.guard.release(lease);
-    } catch (error) {
-      if (this.listens("execution-guard-release-failed")) {
-        this.dispatch(
-          releaseFailedEvent(this.jobId, trigger, describeThrown(error)),
-        );
-      }
-    }
-  }
-
   #fail(error: SchedulerError): void {
     this.#fatal ??= error;
+    for (const run of this.#active) run.interrupt(); // no further retries
     this.#wakeup.notify();
   }
 
@@ -248,7 +272,10 @@ export class JobRun<D> implements RunHost<D> {
             triggerCount: this.#state.triggerCount,
             nextRunAt: this.#state.nextRunAt?.getTime() ?? null,
           },
-          now: Date.now(),
+          now: this.controls.jitter.decisionNow(
+            Date.now(),
+            this.#state.nextRunAt?.getTime() ?? null,
+          ),
           activeRuns: this.#active.size,
           queued: this.#queued !== undefined,
         });
@@ -291,7 +318,7 @@ export class JobRun<D> implements RunHost<D> {
       });
     if (!canSleep) return this.#wakeup.wait();
     const sleeper = new AbortController();
-    sleepUntil(next, sleeper.signal).then(
+    sleepUntil(this.controls.jitter.wakeInstant(next), sleeper.signal).then(
       () => this.#wakeup.notify(),
       () => {},
     );
@@ -413,65 +440,59 @@ export class JobRun<D> implements RunHost<D> {
    * Asks the guard for the trigger's slot and starts the run. The
    * single-instance guard always grants, so that path takes no promise hop.
    */
-  #start(trigger: Trigger): Promise<void> | undefined {
-    const scheduledAt = new Date(trigger.scheduledAt);
+  #start(trigger: Trigger, run?: ActiveRun): Promise<void> | undefined {
     if (this.trivialGuard) {
-      this.#launch(trigger, {
-        jobId: this.jobId,
-        scheduledAt,
-        token: "",
-        leaseKey: "",
-      });
+      this.#launch(trigger, this.#trivialLease(trigger), run);
       return undefined;
     }
-    return this.#acquireAndLaunch(trigger, scheduledAt);
+    return this.#acquireAndLaunch(trigger, run);
   }
 
-  async #acquireAndLaunch(trigger: Trigger, scheduledAt: Date): Promise<void> {
-    let answer: ExecutionGuardAcquire;
-    try {
-      answer = await this.guard.acquire({ jobId: this.jobId, scheduledAt });
-    } catch (error) {
-      this.#fail(toGuardError(error, this.jobId));
+  #trivialLease(trigger: Trigger): ExecutionLease {
+    return {
+      jobId: this.jobId,
+      scheduledAt: new Date(trigger.scheduledAt),
+      token: "",
+      leaseKey: "",
+    };
+  }
+
+  /**
+   * Acquires the slot and launches the run (`run`, when it was already
+   * counted as active); when nothing launches, `run` is completed without a
+   * record and a manual request learns why.
+   */
+  async #acquireAndLaunch(trigger: Trigger, run?: ActiveRun): Promise<void> {
+    const lease = await acquireSlot({
+      jobId: this.jobId,
+      guard: this.guard,
+      listens: (type) => this.listens(type),
+      dispatch: (event) => this.dispatch(event),
+      stopping: () => this.#stopping(),
+      fail: (error) => this.#fail(error),
+    }, trigger);
+    if (typeof lease === "object") {
+      this.#launch(trigger, lease, run);
       return;
     }
-    if (answer?.kind === "acquired" && this.#stopping()) {
-      // Stopped while the lease was being acquired: nothing new starts.
-      await this.#releaseUnused(trigger, answer.lease);
-      return;
-    }
-    if (answer?.kind === "contended") {
-      if (this.listens("execution-guard-contended")) {
-        this.dispatch(
-          triggerEvent("execution-guard-contended", this.jobId, trigger),
-        );
-      }
-      return;
-    }
-    const lease = answer?.kind === "acquired" ? answer.lease : undefined;
-    if (
-      typeof lease !== "object" || lease === null ||
-      typeof lease.token !== "string" || typeof lease.leaseKey !== "string"
-    ) {
-      this.#fail(
-        new ExecutionGuardError(
-          `execution guard acquire for job ${
-            JSON.stringify(this.jobId)
-          } answered neither "acquired" with a lease (token and leaseKey strings) nor "contended"`,
-          { kind: ExecutionGuardErrorKind.Data },
-        ),
-      );
-      return;
-    }
-    this.#launch(trigger, lease);
+    this.#manual.over(trigger, lease);
+    if (run !== undefined) this.complete({ run, final: true });
   }
 
   /** Starts a run that holds `lease`. */
-  #launch(trigger: Trigger, lease: ExecutionLease): void {
-    const run = new ActiveRun(trigger);
+  #launch(
+    trigger: Trigger,
+    lease: ExecutionLease,
+    run: ActiveRun = new ActiveRun(trigger),
+  ): void {
     this.#active.add(run);
     if (this.listens("run-started")) {
-      this.dispatch(runStartedEvent(this.jobId, trigger, lease.fencingToken));
+      this.dispatch(
+        runStartedEvent(this.jobId, trigger, {
+          fencingToken: lease.fencingToken,
+          attempt: 1,
+        }),
+      );
     }
     run.execute(this, lease).catch((error) => {
       // execute() reports exactly once by design; this only keeps a bug in
@@ -490,20 +511,89 @@ export class JobRun<D> implements RunHost<D> {
 
   async #applyCompletions(): Promise<void> {
     while (this.#completions.length > 0) {
-      const { run, record, failure } = this.#completions.shift()!;
-      this.#active.delete(run);
+      const { run, record, failure, final, retry } = this.#completions.shift()!;
+      if (final) this.#active.delete(run);
       if (failure !== undefined) {
         this.#fail(failure);
-        continue;
+      } else if (record !== undefined) {
+        ({ state: this.#state, newestStart: this.#newestStart } =
+          recordCompletion(this.#state, record, this.#newestStart));
+        this.#history.push(record);
+        if (record.manual) {
+          this.#manual.recorded(run.trigger, toRunRecord(record));
+        }
+        await this.#persist();
+        if (this.listens("run-completed")) {
+          this.dispatch(runCompletedEvent(this.jobId, record));
+        }
+        if (retry !== undefined && this.listens("run-retrying")) {
+          this.dispatch(
+            runRetryingEvent(this.jobId, run.trigger, {
+              ...retry,
+              error: record.error ?? "",
+            }),
+          );
+        }
       }
-      ({ state: this.#state, newestStart: this.#newestStart } =
-        recordCompletion(this.#state, record, this.#newestStart));
-      this.#history.push(record);
-      await this.#persist();
-      if (this.listens("run-completed")) {
-        this.dispatch(runCompletedEvent(this.jobId, record));
+      if (final) {
+        this.#manual.over(
+          run.trigger,
+          failure === undefined
+            ? TriggerNowErrorKind.Stopping
+            : TriggerNowErrorKind.Failed,
+          failure,
+        );
       }
     }
+  }
+
+  /**
+   * Starts a manual run now (or queues it, under `queue-one`), outside the
+   * schedule; resolves with the record of its last attempt.
+   */
+  triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
+    if (this.#state === undefined) {
+      // Called while the state loads: wait for it (a failed load fails it).
+      return this.#loaded.promise.then(() => {
+        if (this.#state === undefined) {
+          throw triggerNowError(this.jobId, TriggerNowErrorKind.Failed);
+        }
+        return this.triggerNow(options);
+      });
+    }
+    if (this.#fatal !== undefined) {
+      return Promise.reject(
+        triggerNowError(this.jobId, TriggerNowErrorKind.Failed, this.#fatal),
+      );
+    }
+    const { control, job, config } = this.#options;
+    let planned: ReturnType<typeof planManualRun>;
+    try {
+      planned = planManualRun(options, {
+        job,
+        zone: config,
+        state: this.#state,
+        activeRuns: this.#active.size,
+        queued: this.#queued !== undefined,
+        paused: control.paused,
+        stopping: this.#stopping(),
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { trigger, action } = planned;
+    const promise = this.#manual.add(trigger);
+    if (action === "queue") {
+      this.#queued = trigger;
+      this.#wakeup.notify();
+    } else {
+      // Active from now on, so that the overlap policy and stopping see it
+      // while the guard is asked.
+      const run = new ActiveRun(trigger);
+      this.#active.add(run);
+      this.#start(trigger, run);
+    }
+    return promise;
   }
 
   async #terminate(): Promise<void> {
