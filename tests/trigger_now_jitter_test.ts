@@ -1,0 +1,309 @@
+/**
+ * Issue 9, `triggerNow()` and deterministic jitter (in memory, fake time):
+ * manual runs outside the schedule under the overlap policy and the guard,
+ * and jittered occurrences that every instance computes alike.
+ */
+import assert from "node:assert/strict";
+import {
+  InMemoryStateStore,
+  Job,
+  MissedRunPolicy,
+  OverlapPolicy,
+  type RunContext,
+  type RunRecord,
+  Schedule,
+  Scheduler,
+  type SchedulerEvent,
+  Task,
+  TriggerNowError,
+} from "../mod.ts";
+import { withFakeClock } from "./_fake_time.ts";
+import { delay, recordEvents, settle, T0 } from "./_engine_helpers.ts";
+import { SlotGuard } from "./_slot_guard.ts";
+import { jitterDelay } from "../src/scheduler/jitter.ts";
+import { manualSlotInstant } from "../src/scheduler/manual.ts";
+
+const HOUR = 3_600_000;
+
+function isTriggerNowError(kind: string) {
+  return (error: unknown) =>
+    error instanceof TriggerNowError && error.kind === kind;
+}
+
+/** Resolves once the scheduler has loaded its state. */
+function loaded(scheduler: Scheduler): Promise<void> {
+  return new Promise((resolve) =>
+    scheduler.addEventListener("state-loaded", () => resolve(), { once: true })
+  );
+}
+
+Deno.test("triggerNow runs the job once outside the schedule: manual, not counted, state advanced only by the run", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const scheduler = new Scheduler({}, new InMemoryStateStore());
+    const handle = scheduler.handle();
+    const events = recordEvents(scheduler);
+    const contexts: RunContext[] = [];
+    const job = Job.withoutDeps(
+      "hourly",
+      Schedule.cron("0 * * * *"),
+      Task.fromAsync(async ({ run }) => {
+        contexts.push(run);
+        await delay(40);
+      }),
+    );
+    const ready = loaded(scheduler);
+    const running = scheduler.run(job);
+    await ready;
+    await clock.tickAsync(500);
+    const record = await settle(clock, handle.triggerNow());
+    const requested = Math.floor((T0 + 500) / 1000) * 1000;
+    assert.equal(record.manual, true);
+    assert.equal(record.status, "success");
+    assert.equal(record.triggerCount, 0);
+    assert.equal(record.scheduledAt.getTime(), requested);
+    assert.equal(record.startedAt.getTime(), T0 + 500);
+    assert.equal(record.finishedAt.getTime(), T0 + 540);
+    assert.equal(contexts.length, 1);
+    assert.equal(contexts[0].manual, true);
+    assert.equal(contexts[0].attempt, 1);
+    assert.equal(contexts[0].jitterMs, 0);
+    handle.shutdown();
+    const report = await settle(clock, running);
+    assert.equal(report.state.triggerCount, 0);
+    assert.equal(
+      report.state.nextRunAt?.toISOString(),
+      "2026-04-03T02:00:00.000Z",
+    );
+    assert.equal(report.state.lastRunAt?.getTime(), T0 + 500);
+    assert.deepEqual(report.history, [record]);
+    const started = events.find((e) => e.type === "run-started");
+    assert.deepEqual(started, {
+      type: "run-started",
+      jobId: "hourly",
+      scheduledAt: new Date(requested),
+      catchUp: false,
+      triggerCount: 0,
+      manual: true,
+    });
+    assert.equal(
+      events.filter((e) => e.type === "trigger-emitted").length,
+      0,
+    );
+  });
+});
+
+Deno.test("triggerNow rejects without a run(), while paused and while stopping", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const scheduler = new Scheduler({}, new InMemoryStateStore());
+    const handle = scheduler.handle();
+    await assert.rejects(
+      handle.triggerNow(),
+      isTriggerNowError("not-running"),
+    );
+    const job = Job.withoutDeps(
+      "idle",
+      Schedule.interval(HOUR),
+      Task.fromSync(() => {}),
+    );
+    const ready = loaded(scheduler);
+    const running = scheduler.run(job);
+    await ready;
+    handle.pause();
+    await assert.rejects(handle.triggerNow(), isTriggerNowError("paused"));
+    handle.resume();
+    await assert.rejects(
+      handle.triggerNow({ requestedAt: Number.NaN }),
+      (error: unknown) => error instanceof Error && /NaN/.test(error.message),
+    );
+    handle.shutdown();
+    await assert.rejects(handle.triggerNow(), isTriggerNowError("stopping"));
+    await settle(clock, running);
+  });
+});
+
+Deno.test("triggerNow during a scheduled run obeys the overlap policy", async () => {
+  for (
+    const [policy, expected] of [
+      [OverlapPolicy.Forbid, "overlap"],
+      [OverlapPolicy.QueueOne, "after"],
+      [OverlapPolicy.AllowParallel, "beside"],
+    ] as const
+  ) {
+    await withFakeClock(T0, async (clock) => {
+      const scheduler = new Scheduler({}, new InMemoryStateStore());
+      const handle = scheduler.handle();
+      let manual: Promise<RunRecord> | undefined;
+      const job = Job.withoutDeps(
+        `overlap-${policy}`,
+        Schedule.atTimes([T0 + 100]),
+        Task.fromAsync(async ({ run }) => {
+          if (!run.manual) {
+            manual = handle.triggerNow();
+            manual.catch(() => {}); // awaited below
+          }
+          await delay(1_000);
+        }),
+      ).withOverlapPolicy(policy);
+      const report = await settle(clock, scheduler.run(job));
+      assert.ok(manual !== undefined);
+      if (expected === "overlap") {
+        await assert.rejects(manual, isTriggerNowError("overlap"));
+        assert.equal(report.history.length, 1);
+        return;
+      }
+      const record = await manual;
+      assert.equal(record.manual, true);
+      assert.equal(
+        record.startedAt.getTime(),
+        expected === "after" ? T0 + 1_100 : T0 + 100,
+      );
+      assert.equal(report.history.length, 2);
+      assert.equal(report.state.triggerCount, 1);
+    });
+  }
+});
+
+Deno.test("triggerNow on two instances sharing a guard runs the job once; the other is contended", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const guard = new SlotGuard();
+    const runs: string[] = [];
+    const job = (name: string) =>
+      Job.withoutDeps(
+        "shared",
+        Schedule.cron("0 0 1 1 *"),
+        Task.fromSync(() => void runs.push(name)),
+      );
+    const a = Scheduler.withExecutionGuard({}, new InMemoryStateStore(), guard);
+    const b = Scheduler.withExecutionGuard({}, new InMemoryStateStore(), guard);
+    const ready = Promise.all([loaded(a), loaded(b)]);
+    const running = [a.run(job("a")), b.run(job("b"))];
+    await ready;
+    const results = await Promise.allSettled([
+      a.handle().triggerNow(),
+      b.handle().triggerNow(),
+    ]);
+    assert.deepEqual(runs, ["a"]);
+    assert.equal(results[0].status, "fulfilled");
+    assert.equal(results[1].status, "rejected");
+    assert.ok(
+      isTriggerNowError("contended")(
+        (results[1] as PromiseRejectedResult).reason,
+      ),
+    );
+    // A new request (another second, or an explicit requestedAt) runs again.
+    await clock.tickAsync(1_000);
+    const again = await b.handle().triggerNow({ requestedAt: T0 + 7 });
+    assert.equal(again.scheduledAt.getTime(), T0 + 7);
+    assert.deepEqual(runs, ["a", "b"]);
+    a.handle().shutdown();
+    b.handle().shutdown();
+    await settle(clock, Promise.all(running));
+  });
+});
+
+Deno.test("a manual slot never coincides with a scheduled occurrence", () => {
+  const minute = Date.UTC(2026, 3, 3, 1, 2, 0);
+  const zone = { timezone: "UTC", nextRunAt: minute };
+  assert.equal(
+    manualSlotInstant(minute, Schedule.cron("* * * * *"), zone),
+    minute + 1,
+  );
+  assert.equal(
+    manualSlotInstant(minute + 500, Schedule.cron("* * * * *"), zone),
+    minute + 500,
+  );
+  assert.equal(
+    manualSlotInstant(minute + 2_000, Schedule.interval(1_000), zone),
+    minute + 2_001,
+  );
+  assert.equal(
+    manualSlotInstant(
+      minute,
+      Schedule.atTimes([minute, minute + 1]),
+      { timezone: "UTC", nextRunAt: null },
+    ),
+    minute + 2,
+  );
+});
+
+Deno.test("jitterDelay is deterministic, within [0, maxMs), and spreads occurrences", () => {
+  assert.equal(jitterDelay("job", T0, 0), 0);
+  assert.equal(jitterDelay("job", T0, 60_000), jitterDelay("job", T0, 60_000));
+  const delays = new Set<number>();
+  let sum = 0;
+  for (let i = 0; i < 1_000; i++) {
+    const d = jitterDelay("hourly-report", T0 + i * HOUR, 60_000);
+    assert.ok(d >= 0 && d < 60_000 && Number.isInteger(d), `${d}`);
+    delays.add(d);
+    sum += d;
+  }
+  assert.ok(delays.size > 950, `${delays.size} distinct delays`);
+  assert.ok(Math.abs(sum / 1_000 - 30_000) < 3_000, `mean ${sum / 1_000}`);
+  // Other job ids at the same instant get other delays.
+  const jobs = new Set(
+    Array.from({ length: 50 }, (_, i) => jitterDelay(`job-${i}`, T0, 60_000)),
+  );
+  assert.ok(jobs.size > 45);
+});
+
+Deno.test("jitter delays each occurrence; scheduledAt stays nominal; a jitter above the tolerance is not late", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const contexts: RunContext[] = [];
+    const scheduler = new Scheduler({}, new InMemoryStateStore());
+    const events = recordEvents(scheduler);
+    const job = Job.withoutDeps(
+      "spread",
+      Schedule.interval(HOUR),
+      Task.fromSync(({ run }) => void contexts.push(run)),
+    ).withJitter(10 * 60_000).withMissedRunPolicy(MissedRunPolicy.Skip)
+      .withMaxRuns(3);
+    const report = await settle(clock, scheduler.run(job));
+    assert.equal(report.history.length, 3);
+    for (const [i, record] of report.history.entries()) {
+      const nominal = T0 + (i + 1) * HOUR;
+      const jitter = jitterDelay("spread", nominal, 10 * 60_000);
+      assert.equal(record.scheduledAt.getTime(), nominal);
+      assert.equal(record.startedAt.getTime(), nominal + jitter);
+      assert.equal(record.catchUp, false);
+      assert.equal(contexts[i].jitterMs, jitter);
+    }
+    assert.ok(contexts.some((run) => run.jitterMs > 1_000));
+    assert.equal(
+      events.filter((e: SchedulerEvent) => e.type === "run-skipped").length,
+      0,
+    );
+  });
+});
+
+Deno.test("jitter is identical across two schedulers; with a shared guard each occurrence runs once", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const guard = new SlotGuard();
+    const started: [string, number, number][] = [];
+    const job = (name: string) =>
+      Job.withoutDeps(
+        "jittered",
+        Schedule.cron("0 * * * *"),
+        Task.fromSync(({ run }) =>
+          void started.push([name, run.scheduledAt.getTime(), Date.now()])
+        ),
+      ).withJitter(30 * 60_000).withMaxRuns(4);
+    const a = Scheduler.withExecutionGuard({}, new InMemoryStateStore(), guard);
+    const b = Scheduler.withExecutionGuard({}, new InMemoryStateStore(), guard);
+    const [ra, rb] = await settle(
+      clock,
+      Promise.all([a.run(job("a")), b.run(job("b"))]),
+    );
+    assert.equal(started.length, 4, "each occurrence ran once in all");
+    assert.equal(ra.history.length + rb.history.length, 4);
+    // Both instances asked for the same slot at the same jittered instant.
+    const acquires = guard.ofOp("acquire");
+    assert.equal(acquires.length, 8);
+    for (let i = 0; i < 8; i += 2) {
+      assert.equal(acquires[i].slot, acquires[i + 1].slot);
+      assert.equal(acquires[i].at, acquires[i + 1].at);
+    }
+    for (const [, nominal, at] of started) {
+      assert.equal(at, nominal + jitterDelay("jittered", nominal, 30 * 60_000));
+    }
+  });
+});
