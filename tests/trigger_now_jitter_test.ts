@@ -307,3 +307,59 @@ Deno.test("jitter is identical across two schedulers; with a shared guard each o
     }
   });
 });
+
+Deno.test("jitter: a wake-up between the nominal and the jittered instant does not start the run early", async () => {
+  await withFakeClock(T0, async (clock) => {
+    // An occurrence whose jitter is large enough to wake up inside it.
+    let nominal = T0 + 1_000;
+    while (jitterDelay("early", nominal, 5_000) < 1_000) nominal += 1_000;
+    const jitter = jitterDelay("early", nominal, 5_000);
+    const scheduler = new Scheduler({}, new InMemoryStateStore());
+    const handle = scheduler.handle();
+    const job = Job.withoutDeps(
+      "early",
+      Schedule.atTimes([nominal]),
+      Task.fromSync(() => {}),
+    ).withJitter(5_000);
+    const running = scheduler.run(job);
+    await clock.tickAsync(nominal - T0 + 500);
+    handle.pause();
+    handle.resume(); // wakes the engine half a second past nominal
+    const report = await settle(clock, running);
+    assert.equal(report.history[0].startedAt.getTime(), nominal + jitter);
+    assert.equal(report.history[0].catchUp, false);
+  });
+});
+
+Deno.test("triggerNow with retries and a timeout resolves with the last attempt's record", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const scheduler = new Scheduler({}, new InMemoryStateStore());
+    const handle = scheduler.handle();
+    const events = recordEvents(scheduler);
+    const job = Job.withoutDeps(
+      "manual-retry",
+      Schedule.cron("0 0 1 1 *"),
+      Task.fromAsync(async ({ run }) => {
+        if (run.attempt === 1) await delay(1_000); // times out
+        else if (run.attempt === 2) throw new Error("second fails");
+      }),
+    ).withRunTimeout(300).withRetry({ attempts: 3, backoffMs: [100] });
+    const ready = loaded(scheduler);
+    const running = scheduler.run(job);
+    await ready;
+    const record = await settle(clock, handle.triggerNow());
+    assert.equal(record.manual, true);
+    assert.equal(record.attempt, 3);
+    assert.equal(record.status, "success");
+    handle.shutdown();
+    const report = await settle(clock, running);
+    assert.deepEqual(report.history.map((r) => [r.status, r.manual]), [
+      ["timed-out", true],
+      ["failed", true],
+      ["success", true],
+    ]);
+    const retrying = events.filter((e) => e.type === "run-retrying");
+    assert.deepEqual(retrying.map((e) => e.manual), [true, true]);
+    assert.equal(report.state.triggerCount, 0);
+  });
+});
