@@ -363,3 +363,53 @@ Deno.test("triggerNow with retries and a timeout resolves with the last attempt'
     assert.equal(report.state.triggerCount, 0);
   });
 });
+
+/** An in-memory store whose saves take `saveMs` of (fake) time. */
+class SlowStore extends InMemoryStateStore {
+  constructor(readonly saveMs: number) {
+    super();
+  }
+  override async save(state: Parameters<InMemoryStateStore["save"]>[0]) {
+    await delay(this.saveMs);
+    return super.save(state);
+  }
+}
+
+Deno.test("a manual run that starts while a decision is being saved makes the overlap policy apply to that decision", async () => {
+  for (const policy of [OverlapPolicy.Forbid, OverlapPolicy.QueueOne]) {
+    await withFakeClock(T0, async (clock) => {
+      const scheduler = new Scheduler({}, new SlowStore(100));
+      const handle = scheduler.handle();
+      const events = recordEvents(scheduler);
+      const running: string[] = [];
+      let peak = 0;
+      const job = Job.withoutDeps(
+        `race-${policy}`,
+        Schedule.atTimes([T0 + 1_000]),
+        Task.fromAsync(async ({ run }) => {
+          running.push(run.manual ? "manual" : "scheduled");
+          peak = Math.max(peak, running.length);
+          await delay(500);
+          running.pop();
+        }),
+      ).withOverlapPolicy(policy);
+      const done = scheduler.run(job);
+      await clock.tickAsync(1_050); // the decision at +1000 is being saved
+      const record = await settle(clock, handle.triggerNow());
+      assert.equal(record.startedAt.getTime(), T0 + 1_050);
+      const report = await settle(clock, done);
+      assert.equal(peak, 1, "never two runs at once");
+      const skipped = events.filter((e) => e.type === "run-skipped");
+      if (policy === OverlapPolicy.Forbid) {
+        assert.equal(report.history.length, 1);
+        assert.deepEqual(skipped.map((e) => e.reason), ["overlap"]);
+      } else {
+        assert.deepEqual(report.history.map((r) => r.manual ?? false), [
+          true,
+          false,
+        ]);
+        assert.equal(skipped.length, 0);
+      }
+    });
+  }
+});

@@ -49,6 +49,7 @@ import {
 import { Jitter } from "./jitter.ts";
 import {
   ManualRequests,
+  overlapAfterManual,
   planManualRun,
   triggerNowError,
   type TriggerNowOptions,
@@ -400,7 +401,12 @@ export class JobRun<D> implements RunHost<D> {
    * Reports a saved decision and starts or queues its trigger; returns a
    * promise only when starting has to wait for the guard.
    */
-  #carryOut(decision: Decision): Promise<void> | undefined {
+  #carryOut(saved: Decision): Promise<void> | undefined {
+    const decision = overlapAfterManual(saved, {
+      overlapPolicy: this.#options.job.overlapPolicy,
+      activeRuns: this.#active.size,
+      queued: this.#queued !== undefined,
+    });
     const { trigger } = decision;
     let action = decision.action;
     // The save may have let a stop or a pause in: nothing new starts then.

@@ -13,7 +13,7 @@ import {
 import { describeValue, InvalidJobError, TriggerNowError } from "../errors.ts";
 import type { OccurrenceZone } from "../schedule/occurrences.ts";
 import type { Schedule } from "../schedule/schedule.ts";
-import type { Trigger } from "./decide.ts";
+import type { Decision, Trigger } from "./decide.ts";
 import type { RunRecord } from "./report.ts";
 import type { Job } from "./job.ts";
 import type { JobState } from "../store/job_state.ts";
@@ -166,6 +166,44 @@ export function planManualRun(
     manual: true,
   };
   return { trigger, action };
+}
+
+/**
+ * A decision taken with no run active, applied after its pre-run save: if a
+ * manual run started meanwhile, the overlap policy now applies to the
+ * decision's trigger as it would have at decision time (`forbid` drops it,
+ * `queue-one` queues it unless a trigger already waits). Otherwise the
+ * decision is returned unchanged.
+ */
+export function overlapAfterManual(
+  decision: Decision,
+  now: Pick<ManualInput, "overlapPolicy" | "activeRuns" | "queued">,
+): Decision {
+  const { trigger, skipped } = decision;
+  if (
+    decision.action !== "start" || trigger === undefined ||
+    now.activeRuns === 0 || now.overlapPolicy === OverlapPolicy.AllowParallel
+  ) {
+    return decision;
+  }
+  if (now.overlapPolicy === OverlapPolicy.QueueOne && !now.queued) {
+    return {
+      ...decision,
+      action: "queue",
+      skipped: skipped && { ...skipped, reason: "overlap" },
+    };
+  }
+  // Everything the decision consumed goes without a run; the trigger is the
+  // latest of it.
+  return {
+    ...decision,
+    action: "none",
+    skipped: {
+      count: (skipped?.count ?? 0) + 1,
+      scheduledAt: trigger.scheduledAt,
+      reason: "overlap",
+    },
+  };
 }
 
 const MESSAGES: Record<TriggerNowErrorKind, string> = {
