@@ -99,7 +99,11 @@ export class JobRun<D> implements RunHost<D> {
   readonly #options: EngineOptions<D>;
   readonly #manual: ManualRequests;
   /** Settles when the state is loaded (or failed to load). */
-  readonly #loaded = Promise.withResolvers<void>();
+  #markLoaded!: () => void;
+  // Not Promise.withResolvers: the core also runs on Node 20.
+  readonly #loaded = new Promise<void>((
+    resolve,
+  ) => (this.#markLoaded = resolve));
   readonly #history: RunHistory;
   readonly #active = new Set<ActiveRun>();
   readonly #completions: RunOutcome[] = [];
@@ -170,7 +174,7 @@ export class JobRun<D> implements RunHost<D> {
     let reason: SchedulerStopReason = SchedulerStopReason.Failed;
     try {
       control.attachTrigger((options) => this.triggerNow(options));
-      await this.#load().finally(this.#loaded.resolve);
+      await this.#load().finally(() => this.#markLoaded());
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();
     } catch (error) {
@@ -560,7 +564,7 @@ export class JobRun<D> implements RunHost<D> {
   triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
     if (this.#state === undefined) {
       // Called while the state loads: wait for it (a failed load fails it).
-      return this.#loaded.promise.then(() => {
+      return this.#loaded.then(() => {
         if (this.#state === undefined) {
           throw triggerNowError(this.jobId, TriggerNowErrorKind.Failed);
         }
