@@ -10,24 +10,11 @@ import {
   OverlapPolicy,
   Schedule,
   Scheduler,
-  type SchedulerEvent,
   Task,
 } from "../mod.ts";
 import { withFakeClock } from "./_fake_time.ts";
-import { recordEvents, settle, T0 } from "./_engine_helpers.ts";
+import { ofType, recordEvents, settle, T0 } from "./_engine_helpers.ts";
 import { SlotGuard } from "./_slot_guard.ts";
-
-type EventOf<T extends SchedulerEvent["type"]> = Extract<
-  SchedulerEvent,
-  { type: T }
->;
-
-function ofType<T extends SchedulerEvent["type"]>(
-  events: SchedulerEvent[],
-  type: T,
-): EventOf<T>[] {
-  return events.filter((event) => event.type === type) as EventOf<T>[];
-}
 
 Deno.test("retry: a failed run is retried on the same occurrence and lease with the backoff; every attempt is recorded; maxRuns counts occurrences", async () => {
   await withFakeClock(T0, async (clock) => {

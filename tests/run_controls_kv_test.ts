@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { type FakeClock, withFakeClock } from "./_fake_time.ts";
 import { drive, KvIo, trackKv } from "./_kv_helpers.ts";
-import { delay, recordEvents, T0 } from "./_engine_helpers.ts";
+import { delay, recordEvents, stateLoaded, T0 } from "./_engine_helpers.ts";
 import { jitterDelay } from "../src/scheduler/jitter.ts";
 
 /** Released occurrences are freed at once, so a release is observable. */
@@ -136,11 +136,7 @@ Deno.test("KV: triggerNow on two instances with one requestedAt runs once", asyn
         completedRetentionMs: 60_000,
       }),
     });
-    const loaded = (s: Scheduler) =>
-      new Promise<void>((resolve) =>
-        s.addEventListener("state-loaded", () => resolve(), { once: true })
-      );
-    const ready = Promise.all([loaded(a), loaded(b)]);
+    const ready = Promise.all([stateLoaded(a), stateLoaded(b)]);
     const running = Promise.all([a.run(job("a")), b.run(job("b"))]);
     await drive(clock, ready, io);
     const requestedAt = new Date(T0 + 5_000);

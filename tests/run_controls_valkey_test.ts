@@ -16,7 +16,7 @@ import {
   TriggerNowError,
 } from "../mod.ts";
 import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
-import { recordEvents } from "./_engine_helpers.ts";
+import { recordEvents, stateLoaded } from "./_engine_helpers.ts";
 import {
   hasValkeyServer,
   type ValkeyServer,
@@ -158,11 +158,7 @@ valkeyTest(
       const b = new Scheduler({}, new InMemoryStateStore(), {
         guard: await guard(),
       });
-      const loaded = (s: Scheduler) =>
-        new Promise<void>((resolve) =>
-          s.addEventListener("state-loaded", () => resolve(), { once: true })
-        );
-      const ready = Promise.all([loaded(a), loaded(b)]);
+      const ready = Promise.all([stateLoaded(a), stateLoaded(b)]);
       const running = Promise.all([a.run(job("a")), b.run(job("b"))]);
       await ready;
       const requestedAt = Date.now();

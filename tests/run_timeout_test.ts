@@ -3,29 +3,10 @@
  * the `timed-out` record once the task settles, the lease held until then.
  */
 import assert from "node:assert/strict";
-import {
-  InMemoryStateStore,
-  Job,
-  Schedule,
-  Scheduler,
-  type SchedulerEvent,
-  Task,
-} from "../mod.ts";
+import { InMemoryStateStore, Job, Schedule, Scheduler, Task } from "../mod.ts";
 import { withFakeClock } from "./_fake_time.ts";
-import { delay, recordEvents, settle, T0 } from "./_engine_helpers.ts";
+import { delay, ofType, recordEvents, settle, T0 } from "./_engine_helpers.ts";
 import { SlotGuard } from "./_slot_guard.ts";
-
-type EventOf<T extends SchedulerEvent["type"]> = Extract<
-  SchedulerEvent,
-  { type: T }
->;
-
-function ofType<T extends SchedulerEvent["type"]>(
-  events: SchedulerEvent[],
-  type: T,
-): EventOf<T>[] {
-  return events.filter((event) => event.type === type) as EventOf<T>[];
-}
 
 /** Waits for the signal, then takes `afterMs` more before resolving. */
 function heedsSignal(afterMs: number, seen: unknown[]) {

@@ -15,7 +15,13 @@ import {
   TriggerNowError,
 } from "../mod.ts";
 import { withFakeClock } from "./_fake_time.ts";
-import { delay, recordEvents, settle, T0 } from "./_engine_helpers.ts";
+import {
+  delay,
+  recordEvents,
+  settle,
+  stateLoaded,
+  T0,
+} from "./_engine_helpers.ts";
 import { SlotGuard } from "./_slot_guard.ts";
 import { manualSlotInstant } from "../src/scheduler/manual.ts";
 
@@ -24,13 +30,6 @@ const HOUR = 3_600_000;
 function isTriggerNowError(kind: string) {
   return (error: unknown) =>
     error instanceof TriggerNowError && error.kind === kind;
-}
-
-/** Resolves once the scheduler has loaded its state. */
-function loaded(scheduler: Scheduler): Promise<void> {
-  return new Promise((resolve) =>
-    scheduler.addEventListener("state-loaded", () => resolve(), { once: true })
-  );
 }
 
 Deno.test("triggerNow runs the job once outside the schedule: manual, not counted, state advanced only by the run", async () => {
@@ -47,7 +46,7 @@ Deno.test("triggerNow runs the job once outside the schedule: manual, not counte
         await delay(40);
       }),
     );
-    const ready = loaded(scheduler);
+    const ready = stateLoaded(scheduler);
     const running = scheduler.run(job);
     await ready;
     await clock.tickAsync(500);
@@ -101,7 +100,7 @@ Deno.test("triggerNow rejects without a run(), while paused and while stopping",
       Schedule.interval(HOUR),
       Task.fromSync(() => {}),
     );
-    const ready = loaded(scheduler);
+    const ready = stateLoaded(scheduler);
     const running = scheduler.run(job);
     await ready;
     handle.pause();
@@ -171,7 +170,7 @@ Deno.test("triggerNow on two instances sharing a guard runs the job once; the ot
       );
     const a = Scheduler.withExecutionGuard({}, new InMemoryStateStore(), guard);
     const b = Scheduler.withExecutionGuard({}, new InMemoryStateStore(), guard);
-    const ready = Promise.all([loaded(a), loaded(b)]);
+    const ready = Promise.all([stateLoaded(a), stateLoaded(b)]);
     const running = [a.run(job("a")), b.run(job("b"))];
     await ready;
     const results = await Promise.allSettled([
@@ -235,7 +234,7 @@ Deno.test("triggerNow with retries and a timeout resolves with the last attempt'
         else if (run.attempt === 2) throw new Error("second fails");
       }),
     ).withRunTimeout(300).withRetry({ attempts: 3, backoffMs: [100] });
-    const ready = loaded(scheduler);
+    const ready = stateLoaded(scheduler);
     const running = scheduler.run(job);
     await ready;
     const record = await settle(clock, handle.triggerNow());
