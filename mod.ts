@@ -35,6 +35,7 @@ export {
   SchedulerError,
   StoreError,
   TaskJoinError,
+  TriggerNowError,
 } from "./src/errors.ts";
 export { type NextRunsOptions, Schedule } from "./src/schedule/schedule.ts";
 export { CronSchedule } from "./src/schedule/cron_schedule.ts";
@@ -65,6 +66,8 @@ export {
   type TaskContext,
 } from "./src/scheduler/task.ts";
 export { Job } from "./src/scheduler/job.ts";
+export type { RetryPolicy } from "./src/scheduler/retry.ts";
+export type { TriggerNowOptions } from "./src/scheduler/manual.ts";
 export type { SchedulerConfig } from "./src/scheduler/config.ts";
 export type { RunRecord, SchedulerReport } from "./src/scheduler/report.ts";
 export type * from "./src/scheduler/events.ts";

@@ -86,8 +86,10 @@ export type TerminalStatePolicy =
   typeof TerminalStatePolicy[keyof typeof TerminalStatePolicy];
 
 /**
- * The outcome of one run: `success` (the task resolved), `failed` (it threw or
- * rejected), `cancelled` (it rejected after its signal was aborted).
+ * The outcome of one run (or one attempt of it): `success` (the task
+ * resolved), `failed` (it threw or rejected), `cancelled` (it rejected after
+ * its signal was aborted by `cancel()` or a lost lease), `timed-out` (it
+ * outlived the job's `withRunTimeout(ms)`; recorded once the task settled).
  *
  * @example
  * ```ts
@@ -99,10 +101,12 @@ export const RunStatus: {
   readonly Success: "success";
   readonly Failed: "failed";
   readonly Cancelled: "cancelled";
+  readonly TimedOut: "timed-out";
 } = Object.freeze({
   Success: "success",
   Failed: "failed",
   Cancelled: "cancelled",
+  TimedOut: "timed-out",
 });
 /** A value of {@linkcode RunStatus}. */
 export type RunStatus = typeof RunStatus[keyof typeof RunStatus];
@@ -278,3 +282,42 @@ export const InvalidJobKind: {
 });
 /** A value of {@linkcode InvalidJobKind}. */
 export type InvalidJobKind = typeof InvalidJobKind[keyof typeof InvalidJobKind];
+
+/**
+ * Why `SchedulerHandle.triggerNow()` did not run the task:
+ *
+ * - `not-running`: no `run()` of this scheduler is active (or it is still
+ *   loading its state).
+ * - `paused`: the scheduler is paused; nothing starts until `resume()`.
+ * - `stopping`: `cancel()` or `shutdown()` was requested (also when a queued
+ *   manual run is discarded because `run()` ended).
+ * - `overlap`: a run is active and the overlap policy is `forbid`, or it is
+ *   `queue-one` and a trigger is already queued.
+ * - `contended`: the execution guard refused the manual run's slot: another
+ *   instance runs (or ran) the same manual request.
+ * - `failed`: `run()` failed (store, guard or panic) before the run started.
+ *
+ * @example
+ * ```ts
+ * import { TriggerNowErrorKind } from "@cloudiful/scheduler";
+ * console.log(TriggerNowErrorKind.Contended); // "contended"
+ * ```
+ */
+export const TriggerNowErrorKind: {
+  readonly NotRunning: "not-running";
+  readonly Paused: "paused";
+  readonly Stopping: "stopping";
+  readonly Overlap: "overlap";
+  readonly Contended: "contended";
+  readonly Failed: "failed";
+} = Object.freeze({
+  NotRunning: "not-running",
+  Paused: "paused",
+  Stopping: "stopping",
+  Overlap: "overlap",
+  Contended: "contended",
+  Failed: "failed",
+});
+/** A value of {@linkcode TriggerNowErrorKind}. */
+export type TriggerNowErrorKind =
+  typeof TriggerNowErrorKind[keyof typeof TriggerNowErrorKind];

@@ -1,7 +1,7 @@
 /**
  * The error classes of the library. Every error that `Scheduler.run()` rejects
  * with, and every error a constructor throws for bad input, is a
- * {@linkcode SchedulerError}; the four subclasses carry a `kind`.
+ * {@linkcode SchedulerError}; the subclasses carry a `kind`.
  *
  * Runtime-neutral.
  *
@@ -14,6 +14,7 @@ import type {
   StoreErrorKind,
   StoreOperation,
   TaskJoinErrorKind,
+  TriggerNowErrorKind,
 } from "./constants.ts";
 
 /**
@@ -169,6 +170,35 @@ export class TaskJoinError extends SchedulerError {
   constructor(
     message: string,
     options: { kind: TaskJoinErrorKind; cause?: unknown },
+  ) {
+    super(message, { cause: options.cause });
+    this.kind = options.kind;
+  }
+}
+
+/**
+ * `SchedulerHandle.triggerNow()` did not run the task; `kind` says why.
+ *
+ * @example
+ * ```ts
+ * import { TriggerNowError } from "@cloudiful/scheduler";
+ * const error = new TriggerNowError("a run is active", { kind: "overlap" });
+ * console.log(error.kind); // overlap
+ * ```
+ */
+export class TriggerNowError extends SchedulerError {
+  /** Why the manual run did not happen. */
+  readonly kind: TriggerNowErrorKind;
+
+  /**
+   * Builds the error.
+   *
+   * @param message Why the manual run did not happen, naming the job.
+   * @param options `kind` and the underlying `cause`.
+   */
+  constructor(
+    message: string,
+    options: { kind: TriggerNowErrorKind; cause?: unknown },
   ) {
     super(message, { cause: options.cause });
     this.kind = options.kind;

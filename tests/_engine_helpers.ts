@@ -63,6 +63,24 @@ export function recordEvents(scheduler: Scheduler): SchedulerEvent[] {
   return events;
 }
 
+/** The events of one type, typed. */
+export function ofType<T extends SchedulerEvent["type"]>(
+  events: SchedulerEvent[],
+  type: T,
+): Extract<SchedulerEvent, { type: T }>[] {
+  return events.filter((event) => event.type === type) as Extract<
+    SchedulerEvent,
+    { type: T }
+  >[];
+}
+
+/** Resolves once the scheduler has loaded its state (its run() can be triggered). */
+export function stateLoaded(scheduler: Scheduler): Promise<void> {
+  return new Promise((resolve) =>
+    scheduler.addEventListener("state-loaded", () => resolve(), { once: true })
+  );
+}
+
 /** A promise that resolves after `ms` on the (possibly fake) clock. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -124,6 +124,8 @@ function completed(overrides: Partial<CompletedRun>): CompletedRun {
     triggerCount: 4,
     status: "success",
     error: null,
+    attempt: 1,
+    manual: false,
     ...overrides,
   };
 }

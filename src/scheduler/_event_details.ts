@@ -12,7 +12,9 @@ import type {
   ExecutionGuardLostEvent,
   ExecutionGuardReleaseFailedEvent,
   RunCompletedEvent,
+  RunRetryingEvent,
   RunStartedEvent,
+  RunTimedOutEvent,
   TriggerEmittedEvent,
 } from "./events.ts";
 import type { CompletedRun } from "./report.ts";
@@ -43,16 +45,64 @@ export function triggerEvent<T extends TriggerEventType>(
   };
 }
 
+/** `attempt` (only from 2) and `manual` (only when set), as events carry them. */
+function attemptFields(
+  attempt: number,
+  manual: boolean | undefined,
+): { attempt?: number; manual?: true } {
+  const fields: { attempt?: number; manual?: true } = {};
+  if (attempt > 1) fields.attempt = attempt;
+  if (manual) fields.manual = true;
+  return fields;
+}
+
 /** `run-started`, with the lease's fencing token when there is one. */
 export function runStartedEvent(
   jobId: string,
   trigger: Trigger,
-  fencingToken: bigint | undefined,
+  options: { fencingToken: bigint | undefined; attempt: number },
 ): RunStartedEvent {
-  const event = { ...triggerEvent("trigger-emitted", jobId, trigger) };
-  return fencingToken === undefined
-    ? { ...event, type: "run-started" }
-    : { ...event, type: "run-started", fencingToken };
+  const event: RunStartedEvent = {
+    ...triggerEvent("trigger-emitted", jobId, trigger),
+    type: "run-started",
+  };
+  const { fencingToken } = options;
+  return {
+    ...event,
+    ...(fencingToken === undefined ? {} : { fencingToken }),
+    ...attemptFields(options.attempt, trigger.manual),
+  };
+}
+
+/** `run-retrying`: `attempt` is the attempt about to be made. */
+export function runRetryingEvent(
+  jobId: string,
+  trigger: Trigger,
+  retry: { attempt: number; delayMs: number; error: string },
+): RunRetryingEvent {
+  return {
+    ...triggerEvent("trigger-emitted", jobId, trigger),
+    type: "run-retrying",
+    attempt: retry.attempt,
+    delayMs: retry.delayMs,
+    error: retry.error,
+    ...(trigger.manual ? { manual: true } : {}),
+  };
+}
+
+/** `run-timed-out`. */
+export function runTimedOutEvent(
+  jobId: string,
+  trigger: Trigger,
+  timeout: { attempt: number; timeoutMs: number },
+): RunTimedOutEvent {
+  return {
+    ...triggerEvent("trigger-emitted", jobId, trigger),
+    type: "run-timed-out",
+    attempt: timeout.attempt,
+    timeoutMs: timeout.timeoutMs,
+    ...(trigger.manual ? { manual: true } : {}),
+  };
 }
 
 /** `execution-guard-release-failed`. */
@@ -93,5 +143,6 @@ export function runCompletedEvent(
     triggerCount: run.triggerCount,
     status: run.status,
     error: run.error,
+    ...attemptFields(run.attempt, run.manual),
   };
 }

@@ -16,8 +16,8 @@ export interface CompletionResult {
 
 /**
  * Records a completed run: `lastRunAt` = its start, `lastSuccessAt` = its
- * finish on success, `lastError` set on failure and cleared on success (a
- * cancelled run leaves both alone). With parallel runs completing out of
+ * finish on success, `lastError` set on failure or timeout and cleared on
+ * success (a cancelled run leaves both alone). With parallel runs completing out of
  * order, a run that started before the newest one already recorded changes
  * nothing, so these fields never move backwards.
  */
@@ -36,7 +36,7 @@ export function recordCompletion(
       lastSuccessAt: success ? new Date(run.finishedAt) : state.lastSuccessAt,
       lastError: success
         ? null
-        : run.status === RunStatus.Failed
+        : run.status === RunStatus.Failed || run.status === RunStatus.TimedOut
         ? run.error
         : state.lastError,
     },

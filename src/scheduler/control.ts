@@ -4,6 +4,13 @@
  * @module
  */
 
+import { TriggerNowErrorKind } from "../constants.ts";
+import { triggerNowError, type TriggerNowOptions } from "./manual.ts";
+import type { RunRecord } from "./report.ts";
+
+/** Starts a manual run of the active `run()`. */
+type ManualTrigger = (options?: TriggerNowOptions) => Promise<RunRecord>;
+
 /** A request to stop the current (or next) `run()`. */
 export type StopRequest =
   | { readonly kind: "cancel"; readonly reason: unknown }
@@ -23,6 +30,7 @@ export class ControlState {
   #stop: StopRequest | undefined;
   #paused = false;
   #listener: (() => void) | undefined;
+  #trigger: ManualTrigger | undefined;
 
   /** The pending stop request, if any. */
   get stop(): StopRequest | undefined {
@@ -67,16 +75,32 @@ export class ControlState {
     this.#listener = listener;
   }
 
+  /** Lets handles start manual runs of the active `run()`. */
+  attachTrigger(trigger: ManualTrigger): void {
+    this.#trigger = trigger;
+  }
+
+  /** Starts a manual run, or rejects when no `run()` can take one. */
+  triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
+    if (this.#trigger === undefined) {
+      return Promise.reject(
+        triggerNowError(undefined, TriggerNowErrorKind.NotRunning),
+      );
+    }
+    return this.#trigger(options);
+  }
+
   /** Ends a `run()`: detaches it and uses up its stop request. */
   finishRun(): void {
     this.#listener = undefined;
+    this.#trigger = undefined;
     this.#stop = undefined;
   }
 }
 
 /**
- * Controls a scheduler from outside its `run()`: stop it, pause and resume it.
- * Every handle of a scheduler controls the same state.
+ * Controls a scheduler from outside its `run()`: stop it, pause and resume it,
+ * run its job now. Every handle of a scheduler controls the same state.
  *
  * @example Stop a scheduler on a signal from elsewhere
  * ```ts
@@ -164,5 +188,46 @@ export class SchedulerHandle {
   /** Whether the scheduler is paused. */
   get paused(): boolean {
     return this.#control.paused;
+  }
+
+  /**
+   * Runs the active `run()`'s job once now, outside its schedule, and
+   * resolves with the record of the run (of its last attempt, with
+   * `withRetry`). The run is marked `manual: true` (in `ctx.run`, in
+   * `run-started`, `run-completed` and the record), does not consume an
+   * occurrence (`triggerCount` and `nextRunAt` are unchanged; the record
+   * carries the state's current `triggerCount`), and obeys the overlap
+   * policy: with a run active, `forbid` refuses it, `queue-one` queues it
+   * (unless a trigger already waits) and `allow-parallel` starts it beside.
+   *
+   * With an execution guard it takes its own slot, at `requestedAt` (default:
+   * now floored to the second; moved on by 1 ms while that instant is an
+   * occurrence of the schedule), so instances pressed with the same
+   * `requestedAt` run it once in all; the others reject with kind
+   * `contended`. Its `scheduledAt` is that slot's instant.
+   *
+   * @param options `requestedAt`: identifies the request across instances.
+   * @returns The record of the manual run.
+   * @throws {TriggerNowError} (as a rejection) kind `not-running`, `paused`,
+   * `stopping`, `overlap`, `contended` or `failed`; see
+   * {@linkcode TriggerNowErrorKind}.
+   * @throws {InvalidJobError} (as a rejection) for invalid options.
+   *
+   * @example Run an hourly job now
+   * ```ts
+   * import { InMemoryStateStore, Job, Schedule, Scheduler, Task } from "@cloudiful/scheduler";
+   * const scheduler = new Scheduler({}, new InMemoryStateStore());
+   * const handle = scheduler.handle();
+   * scheduler.addEventListener("state-loaded", async () => {
+   *   const record = await handle.triggerNow();
+   *   console.log(record.manual, record.status); // true success
+   *   handle.shutdown();
+   * });
+   * const job = Job.withoutDeps("report", Schedule.cron("0 * * * *"), Task.fromSync(() => {}));
+   * await scheduler.run(job);
+   * ```
+   */
+  triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
+    return this.#control.triggerNow(options);
   }
 }

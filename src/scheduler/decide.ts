@@ -23,6 +23,11 @@ export interface Trigger {
   readonly catchUp: boolean;
   /** The occurrence's ordinal (the cursor's count right after consuming it). */
   readonly triggerCount: number;
+  /**
+   * Set on a `triggerNow()` run: `scheduledAt` is then its manual slot and
+   * `triggerCount` the state's count (nothing was consumed).
+   */
+  readonly manual?: true;
 }
 
 /** Occurrences consumed without a run in one decision. */

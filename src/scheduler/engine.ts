@@ -9,21 +9,15 @@
  */
 
 import {
-  ExecutionGuardErrorKind,
   SchedulerStopReason,
   StateLoadSource,
   StoreOperation,
   TerminalStatePolicy,
+  TriggerNowErrorKind,
 } from "../constants.ts";
-import {
-  describeThrown,
-  ExecutionGuardError,
-  isInstance,
-  SchedulerError,
-} from "../errors.ts";
+import { describeThrown, isInstance, SchedulerError } from "../errors.ts";
 import {
   type ExecutionGuard,
-  type ExecutionGuardAcquire,
   type ExecutionLease,
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
@@ -45,20 +39,38 @@ import {
 import type { OccurrenceCursor } from "../schedule/occurrences.ts";
 import type { SchedulerEvent } from "./events.ts";
 import type { Job } from "./job.ts";
-import { RunHistory, type SchedulerReport } from "./report.ts";
-import { ActiveRun, type RunHost, type RunOutcome } from "./run_execution.ts";
+import {
+  RunHistory,
+  type RunRecord,
+  type SchedulerReport,
+  toRunRecord,
+} from "./report.ts";
+import {
+  ActiveRun,
+  type RunControls,
+  type RunHost,
+  type RunOutcome,
+} from "./run_execution.ts";
+import { Jitter } from "./jitter.ts";
+import {
+  ManualRequests,
+  overlapAfterManual,
+  planManualRun,
+  triggerNowError,
+  type TriggerNowOptions,
+} from "./manual.ts";
 import { checkStoredState, initialState } from "./initial_state.ts";
 import { createFirstState } from "./_first_state.ts";
 import { recordCompletion } from "./completion.ts";
 import {
-  acquireFailedEvent,
-  releaseFailedEvent,
   runCompletedEvent,
+  runRetryingEvent,
   runStartedEvent,
   triggerEvent,
 } from "./_event_details.ts";
 import { Wakeup } from "./_wakeup.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
+import { acquireSlot } from "./_acquire.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {
@@ -78,16 +90,6 @@ export interface EngineOptions<D> {
   finish(): void;
 }
 
-function toGuardError(error: unknown, jobId: string): ExecutionGuardError {
-  if (isInstance(error, ExecutionGuardError)) return error;
-  return new ExecutionGuardError(
-    `execution guard acquire failed for job ${JSON.stringify(jobId)}: ${
-      describeThrown(error)
-    }`,
-    { kind: ExecutionGuardErrorKind.Unknown, cause: error },
-  );
-}
-
 function dateOrNull(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
 }
@@ -100,7 +102,15 @@ export class JobRun<D> implements RunHost<D> {
   readonly task: Job<D>["task"];
   readonly guard: ExecutionGuard;
   readonly trivialGuard: boolean;
+  readonly controls: RunControls;
   readonly #options: EngineOptions<D>;
+  readonly #manual: ManualRequests;
+  /** Settles when the state is loaded (or failed to load). */
+  #markLoaded!: () => void;
+  // Not Promise.withResolvers: the core also runs on Node 20.
+  readonly #loaded = new Promise<void>((
+    resolve,
+  ) => (this.#markLoaded = resolve));
   readonly #history: RunHistory;
   readonly #active = new Set<ActiveRun>();
   readonly #completions: RunOutcome[] = [];
@@ -137,6 +147,25 @@ export class JobRun<D> implements RunHost<D> {
     this.trivialGuard =
       Object.getPrototypeOf(options.guard) === NoopExecutionGuard.prototype;
     this.#history = new RunHistory(options.config.historyLimit);
+    const { job } = options;
+    this.controls = {
+      runTimeoutMs: job.runTimeoutMs,
+      retryPolicy: job.retryPolicy,
+      overlapPolicy: job.overlapPolicy,
+      jitter: new Jitter(job.jobId, job.jitterMaxMs),
+    };
+    this.#manual = new ManualRequests(job.jobId);
+  }
+
+  nextDueAt(): number | null {
+    const next = this.#state.nextRunAt;
+    return next === null
+      ? null
+      : this.controls.jitter.wakeInstant(next.getTime());
+  }
+
+  stopping(): boolean {
+    return this.#stopping();
   }
 
   listens(type: SchedulerEvent["type"]): boolean {
@@ -167,7 +196,8 @@ export class JobRun<D> implements RunHost<D> {
     // real wake-up replaces it.
     this.#clock.armFor(Date.now());
     try {
-      await this.#load();
+      control.attachTrigger((options) => this.triggerNow(options));
+      await this.#load().finally(() => this.#markLoaded());
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();
     } catch (error) {
@@ -176,6 +206,13 @@ export class JobRun<D> implements RunHost<D> {
         : new SchedulerError(describeThrown(error), { cause: error });
     }
     this.#clock.disarm();
+    // Manual runs queued but never started, or still being acquired.
+    this.#manual.endAll(
+      this.#fatal === undefined
+        ? TriggerNowErrorKind.Stopping
+        : TriggerNowErrorKind.Failed,
+      this.#fatal,
+    );
     this.#options.finish();
     if (this.#fatal !== undefined) {
       const fatal = this.#fatal;
@@ -211,6 +248,8 @@ export class JobRun<D> implements RunHost<D> {
     const stop = this.#options.control.stop;
     if (stop?.kind === "cancel") {
       for (const run of this.#active) run.abort(stop.reason);
+    } else if (stop !== undefined) {
+      for (const run of this.#active) run.interrupt(); // no further retries
     }
     this.#wakeup.notify();
   }
@@ -221,21 +260,9 @@ export class JobRun<D> implements RunHost<D> {
       this.#options.control.stop !== undefined;
   }
 
-  /** Gives back a lease that will not be used. */
-  async #releaseUnused(trigger: Trigger, lease: ExecutionLease): Promise<void> {
-    try {
-      await this.guard.release(lease);
-    } catch (error) {
-      if (this.listens("execution-guard-release-failed")) {
-        this.dispatch(
-          releaseFailedEvent(this.jobId, trigger, describeThrown(error)),
-        );
-      }
-    }
-  }
-
   #fail(error: SchedulerError): void {
     this.#fatal ??= error;
+    for (const run of this.#active) run.interrupt(); // no further retries
     this.#wakeup.notify();
   }
 
@@ -272,8 +299,15 @@ export class JobRun<D> implements RunHost<D> {
           continue;
         }
         this.#settled = false;
+        const cursor = this.#cursor();
         const decision = decide({
-          ...this.#cursorInput(this.#cursor(), this.#clock.takeNow()),
+          ...this.#cursorInput(
+            cursor,
+            this.controls.jitter.decisionNow(
+              this.#clock.takeNow(),
+              cursor.nextRunAt,
+            ),
+          ),
           overlapPolicy: job.overlapPolicy,
           activeRuns: this.#active.size,
           queued: this.#queued !== undefined,
@@ -336,11 +370,17 @@ export class JobRun<D> implements RunHost<D> {
    * armed: a backlog due at once is worked off by the loop without timers.
    */
   #predictNext(firedAt: number): number | null {
+    const { jitter } = this.controls;
     this.#wakeCursor = cursorAfterDecision(
-      this.#cursorInput(this.#wakeCursor, firedAt),
+      this.#cursorInput(
+        this.#wakeCursor,
+        jitter.decisionNow(firedAt, this.#wakeCursor.nextRunAt),
+      ),
     );
     const next = this.#wakeCursor.nextRunAt;
-    return next !== null && next > firedAt ? next : null;
+    if (next === null) return null;
+    const wakeAt = jitter.wakeInstant(next);
+    return wakeAt > firedAt ? wakeAt : null;
   }
 
   /** Sleeps until the next occurrence or until something changes. */
@@ -356,7 +396,7 @@ export class JobRun<D> implements RunHost<D> {
       });
     if (canSleep) {
       this.#wakeCursor = this.#cursor();
-      this.#clock.armFor(next);
+      this.#clock.armFor(this.controls.jitter.wakeInstant(next));
     } else {
       this.#clock.disarm();
     }
@@ -443,7 +483,12 @@ export class JobRun<D> implements RunHost<D> {
    * Reports a saved decision and starts or queues its trigger; returns a
    * promise only when starting has to wait for the guard.
    */
-  #carryOut(decision: Decision): Promise<void> | undefined {
+  #carryOut(saved: Decision): Promise<void> | undefined {
+    const decision = overlapAfterManual(saved, {
+      overlapPolicy: this.#options.job.overlapPolicy,
+      activeRuns: this.#active.size,
+      queued: this.#queued !== undefined,
+    });
     const { trigger } = decision;
     let action = decision.action;
     // The save may have let a stop or a pause in: nothing new starts then.
@@ -483,76 +528,60 @@ export class JobRun<D> implements RunHost<D> {
    * Asks the guard for the trigger's slot and starts the run. The
    * single-instance guard always grants, so that path takes no promise hop.
    */
-  #start(trigger: Trigger): Promise<void> | undefined {
-    const scheduledAt = new Date(trigger.scheduledAt);
+  #start(trigger: Trigger, run?: ActiveRun): Promise<void> | undefined {
     if (this.trivialGuard) {
-      this.#launch(trigger, {
-        jobId: this.jobId,
-        scheduledAt,
-        token: "",
-        leaseKey: "",
-      });
+      this.#launch(trigger, this.#trivialLease(trigger), run);
       return undefined;
     }
-    return this.#acquireAndLaunch(trigger, scheduledAt);
+    return this.#acquireAndLaunch(trigger, run);
   }
 
-  async #acquireAndLaunch(trigger: Trigger, scheduledAt: Date): Promise<void> {
-    let answer: ExecutionGuardAcquire;
-    try {
-      answer = await this.guard.acquire({ jobId: this.jobId, scheduledAt });
-    } catch (error) {
-      const failure = toGuardError(error, this.jobId);
-      if (failure.kind !== ExecutionGuardErrorKind.Data) {
-        this.#fail(failure);
-        return;
-      }
-      // An unreadable lease may be another instance's: not running the
-      // occurrence is the only answer that never runs it twice, and nothing
-      // about it says later occurrences are unreadable too.
-      if (this.listens("execution-guard-acquire-failed")) {
-        this.dispatch(acquireFailedEvent(this.jobId, trigger, failure.message));
-      }
+  #trivialLease(trigger: Trigger): ExecutionLease {
+    return {
+      jobId: this.jobId,
+      scheduledAt: new Date(trigger.scheduledAt),
+      token: "",
+      leaseKey: "",
+    };
+  }
+
+  /**
+   * Acquires the slot and launches the run (`run`, when it was already
+   * counted as active); when nothing launches, `run` is completed without a
+   * record and a manual request learns why.
+   */
+  async #acquireAndLaunch(trigger: Trigger, run?: ActiveRun): Promise<void> {
+    const lease = await acquireSlot({
+      jobId: this.jobId,
+      guard: this.guard,
+      listens: (type) => this.listens(type),
+      dispatch: (event) => this.dispatch(event),
+      stopping: () => this.#stopping(),
+      fail: (error) => this.#fail(error),
+    }, trigger);
+    if (typeof lease === "object") {
+      this.#launch(trigger, lease, run);
       return;
     }
-    if (answer?.kind === "acquired" && this.#stopping()) {
-      // Stopped while the lease was being acquired: nothing new starts.
-      await this.#releaseUnused(trigger, answer.lease);
-      return;
-    }
-    if (answer?.kind === "contended") {
-      if (this.listens("execution-guard-contended")) {
-        this.dispatch(
-          triggerEvent("execution-guard-contended", this.jobId, trigger),
-        );
-      }
-      return;
-    }
-    const lease = answer?.kind === "acquired" ? answer.lease : undefined;
-    if (
-      typeof lease !== "object" || lease === null ||
-      typeof lease.token !== "string" || typeof lease.leaseKey !== "string"
-    ) {
-      this.#fail(
-        new ExecutionGuardError(
-          `execution guard acquire for job ${
-            JSON.stringify(this.jobId)
-          } answered neither "acquired" with a lease (token and leaseKey strings) nor "contended"`,
-          { kind: ExecutionGuardErrorKind.Data },
-        ),
-      );
-      return;
-    }
-    this.#launch(trigger, lease);
+    this.#manual.over(trigger, lease);
+    if (run !== undefined) this.complete({ run, final: true });
   }
 
   /** Starts a run that holds `lease`. */
-  #launch(trigger: Trigger, lease: ExecutionLease): void {
-    const run = new ActiveRun(trigger);
+  #launch(
+    trigger: Trigger,
+    lease: ExecutionLease,
+    run: ActiveRun = new ActiveRun(trigger),
+  ): void {
     this.#active.add(run);
     this.#settled = false;
     if (this.listens("run-started")) {
-      this.dispatch(runStartedEvent(this.jobId, trigger, lease.fencingToken));
+      this.dispatch(
+        runStartedEvent(this.jobId, trigger, {
+          fencingToken: lease.fencingToken,
+          attempt: 1,
+        }),
+      );
     }
     run.execute(this, lease).catch((error) => {
       // execute() reports exactly once by design; this only keeps a bug in
@@ -571,21 +600,90 @@ export class JobRun<D> implements RunHost<D> {
 
   async #applyCompletions(): Promise<void> {
     while (this.#completions.length > 0) {
-      const { run, record, failure } = this.#completions.shift()!;
-      this.#active.delete(run);
+      const { run, record, failure, final, retry } = this.#completions.shift()!;
+      if (final) this.#active.delete(run);
       this.#settled = false;
       if (failure !== undefined) {
         this.#fail(failure);
-        continue;
+      } else if (record !== undefined) {
+        ({ state: this.#state, newestStart: this.#newestStart } =
+          recordCompletion(this.#state, record, this.#newestStart));
+        this.#history.push(record);
+        if (record.manual) {
+          this.#manual.recorded(run.trigger, toRunRecord(record));
+        }
+        await this.#persist();
+        if (this.listens("run-completed")) {
+          this.dispatch(runCompletedEvent(this.jobId, record));
+        }
+        if (retry !== undefined && this.listens("run-retrying")) {
+          this.dispatch(
+            runRetryingEvent(this.jobId, run.trigger, {
+              ...retry,
+              error: record.error ?? "",
+            }),
+          );
+        }
       }
-      ({ state: this.#state, newestStart: this.#newestStart } =
-        recordCompletion(this.#state, record, this.#newestStart));
-      this.#history.push(record);
-      await this.#persist();
-      if (this.listens("run-completed")) {
-        this.dispatch(runCompletedEvent(this.jobId, record));
+      if (final) {
+        this.#manual.over(
+          run.trigger,
+          failure === undefined
+            ? TriggerNowErrorKind.Stopping
+            : TriggerNowErrorKind.Failed,
+          failure,
+        );
       }
     }
+  }
+
+  /**
+   * Starts a manual run now (or queues it, under `queue-one`), outside the
+   * schedule; resolves with the record of its last attempt.
+   */
+  triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
+    if (this.#state === undefined) {
+      // Called while the state loads: wait for it (a failed load fails it).
+      return this.#loaded.then(() => {
+        if (this.#state === undefined) {
+          throw triggerNowError(this.jobId, TriggerNowErrorKind.Failed);
+        }
+        return this.triggerNow(options);
+      });
+    }
+    if (this.#fatal !== undefined) {
+      return Promise.reject(
+        triggerNowError(this.jobId, TriggerNowErrorKind.Failed, this.#fatal),
+      );
+    }
+    const { control, job, config } = this.#options;
+    let planned: ReturnType<typeof planManualRun>;
+    try {
+      planned = planManualRun(options, {
+        job,
+        zone: config,
+        state: this.#state,
+        activeRuns: this.#active.size,
+        queued: this.#queued !== undefined,
+        paused: control.paused,
+        stopping: this.#stopping(),
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { trigger, action } = planned;
+    const promise = this.#manual.add(trigger);
+    if (action === "queue") {
+      this.#queued = trigger;
+      this.#wakeup.notify();
+    } else {
+      // Active from now on, so that the overlap policy and stopping see it
+      // while the guard is asked.
+      const run = new ActiveRun(trigger);
+      this.#active.add(run);
+      this.#start(trigger, run);
+    }
+    return promise;
   }
 
   async #terminate(): Promise<void> {

@@ -100,6 +100,10 @@ export interface RunStartedEvent {
   readonly triggerCount: number;
   /** The lease's fencing token, when the guard grants one. */
   readonly fencingToken?: bigint;
+  /** The attempt; present only on retries (2, 3, …). */
+  readonly attempt?: number;
+  /** Present (and `true`) only on runs started by `triggerNow()`. */
+  readonly manual?: true;
 }
 
 /**
@@ -122,10 +126,64 @@ export interface RunCompletedEvent {
   readonly catchUp: boolean;
   /** The occurrence's ordinal. */
   readonly triggerCount: number;
-  /** `success`, `failed` or `cancelled`. */
+  /** `success`, `failed`, `cancelled` or `timed-out`. */
   readonly status: RunStatus;
   /** The failure's message, or `null`. */
   readonly error: string | null;
+  /** The attempt; present only on retries (2, 3, …). */
+  readonly attempt?: number;
+  /** Present (and `true`) only on runs started by `triggerNow()`. */
+  readonly manual?: true;
+}
+
+/**
+ * A failed or timed-out attempt will be retried on the same occurrence after
+ * `delayMs` (see `Job.withRetry`); emitted after that attempt's
+ * `run-completed`.
+ */
+export interface RunRetryingEvent {
+  /** The event type. */
+  readonly type: "run-retrying";
+  /** The job id. */
+  readonly jobId: string;
+  /** The occurrence's scheduled instant (the same for every attempt). */
+  readonly scheduledAt: Date;
+  /** Whether the run makes up for lateness or for several due occurrences. */
+  readonly catchUp: boolean;
+  /** The occurrence's ordinal. */
+  readonly triggerCount: number;
+  /** The attempt about to be made (2, 3, …). */
+  readonly attempt: number;
+  /** The backoff before it. */
+  readonly delayMs: number;
+  /** The failure of the previous attempt. */
+  readonly error: string;
+  /** Present (and `true`) only on runs started by `triggerNow()`. */
+  readonly manual?: true;
+}
+
+/**
+ * An attempt outlived `Job.withRunTimeout(ms)`: its signal was aborted with a
+ * `TimeoutError`. Emitted at the deadline, whether or not the task heeds the
+ * signal; the attempt is recorded (`timed-out`) once the task settles.
+ */
+export interface RunTimedOutEvent {
+  /** The event type. */
+  readonly type: "run-timed-out";
+  /** The job id. */
+  readonly jobId: string;
+  /** The occurrence's scheduled instant. */
+  readonly scheduledAt: Date;
+  /** Whether the run makes up for lateness or for several due occurrences. */
+  readonly catchUp: boolean;
+  /** The occurrence's ordinal. */
+  readonly triggerCount: number;
+  /** The attempt that timed out (from 1). */
+  readonly attempt: number;
+  /** The limit it exceeded. */
+  readonly timeoutMs: number;
+  /** Present (and `true`) only on runs started by `triggerNow()`. */
+  readonly manual?: true;
 }
 
 /**
@@ -345,6 +403,10 @@ export interface SchedulerEventMap {
   "run-started": RunStartedEvent;
   /** See {@linkcode RunCompletedEvent}. */
   "run-completed": RunCompletedEvent;
+  /** See {@linkcode RunRetryingEvent}. */
+  "run-retrying": RunRetryingEvent;
+  /** See {@linkcode RunTimedOutEvent}. */
+  "run-timed-out": RunTimedOutEvent;
   /** See {@linkcode RunSkippedEvent}. */
   "run-skipped": RunSkippedEvent;
   /** See {@linkcode ExecutionGuardContendedEvent}. */
@@ -379,7 +441,7 @@ export interface SchedulerEventMap {
 export type SchedulerEvent = SchedulerEventMap[keyof SchedulerEventMap];
 
 /**
- * Every event type, in the order of the SPEC's table.
+ * Every event type, in the order of the SPEC's table (then the new ones).
  *
  * @example
  * ```ts
@@ -395,6 +457,8 @@ export const SCHEDULER_EVENT_TYPES: readonly (keyof SchedulerEventMap)[] = [
   "trigger-emitted",
   "run-started",
   "run-completed",
+  "run-retrying",
+  "run-timed-out",
   "run-skipped",
   "execution-guard-contended",
   "execution-guard-acquire-failed",

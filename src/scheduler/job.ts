@@ -15,6 +15,8 @@ import { describeValue, InvalidJobError } from "../errors.ts";
 import { type Schedule, toSchedule } from "../schedule/schedule.ts";
 import { Task } from "./task.ts";
 import { validateJobId } from "../_job_id.ts";
+import { type RetryPolicy, validateRetryPolicy } from "./retry.ts";
+import { validateJitter } from "./jitter.ts";
 
 function invalid(message: string): InvalidJobError {
   return new InvalidJobError(message, { kind: InvalidJobKind.Other });
@@ -29,6 +31,15 @@ function validateMaxRuns(maxRuns: unknown): number {
     );
   }
   return maxRuns;
+}
+
+function validateRunTimeout(ms: unknown): number {
+  if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms <= 0) {
+    throw invalid(
+      `withRunTimeout ms must be a positive integer, got ${describeValue(ms)}`,
+    );
+  }
+  return ms;
 }
 
 function validateMember<T extends string>(
@@ -63,6 +74,9 @@ interface JobFields<D> {
   maxRuns: number | undefined;
   missedRunPolicy: MissedRunPolicy;
   overlapPolicy: OverlapPolicy;
+  runTimeoutMs: number | undefined;
+  retryPolicy: RetryPolicy | undefined;
+  jitterMaxMs: number;
 }
 
 /**
@@ -99,6 +113,12 @@ export class Job<D = undefined> {
   readonly missedRunPolicy: MissedRunPolicy;
   /** What to do with a trigger while a run is active. */
   readonly overlapPolicy: OverlapPolicy;
+  /** Each attempt's time limit; `undefined` = none. */
+  readonly runTimeoutMs: number | undefined;
+  /** How a failed run is retried; `undefined` = no retry. */
+  readonly retryPolicy: RetryPolicy | undefined;
+  /** Each occurrence is delayed by a deterministic amount in `[0, jitterMaxMs)`. */
+  readonly jitterMaxMs: number;
 
   /**
    * Builds a job with explicit dependencies; policies take their defaults
@@ -119,6 +139,9 @@ export class Job<D = undefined> {
       maxRuns: undefined,
       missedRunPolicy: MissedRunPolicy.CatchUpOnce,
       overlapPolicy: OverlapPolicy.Forbid,
+      runTimeoutMs: undefined,
+      retryPolicy: undefined,
+      jitterMaxMs: 0,
     });
     this.jobId = fields.jobId;
     this.schedule = fields.schedule;
@@ -127,6 +150,9 @@ export class Job<D = undefined> {
     this.maxRuns = fields.maxRuns;
     this.missedRunPolicy = fields.missedRunPolicy;
     this.overlapPolicy = fields.overlapPolicy;
+    this.runTimeoutMs = fields.runTimeoutMs;
+    this.retryPolicy = fields.retryPolicy;
+    this.jitterMaxMs = fields.jitterMaxMs;
     Object.freeze(this);
   }
 
@@ -200,6 +226,84 @@ export class Job<D = undefined> {
     return withChanges(this, {
       overlapPolicy: validateMember("overlapPolicy", OverlapPolicy, p),
     });
+  }
+
+  /**
+   * A copy whose runs have a time limit: when an attempt runs longer than
+   * `ms`, its `signal` aborts with a `DOMException` named `TimeoutError` and
+   * a `run-timed-out` event is emitted. The attempt is recorded with status
+   * `timed-out` once the task settles; a task that ignores its signal keeps
+   * running (and keeps its lease) until it settles. With `withRetry`, the
+   * limit applies to each attempt, and a timed-out attempt is retried.
+   *
+   * @param ms A positive integer (longer limits are slept in chunks of at
+   * most an hour).
+   * @throws {InvalidJobError} kind `other` unless `ms` is a positive integer.
+   *
+   * @example
+   * ```ts
+   * import { Job, Schedule, Task } from "@cloudiful/scheduler";
+   * const job = Job.withoutDeps(
+   *   "export",
+   *   Schedule.cron("0 * * * *"),
+   *   Task.fromAsync(async ({ signal }) => {
+   *     await fetch("https://example.com/export", { signal }).catch(() => {});
+   *   }),
+   * ).withRunTimeout(30_000);
+   * console.log(job.runTimeoutMs); // 30000
+   * ```
+   */
+  withRunTimeout(ms: number): Job<D> {
+    return withChanges(this, { runTimeoutMs: validateRunTimeout(ms) });
+  }
+
+  /**
+   * A copy that retries a `failed` or `timed-out` run on the same occurrence
+   * (same `scheduledAt`, same lease, kept renewed), up to `attempts` attempts
+   * in all, waiting `backoffMs` before each retry. Every attempt is recorded
+   * and sees its number in `ctx.run.attempt`; `maxRuns` still counts
+   * occurrences. Unless overlap is `allow-parallel`, a retry that would start
+   * at or after the next occurrence is not made (that attempt's record
+   * stands); cancelled runs and stopping schedulers are not retried.
+   *
+   * @param policy `attempts` (a positive integer, the first attempt
+   * included) and `backoffMs` (an array of integer delays from 0 to one day,
+   * the last one repeating, or a function of the attempt about to start).
+   * @throws {InvalidJobError} kind `other` for an invalid policy.
+   *
+   * @example Up to three attempts, 1 s then 10 s apart
+   * ```ts
+   * import { Job, Schedule, Task } from "@cloudiful/scheduler";
+   * const job = Job.withoutDeps("sync", Schedule.interval(60_000), Task.fromSync(() => {}))
+   *   .withRetry({ attempts: 3, backoffMs: [1_000, 10_000] });
+   * console.log(job.retryPolicy?.attempts); // 3
+   * ```
+   */
+  withRetry(policy: RetryPolicy): Job<D> {
+    return withChanges(this, { retryPolicy: validateRetryPolicy(policy) });
+  }
+
+  /**
+   * A copy whose occurrences are each delayed by a pseudo-random amount in
+   * `[0, maxMs)`, derived from a hash of the job id and the occurrence's
+   * nominal instant: every instance computes the same delay, so an execution
+   * guard still sees one slot. `scheduledAt` stays the nominal instant; the
+   * run sees the delay in `ctx.run.jitterMs`. Use it to spread jobs that
+   * share a schedule such as `0 * * * *`.
+   *
+   * @param maxMs An integer from 0 (no jitter) to one day.
+   * @throws {InvalidJobError} kind `other` for any other value.
+   *
+   * @example
+   * ```ts
+   * import { Job, Schedule, Task } from "@cloudiful/scheduler";
+   * const job = Job.withoutDeps("hourly", Schedule.cron("0 * * * *"), Task.fromSync(() => {}))
+   *   .withJitter(5 * 60_000);
+   * console.log(job.jitterMaxMs); // 300000
+   * ```
+   */
+  withJitter(maxMs: number): Job<D> {
+    return withChanges(this, { jitterMaxMs: validateJitter(maxMs) });
   }
 
   static #validate<D>(fields: JobFields<D>): JobFields<D> {

@@ -55,6 +55,8 @@ const WARN_TYPES = new Set<string>([
   "execution-guard-lost",
   "execution-guard-release-failed",
   "store-degraded",
+  "run-retrying",
+  "run-timed-out",
 ]);
 const DEBUG_TYPES = new Set<string>([
   "trigger-emitted",
@@ -113,7 +115,8 @@ export class LogObserver implements SchedulerObserver {
     const line = formatLogLine(event);
     if (
       WARN_TYPES.has(event.type) ||
-      (event.type === "run-completed" && event.status === "failed") ||
+      (event.type === "run-completed" &&
+        (event.status === "failed" || event.status === "timed-out")) ||
       (event.type === "scheduler-stopped" && event.reason === "failed")
     ) {
       console.warn(line);

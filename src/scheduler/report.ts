@@ -29,10 +29,14 @@ export interface RunRecord {
   catchUp: boolean;
   /** The occurrence's ordinal. */
   triggerCount: number;
-  /** `success`, `failed` or `cancelled`. */
+  /** `success`, `failed`, `cancelled` or `timed-out`. */
   status: RunStatus;
   /** The failure's message, or `null`. */
   error: string | null;
+  /** The attempt on this occurrence; present only on retries (2, 3, …). */
+  attempt?: number;
+  /** Present (and `true`) only on runs started by `triggerNow()`. */
+  manual?: true;
 }
 
 /**
@@ -69,6 +73,9 @@ export interface CompletedRun {
   readonly triggerCount: number;
   readonly status: RunStatus;
   readonly error: string | null;
+  /** From 1. */
+  readonly attempt: number;
+  readonly manual: boolean;
 }
 
 /** The newest `limit` run records, oldest first, in a ring buffer. */
@@ -99,14 +106,25 @@ export class RunHistory {
       ...this.#records.slice(this.#next),
       ...this.#records.slice(0, this.#next),
     ];
-    return ordered.map((record) => ({
-      scheduledAt: new Date(record.scheduledAt),
-      startedAt: new Date(record.startedAt),
-      finishedAt: new Date(record.finishedAt),
-      catchUp: record.catchUp,
-      triggerCount: record.triggerCount,
-      status: record.status,
-      error: record.error,
-    }));
+    return ordered.map(toRunRecord);
   }
+}
+
+/**
+ * The public form of a record: `Date`s, and `attempt` / `manual` only when
+ * they say something (so the records of plain runs keep their shape).
+ */
+export function toRunRecord(record: CompletedRun): RunRecord {
+  const result: RunRecord = {
+    scheduledAt: new Date(record.scheduledAt),
+    startedAt: new Date(record.startedAt),
+    finishedAt: new Date(record.finishedAt),
+    catchUp: record.catchUp,
+    triggerCount: record.triggerCount,
+    status: record.status,
+    error: record.error,
+  };
+  if (record.attempt > 1) result.attempt = record.attempt;
+  if (record.manual) result.manual = true;
+  return result;
 }

@@ -1,45 +1,94 @@
 /**
- * One run: the task with its signal, the lease renewal beside it, the release
- * after it, and the record of how it went.
+ * One run: its attempts (one, or more with retries) with their signals and
+ * time limits, the lease renewal beside them, the release after the last,
+ * and the record of each attempt.
  *
  * @module
  */
 
-import { ExecutionGuardErrorKind, RunStatus } from "../constants.ts";
-import { MAX_TIMER_MS } from "../schedule/sleep.ts";
+import {
+  ExecutionGuardErrorKind,
+  type OverlapPolicy,
+  RunStatus,
+} from "../constants.ts";
+import { MAX_TIMER_MS, sleepUntil } from "../schedule/sleep.ts";
 import {
   describeThrown,
   ExecutionGuardError,
   isInstance,
-  recordedError,
   type SchedulerError,
-  TaskJoinError,
 } from "../errors.ts";
 import type {
   ExecutionGuard,
   ExecutionLease,
 } from "../guard/execution_guard.ts";
-import { releaseFailedEvent, triggerEvent } from "./_event_details.ts";
+import {
+  releaseFailedEvent,
+  runStartedEvent,
+  runTimedOutEvent,
+  triggerEvent,
+} from "./_event_details.ts";
 import type { Trigger } from "./decide.ts";
 import type { SchedulerEvent } from "./events.ts";
 import type { CompletedRun } from "./report.ts";
-import {
-  type RunContext,
-  runTask,
-  type Task,
-  type TaskContext,
-} from "./task.ts";
+import type { RunContext, Task } from "./task.ts";
+import { Attempt } from "./attempt.ts";
+import type { Jitter } from "./jitter.ts";
+import { backoffDelay, type RetryPolicy, shouldRetry } from "./retry.ts";
 
-/** How a run ended, handed back to the engine. */
+/** The context a task sees for one attempt. */
+function runContext<D>(
+  options: {
+    host: RunHost<D>;
+    trigger: Trigger;
+    lease: ExecutionLease;
+    attempt: number;
+    jitterMs: number;
+  },
+): RunContext {
+  const { host, trigger, lease } = options;
+  return {
+    jobId: host.jobId,
+    scheduledAt: new Date(trigger.scheduledAt),
+    catchUp: trigger.catchUp,
+    timezone: host.timezone,
+    triggerCount: trigger.triggerCount,
+    ...(lease.fencingToken === undefined
+      ? {}
+      : { fencingToken: lease.fencingToken }),
+    attempt: options.attempt,
+    jitterMs: options.jitterMs,
+    manual: trigger.manual === true,
+  };
+}
+
+/**
+ * What a run hands back to the engine: an attempt's record to apply, and
+ * whether the run is over (its lease released). A run reports each attempt,
+ * and reports `final` exactly once.
+ */
 export interface RunOutcome {
   readonly run: ActiveRun;
-  readonly record: CompletedRun;
+  /** The attempt's record, if one is to be applied. */
+  readonly record?: CompletedRun;
+  /** The run is over: it is no longer active. */
+  readonly final: boolean;
+  /** Set when another attempt follows: report `run-retrying` after `record`. */
+  readonly retry?: { readonly attempt: number; readonly delayMs: number };
   /**
    * Set when the run could not be carried out normally (a worker task
-   * panicked, or the guard misbehaved): the run is not recorded and `run()`
-   * fails with this error.
+   * panicked, the guard misbehaved, a backoff function failed): `record` is
+   * not applied and `run()` fails with this error.
    */
   readonly failure?: SchedulerError;
+}
+
+/** The job's run controls, as a run needs them. */
+export interface RunControls {
+  readonly runTimeoutMs: number | undefined;
+  readonly retryPolicy: RetryPolicy | undefined;
+  readonly overlapPolicy: OverlapPolicy;
+  readonly jitter: Jitter;
 }
 
 /** What a run needs from the engine that started it. */
@@ -51,13 +100,18 @@ export interface RunHost<D> {
   readonly guard: ExecutionGuard;
   /** The guard is the single-instance one: nothing to release. */
   readonly trivialGuard: boolean;
+  readonly controls: RunControls;
+  /** When the job's next occurrence is due (jittered), or `null`. */
+  nextDueAt(): number | null;
+  /** Whether a stop was requested or `run()` is failing. */
+  stopping(): boolean;
   /** Whether anyone wants events of `type`. */
   listens(type: SchedulerEvent["type"]): boolean;
   /** Delivers an event. */
   dispatch(event: SchedulerEvent): void;
   /** The lease was lost: stop the scheduler. */
   leaseLost(): void;
-  /** The run is over (task settled, lease released). */
+  /** An attempt was recorded, or the run is over (lease released). */
   complete(outcome: RunOutcome): void;
 }
 
@@ -73,112 +127,158 @@ function leaseLostReason(): DOMException {
   return new DOMException("the execution lease was lost", "AbortError");
 }
 
-/**
- * A task's context whose signal is only created when the task asks for it.
- * `signal` is an own, enumerable getter, so `{ ...ctx }` keeps it.
- */
-function taskContext<D>(
-  run: RunContext,
-  deps: D,
-  owner: ActiveRun,
-): TaskContext<D> {
-  return Object.defineProperty({ run, deps }, "signal", {
-    get: () => owner.signal,
-    enumerable: true,
-  }) as TaskContext<D>;
-}
-
-/** A run in flight. */
+/** A run in flight: its attempts on one occurrence, under one lease. */
 export class ActiveRun {
   readonly trigger: Trigger;
-  /** Created on first use: most tasks never look at their signal. */
-  #controller: AbortController | undefined;
-  #aborted = false;
-  #reason: unknown;
+  #attempt = new Attempt();
+  /** Set by `cancel()` or a lost lease: no attempt follows. */
+  #stopped = false;
+  #stopReason: unknown;
+  /** Ends a backoff early. */
+  #interrupt = new AbortController();
 
   constructor(trigger: Trigger) {
     this.trigger = trigger;
   }
 
-  /** The task's signal. */
+  /** The current attempt's signal. */
   get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
+    return this.#attempt.signal;
   }
 
-  /** Whether the task's signal was aborted. */
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  /** Aborts the task's signal (once). */
+  /** Aborts the current attempt's signal; no further attempt is made. */
   abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#stopReason = reason;
+    this.#attempt.abort("stop", reason);
+    this.#interrupt.abort();
+  }
+
+  /** Ends a backoff in progress: the scheduler is stopping. */
+  interrupt(): void {
+    this.#interrupt.abort();
   }
 
   /**
-   * Runs the task under `lease` and reports the outcome to the host. Always
-   * reports exactly once, whatever the task or the guard do.
+   * Runs the task under `lease`, retrying as the job says, and reports each
+   * attempt to the host. Always reports `final` exactly once, whatever the
+   * task or the guard do.
    */
   async execute<D>(host: RunHost<D>, lease: ExecutionLease): Promise<void> {
-    const { trigger } = this;
-    const startedAt = Date.now();
-    let status: RunStatus = RunStatus.Success;
-    let error: string | null = null;
-    let failure: SchedulerError | undefined;
     let stopRenewal: (() => Promise<void>) | undefined;
+    let failure: SchedulerError | undefined;
     try {
       stopRenewal = this.#renew(host, lease);
-      const run: RunContext = {
-        jobId: host.jobId,
-        scheduledAt: new Date(trigger.scheduledAt),
-        catchUp: trigger.catchUp,
-        timezone: host.timezone,
-        triggerCount: trigger.triggerCount,
-        ...(lease.fencingToken === undefined
-          ? {}
-          : { fencingToken: lease.fencingToken }),
-      };
-      await runTask(host.task, taskContext(run, host.deps, this));
     } catch (thrown) {
-      if (host.task.kind === "worker" && isInstance(thrown, TaskJoinError)) {
-        failure = thrown;
-      } else if (isInstance(thrown, GuardMisbehaved)) {
-        failure = thrown.error;
-      }
-      status = this.#aborted ? RunStatus.Cancelled : RunStatus.Failed;
-      error = recordedError(thrown);
+      if (!isInstance(thrown, GuardMisbehaved)) throw thrown;
+      failure = thrown.error;
     }
-    const finishedAt = Date.now();
-    try {
-      if (stopRenewal !== undefined) await stopRenewal();
-      if (!host.trivialGuard) await host.guard.release(lease);
-    } catch (thrown) {
-      if (host.listens("execution-guard-release-failed")) {
-        host.dispatch(
-          releaseFailedEvent(host.jobId, trigger, describeThrown(thrown)),
-        );
+    const finish = async (outcome: Omit<RunOutcome, "run" | "final">) => {
+      try {
+        if (stopRenewal !== undefined) await stopRenewal();
+        if (!host.trivialGuard) await host.guard.release(lease);
+      } catch (thrown) {
+        if (host.listens("execution-guard-release-failed")) {
+          host.dispatch(
+            releaseFailedEvent(
+              host.jobId,
+              this.trigger,
+              describeThrown(thrown),
+            ),
+          );
+        }
       }
-    }
-    host.complete({
-      run: this,
-      failure,
-      record: {
+      host.complete({ ...outcome, run: this, final: true });
+    };
+    if (failure !== undefined) return await finish({ failure });
+    const { trigger } = this;
+    const { controls } = host;
+    const jitterMs = trigger.manual ? 0 : controls.jitter.delay(
+      trigger.scheduledAt,
+    );
+    for (let attempt = 1;; attempt++) {
+      if (attempt > 1) {
+        this.#attempt = new Attempt();
+        if (this.#stopped) this.#attempt.abort("stop", this.#stopReason);
+        if (host.listens("run-started")) {
+          host.dispatch(
+            runStartedEvent(host.jobId, trigger, {
+              fencingToken: lease.fencingToken,
+              attempt,
+            }),
+          );
+        }
+      }
+      const result = await this.#attempt.execute({
+        task: host.task,
+        deps: host.deps,
+        run: runContext({ host, trigger, lease, attempt, jitterMs }),
+        timeoutMs: controls.runTimeoutMs,
+        onTimeout: () => {
+          if (host.listens("run-timed-out")) {
+            host.dispatch(
+              runTimedOutEvent(host.jobId, trigger, {
+                attempt,
+                timeoutMs: controls.runTimeoutMs!,
+              }),
+            );
+          }
+        },
+      });
+      const record: CompletedRun = {
         scheduledAt: trigger.scheduledAt,
-        startedAt,
-        finishedAt,
+        startedAt: result.startedAt,
+        finishedAt: result.finishedAt,
         catchUp: trigger.catchUp,
         triggerCount: trigger.triggerCount,
-        status,
-        error,
-      },
-    });
+        status: result.status,
+        error: result.error,
+        attempt,
+        manual: trigger.manual === true,
+      };
+      if (result.panic !== undefined) {
+        return await finish({ record, failure: result.panic });
+      }
+      const policy = controls.retryPolicy;
+      if (
+        policy === undefined || attempt >= policy.attempts ||
+        (result.status !== RunStatus.Failed &&
+          result.status !== RunStatus.TimedOut)
+      ) {
+        return await finish({ record });
+      }
+      let delayMs: number;
+      try {
+        delayMs = backoffDelay(policy, attempt + 1, host.jobId);
+      } catch (thrown) {
+        host.complete({ run: this, record, final: false });
+        return await finish({ failure: thrown as SchedulerError });
+      }
+      const retry = shouldRetry({
+        policy,
+        attempt,
+        status: result.status,
+        delayMs,
+        now: Date.now(),
+        nextDueAt: host.nextDueAt(),
+        overlapPolicy: controls.overlapPolicy,
+        stopping: this.#stopped || host.stopping(),
+      });
+      if (!retry) return await finish({ record });
+      host.complete({
+        run: this,
+        record,
+        final: false,
+        retry: { attempt: attempt + 1, delayMs },
+      });
+      try {
+        await sleepUntil(Date.now() + delayMs, this.#interrupt.signal);
+      } catch {
+        // Stopping: the last attempt's record stands.
+        return await finish({});
+      }
+    }
   }
 
   /**

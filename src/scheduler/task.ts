@@ -37,11 +37,21 @@ export interface RunContext {
   readonly triggerCount: number;
   /** Set when the execution guard grants one; see `ExecutionLease`. */
   readonly fencingToken?: bigint;
+  /** The attempt on this occurrence, from 1 (see `Job.withRetry`). */
+  readonly attempt: number;
+  /**
+   * How long after `scheduledAt` the occurrence was due because of
+   * `Job.withJitter` (0 without jitter and for manual runs).
+   */
+  readonly jitterMs: number;
+  /** Whether `SchedulerHandle.triggerNow()` started this run. */
+  readonly manual: boolean;
 }
 
 /**
  * What a task receives: the run's facts, the job's dependencies and a signal
- * that aborts on `cancel()` or when the execution lease is lost.
+ * that aborts on `cancel()`, when the execution lease is lost, or (with a
+ * `TimeoutError`) when the attempt outlives `Job.withRunTimeout(ms)`.
  *
  * @example
  * ```ts
@@ -56,7 +66,11 @@ export interface TaskContext<D> {
   readonly run: RunContext;
   /** The dependencies given to the `Job`. */
   readonly deps: D;
-  /** Aborted on `cancel()` (with its reason) or when the lease is lost. */
+  /**
+   * Aborted on `cancel()` (with its reason), when the lease is lost, or with
+   * a `DOMException` named `TimeoutError` when the attempt times out. Each
+   * attempt has its own signal.
+   */
   readonly signal: AbortSignal;
 }
 

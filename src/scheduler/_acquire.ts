@@ -1,0 +1,121 @@
+/**
+ * Asking the execution guard for a trigger's slot: the answer checked, a
+ * lease granted to a stopping scheduler given back, and every outcome
+ * reported the way the SPEC says.
+ *
+ * @module
+ */
+
+import { ExecutionGuardErrorKind, TriggerNowErrorKind } from "../constants.ts";
+import {
+  describeThrown,
+  ExecutionGuardError,
+  isInstance,
+  type SchedulerError,
+} from "../errors.ts";
+import type {
+  ExecutionGuardAcquire,
+  ExecutionLease,
+} from "../guard/execution_guard.ts";
+import {
+  acquireFailedEvent,
+  releaseFailedEvent,
+  triggerEvent,
+} from "./_event_details.ts";
+import type { Trigger } from "./decide.ts";
+import type { RunHost } from "./run_execution.ts";
+
+/** What acquiring needs from the engine. */
+export interface AcquireHost
+  extends Pick<RunHost<unknown>, "jobId" | "guard" | "listens" | "dispatch"> {
+  /** Whether a stop was requested or `run()` is failing. */
+  stopping(): boolean;
+  /** Makes `error` the reason `run()` fails. */
+  fail(error: SchedulerError): void;
+}
+
+function toGuardError(error: unknown, jobId: string): ExecutionGuardError {
+  if (isInstance(error, ExecutionGuardError)) return error;
+  return new ExecutionGuardError(
+    `execution guard acquire failed for job ${JSON.stringify(jobId)}: ${
+      describeThrown(error)
+    }`,
+    { kind: ExecutionGuardErrorKind.Unknown, cause: error },
+  );
+}
+
+/** Gives back a lease that will not be used. */
+async function releaseUnused(
+  host: AcquireHost,
+  trigger: Trigger,
+  lease: ExecutionLease,
+): Promise<void> {
+  try {
+    await host.guard.release(lease);
+  } catch (error) {
+    if (host.listens("execution-guard-release-failed")) {
+      host.dispatch(
+        releaseFailedEvent(host.jobId, trigger, describeThrown(error)),
+      );
+    }
+  }
+}
+
+/**
+ * Asks the guard for `trigger`'s slot. Resolves with the lease, or with why
+ * nothing may start: `contended` (event emitted; also for an unreadable
+ * lease, kind `data`, which may be another instance's), `stopping` (a lease
+ * granted meanwhile was given back) or `failed` (the guard threw otherwise or
+ * answered nonsense: `run()` fails with an `ExecutionGuardError`).
+ */
+export async function acquireSlot(
+  host: AcquireHost,
+  trigger: Trigger,
+): Promise<ExecutionLease | TriggerNowErrorKind> {
+  const { jobId } = host;
+  const scheduledAt = new Date(trigger.scheduledAt);
+  let answer: ExecutionGuardAcquire;
+  try {
+    answer = await host.guard.acquire({ jobId, scheduledAt });
+  } catch (error) {
+    const failure = toGuardError(error, jobId);
+    if (failure.kind !== ExecutionGuardErrorKind.Data) {
+      host.fail(failure);
+      return TriggerNowErrorKind.Failed;
+    }
+    // An unreadable lease may be another instance's: not running the
+    // occurrence is the only answer that never runs it twice, and nothing
+    // about it says later occurrences are unreadable too.
+    if (host.listens("execution-guard-acquire-failed")) {
+      host.dispatch(acquireFailedEvent(jobId, trigger, failure.message));
+    }
+    return TriggerNowErrorKind.Contended;
+  }
+  if (answer?.kind === "acquired" && host.stopping()) {
+    // Stopped while the lease was being acquired: nothing new starts.
+    await releaseUnused(host, trigger, answer.lease);
+    return TriggerNowErrorKind.Stopping;
+  }
+  if (answer?.kind === "contended") {
+    if (host.listens("execution-guard-contended")) {
+      host.dispatch(triggerEvent("execution-guard-contended", jobId, trigger));
+    }
+    return TriggerNowErrorKind.Contended;
+  }
+  const lease = answer?.kind === "acquired" ? answer.lease : undefined;
+  if (
+    typeof lease !== "object" || lease === null ||
+    typeof lease.token !== "string" || typeof lease.leaseKey !== "string"
+  ) {
+    host.fail(
+      new ExecutionGuardError(
+        `execution guard acquire for job ${
+          JSON.stringify(jobId)
+        } answered neither "acquired" with a lease (token and leaseKey strings) nor "contended"`,
+        { kind: ExecutionGuardErrorKind.Data },
+      ),
+    );
+    return TriggerNowErrorKind.Failed;
+  }
+  return lease;
+}

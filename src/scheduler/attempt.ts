@@ -1,0 +1,122 @@
+/**
+ * One attempt of a run: its own abort signal (a retry gets a fresh one), the
+ * time limit that aborts it with a `TimeoutError`, and how it ended.
+ *
+ * @module
+ */
+
+import { RunStatus } from "../constants.ts";
+import { isInstance, recordedError, TaskJoinError } from "../errors.ts";
+import { sleepUntil } from "../schedule/sleep.ts";
+import type { RunContext, Task, TaskContext } from "./task.ts";
+import { runTask } from "./task.ts";
+
+/** The abort reason of an attempt that outlived its time limit. */
+export function timeoutReason(timeoutMs: number): DOMException {
+  return new DOMException(
+    `the run timed out after ${timeoutMs} ms`,
+    "TimeoutError",
+  );
+}
+
+/** How an attempt ended. */
+export interface AttemptResult {
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly status: RunStatus;
+  readonly error: string | null;
+  /** A worker panic: `run()` must fail with it. */
+  readonly panic?: TaskJoinError;
+}
+
+/** What an attempt needs to run. */
+export interface AttemptOptions<D> {
+  readonly task: Task<D>;
+  readonly deps: D;
+  readonly run: RunContext;
+  /** The attempt's time limit, if any. */
+  readonly timeoutMs: number | undefined;
+  /** Called at the deadline, when the signal is aborted for the timeout. */
+  readonly onTimeout: () => void;
+}
+
+/**
+ * The signal of one attempt, created only when the task asks for it (most
+ * tasks never do). The first abort wins: a cancel after a timeout leaves the
+ * attempt timed out, and the other way round.
+ */
+export class Attempt {
+  #controller: AbortController | undefined;
+  #abortedBy: "timeout" | "stop" | undefined;
+  #reason: unknown;
+
+  /** The attempt's signal. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortedBy !== undefined) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** What aborted the signal, if anything did. */
+  get abortedBy(): "timeout" | "stop" | undefined {
+    return this.#abortedBy;
+  }
+
+  /** Aborts the signal unless it already was; says whether it did. */
+  abort(by: "timeout" | "stop", reason: unknown): boolean {
+    if (this.#abortedBy !== undefined) return false;
+    this.#abortedBy = by;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    return true;
+  }
+
+  /**
+   * Runs the task once under the time limit. Never rejects: every way the
+   * task can end is a status.
+   */
+  async execute<D>(options: AttemptOptions<D>): Promise<AttemptResult> {
+    const startedAt = Date.now();
+    const { timeoutMs } = options;
+    const watch = new AbortController();
+    if (timeoutMs !== undefined) {
+      sleepUntil(startedAt + timeoutMs, watch.signal).then(() => {
+        if (this.abort("timeout", timeoutReason(timeoutMs))) {
+          options.onTimeout();
+        }
+      }, () => {});
+    }
+    const context = Object.defineProperty(
+      { run: options.run, deps: options.deps },
+      "signal",
+      // An own, enumerable getter, so `{ ...ctx }` keeps it.
+      { get: () => this.signal, enumerable: true },
+    ) as TaskContext<D>;
+    let status: RunStatus = RunStatus.Success;
+    let error: string | null = null;
+    let panic: TaskJoinError | undefined;
+    try {
+      await runTask(options.task, context);
+    } catch (thrown) {
+      if (options.task.kind === "worker" && isInstance(thrown, TaskJoinError)) {
+        panic = thrown;
+      }
+      status = this.#abortedBy === "stop"
+        ? RunStatus.Cancelled
+        : RunStatus.Failed;
+      error = recordedError(thrown);
+    }
+    const finishedAt = Date.now();
+    watch.abort();
+    if (this.#abortedBy === "timeout" && panic === undefined) {
+      // Past the limit is a timeout, however the task ended; its own error,
+      // if any, is kept after the reason.
+      const reason = `timed out after ${timeoutMs} ms`;
+      status = RunStatus.TimedOut;
+      error = error === null ? reason : `${reason}: ${error}`;
+    }
+    return { startedAt, finishedAt, status, error, panic };
+  }
+}
