@@ -158,6 +158,32 @@ for (const { name: clockName, install: available, jumps } of TEST_CLOCKS) {
     });
   });
 
+  test("withJitter: one tick runs each occurrence at its jittered instant, on time", async () => {
+    const start = Date.UTC(2026, 3, 3);
+    await withTestClock(install, start, async (clock) => {
+      const started: number[] = [];
+      const job = Job.withoutDeps(
+        "jittered",
+        Schedule.interval(10 * SECOND),
+        Task.fromSync(({ run }) =>
+          void started.push(run.scheduledAt.getTime() + run.jitterMs)
+        ),
+      ).withJitter(3 * SECOND).withMaxRuns(4);
+      const running = new Scheduler({}, new InMemoryStateStore()).run(job);
+      await clock.tickAsync(45 * SECOND);
+      const report = await within(running, "run()");
+      assert.deepEqual(
+        report.history.map((run) => run.scheduledAt.getTime()),
+        [1, 2, 3, 4].map((n) => start + n * 10 * SECOND),
+      );
+      assert.ok(
+        report.history.every((run) => run.status === "success" && !run.catchUp),
+      );
+      assert.equal(started.length, 4);
+      assert.ok(started.some((at, n) => at !== start + (n + 1) * 10 * SECOND));
+    });
+  });
+
   test("a single tick across 400 days runs the far occurrence on time", async () => {
     const start = Date.UTC(2026, 0, 1);
     const at = start + 400 * DAY;
