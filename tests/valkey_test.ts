@@ -1120,8 +1120,11 @@ valkeyTest(
     await withGuards(async (connect, raw) => {
       const lease = { ttlMs: 2_000, renewIntervalMs: 500 };
       const guards = [await connect(lease), await connect(lease)];
+      // 200 ms apart: a loaded machine (the suite runs in parallel) must not
+      // stall an instance past the next occurrence, which would merge two
+      // occurrences into one catch-up run and make this test about timing.
       const start = Date.now() + 100;
-      const times = [0, 1, 2, 3, 4].map((i) => start + i * 30);
+      const times = [0, 1, 2, 3, 4].map((i) => start + i * 200);
       const runs: { instance: number; scheduledAt: number; fence?: bigint }[] =
         [];
       const schedulers = guards.map((guard) =>
