@@ -134,8 +134,12 @@ export class ActiveRun {
   /** Set by `cancel()` or a lost lease: no attempt follows. */
   #stopped = false;
   #stopReason: unknown;
-  /** Ends a backoff early. */
-  #interrupt = new AbortController();
+  /**
+   * Ends a backoff early. Created with the first backoff: most runs never
+   * retry, and an AbortController is a sizeable part of a run's cost.
+   */
+  #interrupt: AbortController | undefined;
+  #interrupted = false;
 
   constructor(trigger: Trigger) {
     this.trigger = trigger;
@@ -152,12 +156,13 @@ export class ActiveRun {
     this.#stopped = true;
     this.#stopReason = reason;
     this.#attempt.abort("stop", reason);
-    this.#interrupt.abort();
+    this.interrupt();
   }
 
   /** Ends a backoff in progress: the scheduler is stopping. */
   interrupt(): void {
-    this.#interrupt.abort();
+    this.#interrupted = true;
+    this.#interrupt?.abort();
   }
 
   /**
@@ -272,6 +277,8 @@ export class ActiveRun {
         final: false,
         retry: { attempt: attempt + 1, delayMs },
       });
+      this.#interrupt ??= new AbortController();
+      if (this.#interrupted) this.#interrupt.abort();
       try {
         await sleepUntil(Date.now() + delayMs, this.#interrupt.signal);
       } catch {
