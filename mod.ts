@@ -61,6 +61,12 @@ export {
   type TaskContext,
 } from "./src/scheduler/task.ts";
 export { Job } from "./src/scheduler/job.ts";
+export { Delivery } from "./src/scheduler/delivery.ts";
+export type {
+  InFlightLedger,
+  InFlightRecord,
+  InFlightSlot,
+} from "./src/guard/in_flight.ts";
 export type { SchedulerConfig } from "./src/scheduler/config.ts";
 export type { RunRecord, SchedulerReport } from "./src/scheduler/report.ts";
 export type * from "./src/scheduler/events.ts";

@@ -5,23 +5,12 @@
  */
 import assert from "node:assert/strict";
 
-const ROOT = new URL("../", import.meta.url);
+import { denoRun } from "./_processes.ts";
+
 const INSTANCE = new URL("./fixtures/guarded_instance.ts", import.meta.url);
 
 async function spawnInstance(args: string[]) {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--config",
-      new URL("deno.json", ROOT).pathname,
-      INSTANCE.pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const output = await command.output();
+  const output = await denoRun(INSTANCE, args).output();
   return {
     code: output.code,
     stdout: new TextDecoder().decode(output.stdout),

@@ -33,6 +33,8 @@ import {
   retryTransient,
 } from "./_kv_errors.ts";
 import { requireKv, validateKeyPrefix } from "./state_store.ts";
+import type { InFlightLedger } from "../guard/in_flight.ts";
+import { DenoKvInFlightLedger } from "./in_flight_ledger.ts";
 
 /** Options of {@linkcode DenoKvExecutionGuard}. */
 export interface DenoKvExecutionGuardOptions {
@@ -52,7 +54,7 @@ export const DEFAULT_LEASE_KEY_PREFIX: Deno.KvKey = [
 ];
 
 /** What a lease key holds. */
-interface LeaseRecord {
+export interface LeaseRecord {
   readonly token: string;
   readonly fencingToken: bigint;
   /** `held` while a run holds it, `done` once released. */
@@ -114,6 +116,11 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
   readonly #kv: Deno.Kv;
   readonly #lease: ResolvedLeaseConfig;
   readonly #prefix: Deno.KvKey;
+  /**
+   * The in-flight ledger for at-least-once jobs: records under
+   * `[...keyPrefix, "in-flight", jobId, scheduledAtMs]` (see the README).
+   */
+  readonly inFlight: InFlightLedger;
 
   /**
    * Builds a guard on an open `Deno.Kv`.
@@ -138,6 +145,16 @@ export class DenoKvExecutionGuard implements ExecutionGuard {
         : options.keyPrefix,
       "DenoKvExecutionGuard",
     );
+    this.inFlight = new DenoKvInFlightLedger({
+      kv: this.#kv,
+      lease: this.#lease,
+      prefix: this.#prefix,
+      guarded: (operation, jobId, body) =>
+        this.#guarded(operation, jobId, body),
+      leaseRecord: (value, jobId) => this.#record(value, jobId),
+      leaseKeyText: (jobId, at) => this.#leaseKeyText(jobId, at),
+      heldExpiry: () => this.#heldExpiry(),
+    });
   }
 
   /**

@@ -23,6 +23,8 @@ export interface Trigger {
   readonly catchUp: boolean;
   /** The occurrence's ordinal (the cursor's count right after consuming it). */
   readonly triggerCount: number;
+  /** Set on an at-least-once occurrence reclaimed from a dead holder. */
+  readonly replayed?: boolean;
 }
 
 /** Occurrences consumed without a run in one decision. */

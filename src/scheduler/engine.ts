@@ -52,6 +52,7 @@ import {
 } from "./_event_details.ts";
 import { Wakeup } from "./_wakeup.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
+import { deliveryFor, type Reclaimed } from "./reclaim.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {
@@ -98,6 +99,8 @@ export class JobRun<D> implements RunHost<D> {
   readonly #active = new Set<ActiveRun>();
   readonly #completions: RunOutcome[] = [];
   readonly #wakeup = new Wakeup();
+  /** At-least-once bookkeeping (see reclaim.ts); none for at-most-once. */
+  readonly #delivery: ReturnType<typeof deliveryFor>;
   readonly #clock = new WakeClock({
     predictNext: (firedAt) => this.#predictNext(firedAt),
     wake: () => this.#wakeup.notify(),
@@ -126,8 +129,14 @@ export class JobRun<D> implements RunHost<D> {
     this.timezone = options.config.timezone;
     this.deps = options.job.deps;
     this.task = options.job.task;
-    this.guard = options.guard;
-    this.trivialGuard =
+    this.#delivery = deliveryFor(
+      options.job,
+      options.guard,
+      () => this.#wakeup.notify(),
+    );
+    this.guard = this.#delivery.reclaimer?.wrap(options.guard) ??
+      options.guard;
+    this.trivialGuard = this.#delivery.reclaimer === undefined &&
       Object.getPrototypeOf(options.guard) === NoopExecutionGuard.prototype;
     this.#history = new RunHistory(options.config.historyLimit);
   }
@@ -160,6 +169,7 @@ export class JobRun<D> implements RunHost<D> {
     // real wake-up replaces it.
     this.#clock.armFor(Date.now());
     try {
+      if (this.#delivery.error !== undefined) throw this.#delivery.error;
       await this.#load();
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();
@@ -169,6 +179,7 @@ export class JobRun<D> implements RunHost<D> {
         : new SchedulerError(describeThrown(error), { cause: error });
     }
     this.#clock.disarm();
+    this.#delivery.reclaimer?.dispose();
     this.#options.finish();
     if (this.#fatal !== undefined) {
       const fatal = this.#fatal;
@@ -265,6 +276,10 @@ export class JobRun<D> implements RunHost<D> {
           continue;
         }
         this.#settled = false;
+        if (
+          this.#delivery.reclaimer?.shouldCheck(this.#state.nextRunAt) &&
+          await this.#reclaim()
+        ) continue;
         const decision = decide({
           ...this.#cursorInput(this.#cursor(), this.#clock.takeNow()),
           overlapPolicy: job.overlapPolicy,
@@ -292,6 +307,15 @@ export class JobRun<D> implements RunHost<D> {
         this.#state.nextRunAt === null && this.#active.size === 0 &&
         this.#queued === undefined
       ) {
+        // At-least-once: a run another instance still holds may need us.
+        const reclaimer = this.#delivery.reclaimer;
+        if (reclaimer !== undefined && !control.paused) {
+          if (await this.#reclaim()) continue;
+          if (reclaimer.open && !this.#stopping()) {
+            await this.#waitForWork();
+            continue;
+          }
+        }
         await this.#terminate();
         return SchedulerStopReason.Terminal;
       }
@@ -488,7 +512,8 @@ export class JobRun<D> implements RunHost<D> {
   async #acquireAndLaunch(trigger: Trigger, scheduledAt: Date): Promise<void> {
     let answer: ExecutionGuardAcquire;
     try {
-      answer = await this.guard.acquire({ jobId: this.jobId, scheduledAt });
+      answer = await (this.#delivery.reclaimer?.acquire(trigger) ??
+        this.guard.acquire({ jobId: this.jobId, scheduledAt }));
     } catch (error) {
       this.#fail(toGuardError(error, this.jobId));
       return;
@@ -522,6 +547,30 @@ export class JobRun<D> implements RunHost<D> {
       return;
     }
     this.#launch(trigger, lease);
+  }
+
+  /**
+   * Reclaims the expired in-flight records `planReclaim` picks and starts
+   * them; whether anything started (or failed), so the loop looks again.
+   */
+  async #reclaim(): Promise<boolean> {
+    let reclaimed: Reclaimed[];
+    try {
+      reclaimed = await this.#delivery.reclaimer!.check({
+        activeRuns: this.#active.size,
+        queued: this.#queued !== undefined,
+      });
+    } catch (error) {
+      this.#fail(toGuardError(error, this.jobId));
+      return true;
+    }
+    // Stopped meanwhile: the leases lapse and the records stay for others.
+    if (this.#stopping()) return reclaimed.length > 0;
+    for (const { trigger, lease, event } of reclaimed) {
+      if (this.listens("run-reclaimed")) this.dispatch(event);
+      this.#launch(trigger, lease);
+    }
+    return reclaimed.length > 0;
   }
 
   /** Starts a run that holds `lease`. */

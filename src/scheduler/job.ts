@@ -15,6 +15,7 @@ import { describeValue, InvalidJobError } from "../errors.ts";
 import { isOwnSchedule, Schedule } from "../schedule/schedule.ts";
 import { CronSchedule } from "../schedule/cron_schedule.ts";
 import { Task } from "./task.ts";
+import { Delivery } from "./delivery.ts";
 
 const MAX_JOB_ID_LENGTH = 512;
 // deno-lint-ignore no-control-regex
@@ -117,6 +118,7 @@ interface JobFields<D> {
   maxRuns: number | undefined;
   missedRunPolicy: MissedRunPolicy;
   overlapPolicy: OverlapPolicy;
+  delivery: Delivery;
 }
 
 /**
@@ -153,6 +155,8 @@ export class Job<D = undefined> {
   readonly missedRunPolicy: MissedRunPolicy;
   /** What to do with a trigger while a run is active. */
   readonly overlapPolicy: OverlapPolicy;
+  /** `at-most-once` (default) or `at-least-once`; see {@linkcode Delivery}. */
+  readonly delivery: Delivery;
 
   /**
    * Builds a job with explicit dependencies; policies take their defaults
@@ -173,6 +177,7 @@ export class Job<D = undefined> {
       maxRuns: undefined,
       missedRunPolicy: MissedRunPolicy.CatchUpOnce,
       overlapPolicy: OverlapPolicy.Forbid,
+      delivery: Delivery.AtMostOnce,
     });
     this.jobId = fields.jobId;
     this.schedule = fields.schedule;
@@ -181,6 +186,7 @@ export class Job<D = undefined> {
     this.maxRuns = fields.maxRuns;
     this.missedRunPolicy = fields.missedRunPolicy;
     this.overlapPolicy = fields.overlapPolicy;
+    this.delivery = fields.delivery;
     Object.freeze(this);
   }
 
@@ -253,6 +259,28 @@ export class Job<D = undefined> {
   withOverlapPolicy(p: OverlapPolicy): Job<D> {
     return withChanges(this, {
       overlapPolicy: validateMember("overlapPolicy", OverlapPolicy, p),
+    });
+  }
+
+  /**
+   * A copy with another delivery guarantee. `at-least-once` needs a guard
+   * with an in-flight ledger (the Valkey and Deno KV guards, or the default
+   * single-instance guard, whose ledger lives in memory); `run()` rejects
+   * with `InvalidJobError` otherwise.
+   *
+   * @throws {InvalidJobError} kind `other` for an unknown delivery.
+   *
+   * @example
+   * ```ts
+   * import { Job, Schedule, Task } from "@cloudiful/scheduler";
+   * const job = Job.withoutDeps("a", Schedule.interval(10), Task.fromSync(() => {}))
+   *   .withDelivery("at-least-once");
+   * console.log(job.delivery); // at-least-once
+   * ```
+   */
+  withDelivery(d: Delivery): Job<D> {
+    return withChanges(this, {
+      delivery: validateMember("delivery", Delivery, d),
     });
   }
 

@@ -143,6 +143,7 @@ export class ActiveRun {
         ...(lease.fencingToken === undefined
           ? {}
           : { fencingToken: lease.fencingToken }),
+        ...(trigger.replayed ? { replayed: true } : {}),
       };
       await runTask(host.task, taskContext(run, host.deps, this));
     } catch (thrown) {

@@ -35,6 +35,11 @@ import {
   validateUrl,
   type ValkeyClient,
 } from "./_client.ts";
+import type { InFlightLedger } from "../guard/in_flight.ts";
+import {
+  defineInFlightCommands,
+  ValkeyInFlightLedger,
+} from "./in_flight_ledger.ts";
 
 /**
  * How long a Valkey lease lasts and how often it is renewed.
@@ -140,6 +145,11 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
   readonly #client: ValkeyClient;
   readonly #lease: ResolvedLeaseConfig;
   readonly #prefix: string;
+  /**
+   * The in-flight ledger for at-least-once jobs: the hash
+   * `<keyPrefix><jobId>:in-flight` beside the lease keys (see the README).
+   */
+  readonly inFlight: InFlightLedger;
 
   private constructor(
     client: ValkeyClient,
@@ -149,6 +159,12 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
     this.#client = client;
     this.#lease = lease;
     this.#prefix = prefix;
+    this.inFlight = new ValkeyInFlightLedger({
+      client,
+      lease,
+      prefix,
+      fail: guardError,
+    });
   }
 
   /**
@@ -192,6 +208,7 @@ export class ValkeyExecutionGuard implements ExecutionGuard {
     client.defineCommand("schedulerAcquire", { numberOfKeys: 2, lua: ACQUIRE });
     client.defineCommand("schedulerRenew", { numberOfKeys: 1, lua: RENEW });
     client.defineCommand("schedulerRelease", { numberOfKeys: 1, lua: RELEASE });
+    defineInFlightCommands(client, RELEASE);
     return new ValkeyExecutionGuard(client, resolved, prefix);
   }
 
