@@ -26,7 +26,11 @@ import {
   type ExecutionLease,
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
-import { copyJobState, type JobState } from "../store/job_state.ts";
+import {
+  copyJobState,
+  type JobState,
+  withDefinition,
+} from "../store/job_state.ts";
 import { type StateStore, toStoreError } from "../store/state_store.ts";
 import type { ResolvedConfig } from "./config.ts";
 import type { ControlState } from "./control.ts";
@@ -53,6 +57,8 @@ import {
 import { Wakeup } from "./_wakeup.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
 import { deliveryFor, type Reclaimed } from "./reclaim.ts";
+import { definitionFingerprint } from "./fingerprint.ts";
+import { reconciledEvent, reconcileState } from "./reconcile.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {
@@ -101,6 +107,8 @@ export class JobRun<D> implements RunHost<D> {
   readonly #wakeup = new Wakeup();
   /** At-least-once bookkeeping (see reclaim.ts); none for at-most-once. */
   readonly #delivery: ReturnType<typeof deliveryFor>;
+  /** The job definition's fingerprint, saved with every state. */
+  readonly #definition: string;
   readonly #clock = new WakeClock({
     predictNext: (firedAt) => this.#predictNext(firedAt),
     wake: () => this.#wakeup.notify(),
@@ -139,6 +147,10 @@ export class JobRun<D> implements RunHost<D> {
     this.trivialGuard = this.#delivery.reclaimer === undefined &&
       Object.getPrototypeOf(options.guard) === NoopExecutionGuard.prototype;
     this.#history = new RunHistory(options.config.historyLimit);
+    this.#definition = definitionFingerprint({
+      ...options.job,
+      ...options.config,
+    });
   }
 
   listens(type: SchedulerEvent["type"]): boolean {
@@ -389,16 +401,26 @@ export class JobRun<D> implements RunHost<D> {
       throw toStoreError(error, StoreOperation.Load, this.jobId);
     }
     checkStoredState(stored, this.jobId);
-    const { state, source, save } = initialState(stored, {
+    const now = Date.now();
+    const reconciled = stored && reconcileState(stored, {
+      ...job,
+      ...config,
+      fingerprint: this.#definition,
+      now,
+    });
+    const { state, source, save } = initialState(reconciled?.state ?? stored, {
       job,
       config,
-      now: Date.now(),
+      now,
     });
     this.#state = state;
     // The Rust crate's order: a new state is announced, then saved; a
     // repaired one is saved, then announced.
     if (source === StateLoadSource.New) this.#emitLoaded(source);
-    if (save) await this.#save();
+    if (save || reconciled) await this.#save();
+    if (reconciled && this.listens("state-reconciled")) {
+      this.dispatch(reconciledEvent(this.jobId, reconciled));
+    }
     if (source === StateLoadSource.Repaired) {
       if (this.listens("state-repaired")) {
         this.dispatch({
@@ -427,7 +449,9 @@ export class JobRun<D> implements RunHost<D> {
 
   async #save(): Promise<void> {
     try {
-      await this.#options.store.save(this.#state);
+      await this.#options.store.save(
+        withDefinition(this.#state, this.#definition),
+      );
     } catch (error) {
       throw toStoreError(error, StoreOperation.Save, this.jobId);
     }
@@ -440,7 +464,9 @@ export class JobRun<D> implements RunHost<D> {
   #persist(): Promise<boolean> {
     let saving: Promise<void>;
     try {
-      saving = this.#options.store.save(this.#state);
+      saving = this.#options.store.save(
+        withDefinition(this.#state, this.#definition),
+      );
     } catch (error) {
       this.#fail(toStoreError(error, StoreOperation.Save, this.jobId));
       return Promise.resolve(false);

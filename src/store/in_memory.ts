@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { JobState } from "./job_state.ts";
+import { type JobState, withDefinition } from "./job_state.ts";
 import type { StateStore } from "./state_store.ts";
 
 /** A state as plain numbers: copying it in and out is all the store does. */
@@ -17,6 +17,7 @@ interface StoredState {
   readonly lastSuccessAt: number | null;
   readonly nextRunAt: number | null;
   readonly lastError: string | null;
+  readonly definition: string | undefined;
 }
 
 function toMs(date: Date | null): number | null {
@@ -64,14 +65,14 @@ export class InMemoryStateStore implements StateStore {
   load(jobId: string): Promise<JobState | undefined> {
     const state = this.#states.get(jobId);
     return Promise.resolve(
-      state === undefined ? undefined : {
+      state === undefined ? undefined : withDefinition({
         jobId: state.jobId,
         triggerCount: state.triggerCount,
         lastRunAt: toDate(state.lastRunAt),
         lastSuccessAt: toDate(state.lastSuccessAt),
         nextRunAt: toDate(state.nextRunAt),
         lastError: state.lastError,
-      },
+      }, state.definition),
     );
   }
 
@@ -93,6 +94,7 @@ export class InMemoryStateStore implements StateStore {
       lastSuccessAt: toMs(state.lastSuccessAt),
       nextRunAt: toMs(state.nextRunAt),
       lastError: state.lastError,
+      definition: state.definition,
     });
     return Promise.resolve();
   }
