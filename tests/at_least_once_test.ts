@@ -163,27 +163,36 @@ Deno.test("at-least-once, KV guard: run() start reclaims a dead holder's run fir
   });
 });
 
+/**
+ * A job with one occurrence at T0 + 100 that another instance already
+ * holds (through the same KV guard); its lease lasts until T0 + ttl.
+ */
+async function heldElsewhere(guard: DenoKvExecutionGuard, jobId: string) {
+  const runs: RunContext[] = [];
+  const scheduler = Scheduler.withExecutionGuard(
+    {},
+    new InMemoryStateStore(),
+    guard,
+  );
+  const job = Job.withoutDeps(
+    jobId,
+    Schedule.atTimes([T0 + 100]),
+    recordingTask(runs),
+  ).withDelivery("at-least-once");
+  const other = await guard.inFlight.acquire({
+    jobId,
+    scheduledAt: new Date(T0 + 100),
+    triggerCount: 1,
+    catchUp: false,
+  });
+  assert.ok(other.kind === "acquired");
+  return { runs, scheduler, job, other: other.lease };
+}
+
 Deno.test("at-least-once, KV guard: at its end, run() waits for a run another instance holds and reclaims it when that holder dies", async () => {
   await withKvGuard(async (guard, clock, io) => {
-    const runs: RunContext[] = [];
-    const scheduler = Scheduler.withExecutionGuard(
-      {},
-      new InMemoryStateStore(),
-      guard,
-    );
-    const job = Job.withoutDeps(
-      "tail",
-      Schedule.atTimes([T0 + 100]),
-      recordingTask(runs),
-    ).withDelivery("at-least-once");
-    // Another instance holds the last occurrence and dies holding it.
-    const other = await guard.inFlight.acquire({
-      jobId: "tail",
-      scheduledAt: new Date(T0 + 100),
-      triggerCount: 1,
-      catchUp: false,
-    });
-    assert.equal(other.kind, "acquired");
+    // The other instance dies holding the last occurrence.
+    const { runs, scheduler, job } = await heldElsewhere(guard, "tail");
     const report = await drive(clock, scheduler.run(job), io);
     assert.equal(report.stopReason, "terminal");
     assert.ok(
@@ -200,25 +209,11 @@ Deno.test("at-least-once, KV guard: at its end, run() waits for a run another in
 
 Deno.test("at-least-once, KV guard: a run another instance completes in time is not replayed; run() ends after it", async () => {
   await withKvGuard(async (guard, clock, io) => {
-    const runs: RunContext[] = [];
-    const scheduler = Scheduler.withExecutionGuard(
-      {},
-      new InMemoryStateStore(),
+    const { runs, scheduler, job, other } = await heldElsewhere(
       guard,
-    );
-    const job = Job.withoutDeps(
       "handover",
-      Schedule.atTimes([T0 + 100]),
-      recordingTask(runs),
-    ).withDelivery("at-least-once");
-    const other = await guard.inFlight.acquire({
-      jobId: "handover",
-      scheduledAt: new Date(T0 + 100),
-      triggerCount: 1,
-      catchUp: false,
-    });
-    assert.ok(other.kind === "acquired");
-    setTimeout(() => guard.inFlight.complete(other.lease), 500);
+    );
+    setTimeout(() => guard.inFlight.complete(other), 500);
     const report = await drive(clock, scheduler.run(job), io);
     assert.equal(report.stopReason, "terminal");
     assert.deepEqual(runs, [], "the other instance ran it");
