@@ -289,7 +289,10 @@ export class JobRun<D> implements RunHost<D> {
         }
         this.#settled = false;
         if (
-          this.#delivery.reclaimer?.shouldCheck(this.#state.nextRunAt) &&
+          this.#delivery.reclaimer?.shouldCheck(this.#state.nextRunAt, {
+            activeRuns: this.#active.size,
+            queued: this.#queued !== undefined,
+          }) &&
           await this.#reclaim()
         ) continue;
         const decision = decide({

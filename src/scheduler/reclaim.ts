@@ -6,7 +6,7 @@
  * @module
  */
 
-import { InvalidJobKind } from "../constants.ts";
+import { InvalidJobKind, OverlapPolicy } from "../constants.ts";
 import { InvalidJobError } from "../errors.ts";
 import {
   type ExecutionGuard,
@@ -95,9 +95,19 @@ export class Reclaimer {
   /**
    * Whether the engine should look at the ledger before this decision: at
    * `run()` start, whenever an occurrence is due (each decision), and when a
-   * lease seen held by another instance may have expired.
+   * lease seen held by another instance may have expired; never while the
+   * overlap policy would defer a reclaim anyway.
    */
-  shouldCheck(nextRunAt: Date | null): boolean {
+  shouldCheck(nextRunAt: Date | null, context: ReclaimContext): boolean {
+    // Nothing could be reclaimed now (planReclaim would defer it): spare
+    // the round trip; a pending recheck waits until the instance is idle.
+    if (
+      context.queued ||
+      (context.activeRuns > 0 &&
+        this.#job.overlapPolicy !== OverlapPolicy.AllowParallel)
+    ) {
+      return false;
+    }
     return this.#recheck ||
       (nextRunAt !== null && nextRunAt.getTime() <= Date.now());
   }
