@@ -220,3 +220,38 @@ Deno.test("at-least-once, KV guard: a run another instance completes in time is 
     assert.deepEqual(await guard.inFlight.list("handover"), []);
   });
 });
+
+Deno.test("at-least-once, KV guard: a run aborted by cancel() is given back, and the next run() replays it first", async () => {
+  await withKvGuard(async (guard, clock, io) => {
+    const store = new InMemoryStateStore();
+    const runs: RunContext[] = [];
+    const job = Job.withoutDeps(
+      "deploy",
+      Schedule.atTimes([T0 + 100, T0 + 60_000]),
+      Task.fromAsync(async ({ run, signal }) => {
+        runs.push(run);
+        if (run.replayed || run.triggerCount > 1) return;
+        signal.throwIfAborted(); // cancelled from the run-started listener
+        await new Promise((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason))
+        );
+      }),
+    ).withDelivery("at-least-once");
+    const first = Scheduler.withExecutionGuard({}, store, guard);
+    first.addEventListener("run-started", () => first.handle().cancel());
+    const cancelled = await drive(clock, first.run(job), io);
+    assert.equal(cancelled.stopReason, "cancelled");
+    assert.equal(cancelled.history[0].status, "cancelled");
+    const [record] = await guard.inFlight.list("deploy");
+    assert.deepEqual(record.scheduledAt, new Date(T0 + 100));
+    assert.equal(record.remainingMs, 0, "handed back, not done");
+    const second = Scheduler.withExecutionGuard({}, store, guard);
+    const report = await drive(clock, second.run(job), io);
+    assert.equal(report.stopReason, "terminal");
+    assert.deepEqual(
+      runs.map((run) => [run.scheduledAt.getTime(), run.replayed]),
+      [[T0 + 100, undefined], [T0 + 100, true], [T0 + 60_000, undefined]],
+    );
+    assert.deepEqual(await guard.inFlight.list("deploy"), []);
+  });
+});

@@ -147,6 +147,20 @@ const scenarios: [string, (backend: Backend) => Promise<void>][] = [
       assert.deepEqual(await ledger.list("job"), []);
     },
   ],
+  [
+    "an abandoned run (cancelled, or its lease lost) keeps its record and is reclaimable at once; only its holder can abandon it",
+    async ({ ledger }) => {
+      const lease = acquired(await ledger.acquire(slot(T0, 2)));
+      await ledger.abandon({ ...lease, token: "someone-else" });
+      assert.ok((await ledger.list("job"))[0].remainingMs > 0, "still held");
+      await ledger.abandon(lease);
+      const [record] = await ledger.list("job");
+      assert.equal(record.holder, lease.token);
+      assert.equal(record.remainingMs, 0);
+      const again = acquired(await ledger.reclaim(record));
+      assert.ok(again.fencingToken! > lease.fencingToken!);
+    },
+  ],
   ["records are listed oldest first, per job", async ({ ledger }) => {
     await ledger.acquire(slot(T0 + 2000, 3));
     await ledger.acquire(slot(T0 + 1000, 2));

@@ -154,6 +154,23 @@ export class DenoKvInFlightLedger implements InFlightLedger {
     });
   }
 
+  /** Ends the lease (no done marker) and keeps the record. */
+  async abandon(lease: ExecutionLease): Promise<void> {
+    const { jobId } = lease;
+    const key = this.#keys(jobId, lease.scheduledAt.getTime()).lease;
+    await this.#o.guarded("release", jobId, async () => {
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const entry = await this.#o.kv.get<unknown>(key);
+        if (entry.value === null) return;
+        const held = this.#o.leaseRecord(entry.value, jobId);
+        if (held.status !== "held" || held.token !== lease.token) return;
+        if ((await this.#o.kv.atomic().check(entry).delete(key).commit()).ok) {
+          return;
+        }
+      }
+    });
+  }
+
   /** The job's records with their leases' remaining time, oldest first. */
   async list(jobId: string): Promise<InFlightRecord[]> {
     return await this.#o.guarded("list", jobId, async () => {

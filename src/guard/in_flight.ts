@@ -85,6 +85,13 @@ export interface InFlightLedger {
    * atomically.
    */
   complete(lease: ExecutionLease): Promise<void>;
+  /**
+   * Gives the occurrence back (its run was cancelled or lost its lease):
+   * ends the lease if this holder still has it, without marking the
+   * occurrence done, and keeps the record, so that it can be reclaimed at
+   * once.
+   */
+  abandon(lease: ExecutionLease): Promise<void>;
   /** The job's in-flight records, oldest occurrence first. */
   list(jobId: string): Promise<InFlightRecord[]>;
   /**

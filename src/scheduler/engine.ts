@@ -161,6 +161,13 @@ export class JobRun<D> implements RunHost<D> {
     this.#options.dispatch(event);
   }
 
+  settleLease(
+    lease: ExecutionLease,
+    status: RunOutcome["record"]["status"],
+  ): Promise<void> | undefined {
+    return this.#delivery.reclaimer?.settle(lease, status);
+  }
+
   leaseLost(): void {
     this.#options.control.shutdown();
   }

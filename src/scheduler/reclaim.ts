@@ -6,7 +6,7 @@
  * @module
  */
 
-import { InvalidJobKind, OverlapPolicy } from "../constants.ts";
+import { InvalidJobKind, OverlapPolicy, RunStatus } from "../constants.ts";
 import { InvalidJobError } from "../errors.ts";
 import {
   type ExecutionGuard,
@@ -130,23 +130,30 @@ export class Reclaimer {
   }
 
   /**
-   * `guard` with its release replaced by the ledger's complete, which also
-   * clears the in-flight record.
+   * Ends a run's lease through the ledger: a run that completed clears its
+   * record; one that was cancelled or lost its lease (`cancelled`) gives
+   * the occurrence back to be replayed.
+   */
+  async settle(lease: ExecutionLease, status: RunStatus): Promise<void> {
+    try {
+      if (status === RunStatus.Cancelled) await this.#ledger.abandon(lease);
+      else await this.#ledger.complete(lease);
+    } finally {
+      this.#own.delete(lease.token);
+      // Another instance's record may have waited for this run to end.
+      if (this.#open) this.#recheck = true;
+    }
+  }
+
+  /**
+   * `guard` with its release giving the occurrence back (a lease taken but
+   * not used, because the scheduler is stopping, is not a completed run).
    */
   wrap(guard: ExecutionGuard): ExecutionGuard {
-    const complete = async (lease: ExecutionLease) => {
-      try {
-        await this.#ledger.complete(lease);
-      } finally {
-        this.#own.delete(lease.token);
-        // Another instance's record may have waited for this run to end.
-        if (this.#open) this.#recheck = true;
-      }
-    };
     return {
       acquire: (slot) => guard.acquire(slot),
       renew: (lease) => guard.renew(lease),
-      release: complete,
+      release: (lease) => this.settle(lease, RunStatus.Cancelled),
       renewIntervalMs: (lease) => guard.renewIntervalMs?.(lease),
     };
   }

@@ -50,6 +50,14 @@ export interface RunHost<D> {
   readonly guard: ExecutionGuard;
   /** The guard is the single-instance one: nothing to release. */
   readonly trivialGuard: boolean;
+  /**
+   * Ends the lease instead of `guard.release`, given how the run ended;
+   * `undefined` (the method or its answer) means release as usual.
+   */
+  settleLease?(
+    lease: ExecutionLease,
+    status: RunStatus,
+  ): Promise<void> | undefined;
   /** Whether anyone wants events of `type`. */
   listens(type: SchedulerEvent["type"]): boolean;
   /** Delivers an event. */
@@ -158,7 +166,9 @@ export class ActiveRun {
     const finishedAt = Date.now();
     try {
       if (stopRenewal !== undefined) await stopRenewal();
-      if (!host.trivialGuard) await host.guard.release(lease);
+      if (!host.trivialGuard) {
+        await (host.settleLease?.(lease, status) ?? host.guard.release(lease));
+      }
     } catch (thrown) {
       if (host.listens("execution-guard-release-failed")) {
         host.dispatch(

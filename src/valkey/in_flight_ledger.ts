@@ -63,6 +63,11 @@ if record and cjson.decode(record).holder == ARGV[1] then
 end${release}`;
 }
 
+/** Ends the caller's lease without a done marker; the record stays. */
+const ABANDON = `
+if redis.call("GET", KEYS[1]) == ARGV[1] then redis.call("DEL", KEYS[1]) end
+return 1`;
+
 /**
  * Every record with the remaining time of its holder's lease (PTTL while the
  * lease key still holds the holder's token, else 0). ARGV: the job's lease
@@ -125,6 +130,10 @@ export function defineInFlightCommands(
     numberOfKeys: 2,
     lua: completeScript(release),
   });
+  client.defineCommand("schedulerInFlightAbandon", {
+    numberOfKeys: 1,
+    lua: ABANDON,
+  });
   client.defineCommand("schedulerInFlightList", {
     numberOfKeys: 1,
     lua: LIST,
@@ -183,6 +192,14 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       lease.token,
       this.#options.lease.completedRetentionMs,
       at,
+    ]);
+  }
+
+  /** Ends the lease (no done marker) and keeps the record, in one script. */
+  async abandon(lease: ExecutionLease): Promise<void> {
+    await this.#call("release", lease.jobId, "Abandon", [
+      lease.leaseKey,
+      lease.token,
     ]);
   }
 
