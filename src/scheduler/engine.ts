@@ -595,13 +595,12 @@ export class JobRun<D> implements RunHost<D> {
       reclaimed = await this.#delivery.reclaimer!.check({
         activeRuns: this.#active.size,
         queued: this.#queued !== undefined,
+        stopping: () => this.#stopping(),
       });
     } catch (error) {
       this.#fail(toGuardError(error, this.jobId));
       return true;
     }
-    // Stopped meanwhile: the leases lapse and the records stay for others.
-    if (this.#stopping()) return reclaimed.length > 0;
     for (const { trigger, lease, event } of reclaimed) {
       if (this.listens("run-reclaimed")) this.dispatch(event);
       this.#launch(trigger, lease);

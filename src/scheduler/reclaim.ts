@@ -36,6 +36,12 @@ export interface ReclaimContext {
   readonly queued: boolean;
 }
 
+/** What {@linkcode Reclaimer.check} asks of the engine. */
+export interface CheckContext extends ReclaimContext {
+  /** Whether a stop was requested (checked after the reclaims). */
+  stopping(): boolean;
+}
+
 /**
  * The reclaimer of an at-least-once job (none for an at-most-once one), or
  * the error `run()` must reject with: an `InvalidJobError` kind `other` when
@@ -160,9 +166,10 @@ export class Reclaimer {
 
   /**
    * Lists the records and reclaims what `planReclaim` says, oldest first.
-   * Arms a wake-up for when a lease held elsewhere ends.
+   * Arms a wake-up for when a lease held elsewhere ends. Reclaims made while
+   * a stop was requested are given back at once, for others to take.
    */
-  async check(context: ReclaimContext): Promise<Reclaimed[]> {
+  async check(context: CheckContext): Promise<Reclaimed[]> {
     this.#recheck = false;
     this.#clearTimer();
     const records = await this.#ledger.list(this.#job.jobId);
@@ -178,6 +185,12 @@ export class Reclaimer {
       if (answer?.kind !== "acquired") continue;
       this.#own.add(answer.lease.token);
       reclaimed.push(this.#reclaimed(record, answer.lease));
+    }
+    if (reclaimed.length > 0 && context.stopping()) {
+      for (const { lease } of reclaimed) {
+        await this.settle(lease, RunStatus.Cancelled);
+      }
+      return [];
     }
     const lost = plan.reclaim.length - reclaimed.length;
     this.#open = plan.deferred > 0 || plan.recheckInMs !== undefined ||
