@@ -215,10 +215,32 @@ Deno.test({
         await assert.rejects(
           () => ledger.list("job"),
           (error) =>
-            error instanceof ExecutionGuardError && error.kind !== "connection",
+            error instanceof ExecutionGuardError && error.kind === "data" &&
+            error.message.includes('"job"') &&
+            error.message.includes("{not json"),
         );
       } finally {
         await closeClient(raw);
       }
     }),
+});
+
+Deno.test('in-flight ledger, Deno KV: records live at [...prefix, "in-flight", jobId, scheduledAtMs]; a corrupt one is a data error', async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const ledger = new DenoKvExecutionGuard(kv, LEASE).inFlight;
+    const lease = acquired(await ledger.acquire(slot(T0)));
+    const key = ["scheduler", "execution-lease", "in-flight", "job", T0];
+    const stored = await kv.get<{ holder: string }>(key);
+    assert.equal(stored.value?.holder, lease.token);
+    await kv.set(key, { holder: 42 });
+    await assert.rejects(
+      () => ledger.list("job"),
+      (error) =>
+        error instanceof ExecutionGuardError && error.kind === "data" &&
+        error.message.includes('"job"'),
+    );
+  } finally {
+    kv.close();
+  }
 });

@@ -71,7 +71,8 @@ return 1`;
 /**
  * Every record with the remaining time of its holder's lease (PTTL while the
  * lease key still holds the holder's token, else 0). ARGV: the job's lease
- * key prefix `<prefix><jobId>:`.
+ * key prefix `<prefix><jobId>:`. A record that does not decode is handed
+ * back as it is, for the client to report as a data error.
  */
 const LIST = `
 local all = redis.call("HGETALL", KEYS[1])
@@ -79,7 +80,8 @@ local out = {}
 for i = 1, #all, 2 do
   local key = ARGV[1] .. all[i]
   local remaining = 0
-  if redis.call("GET", key) == cjson.decode(all[i + 1]).holder then
+  local ok, record = pcall(cjson.decode, all[i + 1])
+  if ok and type(record) == "table" and redis.call("GET", key) == record.holder then
     remaining = redis.call("PTTL", key)
     if remaining < 0 then remaining = 0 end
   end
