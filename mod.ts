@@ -68,6 +68,12 @@ export {
 export { Job } from "./src/scheduler/job.ts";
 export type { RetryPolicy } from "./src/scheduler/retry.ts";
 export type { TriggerNowOptions } from "./src/scheduler/manual.ts";
+export { Delivery } from "./src/scheduler/delivery.ts";
+export type {
+  InFlightLedger,
+  InFlightRecord,
+  InFlightSlot,
+} from "./src/guard/in_flight.ts";
 export type { SchedulerConfig } from "./src/scheduler/config.ts";
 export type { RunRecord, SchedulerReport } from "./src/scheduler/report.ts";
 export type * from "./src/scheduler/events.ts";

@@ -12,15 +12,19 @@ export interface ProcessResult {
   readonly stderr: string;
 }
 
+/** Options of a script's process. */
+export interface ScriptOptions {
+  readonly args: readonly string[];
+  /** Permission flags; default `--allow-all`. */
+  readonly permissions?: readonly string[];
+}
+
 /**
- * Runs `script` with `args` and waits for it to exit. Permissions default
- * to `--allow-all`.
+ * A `deno run` command for `script`, output piped: `.output()` to wait for
+ * it, `.spawn()` to signal it while it runs.
  */
-export async function runScript(
-  script: URL,
-  options: { args: readonly string[]; permissions?: readonly string[] },
-): Promise<ProcessResult> {
-  const output = await new Deno.Command(Deno.execPath(), {
+export function denoCommand(script: URL, options: ScriptOptions): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       ...(options.permissions ?? ["--allow-all"]),
@@ -31,7 +35,20 @@ export async function runScript(
     ],
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  });
+}
+
+/** `deno run --allow-all` for `module` with `args`. */
+export function denoRun(module: URL, args: string[]): Deno.Command {
+  return denoCommand(module, { args });
+}
+
+/** Runs `script` and waits for it to exit. */
+export async function runScript(
+  script: URL,
+  options: ScriptOptions,
+): Promise<ProcessResult> {
+  const output = await denoCommand(script, options).output();
   return {
     code: output.code,
     stdout: new TextDecoder().decode(output.stdout),

@@ -567,6 +567,8 @@ Deno.test("terminalStatePolicy retain (default) keeps the final state in KV", as
         last_success_at: "2026-04-03T01:02:03.050Z",
         next_run_at: null,
         last_error: null,
+        // Added by the scheduler; serde ignores it.
+        definition_fingerprint: "v1 at-times n=1 h=38e9ad804c0ccefa max=-",
       });
     });
   });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { InMemoryStateStore, Job, Schedule, Scheduler, Task } from "../mod.ts";
 import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 import { withFakeClock } from "./_fake_time.ts";
-import { settle, T0 } from "./_engine_helpers.ts";
+import { recordEvents, settle, T0 } from "./_engine_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const README = await Deno.readTextFile(new URL("README.md", ROOT));
@@ -190,10 +190,10 @@ Deno.test("the worker-cancel limit is as documented: run() resolves cancelled wh
   }
 });
 
-Deno.test("a stored state wins over a changed schedule, as the README says near the demo's --cron example", async () => {
+Deno.test("a changed schedule is honoured (reconciled), as the README says near the demo's --cron example", async () => {
   const text = README.replaceAll("\n", " ");
   const cronExample = text.indexOf('deno task demo --cron "*/1 * * * *"');
-  const note = text.indexOf("A stored state wins over a changed schedule");
+  const note = text.indexOf("A changed schedule is honoured");
   assert.ok(
     cronExample >= 0 && note > cronExample && note - cronExample < 1500,
   );
@@ -218,16 +218,18 @@ Deno.test("a stored state wins over a changed schedule, as the README says near 
         void scheduled.push(run.scheduledAt.getTime())
       ),
     ).withMaxRuns(3);
-    await settle(clock, new Scheduler({}, store).run(cronJob));
-    assert.equal(
-      scheduled[0],
-      T0 + 4000,
-      "the first run is the stored instant",
+    const scheduler = new Scheduler({}, store);
+    const events = recordEvents(scheduler);
+    const report = await settle(clock, scheduler.run(cronJob));
+    assert.ok(
+      events.some((event) => event.type === "state-reconciled"),
+      "state-reconciled is emitted",
     );
-    assert.equal(
-      new Date(scheduled[1]).toISOString(),
-      "2026-04-03T03:00:00.000Z",
-      "then the cron expression",
+    assert.deepEqual(
+      scheduled.map((at) => new Date(at).toISOString()),
+      ["2026-04-03T03:00:00.000Z", "2026-04-04T03:00:00.000Z"],
+      "the cron expression from the first run on, the run count kept",
     );
+    assert.equal(report.state.triggerCount, 3);
   });
 });

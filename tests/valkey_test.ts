@@ -118,7 +118,11 @@ function rfc3339(date: Date | null): string | null {
   return iso.endsWith(".000Z") ? `${iso.slice(0, 19)}Z` : iso;
 }
 
-/** The exact JSON text serde writes for a state. */
+/**
+ * The exact JSON text serde writes for a state, plus the definition
+ * fingerprint the scheduler adds to the states it saves (an unknown field
+ * to serde, which ignores it).
+ */
 function rustJson(state: JobState): string {
   return `{"job_id":${
     JSON.stringify(state.jobId)
@@ -128,6 +132,10 @@ function rustJson(state: JobState): string {
     JSON.stringify(rfc3339(state.lastSuccessAt))
   },"next_run_at":${JSON.stringify(rfc3339(state.nextRunAt))},"last_error":${
     JSON.stringify(state.lastError)
+  }${
+    state.definition === undefined
+      ? ""
+      : `,"definition_fingerprint":${JSON.stringify(state.definition)}`
   }}`;
 }
 

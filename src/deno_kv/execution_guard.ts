@@ -43,6 +43,8 @@ import {
 } from "./_kv_errors.ts";
 import { requireKv, validateKeyPrefix } from "./state_store.ts";
 import { checkOptions } from "../_options.ts";
+import type { InFlightLedger } from "../guard/in_flight.ts";
+import { DenoKvInFlightLedger } from "./in_flight_ledger.ts";
 
 /**
  * Options of {@linkcode DenoKvExecutionGuard}.
@@ -91,7 +93,7 @@ export const DEFAULT_LEASE_KEY_PREFIX: Deno.KvKey = [
 ];
 
 /** What a lease key holds. */
-interface LeaseRecord {
+export interface LeaseRecord {
   readonly token: string;
   readonly fencingToken: bigint;
   /** `held` while a run holds it, `done` once released. */
@@ -162,6 +164,11 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
   readonly #prefix: Deno.KvKey;
   readonly #retryBudgetMs: number;
   readonly #fencing = new FencingWatch();
+  /**
+   * The in-flight ledger for at-least-once jobs: records under
+   * `[...keyPrefix, "in-flight", jobId, scheduledAtMs]` (see the README).
+   */
+  readonly inFlight: InFlightLedger;
 
   /**
    * Builds a guard on an open `Deno.Kv`.
@@ -195,6 +202,18 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
       options?.retryBudgetMs,
       "DenoKvExecutionGuard",
     );
+    this.inFlight = new DenoKvInFlightLedger({
+      kv: this.#kv,
+      lease: this.#lease,
+      prefix: this.#prefix,
+      guarded: (operation, jobId, body) =>
+        this.#guarded(operation, jobId, body),
+      leaseRecord: (value, jobId, key) => this.#record(value, jobId, key),
+      nextToken: (jobId, fence, now) => this.#nextToken(jobId, fence, now),
+      reportReset: (grant) => this.#reportReset(grant),
+      leaseKeyText: (jobId, at) => this.#leaseKeyText(jobId, at),
+      heldExpiry: () => this.#heldExpiry(),
+    });
   }
 
   /**
@@ -230,24 +249,11 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
           // Held and alive, or completed within the retention: not ours.
           if (record.deadline > now) return { kind: "contended" };
         }
-        if (fence.value !== null && typeof fence.value !== "bigint") {
-          throw new ExecutionGuardError(
-            `the fencing counter ${describeKvKey(fenceKey)} of job ${
-              JSON.stringify(jobId)
-            } is corrupt: ${describeValue(fence.value)}`,
-            { kind: ExecutionGuardErrorKind.Data },
-          );
-        }
-        // A missing counter (the file was deleted) starts from the time, and
-        // never below a token this guard has seen: tokens never repeat.
-        const floor = this.#fencing.floor(jobId);
-        const base = fence.value ?? fencingSeed(now);
-        const counter = fence.value === null
-          ? "absent"
-          : floor > fence.value
-          ? "behind"
-          : "present";
-        const fencingToken = (floor > base ? floor : base) + 1n;
+        const { fencingToken, counter } = this.#nextToken(
+          jobId,
+          fence,
+          now,
+        );
         const record: LeaseRecord = {
           token: crypto.randomUUID(),
           fencingToken,
@@ -370,6 +376,34 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
    */
   renewIntervalMs(_lease?: ExecutionLease): number {
     return this.#lease.renewIntervalMs;
+  }
+
+  /**
+   * The token to grant next over the counter entry `fence`. A missing
+   * counter (the file was deleted) starts from the time, and never below a
+   * token this guard has seen: tokens never repeat.
+   */
+  #nextToken(
+    jobId: string,
+    fence: Deno.KvEntryMaybe<unknown>,
+    now: number,
+  ): { fencingToken: bigint; counter: CounterFound } {
+    if (fence.value !== null && typeof fence.value !== "bigint") {
+      throw new ExecutionGuardError(
+        `the fencing counter ${describeKvKey(fence.key)} of job ${
+          JSON.stringify(jobId)
+        } is corrupt: ${describeValue(fence.value)}`,
+        { kind: ExecutionGuardErrorKind.Data },
+      );
+    }
+    const floor = this.#fencing.floor(jobId);
+    const base = fence.value ?? fencingSeed(now);
+    const counter = fence.value === null
+      ? "absent"
+      : floor > fence.value
+      ? "behind"
+      : "present";
+    return { fencingToken: (floor > base ? floor : base) + 1n, counter };
   }
 
   #reportReset(

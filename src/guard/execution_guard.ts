@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { InFlightLedger } from "./in_flight.ts";
+
 /**
  * One occurrence of a job: what a lease is taken for.
  *
@@ -120,6 +122,11 @@ export interface ExecutionGuard {
   release(lease: ExecutionLease): Promise<void>;
   /** How often to renew while the run is active; `undefined` = never. */
   renewIntervalMs?(lease: ExecutionLease): number | undefined;
+  /**
+   * The in-flight ledger that at-least-once delivery uses; guards without
+   * one serve at-most-once jobs only.
+   */
+  readonly inFlight?: InFlightLedger;
 }
 
 /**

@@ -32,9 +32,15 @@ export interface AcquireHost
   stopping(): boolean;
   /** Makes `error` the reason `run()` fails. */
   fail(error: SchedulerError): void;
+  /** Acquires in place of `guard.acquire` (at-least-once delivery). */
+  readonly acquire?: (trigger: Trigger) => Promise<ExecutionGuardAcquire>;
 }
 
-function toGuardError(error: unknown, jobId: string): ExecutionGuardError {
+/** `error` as the guard error `run()` fails with. */
+export function toGuardError(
+  error: unknown,
+  jobId: string,
+): ExecutionGuardError {
   if (isInstance(error, ExecutionGuardError)) return error;
   return new ExecutionGuardError(
     `execution guard acquire failed for job ${JSON.stringify(jobId)}: ${
@@ -76,7 +82,8 @@ export async function acquireSlot(
   const scheduledAt = new Date(trigger.scheduledAt);
   let answer: ExecutionGuardAcquire;
   try {
-    answer = await host.guard.acquire({ jobId, scheduledAt });
+    answer = await (host.acquire?.(trigger) ??
+      host.guard.acquire({ jobId, scheduledAt }));
   } catch (error) {
     const failure = toGuardError(error, jobId);
     if (failure.kind !== ExecutionGuardErrorKind.Data) {

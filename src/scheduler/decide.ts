@@ -28,6 +28,8 @@ export interface Trigger {
    * `triggerCount` the state's count (nothing was consumed).
    */
   readonly manual?: true;
+  /** Set on an at-least-once occurrence reclaimed from a dead holder. */
+  readonly replayed?: boolean;
 }
 
 /** Occurrences consumed without a run in one decision. */

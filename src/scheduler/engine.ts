@@ -9,6 +9,7 @@
  */
 
 import {
+  type RunStatus,
   SchedulerStopReason,
   StateLoadSource,
   StoreOperation,
@@ -21,7 +22,11 @@ import {
   type ExecutionLease,
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
-import { copyJobState, type JobState } from "../store/job_state.ts";
+import {
+  copyJobState,
+  type JobState,
+  withDefinition,
+} from "../store/job_state.ts";
 import {
   canCreateIfAbsent,
   type StateStore,
@@ -70,7 +75,10 @@ import {
 } from "./_event_details.ts";
 import { Wakeup } from "./_wakeup.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
-import { acquireSlot } from "./_acquire.ts";
+import { acquireSlot, toGuardError } from "./_acquire.ts";
+import { deliveryFor, type Reclaimed } from "./reclaim.ts";
+import { definitionFingerprint } from "./fingerprint.ts";
+import { reconciledEvent, reconcileState } from "./reconcile.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {
@@ -115,6 +123,10 @@ export class JobRun<D> implements RunHost<D> {
   readonly #active = new Set<ActiveRun>();
   readonly #completions: RunOutcome[] = [];
   readonly #wakeup = new Wakeup();
+  /** At-least-once bookkeeping (see reclaim.ts); none for at-most-once. */
+  readonly #delivery: ReturnType<typeof deliveryFor>;
+  /** The job definition's fingerprint, saved with every state. */
+  readonly #definition: string;
   readonly #clock = new WakeClock({
     predictNext: (firedAt) => this.#predictNext(firedAt),
     wake: () => this.#wakeup.notify(),
@@ -143,10 +155,20 @@ export class JobRun<D> implements RunHost<D> {
     this.timezone = options.config.timezone;
     this.deps = options.job.deps;
     this.task = options.job.task;
-    this.guard = options.guard;
-    this.trivialGuard =
+    this.#delivery = deliveryFor(
+      options.job,
+      options.guard,
+      () => this.#wakeup.notify(),
+    );
+    this.guard = this.#delivery.reclaimer?.wrap(options.guard) ??
+      options.guard;
+    this.trivialGuard = this.#delivery.reclaimer === undefined &&
       Object.getPrototypeOf(options.guard) === NoopExecutionGuard.prototype;
     this.#history = new RunHistory(options.config.historyLimit);
+    this.#definition = definitionFingerprint({
+      ...options.job,
+      ...options.config,
+    });
     const { job } = options;
     this.controls = {
       runTimeoutMs: job.runTimeoutMs,
@@ -176,6 +198,13 @@ export class JobRun<D> implements RunHost<D> {
     this.#options.dispatch(event);
   }
 
+  settleLease(
+    lease: ExecutionLease,
+    status: RunStatus,
+  ): Promise<void> | undefined {
+    return this.#delivery.reclaimer?.settle(lease, status);
+  }
+
   leaseLost(): void {
     this.#options.control.shutdown();
   }
@@ -197,6 +226,7 @@ export class JobRun<D> implements RunHost<D> {
     this.#clock.armFor(Date.now());
     try {
       control.attachTrigger((options) => this.triggerNow(options));
+      if (this.#delivery.error !== undefined) throw this.#delivery.error;
       await this.#load().finally(() => this.#markLoaded());
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();
@@ -213,6 +243,7 @@ export class JobRun<D> implements RunHost<D> {
         : TriggerNowErrorKind.Failed,
       this.#fatal,
     );
+    this.#delivery.reclaimer?.dispose();
     this.#options.finish();
     if (this.#fatal !== undefined) {
       const fatal = this.#fatal;
@@ -299,6 +330,13 @@ export class JobRun<D> implements RunHost<D> {
           continue;
         }
         this.#settled = false;
+        if (
+          this.#delivery.reclaimer?.shouldCheck(this.#state.nextRunAt, {
+            activeRuns: this.#active.size,
+            queued: this.#queued !== undefined,
+          }) &&
+          await this.#reclaim()
+        ) continue;
         const cursor = this.#cursor();
         const decision = decide({
           ...this.#cursorInput(
@@ -333,6 +371,15 @@ export class JobRun<D> implements RunHost<D> {
         this.#state.nextRunAt === null && this.#active.size === 0 &&
         this.#queued === undefined
       ) {
+        // At-least-once: a run another instance still holds may need us.
+        const reclaimer = this.#delivery.reclaimer;
+        if (reclaimer !== undefined && !control.paused) {
+          if (await this.#reclaim()) continue;
+          if (reclaimer.open && !this.#stopping()) {
+            await this.#waitForWork();
+            continue;
+          }
+        }
         await this.#terminate();
         return SchedulerStopReason.Terminal;
       }
@@ -412,21 +459,43 @@ export class JobRun<D> implements RunHost<D> {
       throw toStoreError(error, StoreOperation.Load, this.jobId);
     }
     checkStoredState(stored, this.jobId);
-    let initial = initialState(stored, { job, config, now: Date.now() });
+    const adopt = (from: JobState | undefined) => {
+      const now = Date.now();
+      const reconciled = from && reconcileState(from, {
+        ...job,
+        ...config,
+        fingerprint: this.#definition,
+        now,
+      });
+      const initial = initialState(reconciled?.state ?? from, {
+        job,
+        config,
+        now,
+      });
+      return { ...initial, reconciled };
+    };
+    let initial = adopt(stored);
     if (initial.source === StateLoadSource.New && canCreateIfAbsent(store)) {
-      // Instances starting together agree on one first state: the winner's.
-      const winner = await createFirstState(store, initial.state);
+      // Instances starting together agree on one first state: the winner's
+      // (reconciled with this definition if another one wrote it).
+      const winner = await createFirstState(
+        store,
+        withDefinition(initial.state, this.#definition),
+      );
       initial = winner === undefined
         ? { ...initial, save: false }
-        : initialState(winner, { job, config, now: Date.now() });
+        : adopt(winner);
     }
-    const { state, source, save } = initial;
+    const { state, source, save, reconciled } = initial;
     this.#state = state;
     // The Rust crate's order: a new state is announced, then saved; a
     // repaired one is saved, then announced. (A new state created with
     // createIfAbsent is already stored when it is announced.)
     if (source === StateLoadSource.New) this.#emitLoaded(source);
-    if (save) await this.#save();
+    if (save || reconciled) await this.#save();
+    if (reconciled && this.listens("state-reconciled")) {
+      this.dispatch(reconciledEvent(this.jobId, reconciled));
+    }
     if (source === StateLoadSource.Repaired) {
       if (this.listens("state-repaired")) {
         this.dispatch({
@@ -455,7 +524,9 @@ export class JobRun<D> implements RunHost<D> {
 
   async #save(): Promise<void> {
     try {
-      await this.#options.store.save(this.#state);
+      await this.#options.store.save(
+        withDefinition(this.#state, this.#definition),
+      );
     } catch (error) {
       throw toStoreError(error, StoreOperation.Save, this.jobId);
     }
@@ -468,7 +539,9 @@ export class JobRun<D> implements RunHost<D> {
   #persist(): Promise<boolean> {
     let saving: Promise<void>;
     try {
-      saving = this.#options.store.save(this.#state);
+      saving = this.#options.store.save(
+        withDefinition(this.#state, this.#definition),
+      );
     } catch (error) {
       this.#fail(toStoreError(error, StoreOperation.Save, this.jobId));
       return Promise.resolve(false);
@@ -551,9 +624,15 @@ export class JobRun<D> implements RunHost<D> {
    * record and a manual request learns why.
    */
   async #acquireAndLaunch(trigger: Trigger, run?: ActiveRun): Promise<void> {
+    const reclaimer = this.#delivery.reclaimer;
     const lease = await acquireSlot({
       jobId: this.jobId,
       guard: this.guard,
+      // At-least-once occurrences are granted with their in-flight record;
+      // a manual run is not an occurrence and has none.
+      acquire: reclaimer === undefined || trigger.manual
+        ? undefined
+        : (slotTrigger) => reclaimer.acquire(slotTrigger),
       listens: (type) => this.listens(type),
       dispatch: (event) => this.dispatch(event),
       stopping: () => this.#stopping(),
@@ -565,6 +644,29 @@ export class JobRun<D> implements RunHost<D> {
     }
     this.#manual.over(trigger, lease);
     if (run !== undefined) this.complete({ run, final: true });
+  }
+
+  /**
+   * Reclaims the expired in-flight records `planReclaim` picks and starts
+   * them; whether anything started (or failed), so the loop looks again.
+   */
+  async #reclaim(): Promise<boolean> {
+    let reclaimed: Reclaimed[];
+    try {
+      reclaimed = await this.#delivery.reclaimer!.check({
+        activeRuns: this.#active.size,
+        queued: this.#queued !== undefined,
+        stopping: () => this.#stopping(),
+      });
+    } catch (error) {
+      this.#fail(toGuardError(error, this.jobId));
+      return true;
+    }
+    for (const { trigger, lease, event } of reclaimed) {
+      if (this.listens("run-reclaimed")) this.dispatch(event);
+      this.#launch(trigger, lease);
+    }
+    return reclaimed.length > 0;
   }
 
   /** Starts a run that holds `lease`. */

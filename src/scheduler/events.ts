@@ -57,6 +57,33 @@ export interface StateRepairedEvent {
 }
 
 /**
+ * The stored state came from another job definition (its fingerprint
+ * differs): `nextRunAt` was recomputed from the job's definition.
+ */
+export interface StateReconciledEvent {
+  /** The event type. */
+  readonly type: "state-reconciled";
+  /** The job id. */
+  readonly jobId: string;
+  /** Occurrences consumed so far (kept). */
+  readonly triggerCount: number;
+  /** The stored definition's fingerprint and next run. */
+  readonly previous: ReconciledSide;
+  /** The job's definition fingerprint and the recomputed next run. */
+  readonly next: ReconciledSide;
+}
+
+/**
+ * One side of a `state-reconciled` event.
+ */
+export interface ReconciledSide {
+  /** The definition fingerprint (see the README's "Reconciliation"). */
+  readonly fingerprint: string;
+  /** The next run; `null` when the schedule is over. */
+  readonly nextRunAt: Date | null;
+}
+
+/**
  * A trigger was decided (before the overlap policy starts, queues or drops it).
  *
  * @example
@@ -76,6 +103,28 @@ export interface TriggerEmittedEvent {
   readonly catchUp: boolean;
   /** The occurrence's ordinal. */
   readonly triggerCount: number;
+}
+
+/**
+ * An at-least-once occurrence whose holder died (its lease expired with the
+ * in-flight record still there) was reclaimed by this instance; its
+ * `run-started` follows, and the task sees `ctx.run.replayed === true`.
+ */
+export interface RunReclaimedEvent {
+  /** The event type. */
+  readonly type: "run-reclaimed";
+  /** The job id. */
+  readonly jobId: string;
+  /** The occurrence's scheduled instant. */
+  readonly scheduledAt: Date;
+  /** As decided for the original run. */
+  readonly catchUp: boolean;
+  /** The occurrence's ordinal (the original run's). */
+  readonly triggerCount: number;
+  /** The new lease's fencing token, above the dead holder's. */
+  readonly fencingToken?: bigint;
+  /** The dead holder's fencing token. */
+  readonly previousFencingToken?: bigint;
 }
 
 /**
@@ -397,10 +446,14 @@ export interface SchedulerEventMap {
   "state-loaded": StateLoadedEvent;
   /** See {@linkcode StateRepairedEvent}. */
   "state-repaired": StateRepairedEvent;
+  /** See {@linkcode StateReconciledEvent}. */
+  "state-reconciled": StateReconciledEvent;
   /** See {@linkcode TriggerEmittedEvent}. */
   "trigger-emitted": TriggerEmittedEvent;
   /** See {@linkcode RunStartedEvent}. */
   "run-started": RunStartedEvent;
+  /** See {@linkcode RunReclaimedEvent}. */
+  "run-reclaimed": RunReclaimedEvent;
   /** See {@linkcode RunCompletedEvent}. */
   "run-completed": RunCompletedEvent;
   /** See {@linkcode RunRetryingEvent}. */
@@ -454,7 +507,9 @@ export type SchedulerEvent = SchedulerEventMap[keyof SchedulerEventMap];
 export const SCHEDULER_EVENT_TYPES: readonly (keyof SchedulerEventMap)[] = [
   "state-loaded",
   "state-repaired",
+  "state-reconciled",
   "trigger-emitted",
+  "run-reclaimed",
   "run-started",
   "run-completed",
   "run-retrying",

@@ -17,6 +17,7 @@ import { Task } from "./task.ts";
 import { validateJobId } from "../_job_id.ts";
 import { type RetryPolicy, validateRetryPolicy } from "./retry.ts";
 import { validateJitter } from "./jitter.ts";
+import { Delivery } from "./delivery.ts";
 
 function invalid(message: string): InvalidJobError {
   return new InvalidJobError(message, { kind: InvalidJobKind.Other });
@@ -77,6 +78,7 @@ interface JobFields<D> {
   runTimeoutMs: number | undefined;
   retryPolicy: RetryPolicy | undefined;
   jitterMaxMs: number;
+  delivery: Delivery;
 }
 
 /**
@@ -119,6 +121,8 @@ export class Job<D = undefined> {
   readonly retryPolicy: RetryPolicy | undefined;
   /** Each occurrence is delayed by a deterministic amount in `[0, jitterMaxMs)`. */
   readonly jitterMaxMs: number;
+  /** `at-most-once` (default) or `at-least-once`; see {@linkcode Delivery}. */
+  readonly delivery: Delivery;
 
   /**
    * Builds a job with explicit dependencies; policies take their defaults
@@ -142,6 +146,7 @@ export class Job<D = undefined> {
       runTimeoutMs: undefined,
       retryPolicy: undefined,
       jitterMaxMs: 0,
+      delivery: Delivery.AtMostOnce,
     });
     this.jobId = fields.jobId;
     this.schedule = fields.schedule;
@@ -153,6 +158,7 @@ export class Job<D = undefined> {
     this.runTimeoutMs = fields.runTimeoutMs;
     this.retryPolicy = fields.retryPolicy;
     this.jitterMaxMs = fields.jitterMaxMs;
+    this.delivery = fields.delivery;
     Object.freeze(this);
   }
 
@@ -304,6 +310,28 @@ export class Job<D = undefined> {
    */
   withJitter(maxMs: number): Job<D> {
     return withChanges(this, { jitterMaxMs: validateJitter(maxMs) });
+  }
+
+  /**
+   * A copy with another delivery guarantee. `at-least-once` needs a guard
+   * with an in-flight ledger (the Valkey and Deno KV guards, or the default
+   * single-instance guard, whose ledger lives in memory); `run()` rejects
+   * with `InvalidJobError` otherwise.
+   *
+   * @throws {InvalidJobError} kind `other` for an unknown delivery.
+   *
+   * @example
+   * ```ts
+   * import { Job, Schedule, Task } from "@cloudiful/scheduler";
+   * const job = Job.withoutDeps("a", Schedule.interval(10), Task.fromSync(() => {}))
+   *   .withDelivery("at-least-once");
+   * console.log(job.delivery); // at-least-once
+   * ```
+   */
+  withDelivery(d: Delivery): Job<D> {
+    return withChanges(this, {
+      delivery: validateMember("delivery", Delivery, d),
+    });
   }
 
   static #validate<D>(fields: JobFields<D>): JobFields<D> {

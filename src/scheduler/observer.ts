@@ -50,6 +50,8 @@ export class NoopObserver implements SchedulerObserver {
 
 const WARN_TYPES = new Set<string>([
   "state-repaired",
+  "state-reconciled",
+  "run-reclaimed",
   "execution-guard-contended",
   "execution-guard-acquire-failed",
   "execution-guard-lost",
@@ -69,6 +71,7 @@ function formatValue(value: unknown): string {
   if (typeof value === "string") {
     return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
   }
+  if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
 

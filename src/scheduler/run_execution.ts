@@ -59,6 +59,7 @@ function runContext<D>(
     attempt: options.attempt,
     jitterMs: options.jitterMs,
     manual: trigger.manual === true,
+    ...(trigger.replayed ? { replayed: true } : {}),
   };
 }
 
@@ -105,6 +106,14 @@ export interface RunHost<D> {
   nextDueAt(): number | null;
   /** Whether a stop was requested or `run()` is failing. */
   stopping(): boolean;
+  /**
+   * Ends the lease instead of `guard.release`, given how the run ended;
+   * `undefined` (the method or its answer) means release as usual.
+   */
+  settleLease?(
+    lease: ExecutionLease,
+    status: RunStatus,
+  ): Promise<void> | undefined;
   /** Whether anyone wants events of `type`. */
   listens(type: SchedulerEvent["type"]): boolean;
   /** Delivers an event. */
@@ -179,10 +188,18 @@ export class ActiveRun {
       if (!isInstance(thrown, GuardMisbehaved)) throw thrown;
       failure = thrown.error;
     }
+    // The last attempt's status, for a finish that carries no record.
+    let lastStatus: RunStatus | undefined;
     const finish = async (outcome: Omit<RunOutcome, "run" | "final">) => {
+      // Ended without any attempt (the guard misbehaved first): not run.
+      const status = outcome.record?.status ?? lastStatus ??
+        RunStatus.Cancelled;
       try {
         if (stopRenewal !== undefined) await stopRenewal();
-        if (!host.trivialGuard) await host.guard.release(lease);
+        if (!host.trivialGuard) {
+          await (host.settleLease?.(lease, status) ??
+            host.guard.release(lease));
+        }
       } catch (thrown) {
         if (host.listens("execution-guard-release-failed")) {
           host.dispatch(
@@ -242,6 +259,7 @@ export class ActiveRun {
         attempt,
         manual: trigger.manual === true,
       };
+      lastStatus = result.status;
       if (result.panic !== undefined) {
         return await finish({ record, failure: result.panic });
       }

@@ -46,6 +46,13 @@ export interface RunContext {
   readonly jitterMs: number;
   /** Whether `SchedulerHandle.triggerNow()` started this run. */
   readonly manual: boolean;
+  /**
+   * `true` when this run replays an at-least-once occurrence whose first
+   * holder died mid-run (it may have done part or all of its work): make
+   * the task idempotent, for example keyed by `jobId` + `scheduledAt`, and
+   * reject writes fenced below `fencingToken`. Absent otherwise.
+   */
+  readonly replayed?: boolean;
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { JobState } from "./job_state.ts";
+import { type JobState, withDefinition } from "./job_state.ts";
 import { mergeJobStates } from "./merge_state.ts";
 import type { CreateIfAbsentStateStore } from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
@@ -19,6 +19,7 @@ interface StoredState {
   readonly lastSuccessAt: number | null;
   readonly nextRunAt: number | null;
   readonly lastError: string | null;
+  readonly definition: string | undefined;
 }
 
 function toMs(date: Date | null): number | null {
@@ -30,14 +31,14 @@ function toDate(ms: number | null): Date | null {
 }
 
 function fromStored(state: StoredState): JobState {
-  return {
+  return withDefinition({
     jobId: state.jobId,
     triggerCount: state.triggerCount,
     lastRunAt: toDate(state.lastRunAt),
     lastSuccessAt: toDate(state.lastSuccessAt),
     nextRunAt: toDate(state.nextRunAt),
     lastError: state.lastError,
-  };
+  }, state.definition);
 }
 
 /**
@@ -132,6 +133,7 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
       lastSuccessAt: toMs(state.lastSuccessAt),
       nextRunAt: toMs(state.nextRunAt),
       lastError: state.lastError,
+      definition: state.definition,
     });
   }
 

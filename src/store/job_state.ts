@@ -38,22 +38,51 @@ export interface JobState {
   nextRunAt: Date | null;
   /** The error of the most recent failed run; cleared by a success. */
   lastError: string | null;
+  /**
+   * The fingerprint of the job definition that produced this state (see the
+   * README's "Reconciliation"); absent in states written by the Rust crate
+   * or older versions. The scheduler and the built-in stores carry it as a
+   * non-enumerable property, so that copies and comparisons of states are
+   * unchanged; a custom store that wants reconciliation persists
+   * `state.definition` and hands it back.
+   */
+  readonly definition?: string;
 }
 
 function copyDate(date: Date | null): Date | null {
   return date === null ? null : new Date(date.getTime());
 }
 
-/** A deep copy of a state (fresh `Date` objects). */
+/** A deep copy of a state (fresh `Date` objects), fingerprint included. */
 export function copyJobState(state: JobState): JobState {
-  return {
+  return withDefinition({
     jobId: state.jobId,
     triggerCount: state.triggerCount,
     lastRunAt: copyDate(state.lastRunAt),
     lastSuccessAt: copyDate(state.lastSuccessAt),
     nextRunAt: copyDate(state.nextRunAt),
     lastError: state.lastError,
-  };
+  }, state.definition);
+}
+
+/**
+ * `state` carrying `definition` as a non-enumerable property (replacing
+ * any), or left without one when `definition` is `undefined`. Changes
+ * `state` in place and returns it.
+ */
+export function withDefinition<S extends JobState>(
+  state: S,
+  definition: string | undefined,
+): S {
+  if (typeof definition === "string" && state.definition !== definition) {
+    Object.defineProperty(state, "definition", {
+      value: definition,
+      enumerable: false,
+      configurable: true,
+      writable: false,
+    });
+  }
+  return state;
 }
 
 function isInstantOrNull(value: unknown): boolean {
@@ -87,6 +116,9 @@ export function jobStateProblem(value: unknown): string | undefined {
   }
   if (state.lastError !== null && typeof state.lastError !== "string") {
     return "lastError is neither a string nor null";
+  }
+  if (state.definition !== undefined && typeof state.definition !== "string") {
+    return "definition is neither a string nor absent";
   }
   return undefined;
 }

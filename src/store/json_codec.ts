@@ -2,7 +2,10 @@
  * The persisted JSON form of a job state, shared with the Rust crate:
  * `{"job_id","trigger_count","last_run_at","last_success_at","next_run_at",
  * "last_error"}` with RFC 3339 UTC timestamps or `null`. A Rust and a
- * TypeScript service can read each other's states.
+ * TypeScript service can read each other's states. The scheduler adds
+ * `"definition_fingerprint"` (a string, see the README's "Reconciliation"),
+ * which the Rust crate's serde ignores as an unknown field; a state written
+ * without it (by Rust) is adopted and gets it again on the next save.
  *
  * @module
  */
@@ -10,7 +13,7 @@
 import { formatRfc3339, parseRfc3339 } from "../_rfc3339.ts";
 import { StoreErrorKind, StoreOperation } from "../constants.ts";
 import { StoreError } from "../errors.ts";
-import type { JobState } from "./job_state.ts";
+import { type JobState, withDefinition } from "./job_state.ts";
 
 function encodeInstant(date: Date | null): string | null {
   return date === null ? null : formatRfc3339(date.getTime(), "auto");
@@ -43,6 +46,9 @@ function encodeChecked(state: JobState): string {
     last_success_at: encodeInstant(state.lastSuccessAt),
     next_run_at: encodeInstant(state.nextRunAt),
     last_error: state.lastError,
+    ...(typeof state.definition === "string"
+      ? { definition_fingerprint: state.definition }
+      : {}),
   });
 }
 
@@ -146,12 +152,16 @@ export function decodeJobState(text: unknown, jobId: string): JobState {
   if (lastError !== null && typeof lastError !== "string") {
     return fail("last_error is neither a string nor null");
   }
-  return {
+  const definition = record.definition_fingerprint;
+  if (definition !== undefined && typeof definition !== "string") {
+    return fail("definition_fingerprint is not a string");
+  }
+  return withDefinition({
     jobId,
     triggerCount: count,
     lastRunAt: instant("last_run_at"),
     lastSuccessAt: instant("last_success_at"),
     nextRunAt: instant("next_run_at"),
     lastError,
-  };
+  }, definition);
 }

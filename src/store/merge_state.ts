@@ -9,7 +9,7 @@
 
 import { StoreErrorKind, StoreOperation } from "../constants.ts";
 import { StoreError } from "../errors.ts";
-import { copyJobState, type JobState } from "./job_state.ts";
+import { copyJobState, type JobState, withDefinition } from "./job_state.ts";
 import { decodeJobState, encodeJobState } from "./json_codec.ts";
 
 function later(a: Date | null, b: Date | null): Date | null {
@@ -30,6 +30,7 @@ function later(a: Date | null, b: Date | null): Date | null {
  * - `lastRunAt` and `lastSuccessAt`: the later instant of the two.
  * - `lastError` belongs to the latest completed run: `incoming`'s unless
  *   `stored` records a later `lastRunAt`.
+ * - The definition fingerprint: `incoming`'s, else `stored`'s.
  *
  * Nothing stored → `incoming` as is. Returns a fresh object.
  */
@@ -44,14 +45,19 @@ export function mergeJobStates(
   const storedRanLater = stored.lastRunAt !== null &&
     (incoming.lastRunAt === null ||
       stored.lastRunAt.getTime() > incoming.lastRunAt.getTime());
-  return copyJobState({
-    jobId: incoming.jobId,
-    triggerCount: cursor.triggerCount,
-    nextRunAt: cursor.nextRunAt,
-    lastRunAt: later(stored.lastRunAt, incoming.lastRunAt),
-    lastSuccessAt: later(stored.lastSuccessAt, incoming.lastSuccessAt),
-    lastError: storedRanLater ? stored.lastError : incoming.lastError,
-  });
+  // The writer's definition fingerprint is the current one; a writer
+  // without one (a custom caller) keeps what was stored.
+  return withDefinition(
+    copyJobState({
+      jobId: incoming.jobId,
+      triggerCount: cursor.triggerCount,
+      nextRunAt: cursor.nextRunAt,
+      lastRunAt: later(stored.lastRunAt, incoming.lastRunAt),
+      lastSuccessAt: later(stored.lastSuccessAt, incoming.lastSuccessAt),
+      lastError: storedRanLater ? stored.lastError : incoming.lastError,
+    }),
+    incoming.definition ?? stored.definition,
+  );
 }
 
 /**

@@ -36,6 +36,12 @@ import {
   type ValkeyClient,
 } from "./_client.ts";
 import { checkOptions } from "../_options.ts";
+import { LEASE_KEY_FREE, nextFenceLua } from "./_lua_fencing.ts";
+import type { InFlightLedger } from "../guard/in_flight.ts";
+import {
+  defineInFlightCommands,
+  ValkeyInFlightLedger,
+} from "./in_flight_ledger.ts";
 
 /**
  * How long a Valkey lease lasts and how often it is renewed.
@@ -81,42 +87,12 @@ export interface ValkeyExecutionGuardOptions {
 export const DEFAULT_LEASE_PREFIX = "scheduler:valkey:execution-lease:";
 
 /**
- * Takes the occurrence if its key is absent: allots the next fencing token
- * and sets the key to the holder's token with a millisecond expiry. A done
- * marker or another holder's token means contended (nil). Any string may be
- * a holder's token (Rust instances write their own), but a key of another
- * type holds no lease at all: that is reported, not taken for contention.
- *
- * The counter never goes back: an absent counter (a server restarted empty)
- * starts from the server's time in microseconds, and a counter below the
- * highest token this client has seen (ARGV[3]) is raised to it. The token
- * is read back with GET, as text: Lua numbers are doubles and would round
- * tokens beyond 2^53. Answers {token, "present" | "absent" | "behind"}.
+ * Takes the occurrence if its key is free (see `LEASE_KEY_FREE`): allots
+ * the next fencing token (see `nextFenceLua`; ARGV[3] is the floor) and sets
+ * the key to the holder's token with a millisecond expiry. Answers
+ * {token, "present" | "absent" | "behind"}.
  */
-const ACQUIRE = `
-local held = redis.call("TYPE", KEYS[1]).ok
-if held == "string" then return false end
-if held ~= "none" then
-  return redis.error_reply("WRONGTYPE the lease key holds a " .. held .. ", not a lease")
-end
-local function above(a, b)
-  if #a ~= #b then return #a > #b end
-  return a > b
-end
-local counter = redis.call("GET", KEYS[2])
-local found = "present"
-if counter == false then
-  local now = redis.call("TIME")
-  counter = now[1] .. string.format("%06d", tonumber(now[2]))
-  found = "absent"
-end
-if above(ARGV[3], counter) then
-  counter = ARGV[3]
-  if found == "present" then found = "behind" end
-end
-if found ~= "present" then redis.call("SET", KEYS[2], counter) end
-redis.call("INCR", KEYS[2])
-local fence = redis.call("GET", KEYS[2])
+const ACQUIRE = `${LEASE_KEY_FREE}${nextFenceLua(3)}
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 return {fence, found}`;
 
@@ -144,7 +120,7 @@ end
 return 1`;
 
 /** Which call failed, for whom, on which client and (when known) keys. */
-interface GuardCall {
+export interface GuardCall {
   readonly operation: string;
   readonly jobId: string;
   readonly client?: ValkeyClient;
@@ -198,6 +174,11 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
   readonly #prefix: string;
   #retryBudgetMs = 0;
   readonly #fencing = new FencingWatch();
+  /**
+   * The in-flight ledger for at-least-once jobs: the hash
+   * `<keyPrefix><jobId>:in-flight` beside the lease keys (see the README).
+   */
+  readonly inFlight: InFlightLedger;
 
   private constructor(
     client: ValkeyClient,
@@ -208,6 +189,13 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     this.#client = client;
     this.#lease = lease;
     this.#prefix = prefix;
+    this.inFlight = new ValkeyInFlightLedger({
+      lease,
+      prefix,
+      call: (call, body) => this.#ledgerCall(call, body),
+      floor: (jobId) => this.#fencing.floor(jobId),
+      granted: (reply, granted) => this.#granted(reply, granted),
+    });
   }
 
   /**
@@ -260,6 +248,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     client.defineCommand("schedulerAcquire", { numberOfKeys: 2, lua: ACQUIRE });
     client.defineCommand("schedulerRenew", { numberOfKeys: 1, lua: RENEW });
     client.defineCommand("schedulerRelease", { numberOfKeys: 1, lua: RELEASE });
+    defineInFlightCommands(client, RELEASE);
     const guard = new ValkeyExecutionGuard(client, resolved, prefix);
     guard.#retryBudgetMs = retryBudgetMs;
     return guard;
@@ -318,22 +307,39 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
         client: this.#client,
       });
     }
-    if (fence === null) return { kind: "contended" };
-    const [text, counter] = Array.isArray(fence) ? fence : [];
+    return this.#granted(fence, {
+      jobId: slot.jobId,
+      scheduledAt,
+      token,
+      leaseKey,
+    });
+  }
+
+  /**
+   * The answer to an acquire (or an in-flight acquire or reclaim) whose
+   * script replied `reply`: contended for nil, else the lease with the
+   * fencing token, a counter reset reported.
+   */
+  #granted(
+    reply: unknown,
+    lease: Omit<ExecutionLease, "fencingToken">,
+  ): ExecutionGuardAcquire {
+    if (reply === null) return { kind: "contended" };
+    const [text, counter] = Array.isArray(reply) ? reply : [];
     if (
       typeof text !== "string" || !/^[0-9]+$/.test(text) ||
       !["present", "absent", "behind"].includes(counter)
     ) {
       throw new ExecutionGuardError(
-        `Valkey acquire for job ${JSON.stringify(slot.jobId)} answered ${
-          describeValue(fence)
+        `Valkey acquire for job ${JSON.stringify(lease.jobId)} answered ${
+          describeValue(reply)
         } instead of a fencing token`,
         { kind: ExecutionGuardErrorKind.Data },
       );
     }
     const fencingToken = BigInt(text);
     const reset = this.#fencing.granted({
-      jobId: slot.jobId,
+      jobId: lease.jobId,
       fencingToken,
       counter,
     });
@@ -343,10 +349,10 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     return {
       kind: "acquired",
       lease: {
-        jobId: slot.jobId,
-        scheduledAt: new Date(scheduledAt.getTime()),
-        token,
-        leaseKey,
+        jobId: lease.jobId,
+        scheduledAt: new Date(lease.scheduledAt.getTime()),
+        token: lease.token,
+        leaseKey: lease.leaseKey,
         fencingToken,
       },
     };
@@ -436,5 +442,24 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
   /** The single point where client calls meet the retry budget. */
   #retry<T>(budgetMs: number, call: () => Promise<T>): Promise<T> {
     return retryConnection(call, { client: this.#client, budgetMs });
+  }
+
+  /**
+   * Runs one in-flight ledger script on this guard's client, retried and
+   * its failure typed like the guard's own calls. Every ledger script is
+   * safe to repeat after a lost reply (see `ValkeyInFlightLedger`).
+   */
+  async #ledgerCall<T>(
+    call: Omit<GuardCall, "client">,
+    body: (client: ValkeyClient) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.#retry(
+        this.#retryBudgetMs,
+        () => body(this.#client),
+      );
+    } catch (cause) {
+      throw guardError(cause, { ...call, client: this.#client });
+    }
   }
 }

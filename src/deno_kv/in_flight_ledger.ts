@@ -1,0 +1,350 @@
+/**
+ * The in-flight ledger of the Deno KV guard (at-least-once delivery). Each
+ * write is one atomic commit checked against the versionstamps it read.
+ *
+ * Records live under `[...keyPrefix, "in-flight", jobId, scheduledAtMs]`
+ * beside the leases (`[...keyPrefix, "lease", jobId, scheduledAtMs]`) and the
+ * fencing counter (`[...keyPrefix, "fence", jobId]`).
+ *
+ * Needs Deno with `--unstable-kv`.
+ *
+ * @module
+ */
+
+import { ExecutionGuardErrorKind } from "../constants.ts";
+import { describeValue, ExecutionGuardError } from "../errors.ts";
+import type {
+  ExecutionGuardAcquire,
+  ExecutionLease,
+} from "../guard/execution_guard.ts";
+import type {
+  InFlightLedger,
+  InFlightRecord,
+  InFlightSlot,
+} from "../guard/in_flight.ts";
+import {
+  requireSlot,
+  type ResolvedLeaseConfig,
+} from "../guard/lease_config.ts";
+import type { CounterFound } from "../guard/fencing.ts";
+import type { LeaseRecord } from "./execution_guard.ts";
+
+/** What an in-flight key holds. */
+interface StoredRecord {
+  readonly jobId: string;
+  readonly scheduledAt: number;
+  readonly triggerCount: number;
+  readonly catchUp: boolean;
+  readonly fencingToken: bigint;
+  readonly holder: string;
+  readonly leaseDeadline: number;
+}
+
+function isStoredRecord(value: unknown): value is StoredRecord {
+  const record = value as StoredRecord | null;
+  return typeof record === "object" && record !== null &&
+    typeof record.jobId === "string" &&
+    typeof record.scheduledAt === "number" &&
+    Number.isSafeInteger(record.triggerCount) &&
+    typeof record.catchUp === "boolean" &&
+    typeof record.fencingToken === "bigint" &&
+    typeof record.holder === "string" &&
+    typeof record.leaseDeadline === "number";
+}
+
+/** The keys one occurrence's in-flight bookkeeping touches. */
+interface InFlightKeys {
+  readonly lease: Deno.KvKey;
+  readonly fence: Deno.KvKey;
+  readonly record: Deno.KvKey;
+}
+
+/** Attempts when another process changes the keys between read and commit. */
+const MAX_CONFLICTS = 50;
+
+/** What the ledger borrows from its guard. */
+export interface KvLedgerOptions {
+  readonly kv: Deno.Kv;
+  readonly lease: ResolvedLeaseConfig;
+  readonly prefix: Deno.KvKey;
+  /** Runs a guard operation with retries and typed errors. */
+  readonly guarded: <T>(
+    operation: string,
+    jobId: string,
+    body: () => Promise<T>,
+  ) => Promise<T>;
+  /** Checks a lease record (a corrupt one is a `data` error naming `key`). */
+  readonly leaseRecord: (
+    value: unknown,
+    jobId: string,
+    key: Deno.KvKey,
+  ) => LeaseRecord;
+  /**
+   * The token to grant over the counter entry, as the guard's acquire does
+   * (monotonic across a lost counter).
+   */
+  readonly nextToken: (
+    jobId: string,
+    fence: Deno.KvEntryMaybe<unknown>,
+    now: number,
+  ) => { fencingToken: bigint; counter: CounterFound };
+  /** Tells the guard what a grant found, so that it reports a reset. */
+  readonly reportReset: (
+    grant: { jobId: string; fencingToken: bigint; counter: CounterFound },
+  ) => void;
+  /** The lease key's text form, as the guard's leases carry it. */
+  readonly leaseKeyText: (jobId: string, scheduledAt: Date) => string;
+  /** The cleanup hint of a held lease. */
+  readonly heldExpiry: () => number;
+}
+
+/** The Deno KV guard's in-flight ledger. */
+export class DenoKvInFlightLedger implements InFlightLedger {
+  readonly #o: KvLedgerOptions;
+
+  constructor(options: KvLedgerOptions) {
+    this.#o = options;
+  }
+
+  /** Acquire plus the record, in one checked commit. */
+  async acquire(slot: InFlightSlot): Promise<ExecutionGuardAcquire> {
+    const scheduledAt = requireSlot(slot);
+    const { jobId } = slot;
+    const keys = this.#keys(jobId, scheduledAt.getTime());
+    return await this.#o.guarded("acquire", jobId, async () => {
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const [lease, fence, record] = await this.#o.kv.getMany<
+          [unknown, unknown, unknown]
+        >([keys.lease, keys.fence, keys.record]);
+        const now = Date.now();
+        if (lease.value !== null) {
+          const held = this.#o.leaseRecord(lease.value, jobId, keys.lease);
+          if (held.deadline > now) return { kind: "contended" };
+        }
+        const granted = await this.#grant({
+          slot: { ...slot, scheduledAt },
+          entries: [lease, fence, record],
+          keys,
+          now,
+        });
+        if (granted !== undefined) return granted;
+      }
+      return { kind: "contended" };
+    });
+  }
+
+  /** Release plus the record cleared, in one checked commit. */
+  async complete(lease: ExecutionLease): Promise<void> {
+    const { jobId } = lease;
+    const keys = this.#keys(jobId, lease.scheduledAt.getTime());
+    const retention = this.#o.lease.completedRetentionMs;
+    await this.#o.guarded("release", jobId, async () => {
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const [entry, record] = await this.#o.kv.getMany<[unknown, unknown]>(
+          [keys.lease, keys.record],
+        );
+        const operation = this.#o.kv.atomic().check(entry, record);
+        let changed = false;
+        if (
+          record.value !== null &&
+          this.#stored(record.value, jobId).holder === lease.token
+        ) {
+          operation.delete(keys.record);
+          changed = true;
+        }
+        const held = entry.value === null
+          ? undefined
+          : this.#o.leaseRecord(entry.value, jobId, keys.lease);
+        if (held?.status === "held" && held.token === lease.token) {
+          if (retention > 0) {
+            operation.set(
+              keys.lease,
+              { ...held, status: "done", deadline: Date.now() + retention },
+              { expireIn: retention },
+            );
+          } else {
+            operation.delete(keys.lease);
+          }
+          changed = true;
+        }
+        if (!changed || (await operation.commit()).ok) return;
+      }
+    });
+  }
+
+  /** Ends the lease (no done marker) and keeps the record. */
+  async abandon(lease: ExecutionLease): Promise<void> {
+    const { jobId } = lease;
+    const key = this.#keys(jobId, lease.scheduledAt.getTime()).lease;
+    await this.#o.guarded("release", jobId, async () => {
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const entry = await this.#o.kv.get<unknown>(key);
+        if (entry.value === null) return;
+        const held = this.#o.leaseRecord(entry.value, jobId, key);
+        if (held.status !== "held" || held.token !== lease.token) return;
+        if ((await this.#o.kv.atomic().check(entry).delete(key).commit()).ok) {
+          return;
+        }
+      }
+    });
+  }
+
+  /** The job's records with their leases' remaining time, oldest first. */
+  async list(jobId: string): Promise<InFlightRecord[]> {
+    return await this.#o.guarded("list", jobId, async () => {
+      const records: StoredRecord[] = [];
+      const iterator = this.#o.kv.list<unknown>({
+        prefix: [...this.#o.prefix, "in-flight", jobId],
+      });
+      for await (const entry of iterator) {
+        records.push(this.#stored(entry.value, jobId));
+      }
+      const now = Date.now();
+      const listed: InFlightRecord[] = [];
+      // getMany reads at most 10 keys at a time.
+      for (let i = 0; i < records.length; i += 10) {
+        const batch = records.slice(i, i + 10);
+        const leases = await this.#o.kv.getMany<unknown[]>(
+          batch.map((record) => this.#keys(jobId, record.scheduledAt).lease),
+        );
+        batch.forEach((record, index) => {
+          const { value, key } = leases[index];
+          const lease = value === null
+            ? undefined
+            : this.#o.leaseRecord(value, jobId, key);
+          const alive = lease?.status === "held" &&
+            lease.token === record.holder;
+          listed.push(
+            this.#toRecord(
+              record,
+              alive ? Math.max(0, lease.deadline - now) : 0,
+            ),
+          );
+        });
+      }
+      return listed.sort((a, b) =>
+        a.scheduledAt.getTime() - b.scheduledAt.getTime()
+      );
+    });
+  }
+
+  /** Takes over an expired record, in one checked commit. */
+  async reclaim(expired: InFlightRecord): Promise<ExecutionGuardAcquire> {
+    const { jobId } = expired;
+    const keys = this.#keys(jobId, expired.scheduledAt.getTime());
+    return await this.#o.guarded("reclaim", jobId, async () => {
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const [lease, fence, record] = await this.#o.kv.getMany<
+          [unknown, unknown, unknown]
+        >([keys.lease, keys.fence, keys.record]);
+        if (record.value === null) return { kind: "contended" };
+        const stored = this.#stored(record.value, jobId);
+        if (stored.holder !== expired.holder) return { kind: "contended" };
+        const now = Date.now();
+        if (lease.value !== null) {
+          const held = this.#o.leaseRecord(lease.value, jobId, keys.lease);
+          if (held.token !== stored.holder || held.status !== "held") {
+            return { kind: "contended" };
+          }
+          if (held.deadline > now) return { kind: "contended" };
+        }
+        const granted = await this.#grant({
+          slot: { ...expired, scheduledAt: new Date(stored.scheduledAt) },
+          entries: [lease, fence, record],
+          keys,
+          now,
+        });
+        if (granted !== undefined) return granted;
+      }
+      return { kind: "contended" };
+    });
+  }
+
+  /**
+   * Commits a new lease, the next fencing token and the record for the new
+   * holder, checked against the three entries read; `undefined` when another
+   * process changed one of them first.
+   */
+  async #grant(options: {
+    slot: InFlightSlot;
+    entries: Deno.KvEntryMaybe<unknown>[];
+    keys: InFlightKeys;
+    now: number;
+  }): Promise<ExecutionGuardAcquire | undefined> {
+    const { slot, entries, keys, now } = options;
+    const { fencingToken, counter } = this.#o.nextToken(
+      slot.jobId,
+      entries[1],
+      now,
+    );
+    const token = crypto.randomUUID();
+    const deadline = now + this.#o.lease.ttlMs;
+    const lease: LeaseRecord = {
+      token,
+      fencingToken,
+      status: "held",
+      deadline,
+    };
+    const record: StoredRecord = {
+      jobId: slot.jobId,
+      scheduledAt: slot.scheduledAt.getTime(),
+      triggerCount: slot.triggerCount,
+      catchUp: slot.catchUp,
+      fencingToken,
+      holder: token,
+      leaseDeadline: deadline,
+    };
+    const committed = await this.#o.kv.atomic()
+      .check(...entries)
+      .set(keys.lease, lease, { expireIn: this.#o.heldExpiry() })
+      .set(keys.fence, fencingToken)
+      .set(keys.record, record)
+      .commit();
+    if (!committed.ok) return undefined;
+    this.#o.reportReset({ jobId: slot.jobId, fencingToken, counter });
+    return {
+      kind: "acquired",
+      lease: {
+        jobId: slot.jobId,
+        scheduledAt: new Date(record.scheduledAt),
+        token,
+        leaseKey: this.#o.leaseKeyText(slot.jobId, slot.scheduledAt),
+        fencingToken,
+      },
+    };
+  }
+
+  #keys(jobId: string, scheduledAtMs: number): InFlightKeys {
+    const prefix = this.#o.prefix;
+    return {
+      lease: [...prefix, "lease", jobId, scheduledAtMs],
+      fence: [...prefix, "fence", jobId],
+      record: [...prefix, "in-flight", jobId, scheduledAtMs],
+    };
+  }
+
+  #stored(value: unknown, jobId: string): StoredRecord {
+    if (!isStoredRecord(value) || value.jobId !== jobId) {
+      throw new ExecutionGuardError(
+        `an in-flight record of job ${JSON.stringify(jobId)} is corrupt: ${
+          describeValue(value)
+        }`,
+        { kind: ExecutionGuardErrorKind.Data },
+      );
+    }
+    return value;
+  }
+
+  #toRecord(stored: StoredRecord, remainingMs: number): InFlightRecord {
+    return {
+      jobId: stored.jobId,
+      scheduledAt: new Date(stored.scheduledAt),
+      triggerCount: stored.triggerCount,
+      catchUp: stored.catchUp,
+      fencingToken: stored.fencingToken,
+      holder: stored.holder,
+      leaseDeadline: new Date(stored.leaseDeadline),
+      remainingMs,
+    };
+  }
+}
