@@ -11,9 +11,7 @@
 import {
   type RunStatus,
   SchedulerStopReason,
-  StateLoadSource,
   StoreOperation,
-  TerminalStatePolicy,
   TriggerNowErrorKind,
 } from "../constants.ts";
 import { describeThrown, isInstance, SchedulerError } from "../errors.ts";
@@ -27,15 +25,10 @@ import {
   type JobState,
   withDefinition,
 } from "../store/job_state.ts";
-import {
-  canCreateIfAbsent,
-  type StateStore,
-  toStoreError,
-} from "../store/state_store.ts";
+import { type StateStore, toStoreError } from "../store/state_store.ts";
 import type { ResolvedConfig } from "./config.ts";
 import type { ControlState } from "./control.ts";
 import {
-  cursorAfterDecision,
   decide,
   type Decision,
   decisionBlocked,
@@ -64,8 +57,12 @@ import {
   triggerNowError,
   type TriggerNowOptions,
 } from "./manual.ts";
-import { checkStoredState, initialState } from "./initial_state.ts";
-import { createFirstState } from "./_first_state.ts";
+import {
+  deleteTerminalState,
+  loadJobState,
+  type StateEffectsHost,
+} from "./_state_effects.ts";
+import { WakePlan } from "./_wake_plan.ts";
 import { recordCompletion } from "./completion.ts";
 import {
   runCompletedEvent,
@@ -78,7 +75,6 @@ import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
 import { acquireSlot, toGuardError } from "./_acquire.ts";
 import { deliveryFor, type Reclaimed } from "./reclaim.ts";
 import { definitionFingerprint } from "./fingerprint.ts";
-import { reconciledEvent, reconcileState } from "./reconcile.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {
@@ -127,12 +123,12 @@ export class JobRun<D> implements RunHost<D> {
   readonly #delivery: ReturnType<typeof deliveryFor>;
   /** The job definition's fingerprint, saved with every state. */
   readonly #definition: string;
+  readonly #plan: WakePlan<D>;
   readonly #clock = new WakeClock({
-    predictNext: (firedAt) => this.#predictNext(firedAt),
+    predictNext: (firedAt) => this.#plan.predictNext(firedAt),
     wake: () => this.#wakeup.notify(),
   });
-  /** The cursor the wake-up timer predicts from (see {@linkcode WakeClock}). */
-  #wakeCursor: OccurrenceCursor = { triggerCount: 0, nextRunAt: null };
+  readonly #effects: StateEffectsHost<D>;
   /**
    * Whether runs were given a macrotask to finish since the last burst
    * instant was taken or the last run started or completed.
@@ -177,6 +173,17 @@ export class JobRun<D> implements RunHost<D> {
       jitter: new Jitter(job.jobId, job.jitterMaxMs),
     };
     this.#manual = new ManualRequests(job.jobId);
+    this.#plan = new WakePlan(job, options.config, this.controls.jitter);
+    this.#effects = {
+      jobId: this.jobId,
+      job,
+      config: options.config,
+      store: options.store,
+      definition: this.#definition,
+      listens: (type) => this.listens(type),
+      dispatch: (event) => this.dispatch(event),
+      adopt: (state) => this.#state = state,
+    };
   }
 
   nextDueAt(): number | null {
@@ -227,7 +234,7 @@ export class JobRun<D> implements RunHost<D> {
     try {
       control.attachTrigger((options) => this.triggerNow(options));
       if (this.#delivery.error !== undefined) throw this.#delivery.error;
-      await this.#load().finally(() => this.#markLoaded());
+      await loadJobState(this.#effects).finally(() => this.#markLoaded());
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();
     } catch (error) {
@@ -337,15 +344,8 @@ export class JobRun<D> implements RunHost<D> {
           }) &&
           await this.#reclaim()
         ) continue;
-        const cursor = this.#cursor();
         const decision = decide({
-          ...this.#cursorInput(
-            cursor,
-            this.controls.jitter.decisionNow(
-              this.#clock.takeNow(),
-              cursor.nextRunAt,
-            ),
-          ),
+          ...this.#plan.cursorInput(this.#cursor(), this.#clock.takeNow()),
           overlapPolicy: job.overlapPolicy,
           activeRuns: this.#active.size,
           queued: this.#queued !== undefined,
@@ -380,7 +380,7 @@ export class JobRun<D> implements RunHost<D> {
             continue;
           }
         }
-        await this.#terminate();
+        await deleteTerminalState(this.#effects, this.#state);
         return SchedulerStopReason.Terminal;
       }
       await this.#waitForWork();
@@ -395,41 +395,6 @@ export class JobRun<D> implements RunHost<D> {
     };
   }
 
-  /** The parts of a decision's input that move the cursor. */
-  #cursorInput(cursor: OccurrenceCursor, now: number) {
-    const { job, config } = this.#options;
-    return {
-      schedule: job.schedule,
-      maxRuns: job.maxRuns,
-      missedRunPolicy: job.missedRunPolicy,
-      missedRunToleranceMs: config.missedRunToleranceMs,
-      timezone: config.timezone,
-      dst: config.dst,
-      cursor,
-      now,
-    };
-  }
-
-  /**
-   * From inside the wake-up timer's callback: where the decision at
-   * `firedAt` will leave the cursor, so that the next timer is armed before
-   * a fake clock's synchronous pass moves on. Only a future instant is
-   * armed: a backlog due at once is worked off by the loop without timers.
-   */
-  #predictNext(firedAt: number): number | null {
-    const { jitter } = this.controls;
-    this.#wakeCursor = cursorAfterDecision(
-      this.#cursorInput(
-        this.#wakeCursor,
-        jitter.decisionNow(firedAt, this.#wakeCursor.nextRunAt),
-      ),
-    );
-    const next = this.#wakeCursor.nextRunAt;
-    if (next === null) return null;
-    const wakeAt = jitter.wakeInstant(next);
-    return wakeAt > firedAt ? wakeAt : null;
-  }
-
   /** Sleeps until the next occurrence or until something changes. */
   #waitForWork(): Promise<void> {
     const { control, job } = this.#options;
@@ -442,94 +407,12 @@ export class JobRun<D> implements RunHost<D> {
         queued: this.#queued !== undefined,
       });
     if (canSleep) {
-      this.#wakeCursor = this.#cursor();
+      this.#plan.resetTo(this.#cursor());
       this.#clock.armFor(this.controls.jitter.wakeInstant(next));
     } else {
       this.#clock.disarm();
     }
     return this.#wakeup.wait();
-  }
-
-  async #load(): Promise<void> {
-    const { store, job, config } = this.#options;
-    let stored: JobState | undefined;
-    try {
-      stored = await store.load(this.jobId) ?? undefined;
-    } catch (error) {
-      throw toStoreError(error, StoreOperation.Load, this.jobId);
-    }
-    checkStoredState(stored, this.jobId);
-    const adopt = (from: JobState | undefined) => {
-      const now = Date.now();
-      const reconciled = from && reconcileState(from, {
-        ...job,
-        ...config,
-        fingerprint: this.#definition,
-        now,
-      });
-      const initial = initialState(reconciled?.state ?? from, {
-        job,
-        config,
-        now,
-      });
-      return { ...initial, reconciled };
-    };
-    let initial = adopt(stored);
-    if (initial.source === StateLoadSource.New && canCreateIfAbsent(store)) {
-      // Instances starting together agree on one first state: the winner's
-      // (reconciled with this definition if another one wrote it).
-      const winner = await createFirstState(
-        store,
-        withDefinition(initial.state, this.#definition),
-      );
-      initial = winner === undefined
-        ? { ...initial, save: false }
-        : adopt(winner);
-    }
-    const { state, source, save, reconciled } = initial;
-    this.#state = state;
-    // The Rust crate's order: a new state is announced, then saved; a
-    // repaired one is saved, then announced. (A new state created with
-    // createIfAbsent is already stored when it is announced.)
-    if (source === StateLoadSource.New) this.#emitLoaded(source);
-    if (save || reconciled) await this.#save();
-    if (reconciled && this.listens("state-reconciled")) {
-      this.dispatch(reconciledEvent(this.jobId, reconciled));
-    }
-    if (source === StateLoadSource.Repaired) {
-      if (this.listens("state-repaired")) {
-        this.dispatch({
-          type: "state-repaired",
-          jobId: this.jobId,
-          triggerCount: state.triggerCount,
-          previousNextRunAt: null,
-          repairedNextRunAt: new Date(state.nextRunAt!),
-        });
-      }
-    }
-    if (source !== StateLoadSource.New) this.#emitLoaded(source);
-  }
-
-  #emitLoaded(source: StateLoadSource): void {
-    if (this.listens("state-loaded")) {
-      this.dispatch({
-        type: "state-loaded",
-        jobId: this.jobId,
-        triggerCount: this.#state.triggerCount,
-        nextRunAt: this.#state.nextRunAt && new Date(this.#state.nextRunAt),
-        source,
-      });
-    }
-  }
-
-  async #save(): Promise<void> {
-    try {
-      await this.#options.store.save(
-        withDefinition(this.#state, this.#definition),
-      );
-    } catch (error) {
-      throw toStoreError(error, StoreOperation.Save, this.jobId);
-    }
   }
 
   /**
@@ -786,22 +669,5 @@ export class JobRun<D> implements RunHost<D> {
       this.#start(trigger, run);
     }
     return promise;
-  }
-
-  async #terminate(): Promise<void> {
-    const { config, store } = this.#options;
-    if (config.terminalStatePolicy !== TerminalStatePolicy.Delete) return;
-    try {
-      await store.delete(this.jobId);
-    } catch (error) {
-      throw toStoreError(error, StoreOperation.Delete, this.jobId);
-    }
-    if (this.listens("terminal-state-deleted")) {
-      this.dispatch({
-        type: "terminal-state-deleted",
-        jobId: this.jobId,
-        triggerCount: this.#state.triggerCount,
-      });
-    }
   }
 }
