@@ -248,3 +248,30 @@ Deno.test("a garbage Deno KV lease value costs only its occurrence: reported, ne
     assert.equal((await kv.get(leaseKey)).value, "garbage", "left in place");
   });
 });
+
+Deno.test("DenoKvStateStore.open retries a database locked by another process opening it", async () => {
+  const original = Deno.openKv;
+  let calls = 0;
+  Object.defineProperty(Deno, "openKv", {
+    configurable: true,
+    writable: true,
+    value: (path?: string) => {
+      calls++;
+      return calls <= 2
+        ? Promise.reject(new TypeError("database is locked"))
+        : original(path);
+    },
+  });
+  try {
+    const store = await DenoKvStateStore.open(":memory:");
+    assert.equal(calls, 3, "two locked attempts, then opened");
+    assert.equal(await store.load("nothing"), undefined);
+    store.close();
+  } finally {
+    Object.defineProperty(Deno, "openKv", {
+      configurable: true,
+      writable: true,
+      value: original,
+    });
+  }
+});

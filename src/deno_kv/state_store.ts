@@ -37,6 +37,7 @@ import {
   isConnectionKvError,
   KV_RETRY_BUDGET_MS,
   retryKv,
+  retryTransient,
 } from "./_kv_errors.ts";
 
 /**
@@ -189,7 +190,8 @@ export class DenoKvStateStore implements CreateIfAbsentStateStore {
     );
     let kv: Deno.Kv;
     try {
-      kv = await Deno.openKv(path);
+      // Processes opening one file at once can find it locked for a moment.
+      kv = await retryTransient(() => Deno.openKv(path));
     } catch (cause) {
       throw new StoreError(
         `cannot open Deno KV database ${describeValue(path ?? "(default)")}: ${

@@ -7,7 +7,7 @@
  */
 
 import { type JobState, withDefinition } from "./job_state.ts";
-import { mergeJobStates } from "./merge_state.ts";
+import { mergeStateFields } from "./merge_state.ts";
 import type { CreateIfAbsentStateStore } from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
@@ -30,15 +30,20 @@ function toDate(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
 }
 
-function fromStored(state: StoredState): JobState {
-  return withDefinition({
+/** The stored fields as a state, without the definition fingerprint. */
+function fields(state: StoredState): JobState {
+  return {
     jobId: state.jobId,
     triggerCount: state.triggerCount,
     lastRunAt: toDate(state.lastRunAt),
     lastSuccessAt: toDate(state.lastSuccessAt),
     nextRunAt: toDate(state.nextRunAt),
     lastError: state.lastError,
-  }, state.definition);
+  };
+}
+
+function fromStored(state: StoredState): JobState {
+  return withDefinition(fields(state), state.definition);
 }
 
 /**
@@ -98,8 +103,10 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
   async save(state: JobState): Promise<void> {
     requireSavableState(state);
     const stored = this.#states.get(state.jobId);
+    if (stored === undefined) return this.#put(state, state.definition);
     this.#put(
-      stored === undefined ? state : mergeJobStates(fromStored(stored), state),
+      mergeStateFields(fields(stored), state),
+      state.definition ?? stored.definition,
     );
   }
 
@@ -121,11 +128,11 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
     requireSavableState(state);
     const stored = this.#states.get(state.jobId);
     if (stored !== undefined) return fromStored(stored);
-    this.#put(state);
+    this.#put(state, state.definition);
     return undefined;
   }
 
-  #put(state: JobState): void {
+  #put(state: JobState, definition: string | undefined): void {
     this.#states.set(state.jobId, {
       jobId: state.jobId,
       triggerCount: state.triggerCount,
@@ -133,7 +140,7 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
       lastSuccessAt: toMs(state.lastSuccessAt),
       nextRunAt: toMs(state.nextRunAt),
       lastError: state.lastError,
-      definition: state.definition,
+      definition,
     });
   }
 

@@ -12,6 +12,10 @@ import { StoreError } from "../errors.ts";
 import { copyJobState, type JobState, withDefinition } from "./job_state.ts";
 import { decodeJobState, encodeJobState } from "./json_codec.ts";
 
+function copyDate(date: Date | null): Date | null {
+  return date === null ? null : new Date(date.getTime());
+}
+
 function later(a: Date | null, b: Date | null): Date | null {
   if (a === null) return b;
   if (b === null) return a;
@@ -39,25 +43,39 @@ export function mergeJobStates(
   incoming: JobState,
 ): JobState {
   if (stored === undefined) return copyJobState(incoming);
+  // The writer's definition fingerprint is the current one; a writer
+  // without one (a custom caller) keeps what was stored.
+  return withDefinition(
+    mergeStateFields(stored, incoming),
+    incoming.definition ?? stored.definition,
+  );
+}
+
+/**
+ * The fields of {@linkcode mergeJobStates}, without the definition
+ * fingerprint: for a store that keeps the fingerprint beside the fields
+ * (attaching it costs a property definition on every save).
+ */
+export function mergeStateFields(
+  stored: JobState,
+  incoming: JobState,
+): JobState {
   const cursor = stored.triggerCount > incoming.triggerCount
     ? stored
     : incoming;
   const storedRanLater = stored.lastRunAt !== null &&
     (incoming.lastRunAt === null ||
       stored.lastRunAt.getTime() > incoming.lastRunAt.getTime());
-  // The writer's definition fingerprint is the current one; a writer
-  // without one (a custom caller) keeps what was stored.
-  return withDefinition(
-    copyJobState({
-      jobId: incoming.jobId,
-      triggerCount: cursor.triggerCount,
-      nextRunAt: cursor.nextRunAt,
-      lastRunAt: later(stored.lastRunAt, incoming.lastRunAt),
-      lastSuccessAt: later(stored.lastSuccessAt, incoming.lastSuccessAt),
-      lastError: storedRanLater ? stored.lastError : incoming.lastError,
-    }),
-    incoming.definition ?? stored.definition,
-  );
+  return {
+    jobId: incoming.jobId,
+    triggerCount: cursor.triggerCount,
+    nextRunAt: copyDate(cursor.nextRunAt),
+    lastRunAt: copyDate(later(stored.lastRunAt, incoming.lastRunAt)),
+    lastSuccessAt: copyDate(
+      later(stored.lastSuccessAt, incoming.lastSuccessAt),
+    ),
+    lastError: storedRanLater ? stored.lastError : incoming.lastError,
+  };
 }
 
 /**
