@@ -9,7 +9,14 @@ import {
   type ExecutionGuard,
   type ExecutionGuardAcquire,
   type FencingResetDetail,
+  InMemoryStateStore,
+  Job,
+  Schedule,
+  Scheduler,
+  Task,
 } from "../mod.ts";
+import { DEFAULT_LEASE_KEY_PREFIX } from "../src/deno_kv/execution_guard.ts";
+import { recordEvents } from "./_engine_helpers.ts";
 import { ValkeyExecutionGuard } from "../src/valkey/mod.ts";
 import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 
@@ -176,4 +183,45 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("the scheduler forwards its guard's fencing-reset for its own job, as an event", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const guard = new DenoKvExecutionGuard(kv, LEASE);
+    const scheduler = Scheduler.withExecutionGuard(
+      {},
+      new InMemoryStateStore(),
+      guard,
+    );
+    const events = recordEvents(scheduler);
+    const tokens: bigint[] = [];
+    const start = Date.now();
+    const job = Job.withoutDeps(
+      "forwarded",
+      Schedule.atTimes([start + 20, start + 40]),
+      Task.fromAsync(async ({ run }) => {
+        tokens.push(run.fencingToken!);
+        // The counter is lost between the two occurrences.
+        await kv.delete([...DEFAULT_LEASE_KEY_PREFIX, "fence", "forwarded"]);
+      }),
+    );
+    // Another job's reset on the same guard is not this scheduler's.
+    await grant(guard, "other", T);
+    await kv.delete([...DEFAULT_LEASE_KEY_PREFIX, "fence", "other"]);
+    const report = scheduler.run(job);
+    await grant(guard, "other", T + 1);
+    assert.equal((await report).stopReason, "terminal");
+    const forwarded = events.filter((event) => event.type === "fencing-reset");
+    assert.equal(tokens.length, 2);
+    assert.ok(tokens[1] > tokens[0]);
+    assert.deepEqual(forwarded, [{
+      type: "fencing-reset",
+      jobId: "forwarded",
+      previousFencingToken: tokens[0],
+      fencingToken: tokens[1],
+    }]);
+  } finally {
+    kv.close();
+  }
 });

@@ -390,6 +390,32 @@ export interface StoreRecoveredEvent {
 }
 
 /**
+ * The execution guard found the job's fencing counter gone (a Valkey server
+ * restarted empty, a KV file deleted) or behind a token it had granted, and
+ * re-seeded it: the new token is still greater than every token this guard
+ * saw for the job, but a sink that keeps the newest token it accepted should
+ * know that the counter was lost. Forwarded from the guard's own
+ * `fencing-reset` event (the Deno KV and Valkey guards dispatch one).
+ *
+ * @example
+ * ```ts
+ * import type { FencingResetEvent } from "@cloudiful/scheduler";
+ * const show = (e: FencingResetEvent) =>
+ *   console.warn(e.type, e.jobId, e.previousFencingToken, e.fencingToken);
+ * ```
+ */
+export interface FencingResetEvent {
+  /** The event type. */
+  readonly type: "fencing-reset";
+  /** The job id. */
+  readonly jobId: string;
+  /** The highest token the guard had granted or seen for the job. */
+  readonly previousFencingToken: bigint;
+  /** The token granted from the re-seeded counter. */
+  readonly fencingToken: bigint;
+}
+
+/**
  * The exhausted job's stored state was deleted (`terminalStatePolicy: "delete"`).
  *
  * @example
@@ -474,6 +500,8 @@ export interface SchedulerEventMap {
   "store-degraded": StoreDegradedEvent;
   /** See {@linkcode StoreRecoveredEvent}. */
   "store-recovered": StoreRecoveredEvent;
+  /** See {@linkcode FencingResetEvent}. */
+  "fencing-reset": FencingResetEvent;
   /** See {@linkcode TerminalStateDeletedEvent}. */
   "terminal-state-deleted": TerminalStateDeletedEvent;
   /** See {@linkcode SchedulerStoppedEvent}. */
@@ -521,6 +549,7 @@ export const SCHEDULER_EVENT_TYPES: readonly (keyof SchedulerEventMap)[] = [
   "execution-guard-release-failed",
   "store-degraded",
   "store-recovered",
+  "fencing-reset",
   "terminal-state-deleted",
   "scheduler-stopped",
 ];

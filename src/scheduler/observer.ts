@@ -57,6 +57,7 @@ const WARN_TYPES = new Set<string>([
   "execution-guard-lost",
   "execution-guard-release-failed",
   "store-degraded",
+  "fencing-reset",
   "run-retrying",
   "run-timed-out",
 ]);

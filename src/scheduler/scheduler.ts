@@ -18,6 +18,7 @@ import {
 } from "../guard/execution_guard.ts";
 import { GuardedListeners } from "../_guarded_listeners.ts";
 import { checkOptions } from "../_options.ts";
+import type { FencingResetDetail } from "../guard/fencing.ts";
 import type { StateStore, StoreEventDetail } from "../store/state_store.ts";
 import {
   resolveConfig,
@@ -327,6 +328,22 @@ export class Scheduler extends EventTarget {
     for (const type of STORE_EVENTS) {
       storeEvents?.addEventListener(type, forward);
     }
+    const guardEvents = this.#guard instanceof EventTarget
+      ? this.#guard
+      : undefined;
+    const forwardReset = (event: Event) => {
+      const detail = (event as CustomEvent<FencingResetDetail>).detail;
+      // A guard may serve several schedulers: only this job's counter.
+      if (detail?.type === "fencing-reset" && detail.jobId === job.jobId) {
+        this.#dispatch({
+          type: "fencing-reset",
+          jobId: job.jobId,
+          previousFencingToken: detail.previousFencingToken,
+          fencingToken: detail.fencingToken,
+        });
+      }
+    };
+    guardEvents?.addEventListener("fencing-reset", forwardReset);
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
     let finished = false;
@@ -339,6 +356,7 @@ export class Scheduler extends EventTarget {
       for (const type of STORE_EVENTS) {
         storeEvents?.removeEventListener(type, forward);
       }
+      guardEvents?.removeEventListener("fencing-reset", forwardReset);
       this.#control.finishRun();
       this.#runningJobId = undefined;
     };
