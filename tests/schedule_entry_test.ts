@@ -279,3 +279,50 @@ Deno.test("the README quick start is at most 10 lines, comes first, and runs whe
     await Deno.remove(file);
   }
 });
+
+Deno.test("schedule(): run controls and delivery are options too", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const attempts: { attempt: number; jitterMs: number; aborted: boolean }[] =
+      [];
+    const job = schedule(
+      { everyMs: MINUTE },
+      {
+        maxRuns: 1,
+        runTimeoutMs: 1_000,
+        retry: { attempts: 2, backoffMs: [100] },
+        jitterMs: 5_000,
+        delivery: "at-least-once",
+      },
+      async ({ run, signal }) => {
+        attempts.push({
+          attempt: run.attempt,
+          jitterMs: run.jitterMs,
+          aborted: signal.aborted,
+        });
+        // Longer than the time limit: the attempt times out.
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+      },
+    );
+    const report = await settle(clock, job.done);
+    assert.deepEqual(report.history.map((run) => run.status), [
+      "timed-out",
+      "timed-out",
+    ]);
+    assert.deepEqual(attempts.map((a) => a.attempt), [1, 2]);
+    assert.ok(attempts.every((a) => a.jitterMs === attempts[0].jitterMs));
+    assert.ok(attempts[0].jitterMs > 0 && attempts[0].jitterMs < 5_000);
+  });
+  assert.throws(
+    () => schedule({ everyMs: MINUTE }, { delivery: "twice" as Any }, () => {}),
+    InvalidJobError,
+  );
+  assert.throws(
+    () =>
+      schedule(
+        { everyMs: MINUTE },
+        { retry: { attempts: 0 } as Any },
+        () => {},
+      ),
+    InvalidJobError,
+  );
+});

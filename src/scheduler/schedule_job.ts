@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { RetryPolicy } from "./retry.ts";
+import type { Delivery } from "./delivery.ts";
 import { InvalidJobKind } from "../constants.ts";
 import type {
   MissedRunPolicy,
@@ -128,6 +130,18 @@ export interface ScheduleOptions {
   missedRunToleranceMs?: number;
   /** Overrides of the cron daylight-saving rules. */
   dst?: DstPolicy;
+  /** Each attempt's time limit, as `Job.withRunTimeout`. Default: none. */
+  runTimeoutMs?: number;
+  /** How a failed run is retried, as `Job.withRetry`. Default: no retry. */
+  retry?: RetryPolicy;
+  /** The jitter bound, as `Job.withJitter`. Default: 0 (none). */
+  jitterMs?: number;
+  /**
+   * The delivery guarantee, as `Job.withDelivery`.
+   *
+   * @default {"at-most-once"}
+   */
+  delivery?: Delivery;
 }
 
 /** The keys of {@linkcode ScheduleOptions}, for the unknown-key check. */
@@ -145,6 +159,10 @@ export const SCHEDULE_OPTION_KEYS: readonly (keyof ScheduleOptions)[] = [
   "historyLimit",
   "missedRunToleranceMs",
   "dst",
+  "runTimeoutMs",
+  "retry",
+  "jitterMs",
+  "delivery",
 ];
 
 function invalid(message: string): InvalidJobError {
@@ -275,6 +293,12 @@ export function schedule(
   if (options.overlapPolicy !== undefined) {
     job = job.withOverlapPolicy(options.overlapPolicy);
   }
+  if (options.runTimeoutMs !== undefined) {
+    job = job.withRunTimeout(options.runTimeoutMs);
+  }
+  if (options.retry !== undefined) job = job.withRetry(options.retry);
+  if (options.jitterMs !== undefined) job = job.withJitter(options.jitterMs);
+  if (options.delivery !== undefined) job = job.withDelivery(options.delivery);
   const store = options.store ?? new InMemoryStateStore();
   const scheduler = new Scheduler(
     {
