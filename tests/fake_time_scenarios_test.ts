@@ -184,6 +184,47 @@ for (const { name: clockName, install: available, jumps } of TEST_CLOCKS) {
     });
   });
 
+  // A backoff or a time limit is armed when a run ends or starts, after the
+  // pass under FakeTime: step by no more than the shortest of them (README).
+  test("retries with backoff, a run timeout and at-least-once delivery, in 1 s steps: the same records on both clocks", async () => {
+    const start = Date.UTC(2026, 3, 3);
+    await withTestClock(install, start, async (clock) => {
+      let calls = 0;
+      const job = Job.withoutDeps(
+        "controls",
+        Schedule.interval(10 * SECOND),
+        Task.fromAsync(async ({ run }) => {
+          calls++;
+          if (run.attempt === 1) throw new Error("first attempt fails");
+          if (run.triggerCount === 2) {
+            await delay(3 * SECOND); // past the time limit
+          }
+        }),
+      )
+        .withRetry({ attempts: 2, backoffMs: [SECOND] })
+        .withRunTimeout(2 * SECOND)
+        .withDelivery("at-least-once")
+        .withMaxRuns(2);
+      const running = new Scheduler({}, new InMemoryStateStore()).run(job);
+      for (let step = 0; step < 30; step++) await clock.tickAsync(SECOND);
+      const report = await within(running, "run()");
+      assert.deepEqual(
+        report.history.map((run) => [
+          run.scheduledAt.getTime() - start,
+          run.attempt ?? 1,
+          run.status,
+        ]),
+        [
+          [10 * SECOND, 1, "failed"],
+          [10 * SECOND, 2, "success"],
+          [20 * SECOND, 1, "failed"],
+          [20 * SECOND, 2, "timed-out"],
+        ],
+      );
+      assert.equal(calls, 4);
+    });
+  });
+
   test("a single tick across 400 days runs the far occurrence on time", async () => {
     const start = Date.UTC(2026, 0, 1);
     const at = start + 400 * DAY;
