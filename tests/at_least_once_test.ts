@@ -260,3 +260,34 @@ Deno.test("at-least-once, KV guard: a run aborted by cancel() is given back, and
     assert.deepEqual(await guard.inFlight.list("deploy"), []);
   });
 });
+
+Deno.test("at-least-once, KV guard: a cancel during a retry's backoff gives the occurrence back, a shutdown completes it", async () => {
+  for (const stop of ["cancel", "shutdown"] as const) {
+    await withKvGuard(async (guard, clock, io) => {
+      const scheduler = Scheduler.withExecutionGuard(
+        {},
+        new InMemoryStateStore(),
+        guard,
+      );
+      const job = Job.withoutDeps(
+        `backoff-${stop}`,
+        Schedule.atTimes([Date.now() + 100]),
+        Task.fromSync(() => {
+          // Stopped while the retry waits: after this failed attempt.
+          setTimeout(() => scheduler.handle()[stop](), 500);
+          throw new Error("fails");
+        }),
+      )
+        .withRetry({ attempts: 3, backoffMs: [2_000] })
+        .withDelivery("at-least-once");
+      const report = await drive(clock, scheduler.run(job), io);
+      assert.deepEqual(report.history.map((run) => run.status), ["failed"]);
+      const left = await guard.inFlight.list(`backoff-${stop}`);
+      assert.equal(
+        left.length,
+        stop === "cancel" ? 1 : 0,
+        `${stop}: ${left.length} in-flight record(s) left`,
+      );
+    });
+  }
+});

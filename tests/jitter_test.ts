@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   InMemoryStateStore,
+  InvalidJobError,
   Job,
   MissedRunPolicy,
   type RunContext,
@@ -123,4 +124,19 @@ Deno.test("jitter: a wake-up between the nominal and the jittered instant does n
     assert.equal(report.history[0].startedAt.getTime(), nominal + jitter);
     assert.equal(report.history[0].catchUp, false);
   });
+});
+
+Deno.test("withJitter: on an interval schedule the bound must be smaller than the interval", () => {
+  const job = Job.withoutDeps(
+    "jitter-bound",
+    Schedule.interval(1_000),
+    Task.fromSync(() => {}),
+  );
+  assert.equal(job.withJitter(999).jitterMaxMs, 999);
+  assert.throws(
+    () => job.withJitter(1_000),
+    (error) =>
+      error instanceof InvalidJobError && error.kind === "other" &&
+      /smaller than the interval \(1000 ms\), got 1000/.test(error.message),
+  );
 });

@@ -6,11 +6,13 @@
  */
 import assert from "node:assert/strict";
 import {
+  DenoKvExecutionGuard,
   InMemoryStateStore,
   Job,
   type JobState,
   Schedule,
   Scheduler,
+  type StateStore,
   StoreError,
   Task,
 } from "../mod.ts";
@@ -151,4 +153,51 @@ Deno.test("JSON: definition_fingerprint round-trips; a Rust state without it dec
       error.message.includes('"job"') &&
       error.message.includes("definition_fingerprint"),
   );
+});
+
+Deno.test("two instances reconciling one stored interval state a moment apart run each occurrence once (real time, short)", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const shared = new InMemoryStateStore();
+    const now = Date.now();
+    // Written by the previous deployment, which ran every 5 s.
+    await shared.save(withDefinition({
+      jobId: "deploy",
+      triggerCount: 2,
+      lastRunAt: null,
+      lastSuccessAt: null,
+      nextRunAt: new Date(now + 5_000),
+      lastError: null,
+    }, "v1 interval 5000 max=-"));
+    // Each instance's load answers after its own delay, so each reconciles
+    // at its own "now".
+    const slowLoad = (ms: number): StateStore => ({
+      load: async (id) => {
+        const state = await shared.load(id);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return state;
+      },
+      save: (state) => shared.save(state),
+      delete: (id) => shared.delete(id),
+    });
+    const lease = { ttlMs: 2_000, renewIntervalMs: 500 };
+    const ran: number[] = [];
+    const job = Job.withoutDeps(
+      "deploy",
+      Schedule.interval(300),
+      Task.fromSync(({ run }) => void ran.push(run.scheduledAt.getTime())),
+    ).withMaxRuns(5);
+    await Promise.all([5, 40].map((ms) =>
+      new Scheduler({}, slowLoad(ms), {
+        guard: new DenoKvExecutionGuard(kv, lease),
+      }).run(job)
+    ));
+    // Both picked instants of one grid (the stored next run's), so the guard
+    // saw one slot per occurrence: 3 runs for triggers 3 to 5.
+    assert.equal(ran.length, 3, `runs at ${ran.map((at) => at - now)}`);
+    assert.equal(new Set(ran).size, 3);
+    assert.ok(ran.every((at) => (now + 5_000 - at) % 300 === 0));
+  } finally {
+    kv.close();
+  }
 });

@@ -119,12 +119,27 @@ Deno.test("reconcile: cron changed → the new expression's next match after now
   });
 });
 
-Deno.test("reconcile: interval changed → now + the new interval", () => {
+Deno.test("reconcile: interval changed → the first instant after now on the stored next run's grid", () => {
   const before = { ...utc, schedule: Schedule.interval(H) };
-  const after = { ...utc, schedule: Schedule.interval(60_000) };
+  const after = { ...utc, schedule: Schedule.interval(7 * 60_000) };
+  // The stored next run is NOW + 1 h; the new grid is NOW + 1 h + k × 7 min.
   const reconciled = reconcile(stored(before), after)!;
-  assert.deepEqual(reconciled.state.nextRunAt, new Date(NOW + 60_000));
+  assert.deepEqual(
+    reconciled.state.nextRunAt,
+    new Date(NOW + H - 8 * 7 * 60_000),
+  );
   assert.equal(reconciled.state.triggerCount, 3);
+  // Two instances reconciling the same stored state a little apart pick the
+  // same instant (so their occurrences share guard slots); without a stored
+  // next run it is now + the interval.
+  const later = reconcileState(stored(before), {
+    ...after,
+    fingerprint: definitionFingerprint(after),
+    now: NOW + 90_000,
+  })!;
+  assert.deepEqual(later.state.nextRunAt, reconciled.state.nextRunAt);
+  const ended = reconcile(stored(before, { nextRunAt: null }), after)!;
+  assert.deepEqual(ended.state.nextRunAt, new Date(NOW + 7 * 60_000));
 });
 
 Deno.test("reconcile: zone changed → the same cron's next match in the new zone", () => {

@@ -14,6 +14,7 @@ import {
   Task,
 } from "../mod.ts";
 import { mergeJobStates } from "../src/store/merge_state.ts";
+import { withDefinition } from "../src/store/job_state.ts";
 import { withFakeClock } from "./_fake_time.ts";
 import { recordEvents, settle, T0 } from "./_engine_helpers.ts";
 
@@ -190,4 +191,44 @@ Deno.test("engine: a store without createIfAbsent still gets load then save", as
   );
   await new Scheduler({}, plain).run(job);
   assert.deepEqual(calls, ["load", "save"]);
+});
+
+Deno.test("merge: the definition fingerprint goes with the winning cursor, on every store", async () => {
+  const newer = withDefinition(
+    state({ triggerCount: 8, nextRunAt: at(480) }),
+    "A",
+  );
+  const stale = withDefinition(
+    state({ triggerCount: 6, nextRunAt: at(600) }),
+    "B",
+  );
+  const merged = mergeJobStates(newer, stale);
+  assert.equal(merged.triggerCount, 8);
+  assert.deepEqual(merged.nextRunAt, at(480));
+  assert.equal(merged.definition, "A", "the stale writer's fingerprint loses");
+  const ahead = withDefinition(
+    state({ triggerCount: 9, nextRunAt: at(540) }),
+    "B",
+  );
+  assert.equal(mergeJobStates(newer, ahead).definition, "B");
+  const tie = withDefinition(
+    state({ triggerCount: 8, nextRunAt: at(500) }),
+    "B",
+  );
+  assert.equal(
+    mergeJobStates(newer, tie).definition,
+    "B",
+    "a tie: the writer's",
+  );
+  assert.equal(
+    mergeJobStates(newer, state({ triggerCount: 8 })).definition,
+    "A",
+    "a writer without one keeps the stored one",
+  );
+  const store = new InMemoryStateStore();
+  await store.save(newer);
+  await store.save(stale);
+  const loaded = (await store.load("merge"))!;
+  assert.equal(loaded.triggerCount, 8);
+  assert.equal(loaded.definition, "A");
 });

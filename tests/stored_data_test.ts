@@ -202,6 +202,16 @@ Deno.test("a stored state with camelCase keys is a data error naming the key", a
     { job_id: "job", trigger_count: 3, next_run_at: null, lastError: "x" },
     "last_error is missing but lastError is present",
   );
+  // A misnamed fingerprint would silently skip reconciliation.
+  await assertUndecodable(
+    {
+      job_id: "job",
+      trigger_count: 3,
+      next_run_at: null,
+      definitionFingerprint: "v1 interval 1000 max=-",
+    },
+    "definition_fingerprint is missing but definitionFingerprint is present",
+  );
 });
 
 Deno.test("a stored negative trigger count is a data error naming the key", async () => {

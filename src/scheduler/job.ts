@@ -298,7 +298,8 @@ export class Job<D = undefined> {
    * share a schedule such as `0 * * * *`.
    *
    * @param maxMs An integer from 0 (no jitter) to one day.
-   * @throws {InvalidJobError} kind `other` for any other value.
+   * @throws {InvalidJobError} kind `other` for any other value, and for an
+   * interval schedule when `maxMs` is not smaller than its interval.
    *
    * @example
    * ```ts
@@ -309,7 +310,17 @@ export class Job<D = undefined> {
    * ```
    */
   withJitter(maxMs: number): Job<D> {
-    return withChanges(this, { jitterMaxMs: validateJitter(maxMs) });
+    const jitterMaxMs = validateJitter(maxMs);
+    // A delay as long as the interval would let an occurrence's jittered
+    // instant pass the next one's: occurrences would merge or be lost.
+    if (
+      this.schedule.kind === "interval" && jitterMaxMs >= this.schedule.everyMs
+    ) {
+      throw invalid(
+        `withJitter maxMs must be smaller than the interval (${this.schedule.everyMs} ms), got ${jitterMaxMs}`,
+      );
+    }
+    return withChanges(this, { jitterMaxMs });
   }
 
   /**

@@ -38,8 +38,13 @@ export interface ReconcileOptions extends DefinitionParts {
  *   the stored `nextRunAt` and `now` (re-indexed by instant: instants before
  *   the stored next run were consumed; later past ones stay due for the
  *   missed-run policy; a future instant always runs);
- * - interval → `now + everyMs`; cron → its first match after `now` in the
- *   time zone.
+ * - interval → the first instant after `now` on the grid of the stored
+ *   `nextRunAt` (stored next run + k × the new `everyMs`), or `now + everyMs`
+ *   when there is no stored next run. Anchoring on stored data, not on each
+ *   instance's clock, makes every instance that reconciles the same stored
+ *   state pick instants of one grid, so their occurrences share guard slots;
+ * - cron → its first match after `now` in the time zone (absolute instants,
+ *   the same for every instance).
  *
  * @throws {InvalidJobError} kind `interval-out-of-range` when `now + everyMs`
  * is beyond the `Date` range.
@@ -59,6 +64,12 @@ export function reconcileState(
   } else if (schedule.kind === "at-times") {
     const anchor = Math.min(stored.nextRunAt?.getTime() ?? now, now);
     next = occurrenceAfter(schedule, anchor - 1, options);
+  } else if (schedule.kind === "interval" && stored.nextRunAt !== null) {
+    const anchor = stored.nextRunAt.getTime();
+    const every = schedule.everyMs;
+    // The grid point at or before now; the occurrence after it is > now.
+    const atOrBefore = anchor + Math.floor((now - anchor) / every) * every;
+    next = occurrenceAfter(schedule, atOrBefore, options);
   } else {
     next = firstOccurrence(schedule, options);
   }

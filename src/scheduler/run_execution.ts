@@ -300,7 +300,10 @@ export class ActiveRun {
       try {
         await sleepUntil(Date.now() + delayMs, this.#interrupt.signal);
       } catch {
-        // Stopping: the last attempt's record stands.
+        // Stopping: the last attempt's record stands. A cancel or a lost
+        // lease gives the occurrence back (at-least-once replays it), as it
+        // does when it interrupts an attempt; a shutdown completes it.
+        if (this.#stopped) lastStatus = RunStatus.Cancelled;
         return await finish({});
       }
     }

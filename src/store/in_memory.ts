@@ -7,7 +7,7 @@
  */
 
 import { type JobState, withDefinition } from "./job_state.ts";
-import { mergeStateFields } from "./merge_state.ts";
+import { mergedDefinition, mergeStateFields } from "./merge_state.ts";
 import type { CreateIfAbsentStateStore } from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
@@ -106,7 +106,7 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
     if (stored === undefined) return this.#put(state, state.definition);
     this.#put(
       mergeStateFields(fields(stored), state),
-      state.definition ?? stored.definition,
+      mergedDefinition(stored, state),
     );
   }
 

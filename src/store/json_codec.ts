@@ -59,6 +59,7 @@ const FIELDS = [
   "last_success_at",
   "next_run_at",
   "last_error",
+  "definition_fingerprint",
 ] as const;
 
 function camelCase(field: string): string {

@@ -34,7 +34,8 @@ function later(a: Date | null, b: Date | null): Date | null {
  * - `lastRunAt` and `lastSuccessAt`: the later instant of the two.
  * - `lastError` belongs to the latest completed run: `incoming`'s unless
  *   `stored` records a later `lastRunAt`.
- * - The definition fingerprint: `incoming`'s, else `stored`'s.
+ * - The definition fingerprint goes with the cursor (see
+ *   {@linkcode mergedDefinition}).
  *
  * Nothing stored → `incoming` as is. Returns a fresh object.
  */
@@ -43,12 +44,26 @@ export function mergeJobStates(
   incoming: JobState,
 ): JobState {
   if (stored === undefined) return copyJobState(incoming);
-  // The writer's definition fingerprint is the current one; a writer
-  // without one (a custom caller) keeps what was stored.
   return withDefinition(
     mergeStateFields(stored, incoming),
-    incoming.definition ?? stored.definition,
+    mergedDefinition(stored, incoming),
   );
+}
+
+/**
+ * The definition fingerprint of a merge: the one of the side whose cursor
+ * (`triggerCount`, `nextRunAt`) wins, since it describes that cursor (a
+ * stale writer of an older deployment must not stamp its fingerprint on a
+ * newer one's cursor, nor the other way round); the other side's when that
+ * one has none (a custom caller, a Rust writer).
+ */
+export function mergedDefinition(
+  stored: Pick<JobState, "triggerCount" | "definition">,
+  incoming: Pick<JobState, "triggerCount" | "definition">,
+): string | undefined {
+  return stored.triggerCount > incoming.triggerCount
+    ? stored.definition ?? incoming.definition
+    : incoming.definition ?? stored.definition;
 }
 
 /**
