@@ -165,6 +165,20 @@ Deno.test("at-least-once, KV guard: run() start reclaims a dead holder's run fir
     assert.deepEqual(reclaimed.scheduledAt, new Date(T0 - 500));
     assert.deepEqual(await guard.inFlight.list("bill"), [], "all cleared");
     assert.equal(report.history.length, 2);
+    // The replay is marked in its record and its run events too.
+    assert.deepEqual(report.history.map((run) => run.replayed), [
+      true,
+      undefined,
+    ]);
+    for (const type of ["run-started", "run-completed"] as const) {
+      assert.deepEqual(
+        events.filter((event) => event.type === type).map((event) =>
+          (event as { replayed?: true }).replayed
+        ),
+        [true, undefined],
+        type,
+      );
+    }
   });
 });
 

@@ -126,6 +126,7 @@ function completed(overrides: Partial<CompletedRun>): CompletedRun {
     error: null,
     attempt: 1,
     manual: false,
+    replayed: false,
     ...overrides,
   };
 }

@@ -45,14 +45,18 @@ export function triggerEvent<T extends TriggerEventType>(
   };
 }
 
-/** `attempt` (only from 2) and `manual` (only when set), as events carry them. */
+/**
+ * `attempt` (only from 2), `manual` and `replayed` (only when set), as
+ * events carry them.
+ */
 function attemptFields(
   attempt: number,
-  manual: boolean | undefined,
-): { attempt?: number; manual?: true } {
-  const fields: { attempt?: number; manual?: true } = {};
+  flags: { manual?: boolean; replayed?: boolean },
+): { attempt?: number; manual?: true; replayed?: true } {
+  const fields: { attempt?: number; manual?: true; replayed?: true } = {};
   if (attempt > 1) fields.attempt = attempt;
-  if (manual) fields.manual = true;
+  if (flags.manual) fields.manual = true;
+  if (flags.replayed) fields.replayed = true;
   return fields;
 }
 
@@ -70,7 +74,7 @@ export function runStartedEvent(
   return {
     ...event,
     ...(fencingToken === undefined ? {} : { fencingToken }),
-    ...attemptFields(options.attempt, trigger.manual),
+    ...attemptFields(options.attempt, trigger),
   };
 }
 
@@ -143,6 +147,6 @@ export function runCompletedEvent(
     triggerCount: run.triggerCount,
     status: run.status,
     error: run.error,
-    ...attemptFields(run.attempt, run.manual),
+    ...attemptFields(run.attempt, run),
   };
 }

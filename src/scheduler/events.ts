@@ -153,6 +153,11 @@ export interface RunStartedEvent {
   readonly attempt?: number;
   /** Present (and `true`) only on runs started by `triggerNow()`. */
   readonly manual?: true;
+  /**
+   * Present (and `true`) only on an at-least-once occurrence reclaimed from
+   * a holder that died (see `RunContext.replayed`).
+   */
+  readonly replayed?: true;
 }
 
 /**
@@ -183,6 +188,8 @@ export interface RunCompletedEvent {
   readonly attempt?: number;
   /** Present (and `true`) only on runs started by `triggerNow()`. */
   readonly manual?: true;
+  /** Present (and `true`) only on a reclaimed at-least-once occurrence. */
+  readonly replayed?: true;
 }
 
 /**

@@ -37,6 +37,11 @@ export interface RunRecord {
   attempt?: number;
   /** Present (and `true`) only on runs started by `triggerNow()`. */
   manual?: true;
+  /**
+   * Present (and `true`) only on an at-least-once occurrence reclaimed from
+   * a holder that died (see `RunContext.replayed`).
+   */
+  replayed?: true;
 }
 
 /**
@@ -76,6 +81,7 @@ export interface CompletedRun {
   /** From 1. */
   readonly attempt: number;
   readonly manual: boolean;
+  readonly replayed: boolean;
 }
 
 /** The newest `limit` run records, oldest first, in a ring buffer. */
@@ -111,7 +117,7 @@ export class RunHistory {
 }
 
 /**
- * The public form of a record: `Date`s, and `attempt` / `manual` only when
+ * The public form of a record: `Date`s, and `attempt` / `manual` / `replayed` only when
  * they say something (so the records of plain runs keep their shape).
  */
 export function toRunRecord(record: CompletedRun): RunRecord {
@@ -126,5 +132,6 @@ export function toRunRecord(record: CompletedRun): RunRecord {
   };
   if (record.attempt > 1) result.attempt = record.attempt;
   if (record.manual) result.manual = true;
+  if (record.replayed) result.replayed = true;
   return result;
 }

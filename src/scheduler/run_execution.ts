@@ -258,6 +258,7 @@ export class ActiveRun {
         error: result.error,
         attempt,
         manual: trigger.manual === true,
+        replayed: trigger.replayed === true,
       };
       lastStatus = result.status;
       if (result.panic !== undefined) {
