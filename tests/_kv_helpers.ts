@@ -3,7 +3,8 @@
  * flight, and a clock driver that never moves fake time while one is
  * pending (the shared `settle()` cannot know about I/O it does not see).
  */
-import type { FakeClock } from "./_fake_time.ts";
+import { type FakeClock, withFakeClock } from "./_fake_time.ts";
+import { T0 } from "./_engine_helpers.ts";
 
 /** The real setTimeout, captured before any fake clock is installed. */
 const realSetTimeout = globalThis.setTimeout;
@@ -101,4 +102,19 @@ export async function drive<T>(
     }
   }
   return await promise;
+}
+
+/** Runs `body` on a fake clock at T0 with a tracked in-memory KV, always closed. */
+export async function withClockAndKv<T>(
+  body: (kv: Deno.Kv, clock: FakeClock, io: KvIo) => Promise<T>,
+): Promise<T> {
+  return await withFakeClock(T0, async (clock) => {
+    const kv = await Deno.openKv(":memory:");
+    try {
+      const io = new KvIo();
+      return await body(trackKv(kv, io), clock, io);
+    } finally {
+      kv.close();
+    }
+  });
 }

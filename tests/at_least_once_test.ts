@@ -16,8 +16,8 @@ import {
   Scheduler,
   Task,
 } from "../mod.ts";
-import { withFakeClock } from "./_fake_time.ts";
-import { drive, KvIo, trackKv } from "./_kv_helpers.ts";
+import { type FakeClock, withFakeClock } from "./_fake_time.ts";
+import { drive, type KvIo, withClockAndKv } from "./_kv_helpers.ts";
 import { recordEvents, settle, T0 } from "./_engine_helpers.ts";
 
 const LEASE = { ttlMs: 1_000, renewIntervalMs: 300 };
@@ -92,22 +92,16 @@ Deno.test("at-least-once on the single-instance guard: runs as at-most-once does
   });
 });
 
-async function withKvGuard(
+function withKvGuard(
   body: (
     guard: DenoKvExecutionGuard,
-    clock: Parameters<Parameters<typeof withFakeClock>[1]>[0],
+    clock: FakeClock,
     io: KvIo,
   ) => Promise<void>,
 ) {
-  await withFakeClock(T0, async (clock) => {
-    const raw = await Deno.openKv(":memory:");
-    try {
-      const io = new KvIo();
-      await body(new DenoKvExecutionGuard(trackKv(raw, io), LEASE), clock, io);
-    } finally {
-      raw.close();
-    }
-  });
+  return withClockAndKv((kv, clock, io) =>
+    body(new DenoKvExecutionGuard(kv, LEASE), clock, io)
+  );
 }
 
 Deno.test("at-least-once, KV guard: run() start reclaims a dead holder's run first (replayed, higher fencing token), then newer occurrences", async () => {

@@ -20,27 +20,12 @@ import {
   type SchedulerEvent,
   Task,
 } from "../mod.ts";
-import { type FakeClock, withFakeClock } from "./_fake_time.ts";
-import { drive, KvIo, trackKv } from "./_kv_helpers.ts";
+import type { FakeClock } from "./_fake_time.ts";
+import { drive, type KvIo, withClockAndKv } from "./_kv_helpers.ts";
 import { assertGuardError } from "./_assert_errors.ts";
 import { delay, recordEvents, T0 } from "./_engine_helpers.ts";
 
 const LEASE: LeaseConfig = { ttlMs: 1_000, renewIntervalMs: 300 };
-
-/** Runs `body` on a fake clock at T0 with an in-memory KV, always closed. */
-async function withClockAndKv<T>(
-  body: (kv: Deno.Kv, clock: FakeClock, io: KvIo) => Promise<T>,
-): Promise<T> {
-  return await withFakeClock(T0, async (clock) => {
-    const kv = await Deno.openKv(":memory:");
-    try {
-      const io = new KvIo();
-      return await body(trackKv(kv, io), clock, io);
-    } finally {
-      kv.close();
-    }
-  });
-}
 
 function slot(jobId: string, scheduledAt: number): ExecutionSlot {
   return { jobId, scheduledAt: new Date(scheduledAt) };

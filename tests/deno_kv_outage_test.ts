@@ -16,8 +16,8 @@ import {
   type SchedulerEvent,
   Task,
 } from "../mod.ts";
-import { type FakeClock, withFakeClock } from "./_fake_time.ts";
-import { drive, KvIo, trackKv } from "./_kv_helpers.ts";
+import { withFakeClock } from "./_fake_time.ts";
+import { drive, withClockAndKv } from "./_kv_helpers.ts";
 import { assertGuardError, assertStoreError } from "./_assert_errors.ts";
 import { recordEvents, T0 } from "./_engine_helpers.ts";
 
@@ -53,20 +53,6 @@ function failingKv(
     },
   });
   return { kv: proxy, failedAt };
-}
-
-async function withClockAndKv<T>(
-  body: (kv: Deno.Kv, clock: FakeClock, io: KvIo) => Promise<T>,
-): Promise<T> {
-  return await withFakeClock(T0, async (clock) => {
-    const kv = await Deno.openKv(":memory:");
-    try {
-      const io = new KvIo();
-      return await body(trackKv(kv, io), clock, io);
-    } finally {
-      kv.close();
-    }
-  });
 }
 
 const STATE: JobState = {
