@@ -16,8 +16,7 @@ import {
   Task,
   TriggerNowError,
 } from "../mod.ts";
-import { type FakeClock, withFakeClock } from "./_fake_time.ts";
-import { drive, KvIo, trackKv } from "./_kv_helpers.ts";
+import { drive, withClockAndKv } from "./_kv_helpers.ts";
 import { delay, recordEvents, stateLoaded, T0 } from "./_engine_helpers.ts";
 import { jitterDelay } from "../src/scheduler/jitter.ts";
 
@@ -27,20 +26,6 @@ const LEASE: LeaseConfig = {
   renewIntervalMs: 300,
   completedRetentionMs: 0,
 };
-
-async function withClockAndKv(
-  body: (kv: Deno.Kv, clock: FakeClock, io: KvIo) => Promise<void>,
-): Promise<void> {
-  await withFakeClock(T0, async (clock) => {
-    const kv = await Deno.openKv(":memory:");
-    try {
-      const io = new KvIo();
-      await body(trackKv(kv, io), clock, io);
-    } finally {
-      kv.close();
-    }
-  });
-}
 
 function slot(jobId: string, scheduledAt: number): ExecutionSlot {
   return { jobId, scheduledAt: new Date(scheduledAt) };
