@@ -60,28 +60,31 @@ export {
   type ExecutionSlot,
   NoopExecutionGuard,
 } from "./src/guard/execution_guard.ts";
-export {
-  type RunContext,
-  Task,
-  type TaskContext,
-} from "./src/scheduler/task.ts";
-export { Job } from "./src/scheduler/job.ts";
-export type { RetryPolicy } from "./src/scheduler/retry.ts";
-export type { TriggerNowOptions } from "./src/scheduler/manual.ts";
-export { Delivery } from "./src/scheduler/delivery.ts";
+export { Task } from "./src/scheduler/job/task.ts";
+export type {
+  RunContext,
+  TaskContext,
+} from "./src/scheduler/job/task_context.ts";
+export { Job } from "./src/scheduler/job/job.ts";
+export type { RetryPolicy } from "./src/scheduler/job/retry.ts";
+export type { TriggerNowOptions } from "./src/scheduler/run/manual.ts";
+export { Delivery } from "./src/scheduler/job/delivery.ts";
 export type {
   InFlightLedger,
   InFlightRecord,
   InFlightSlot,
 } from "./src/guard/in_flight.ts";
-export type { SchedulerConfig } from "./src/scheduler/config.ts";
-export type { RunRecord, SchedulerReport } from "./src/scheduler/report.ts";
-export type * from "./src/scheduler/events.ts";
+export type { SchedulerConfig } from "./src/scheduler/job/config.ts";
+export type {
+  RunRecord,
+  SchedulerReport,
+} from "./src/scheduler/events/report.ts";
+export type * from "./src/scheduler/events/events.ts";
 export {
   LogObserver,
   NoopObserver,
   type SchedulerObserver,
-} from "./src/scheduler/observer.ts";
+} from "./src/scheduler/events/observer.ts";
 export { SchedulerHandle } from "./src/scheduler/control.ts";
 export {
   type RunOptions,

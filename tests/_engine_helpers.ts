@@ -4,7 +4,7 @@
  */
 import type { FakeClock } from "./_fake_time.ts";
 import type { Scheduler, SchedulerEvent } from "../mod.ts";
-import { SCHEDULER_EVENT_TYPES } from "../src/scheduler/events.ts";
+import { SCHEDULER_EVENT_TYPES } from "../src/scheduler/events/events.ts";
 
 /** The real setTimeout, captured before any fake clock is installed. */
 const realSetTimeout = globalThis.setTimeout;

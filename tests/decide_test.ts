@@ -5,7 +5,7 @@ import {
   decide,
   decisionBlocked,
   type DecisionInput,
-} from "../src/scheduler/decide.ts";
+} from "../src/scheduler/rules/_decide.ts";
 
 const NOW = 1_000_000;
 const S = 1000;

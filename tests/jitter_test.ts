@@ -17,7 +17,7 @@ import {
 import { withFakeClock } from "./_fake_time.ts";
 import { recordEvents, settle, T0 } from "./_engine_helpers.ts";
 import { SlotGuard } from "./_slot_guard.ts";
-import { jitterDelay } from "../src/scheduler/jitter.ts";
+import { jitterDelay } from "../src/scheduler/job/_jitter.ts";
 
 const HOUR = 3_600_000;
 

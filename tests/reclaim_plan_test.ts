@@ -1,7 +1,7 @@
 /** Which in-flight records to reclaim, as a pure function (no clock). */
 import assert from "node:assert/strict";
 import type { InFlightRecord } from "../mod.ts";
-import { planReclaim } from "../src/scheduler/reclaim_plan.ts";
+import { planReclaim } from "../src/scheduler/rules/_reclaim_plan.ts";
 
 function record(
   at: number,

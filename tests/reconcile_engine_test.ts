@@ -16,7 +16,7 @@ import {
   StoreError,
   Task,
 } from "../mod.ts";
-import { definitionFingerprint } from "../src/scheduler/fingerprint.ts";
+import { definitionFingerprint } from "../src/scheduler/job/_fingerprint.ts";
 import { withDefinition } from "../src/store/job_state.ts";
 import { decodeJobState, encodeJobState } from "../src/store/json_codec.ts";
 import { withFakeClock } from "./_fake_time.ts";

@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { type JobState, Schedule } from "../mod.ts";
-import { definitionFingerprint } from "../src/scheduler/fingerprint.ts";
-import { reconcileState } from "../src/scheduler/reconcile.ts";
+import { definitionFingerprint } from "../src/scheduler/job/_fingerprint.ts";
+import { reconcileState } from "../src/scheduler/rules/_reconcile.ts";
 import { withDefinition } from "../src/store/job_state.ts";
-import type { DefinitionParts } from "../src/scheduler/fingerprint.ts";
+import type { DefinitionParts } from "../src/scheduler/job/_fingerprint.ts";
 
 const NOW = Date.UTC(2026, 3, 3, 12); // a Friday, 12:00 UTC
 const H = 3_600_000;

@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { drive, withClockAndKv } from "./_kv_helpers.ts";
 import { delay, recordEvents, stateLoaded, T0 } from "./_engine_helpers.ts";
-import { jitterDelay } from "../src/scheduler/jitter.ts";
+import { jitterDelay } from "../src/scheduler/job/_jitter.ts";
 
 /** Released occurrences are freed at once, so a release is observable. */
 const LEASE: LeaseConfig = {

@@ -22,7 +22,7 @@ import {
   type ValkeyServer,
   withValkeyServer,
 } from "./_valkey_server.ts";
-import { jitterDelay } from "../src/scheduler/jitter.ts";
+import { jitterDelay } from "../src/scheduler/job/_jitter.ts";
 
 const available = await hasValkeyServer();
 

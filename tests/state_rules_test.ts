@@ -11,10 +11,10 @@ import {
 import {
   checkStoredState,
   initialState,
-} from "../src/scheduler/initial_state.ts";
-import { recordCompletion } from "../src/scheduler/completion.ts";
-import { resolveConfig } from "../src/scheduler/config.ts";
-import type { CompletedRun } from "../src/scheduler/report.ts";
+} from "../src/scheduler/rules/_initial_state.ts";
+import { recordCompletion } from "../src/scheduler/rules/_completion.ts";
+import { resolveConfig } from "../src/scheduler/job/config.ts";
+import type { CompletedRun } from "../src/scheduler/events/report.ts";
 
 const NOW = Date.UTC(2026, 3, 3, 12);
 const config = resolveConfig({});

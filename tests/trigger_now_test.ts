@@ -23,7 +23,7 @@ import {
   T0,
 } from "./_engine_helpers.ts";
 import { SlotGuard } from "./_slot_guard.ts";
-import { manualSlotInstant } from "../src/scheduler/manual.ts";
+import { manualSlotInstant } from "../src/scheduler/run/manual.ts";
 
 const HOUR = 3_600_000;
 

@@ -13,7 +13,7 @@ import {
   TaskJoinError,
 } from "../mod.ts";
 import { recordEvents } from "./_engine_helpers.ts";
-import { workerHostUrl } from "../src/scheduler/_worker_spawn.ts";
+import { workerHostUrl } from "../src/scheduler/job/_worker_spawn.ts";
 
 const FIXTURES = new URL("./fixtures/worker_tasks.ts", import.meta.url);
 

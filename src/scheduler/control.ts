@@ -1,102 +1,17 @@
 /**
- * Stop and pause requests, shared by a scheduler and its handles.
+ * The handle that controls a scheduler from outside its `run()`.
  *
  * @module
  */
 
-import { TriggerNowErrorKind } from "../constants.ts";
-import { triggerNowError, type TriggerNowOptions } from "./manual.ts";
-import type { RunRecord } from "./report.ts";
-
-/** Starts a manual run of the active `run()`. */
-type ManualTrigger = (options?: TriggerNowOptions) => Promise<RunRecord>;
-
-/** A request to stop the current (or next) `run()`. */
-export type StopRequest =
-  | { readonly kind: "cancel"; readonly reason: unknown }
-  | { readonly kind: "shutdown" };
-
-/** The abort reason of a `cancel()` without a reason. */
-export function defaultCancelReason(): DOMException {
-  return new DOMException("the scheduler was cancelled", "AbortError");
-}
-
-/**
- * The control state of one scheduler. A stop requested while no `run()` is
- * active applies to the next `run()` and is used up when that `run()` ends;
- * a pause lasts until `resume()`.
- */
-export class ControlState {
-  #stop: StopRequest | undefined;
-  #paused = false;
-  #listener: (() => void) | undefined;
-  #trigger: ManualTrigger | undefined;
-
-  /** The pending stop request, if any. */
-  get stop(): StopRequest | undefined {
-    return this.#stop;
-  }
-
-  /** Whether the scheduler is paused. */
-  get paused(): boolean {
-    return this.#paused;
-  }
-
-  /** Requests a cancel; a later cancel keeps the first reason. */
-  cancel(reason: unknown): void {
-    if (this.#stop?.kind === "cancel") return;
-    this.#stop = { kind: "cancel", reason };
-    this.#listener?.();
-  }
-
-  /** Requests a shutdown, unless a stop is already requested. */
-  shutdown(): void {
-    if (this.#stop !== undefined) return;
-    this.#stop = { kind: "shutdown" };
-    this.#listener?.();
-  }
-
-  /** Pauses. */
-  pause(): void {
-    if (this.#paused) return;
-    this.#paused = true;
-    this.#listener?.();
-  }
-
-  /** Resumes. */
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#listener?.();
-  }
-
-  /** Lets the active `run()` hear about every change. */
-  attach(listener: () => void): void {
-    this.#listener = listener;
-  }
-
-  /** Lets handles start manual runs of the active `run()`. */
-  attachTrigger(trigger: ManualTrigger): void {
-    this.#trigger = trigger;
-  }
-
-  /** Starts a manual run, or rejects when no `run()` can take one. */
-  triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
-    if (this.#trigger === undefined) {
-      return Promise.reject(
-        triggerNowError(undefined, TriggerNowErrorKind.NotRunning),
-      );
-    }
-    return this.#trigger(options);
-  }
-
-  /** Ends a `run()`: detaches it and uses up its stop request. */
-  finishRun(): void {
-    this.#listener = undefined;
-    this.#trigger = undefined;
-    this.#stop = undefined;
-  }
-}
+// deno-lint-ignore no-unused-vars -- resolves {@linkcode TriggerNowErrorKind} in the JSDoc
+import type { TriggerNowErrorKind } from "../constants.ts";
+import type { TriggerNowOptions } from "./run/manual.ts";
+import type { RunRecord } from "./events/report.ts";
+import {
+  type ControlState,
+  defaultCancelReason,
+} from "./loop/_control_state.ts";
 
 /**
  * Controls a scheduler from outside its `run()`: stop it, pause and resume it,

@@ -13,8 +13,8 @@ import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import { checkOptions } from "../_options.ts";
 import { InMemoryStateStore } from "../store/in_memory.ts";
 import type { StateStore } from "../store/state_store.ts";
-import type { SchedulerObserver } from "./observer.ts";
-import type { SchedulerReport } from "./report.ts";
+import type { SchedulerObserver } from "./events/observer.ts";
+import type { SchedulerReport } from "./events/report.ts";
 import {
   schedule,
   SCHEDULE_OPTION_KEYS,
@@ -23,7 +23,7 @@ import {
   type TaskFunction,
 } from "./schedule_job.ts";
 import type { ScheduledJob } from "./scheduled_job.ts";
-import type { Task } from "./task.ts";
+import type { Task } from "./job/task.ts";
 
 /**
  * Options of {@linkcode JobGroup}: what every job of the group shares.

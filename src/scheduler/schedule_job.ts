@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { RetryPolicy } from "./retry.ts";
-import type { Delivery } from "./delivery.ts";
+import type { RetryPolicy } from "./job/retry.ts";
+import type { Delivery } from "./job/delivery.ts";
 import { InvalidJobKind } from "../constants.ts";
 import type {
   MissedRunPolicy,
@@ -23,11 +23,12 @@ import type { DstPolicy } from "../schedule/dst_policy.ts";
 import { Schedule, toSchedule } from "../schedule/schedule.ts";
 import { InMemoryStateStore } from "../store/in_memory.ts";
 import type { StateStore } from "../store/state_store.ts";
-import { Job } from "./job.ts";
-import type { SchedulerObserver } from "./observer.ts";
+import { Job } from "./job/job.ts";
+import type { SchedulerObserver } from "./events/observer.ts";
 import { ScheduledJob } from "./scheduled_job.ts";
 import { Scheduler } from "./scheduler.ts";
-import { Task, type TaskContext } from "./task.ts";
+import { Task } from "./job/task.ts";
+import type { TaskContext } from "./job/task_context.ts";
 
 /**
  * When a job runs: a crontab(5) expression (or a parsed

@@ -9,7 +9,7 @@
 
 import type { StateStore } from "../store/state_store.ts";
 import type { SchedulerHandle } from "./control.ts";
-import type { SchedulerReport } from "./report.ts";
+import type { SchedulerReport } from "./events/report.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 /**

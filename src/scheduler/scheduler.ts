@@ -24,21 +24,22 @@ import {
   resolveConfig,
   type ResolvedConfig,
   type SchedulerConfig,
-} from "./config.ts";
-import { ControlState, SchedulerHandle } from "./control.ts";
-import { JobRun } from "./engine.ts";
+} from "./job/config.ts";
+import { SchedulerHandle } from "./control.ts";
+import { ControlState } from "./loop/_control_state.ts";
+import { JobRun } from "./loop/_engine.ts";
 import {
   SCHEDULER_EVENT_TYPES,
   type SchedulerEvent,
   type SchedulerEventMap,
-} from "./events.ts";
-import { Job } from "./job.ts";
+} from "./events/events.ts";
+import { Job } from "./job/job.ts";
 import {
   LogObserver,
   NoopObserver,
   type SchedulerObserver,
-} from "./observer.ts";
-import type { SchedulerReport } from "./report.ts";
+} from "./events/observer.ts";
+import type { SchedulerReport } from "./events/report.ts";
 
 /**
  * Options of the {@linkcode Scheduler} constructor.

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { describeThrown } from "../errors.ts";
-import type { WorkerHostMessage, WorkerRequest } from "./worker_task.ts";
+import { describeThrown } from "../../errors.ts";
+import type { WorkerHostMessage, WorkerRequest } from "./_worker_task.ts";
 
 interface WebWorkerScope {
   close?: () => void;

@@ -10,13 +10,13 @@ import {
   InvalidJobKind,
   MissedRunPolicy,
   OverlapPolicy,
-} from "../constants.ts";
-import { describeValue, InvalidJobError } from "../errors.ts";
-import { type Schedule, toSchedule } from "../schedule/schedule.ts";
+} from "../../constants.ts";
+import { describeValue, InvalidJobError } from "../../errors.ts";
+import { type Schedule, toSchedule } from "../../schedule/schedule.ts";
 import { Task } from "./task.ts";
-import { validateJobId } from "../_job_id.ts";
+import { validateJobId } from "../../_job_id.ts";
 import { type RetryPolicy, validateRetryPolicy } from "./retry.ts";
-import { validateJitter } from "./jitter.ts";
+import { validateJitter } from "./_jitter.ts";
 import { Delivery } from "./delivery.ts";
 
 function invalid(message: string): InvalidJobError {

@@ -10,31 +10,32 @@ import {
   ExecutionGuardErrorKind,
   type OverlapPolicy,
   RunStatus,
-} from "../constants.ts";
-import { MAX_TIMER_MS, sleepUntil } from "../schedule/sleep.ts";
+} from "../../constants.ts";
+import { MAX_TIMER_MS, sleepUntil } from "../../schedule/sleep.ts";
 import {
   describeThrown,
   ExecutionGuardError,
   isInstance,
   type SchedulerError,
-} from "../errors.ts";
+} from "../../errors.ts";
 import type {
   ExecutionGuard,
   ExecutionLease,
-} from "../guard/execution_guard.ts";
+} from "../../guard/execution_guard.ts";
 import {
   releaseFailedEvent,
   runStartedEvent,
   runTimedOutEvent,
   triggerEvent,
 } from "./_event_details.ts";
-import type { Trigger } from "./decide.ts";
-import type { SchedulerEvent } from "./events.ts";
-import type { CompletedRun } from "./report.ts";
-import type { RunContext, Task } from "./task.ts";
-import { Attempt } from "./attempt.ts";
-import type { Jitter } from "./jitter.ts";
-import { backoffDelay, type RetryPolicy, shouldRetry } from "./retry.ts";
+import type { Trigger } from "../rules/_decide.ts";
+import type { SchedulerEvent } from "../events/events.ts";
+import type { CompletedRun } from "../events/report.ts";
+import type { Task } from "../job/task.ts";
+import type { RunContext } from "../job/task_context.ts";
+import { Attempt } from "./_attempt.ts";
+import type { Jitter } from "../job/_jitter.ts";
+import { backoffDelay, type RetryPolicy, shouldRetry } from "../job/retry.ts";
 
 /** The context a task sees for one attempt. */
 function runContext<D>(

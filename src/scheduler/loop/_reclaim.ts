@@ -6,22 +6,22 @@
  * @module
  */
 
-import { InvalidJobKind, OverlapPolicy, RunStatus } from "../constants.ts";
-import { InvalidJobError } from "../errors.ts";
+import { InvalidJobKind, OverlapPolicy, RunStatus } from "../../constants.ts";
+import { InvalidJobError } from "../../errors.ts";
 import {
   type ExecutionGuard,
   type ExecutionGuardAcquire,
   type ExecutionLease,
   NoopExecutionGuard,
-} from "../guard/execution_guard.ts";
-import type { InFlightLedger, InFlightRecord } from "../guard/in_flight.ts";
-import { InMemoryInFlightLedger } from "../guard/in_memory_in_flight.ts";
-import { MAX_TIMER_MS } from "../schedule/sleep.ts";
-import { Delivery } from "./delivery.ts";
-import type { Trigger } from "./decide.ts";
-import type { RunReclaimedEvent } from "./events.ts";
-import type { Job } from "./job.ts";
-import { planReclaim } from "./reclaim_plan.ts";
+} from "../../guard/execution_guard.ts";
+import type { InFlightLedger, InFlightRecord } from "../../guard/in_flight.ts";
+import { InMemoryInFlightLedger } from "../../guard/in_memory_in_flight.ts";
+import { MAX_TIMER_MS } from "../../schedule/sleep.ts";
+import { Delivery } from "../job/delivery.ts";
+import type { Trigger } from "../rules/_decide.ts";
+import type { RunReclaimedEvent } from "../events/events.ts";
+import type { Job } from "../job/job.ts";
+import { planReclaim } from "../rules/_reclaim_plan.ts";
 
 /** A reclaimed occurrence, leased to this instance. */
 export interface Reclaimed {

@@ -6,10 +6,13 @@
  * @module
  */
 
-import type { DefinitionParts } from "./fingerprint.ts";
-import { firstOccurrence, occurrenceAfter } from "../schedule/occurrences.ts";
-import { copyJobState, type JobState } from "../store/job_state.ts";
-import type { StateReconciledEvent } from "./events.ts";
+import type { DefinitionParts } from "../job/_fingerprint.ts";
+import {
+  firstOccurrence,
+  occurrenceAfter,
+} from "../../schedule/occurrences.ts";
+import { copyJobState, type JobState } from "../../store/job_state.ts";
+import type { StateReconciledEvent } from "../events/events.ts";
 
 /** A state taken over from another definition. */
 export interface Reconciled {

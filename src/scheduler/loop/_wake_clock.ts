@@ -22,7 +22,7 @@
  * @module
  */
 
-import { armWake } from "../schedule/sleep.ts";
+import { armWake } from "../../schedule/sleep.ts";
 
 /** What the clock needs from the engine. */
 export interface WakeClockHost {

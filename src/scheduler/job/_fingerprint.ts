@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { DstPolicy } from "../schedule/dst_policy.ts";
-import type { Schedule } from "../schedule/schedule.ts";
+import type { DstPolicy } from "../../schedule/dst_policy.ts";
+import type { Schedule } from "../../schedule/schedule.ts";
 
 /** What a fingerprint covers: the parts that decide the occurrences. */
 export interface DefinitionParts {

@@ -8,13 +8,13 @@
  * @module
  */
 
-import { MissedRunPolicy, OverlapPolicy } from "../constants.ts";
+import { MissedRunPolicy, OverlapPolicy } from "../../constants.ts";
 import {
   consumeDue,
   type OccurrenceCursor,
   type OccurrenceZone,
-} from "../schedule/occurrences.ts";
-import type { Schedule } from "../schedule/schedule.ts";
+} from "../../schedule/occurrences.ts";
+import type { Schedule } from "../../schedule/schedule.ts";
 
 /** A trigger: an occurrence chosen to run. */
 export interface Trigger {

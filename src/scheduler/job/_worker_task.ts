@@ -10,9 +10,9 @@
  * @module
  */
 
-import { TaskJoinErrorKind } from "../constants.ts";
-import { describeThrown, TaskJoinError } from "../errors.ts";
-import type { TaskContext } from "./task.ts";
+import { TaskJoinErrorKind } from "../../constants.ts";
+import { describeThrown, TaskJoinError } from "../../errors.ts";
+import type { TaskContext } from "./task_context.ts";
 import {
   type SpawnWorker,
   workerHostUrl,

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { OverlapPolicy } from "../constants.ts";
-import type { InFlightRecord } from "../guard/in_flight.ts";
+import { OverlapPolicy } from "../../constants.ts";
+import type { InFlightRecord } from "../../guard/in_flight.ts";
 
 /** Everything a reclaim decision depends on. */
 export interface ReclaimInput {

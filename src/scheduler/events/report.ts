@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { RunStatus, SchedulerStopReason } from "../constants.ts";
-import type { JobState } from "../store/job_state.ts";
+import type { RunStatus, SchedulerStopReason } from "../../constants.ts";
+import type { JobState } from "../../store/job_state.ts";
 
 /**
  * One completed run.

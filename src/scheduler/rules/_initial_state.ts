@@ -11,17 +11,17 @@ import {
   StateLoadSource,
   StoreErrorKind,
   StoreOperation,
-} from "../constants.ts";
-import { InvalidJobError, StoreError } from "../errors.ts";
-import { MAX_STORABLE_MS } from "../schedule/_civil.ts";
-import { firstOccurrence } from "../schedule/occurrences.ts";
+} from "../../constants.ts";
+import { InvalidJobError, StoreError } from "../../errors.ts";
+import { MAX_STORABLE_MS } from "../../schedule/_civil.ts";
+import { firstOccurrence } from "../../schedule/occurrences.ts";
 import {
   copyJobState,
   type JobState,
   jobStateProblem,
-} from "../store/job_state.ts";
-import type { ResolvedConfig } from "./config.ts";
-import type { Job } from "./job.ts";
+} from "../../store/job_state.ts";
+import type { ResolvedConfig } from "../job/config.ts";
+import type { Job } from "../job/job.ts";
 
 /** The state a run starts from, and how it was obtained. */
 export interface InitialState {

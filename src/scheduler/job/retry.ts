@@ -5,8 +5,12 @@
  * @module
  */
 
-import { InvalidJobKind, OverlapPolicy, RunStatus } from "../constants.ts";
-import { describeThrown, describeValue, InvalidJobError } from "../errors.ts";
+import { InvalidJobKind, OverlapPolicy, RunStatus } from "../../constants.ts";
+import {
+  describeThrown,
+  describeValue,
+  InvalidJobError,
+} from "../../errors.ts";
 
 /** The longest backoff accepted: one day. */
 export const MAX_BACKOFF_MS = 86_400_000;

@@ -5,13 +5,13 @@
  * @module
  */
 
-import { StoreOperation } from "../constants.ts";
-import type { JobState } from "../store/job_state.ts";
+import { StoreOperation } from "../../constants.ts";
+import type { JobState } from "../../store/job_state.ts";
 import {
   type CreateIfAbsentStateStore,
   toStoreError,
-} from "../store/state_store.ts";
-import { checkStoredState } from "./initial_state.ts";
+} from "../../store/state_store.ts";
+import { checkStoredState } from "../rules/_initial_state.ts";
 
 /**
  * Creates `state` unless another instance stored a state first; resolves

@@ -7,11 +7,11 @@
  * @module
  */
 
-import type { OccurrenceCursor } from "../schedule/occurrences.ts";
-import type { ResolvedConfig } from "./config.ts";
-import { cursorAfterDecision } from "./decide.ts";
-import type { Jitter } from "./jitter.ts";
-import type { Job } from "./job.ts";
+import type { OccurrenceCursor } from "../../schedule/occurrences.ts";
+import type { ResolvedConfig } from "../job/config.ts";
+import { cursorAfterDecision } from "./_decide.ts";
+import type { Jitter } from "../job/_jitter.ts";
+import type { Job } from "../job/job.ts";
 
 /** The cursor-moving half of a decision's input, and wake-up prediction. */
 export class WakePlan<D> {

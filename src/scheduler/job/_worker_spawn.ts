@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeThrown } from "../errors.ts";
+import { describeThrown } from "../../errors.ts";
 
 /** What the caller hears from a started worker. */
 export interface WorkerHooks {

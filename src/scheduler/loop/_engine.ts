@@ -13,68 +13,68 @@ import {
   SchedulerStopReason,
   StoreOperation,
   TriggerNowErrorKind,
-} from "../constants.ts";
-import { describeThrown, isInstance, SchedulerError } from "../errors.ts";
+} from "../../constants.ts";
+import { describeThrown, isInstance, SchedulerError } from "../../errors.ts";
 import {
   type ExecutionGuard,
   type ExecutionLease,
   NoopExecutionGuard,
-} from "../guard/execution_guard.ts";
+} from "../../guard/execution_guard.ts";
 import {
   copyJobState,
   type JobState,
   withDefinition,
-} from "../store/job_state.ts";
-import { type StateStore, toStoreError } from "../store/state_store.ts";
-import type { ResolvedConfig } from "./config.ts";
-import type { ControlState } from "./control.ts";
+} from "../../store/job_state.ts";
+import { type StateStore, toStoreError } from "../../store/state_store.ts";
+import type { ResolvedConfig } from "../job/config.ts";
+import type { ControlState } from "./_control_state.ts";
 import {
   decide,
   type Decision,
   decisionBlocked,
   type Trigger,
-} from "./decide.ts";
-import type { OccurrenceCursor } from "../schedule/occurrences.ts";
-import type { SchedulerEvent } from "./events.ts";
-import type { Job } from "./job.ts";
+} from "../rules/_decide.ts";
+import type { OccurrenceCursor } from "../../schedule/occurrences.ts";
+import type { SchedulerEvent } from "../events/events.ts";
+import type { Job } from "../job/job.ts";
 import {
   RunHistory,
   type RunRecord,
   type SchedulerReport,
   toRunRecord,
-} from "./report.ts";
+} from "../events/report.ts";
 import {
   ActiveRun,
   type RunControls,
   type RunHost,
   type RunOutcome,
-} from "./run_execution.ts";
-import { Jitter } from "./jitter.ts";
+} from "../run/_run_execution.ts";
+import { Jitter } from "../job/_jitter.ts";
 import {
   ManualRequests,
   overlapAfterManual,
   planManualRun,
   triggerNowError,
   type TriggerNowOptions,
-} from "./manual.ts";
+} from "../run/manual.ts";
 import {
   deleteTerminalState,
   loadJobState,
   type StateEffectsHost,
 } from "./_state_effects.ts";
-import { WakePlan } from "./_wake_plan.ts";
-import { recordCompletion } from "./completion.ts";
+import { WakePlan } from "../rules/_wake_plan.ts";
+import { recordCompletion } from "../rules/_completion.ts";
 import {
   runCompletedEvent,
   runRetryingEvent,
   runStartedEvent,
   triggerEvent,
-} from "./_event_details.ts";
+} from "../run/_event_details.ts";
 import { Wakeup } from "./_wakeup.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
 import { acquireSlot, toGuardError } from "./_acquire.ts";
-import { deliveryFor, type Reclaimed } from "./reclaim.ts";
-import { definitionFingerprint } from "./fingerprint.ts";
+import { deliveryFor, type Reclaimed } from "./_reclaim.ts";
+import { definitionFingerprint } from "../job/_fingerprint.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { InvalidJobKind } from "../constants.ts";
-import { describeValue, InvalidJobError } from "../errors.ts";
+import { InvalidJobKind } from "../../constants.ts";
+import { describeValue, InvalidJobError } from "../../errors.ts";
 
 /** The largest jitter accepted: one day. */
 export const MAX_JITTER_MS = 86_400_000;

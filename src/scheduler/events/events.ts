@@ -11,7 +11,7 @@ import type {
   SchedulerStopReason,
   StateLoadSource,
   StoreOperation,
-} from "../constants.ts";
+} from "../../constants.ts";
 /**
  * The state a run starts from was loaded, created or repaired.
  *

@@ -11,19 +11,19 @@ import {
   StateLoadSource,
   StoreOperation,
   TerminalStatePolicy,
-} from "../constants.ts";
-import { type JobState, withDefinition } from "../store/job_state.ts";
+} from "../../constants.ts";
+import { type JobState, withDefinition } from "../../store/job_state.ts";
 import {
   canCreateIfAbsent,
   type StateStore,
   toStoreError,
-} from "../store/state_store.ts";
-import type { ResolvedConfig } from "./config.ts";
-import type { SchedulerEvent } from "./events.ts";
-import type { Job } from "./job.ts";
-import { checkStoredState, initialState } from "./initial_state.ts";
+} from "../../store/state_store.ts";
+import type { ResolvedConfig } from "../job/config.ts";
+import type { SchedulerEvent } from "../events/events.ts";
+import type { Job } from "../job/job.ts";
+import { checkStoredState, initialState } from "../rules/_initial_state.ts";
 import { createFirstState } from "./_first_state.ts";
-import { reconciledEvent, reconcileState } from "./reconcile.ts";
+import { reconciledEvent, reconcileState } from "../rules/_reconcile.ts";
 
 /** What the state effects need from the engine. */
 export interface StateEffectsHost<D> {

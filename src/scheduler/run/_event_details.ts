@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Trigger } from "./decide.ts";
+import type { Trigger } from "../rules/_decide.ts";
 import type {
   ExecutionGuardAcquireFailedEvent,
   ExecutionGuardContendedEvent,
@@ -16,8 +16,8 @@ import type {
   RunStartedEvent,
   RunTimedOutEvent,
   TriggerEmittedEvent,
-} from "./events.ts";
-import type { CompletedRun } from "./report.ts";
+} from "../events/events.ts";
+import type { CompletedRun } from "../events/report.ts";
 
 type TriggerEventType =
   | TriggerEmittedEvent["type"]

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { RunStatus } from "../constants.ts";
-import type { JobState } from "../store/job_state.ts";
-import type { CompletedRun } from "./report.ts";
+import { RunStatus } from "../../constants.ts";
+import type { JobState } from "../../store/job_state.ts";
+import type { CompletedRun } from "../events/report.ts";
 
 /** The state after a completion, and the newest start recorded so far. */
 export interface CompletionResult {

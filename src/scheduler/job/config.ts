@@ -4,11 +4,14 @@
  * @module
  */
 
-import { InvalidJobKind, TerminalStatePolicy } from "../constants.ts";
-import { describeValue, InvalidJobError } from "../errors.ts";
-import { type DstPolicy, validateDstPolicy } from "../schedule/dst_policy.ts";
-import { validateTimeZone } from "../schedule/time_zone.ts";
-import { checkOptions } from "../_options.ts";
+import { InvalidJobKind, TerminalStatePolicy } from "../../constants.ts";
+import { describeValue, InvalidJobError } from "../../errors.ts";
+import {
+  type DstPolicy,
+  validateDstPolicy,
+} from "../../schedule/dst_policy.ts";
+import { validateTimeZone } from "../../schedule/time_zone.ts";
+import { checkOptions } from "../../_options.ts";
 
 /**
  * How a scheduler evaluates and records its job.

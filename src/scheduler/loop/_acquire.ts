@@ -6,24 +6,27 @@
  * @module
  */
 
-import { ExecutionGuardErrorKind, TriggerNowErrorKind } from "../constants.ts";
+import {
+  ExecutionGuardErrorKind,
+  TriggerNowErrorKind,
+} from "../../constants.ts";
 import {
   describeThrown,
   ExecutionGuardError,
   isInstance,
   type SchedulerError,
-} from "../errors.ts";
+} from "../../errors.ts";
 import type {
   ExecutionGuardAcquire,
   ExecutionLease,
-} from "../guard/execution_guard.ts";
+} from "../../guard/execution_guard.ts";
 import {
   acquireFailedEvent,
   releaseFailedEvent,
   triggerEvent,
-} from "./_event_details.ts";
-import type { Trigger } from "./decide.ts";
-import type { RunHost } from "./run_execution.ts";
+} from "../run/_event_details.ts";
+import type { Trigger } from "../rules/_decide.ts";
+import type { RunHost } from "../run/_run_execution.ts";
 
 /** What acquiring needs from the engine. */
 export interface AcquireHost

@@ -5,11 +5,12 @@
  * @module
  */
 
-import { RunStatus } from "../constants.ts";
-import { isInstance, recordedError, TaskJoinError } from "../errors.ts";
-import { sleepUntil } from "../schedule/sleep.ts";
-import type { RunContext, Task, TaskContext } from "./task.ts";
-import { runTask } from "./task.ts";
+import { RunStatus } from "../../constants.ts";
+import { isInstance, recordedError, TaskJoinError } from "../../errors.ts";
+import { sleepUntil } from "../../schedule/sleep.ts";
+import type { Task } from "../job/task.ts";
+import type { RunContext, TaskContext } from "../job/task_context.ts";
+import { runTask } from "../job/task.ts";
 
 /** The abort reason of an attempt that outlived its time limit. */
 export function timeoutReason(timeoutMs: number): DOMException {

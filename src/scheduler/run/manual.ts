@@ -9,14 +9,18 @@ import {
   InvalidJobKind,
   OverlapPolicy,
   TriggerNowErrorKind,
-} from "../constants.ts";
-import { describeValue, InvalidJobError, TriggerNowError } from "../errors.ts";
-import type { OccurrenceZone } from "../schedule/occurrences.ts";
-import type { Schedule } from "../schedule/schedule.ts";
-import type { Decision, Trigger } from "./decide.ts";
-import type { RunRecord } from "./report.ts";
-import type { Job } from "./job.ts";
-import type { JobState } from "../store/job_state.ts";
+} from "../../constants.ts";
+import {
+  describeValue,
+  InvalidJobError,
+  TriggerNowError,
+} from "../../errors.ts";
+import type { OccurrenceZone } from "../../schedule/occurrences.ts";
+import type { Schedule } from "../../schedule/schedule.ts";
+import type { Decision, Trigger } from "../rules/_decide.ts";
+import type { RunRecord } from "../events/report.ts";
+import type { Job } from "../job/job.ts";
+import type { JobState } from "../../store/job_state.ts";
 
 /**
  * Options of `SchedulerHandle.triggerNow()`.
