@@ -27,7 +27,7 @@ import {
 } from "./job/config.ts";
 import { SchedulerHandle } from "./control.ts";
 import { ControlState } from "./loop/_control_state.ts";
-import { JobRun } from "./loop/_engine.ts";
+import { Engine } from "./loop/_engine.ts";
 import {
   SCHEDULER_EVENT_TYPES,
   type SchedulerEvent,
@@ -362,7 +362,7 @@ export class Scheduler extends EventTarget {
       this.#runningJobId = undefined;
     };
     try {
-      return await new JobRun({
+      return await new Engine({
         job,
         config: this.#config,
         store: this.#store,

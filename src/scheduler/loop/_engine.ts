@@ -98,8 +98,11 @@ function dateOrNull(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
 }
 
-/** Runs one job until it is exhausted, stopped, or fails. */
-export class JobRun<D> implements RunHost<D> {
+/**
+ * The lifetime of one `Scheduler.run()`: runs one job until it is exhausted,
+ * stopped, or fails. One execution of the task inside it is an `ActiveRun`.
+ */
+export class Engine<D> implements RunHost<D> {
   readonly jobId: string;
   readonly timezone: string;
   readonly deps: D;
