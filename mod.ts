@@ -80,6 +80,9 @@ export type {
   SchedulerReport,
 } from "./src/scheduler/events/report.ts";
 export type * from "./src/scheduler/events/events.ts";
+export type * from "./src/scheduler/events/state_events.ts";
+export type * from "./src/scheduler/events/run_events.ts";
+export type * from "./src/scheduler/events/guard_events.ts";
 export {
   LogObserver,
   NoopObserver,

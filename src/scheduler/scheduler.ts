@@ -6,20 +6,14 @@
  */
 
 import { InvalidJobKind } from "../constants.ts";
-import {
-  describeThrown,
-  describeValue,
-  InvalidJobError,
-  SchedulerError,
-} from "../errors.ts";
+import { describeValue, InvalidJobError, SchedulerError } from "../errors.ts";
 import {
   type ExecutionGuard,
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
 import { GuardedListeners } from "../_guarded_listeners.ts";
 import { checkOptions } from "../_options.ts";
-import type { FencingResetDetail } from "../guard/fencing.ts";
-import type { StateStore, StoreEventDetail } from "../store/state_store.ts";
+import type { StateStore } from "../store/state_store.ts";
 import {
   resolveConfig,
   type ResolvedConfig,
@@ -28,11 +22,7 @@ import {
 import { SchedulerHandle } from "./control.ts";
 import { ControlState } from "./loop/_control_state.ts";
 import { Engine } from "./loop/_engine.ts";
-import {
-  SCHEDULER_EVENT_TYPES,
-  type SchedulerEvent,
-  type SchedulerEventMap,
-} from "./events/events.ts";
+import type { SchedulerEvent, SchedulerEventMap } from "./events/events.ts";
 import { Job } from "./job/job.ts";
 import {
   LogObserver,
@@ -40,6 +30,13 @@ import {
   type SchedulerObserver,
 } from "./events/observer.ts";
 import type { SchedulerReport } from "./events/report.ts";
+import {
+  forwardPartEvents,
+  notifyObserver,
+  requireEventType,
+  requireParts,
+  runSignal,
+} from "./_scheduler_parts.ts";
 
 /**
  * Options of the {@linkcode Scheduler} constructor.
@@ -73,32 +70,6 @@ export interface RunOptions {
 
 function invalid(message: string): InvalidJobError {
   return new InvalidJobError(message, { kind: InvalidJobKind.Other });
-}
-
-function requireMethods(
-  what: string,
-  value: unknown,
-  methods: readonly string[],
-): void {
-  const missing = methods.filter((method) =>
-    typeof (value as Record<string, unknown> | null)?.[method] !== "function"
-  );
-  if (missing.length > 0) {
-    throw invalid(`${what} must have method(s) ${missing.join(", ")}`);
-  }
-}
-
-const STORE_EVENTS = ["store-degraded", "store-recovered"] as const;
-
-/** A listener for an event that never comes is a typo, not a choice. */
-function requireEventType(type: unknown): void {
-  if (!(SCHEDULER_EVENT_TYPES as readonly unknown[]).includes(type)) {
-    throw invalid(
-      `the scheduler has no event ${describeValue(type)}; its events are ${
-        SCHEDULER_EVENT_TYPES.join(", ")
-      }`,
-    );
-  }
 }
 
 /**
@@ -163,27 +134,8 @@ export class Scheduler extends EventTarget {
       known: ["observer", "guard"],
     });
     this.#config = resolveConfig(config);
-    requireMethods("the state store", store, ["load", "save", "delete"]);
     const guard = options.guard ?? new NoopExecutionGuard();
-    requireMethods("the execution guard", guard, [
-      "acquire",
-      "renew",
-      "release",
-    ]);
-    const renewIntervalMs = (guard as { renewIntervalMs?: unknown })
-      .renewIntervalMs;
-    if (
-      renewIntervalMs !== undefined && typeof renewIntervalMs !== "function"
-    ) {
-      throw invalid(
-        `the execution guard's renewIntervalMs must be a method, got ${
-          describeValue(renewIntervalMs)
-        }`,
-      );
-    }
-    if (options.observer !== undefined) {
-      requireMethods("the observer", options.observer, ["onEvent"]);
-    }
+    requireParts(store, guard, options.observer);
     this.#store = store;
     this.#guard = guard;
     this.#observer = options.observer instanceof NoopObserver
@@ -295,56 +247,15 @@ export class Scheduler extends EventTarget {
     if (!(job instanceof Job)) {
       throw invalid(`run() needs a Job, got ${describeValue(job)}`);
     }
-    checkOptions(options, { what: "run() options", known: ["signal"] });
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw invalid(
-        `run() option signal must be an AbortSignal, got ${
-          describeValue(signal)
-        }`,
-      );
-    }
+    const signal = runSignal(options);
     this.#runningJobId = job.jobId;
     const onAbort = () => this.#control.cancel(signal!.reason);
-    const forward = (event: Event) => {
-      const detail = (event as CustomEvent<StoreEventDetail>).detail;
-      if (detail?.type === "store-degraded") {
-        this.#dispatch({
-          type: "store-degraded",
-          jobId: job.jobId,
-          operation: detail.operation,
-          error: detail.error ?? "",
-        });
-      } else if (detail?.type === "store-recovered") {
-        this.#dispatch({
-          type: "store-recovered",
-          jobId: job.jobId,
-          operation: detail.operation,
-        });
-      }
-    };
-    const storeEvents = this.#store instanceof EventTarget
-      ? this.#store
-      : undefined;
-    for (const type of STORE_EVENTS) {
-      storeEvents?.addEventListener(type, forward);
-    }
-    const guardEvents = this.#guard instanceof EventTarget
-      ? this.#guard
-      : undefined;
-    const forwardReset = (event: Event) => {
-      const detail = (event as CustomEvent<FencingResetDetail>).detail;
-      // A guard may serve several schedulers: only this job's counter.
-      if (detail?.type === "fencing-reset" && detail.jobId === job.jobId) {
-        this.#dispatch({
-          type: "fencing-reset",
-          jobId: job.jobId,
-          previousFencingToken: detail.previousFencingToken,
-          fencingToken: detail.fencingToken,
-        });
-      }
-    };
-    guardEvents?.addEventListener("fencing-reset", forwardReset);
+    const detachParts = forwardPartEvents({
+      store: this.#store,
+      guard: this.#guard,
+      jobId: job.jobId,
+      dispatch: (event) => this.#dispatch(event),
+    });
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
     let finished = false;
@@ -354,10 +265,7 @@ export class Scheduler extends EventTarget {
       if (finished) return;
       finished = true;
       signal?.removeEventListener("abort", onAbort);
-      for (const type of STORE_EVENTS) {
-        storeEvents?.removeEventListener(type, forward);
-      }
-      guardEvents?.removeEventListener("fencing-reset", forwardReset);
+      detachParts();
       this.#control.finishRun();
       this.#runningJobId = undefined;
     };
@@ -384,27 +292,7 @@ export class Scheduler extends EventTarget {
   #dispatch(detail: SchedulerEvent): void {
     const observer = this.#observer;
     const type = detail.type;
-    if (observer !== undefined) {
-      const report = (error: unknown) =>
-        console.error(
-          `the scheduler observer failed on "${type}"; scheduling goes on: ${
-            describeThrown(error)
-          }`,
-        );
-      try {
-        // An async onEvent satisfies the type too: its rejection must not
-        // become an unhandled rejection (which ends a Deno process).
-        const result: unknown = observer.onEvent(detail);
-        if (
-          typeof result === "object" && result !== null &&
-          typeof (result as PromiseLike<unknown>).then === "function"
-        ) {
-          Promise.resolve(result).catch(report);
-        }
-      } catch (error) {
-        report(error);
-      }
-    }
+    if (observer !== undefined) notifyObserver(observer, detail);
     if (this.#listeners.has(type)) {
       this.dispatchEvent(new CustomEvent(type, { detail }));
     }

@@ -19,7 +19,7 @@ import { InMemoryInFlightLedger } from "../../guard/in_memory_in_flight.ts";
 import { MAX_TIMER_MS } from "../../schedule/sleep.ts";
 import { Delivery } from "../job/delivery.ts";
 import type { Trigger } from "../rules/_decide.ts";
-import type { RunReclaimedEvent } from "../events/events.ts";
+import type { RunReclaimedEvent } from "../events/run_events.ts";
 import type { Job } from "../job/job.ts";
 import { planReclaim } from "../rules/_reclaim_plan.ts";
 

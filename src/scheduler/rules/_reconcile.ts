@@ -12,7 +12,7 @@ import {
   occurrenceAfter,
 } from "../../schedule/occurrences.ts";
 import { copyJobState, type JobState } from "../../store/job_state.ts";
-import type { StateReconciledEvent } from "../events/events.ts";
+import type { StateReconciledEvent } from "../events/state_events.ts";
 
 /** A state taken over from another definition. */
 export interface Reconciled {

@@ -11,12 +11,14 @@ import type {
   ExecutionGuardContendedEvent,
   ExecutionGuardLostEvent,
   ExecutionGuardReleaseFailedEvent,
+} from "../events/guard_events.ts";
+import type {
   RunCompletedEvent,
   RunRetryingEvent,
   RunStartedEvent,
   RunTimedOutEvent,
   TriggerEmittedEvent,
-} from "../events/events.ts";
+} from "../events/run_events.ts";
 import type { CompletedRun } from "../events/report.ts";
 
 type TriggerEventType =

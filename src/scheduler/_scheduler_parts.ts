@@ -1,0 +1,175 @@
+/**
+ * What a `Scheduler` is built from — its state store, execution guard and
+ * observer: the checks they must pass, the forwarding of their events into
+ * the scheduler's own, and the call into the observer.
+ *
+ * @module
+ */
+
+import { InvalidJobKind } from "../constants.ts";
+import { describeThrown, describeValue, InvalidJobError } from "../errors.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
+import type { FencingResetDetail } from "../guard/fencing.ts";
+import type { StateStore, StoreEventDetail } from "../store/state_store.ts";
+import { SCHEDULER_EVENT_TYPES, type SchedulerEvent } from "./events/events.ts";
+import type { SchedulerObserver } from "./events/observer.ts";
+import { checkOptions } from "../_options.ts";
+
+function invalid(message: string): InvalidJobError {
+  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
+}
+
+function requireMethods(
+  what: string,
+  value: unknown,
+  methods: readonly string[],
+): void {
+  const missing = methods.filter((method) =>
+    typeof (value as Record<string, unknown> | null)?.[method] !== "function"
+  );
+  if (missing.length > 0) {
+    throw invalid(`${what} must have method(s) ${missing.join(", ")}`);
+  }
+}
+
+/**
+ * Refuses a store, guard or observer that lacks a method the scheduler
+ * calls, at construction rather than at the first run.
+ */
+export function requireParts(
+  store: StateStore,
+  guard: ExecutionGuard,
+  observer: SchedulerObserver | undefined,
+): void {
+  requireMethods("the state store", store, ["load", "save", "delete"]);
+  requireMethods("the execution guard", guard, ["acquire", "renew", "release"]);
+  const renewIntervalMs = (guard as { renewIntervalMs?: unknown })
+    .renewIntervalMs;
+  if (renewIntervalMs !== undefined && typeof renewIntervalMs !== "function") {
+    throw invalid(
+      `the execution guard's renewIntervalMs must be a method, got ${
+        describeValue(renewIntervalMs)
+      }`,
+    );
+  }
+  if (observer !== undefined) {
+    requireMethods("the observer", observer, ["onEvent"]);
+  }
+}
+
+/** A listener for an event that never comes is a typo, not a choice. */
+export function requireEventType(type: unknown): void {
+  if (!(SCHEDULER_EVENT_TYPES as readonly unknown[]).includes(type)) {
+    throw invalid(
+      `the scheduler has no event ${describeValue(type)}; its events are ${
+        SCHEDULER_EVENT_TYPES.join(", ")
+      }`,
+    );
+  }
+}
+
+/** The `signal` of `run()`'s options, once the options are checked. */
+export function runSignal(
+  options: { readonly signal?: AbortSignal },
+): AbortSignal | undefined {
+  checkOptions(options, { what: "run() options", known: ["signal"] });
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalid(
+      `run() option signal must be an AbortSignal, got ${
+        describeValue(signal)
+      }`,
+    );
+  }
+  return signal;
+}
+
+const STORE_EVENTS = ["store-degraded", "store-recovered"] as const;
+
+/**
+ * Re-emits, for the duration of one `run()`, the store's degraded and
+ * recovered events and the guard's fencing resets of this job as scheduler
+ * events; returns what detaches the listeners again.
+ */
+export function forwardPartEvents(options: {
+  readonly store: StateStore;
+  readonly guard: ExecutionGuard;
+  readonly jobId: string;
+  readonly dispatch: (event: SchedulerEvent) => void;
+}): () => void {
+  const { jobId, dispatch } = options;
+  const forward = (event: Event) => {
+    const detail = (event as CustomEvent<StoreEventDetail>).detail;
+    if (detail?.type === "store-degraded") {
+      dispatch({
+        type: "store-degraded",
+        jobId,
+        operation: detail.operation,
+        error: detail.error ?? "",
+      });
+    } else if (detail?.type === "store-recovered") {
+      dispatch({
+        type: "store-recovered",
+        jobId,
+        operation: detail.operation,
+      });
+    }
+  };
+  const storeEvents = options.store instanceof EventTarget
+    ? options.store
+    : undefined;
+  for (const type of STORE_EVENTS) {
+    storeEvents?.addEventListener(type, forward);
+  }
+  const guardEvents = options.guard instanceof EventTarget
+    ? options.guard
+    : undefined;
+  const forwardReset = (event: Event) => {
+    const detail = (event as CustomEvent<FencingResetDetail>).detail;
+    // A guard may serve several schedulers: only this job's counter.
+    if (detail?.type === "fencing-reset" && detail.jobId === jobId) {
+      dispatch({
+        type: "fencing-reset",
+        jobId,
+        previousFencingToken: detail.previousFencingToken,
+        fencingToken: detail.fencingToken,
+      });
+    }
+  };
+  guardEvents?.addEventListener("fencing-reset", forwardReset);
+  return () => {
+    for (const type of STORE_EVENTS) {
+      storeEvents?.removeEventListener(type, forward);
+    }
+    guardEvents?.removeEventListener("fencing-reset", forwardReset);
+  };
+}
+
+/**
+ * Calls the observer; a throwing or rejecting observer is logged and never
+ * disturbs scheduling.
+ */
+export function notifyObserver(
+  observer: SchedulerObserver,
+  detail: SchedulerEvent,
+): void {
+  const report = (error: unknown) =>
+    console.error(
+      `the scheduler observer failed on "${detail.type}"; scheduling goes on: ${
+        describeThrown(error)
+      }`,
+    );
+  try {
+    // An async onEvent satisfies the type too: its rejection must not
+    // become an unhandled rejection (which ends a Deno process).
+    const result: unknown = observer.onEvent(detail);
+    if (
+      typeof result === "object" && result !== null &&
+      typeof (result as PromiseLike<unknown>).then === "function"
+    ) {
+      Promise.resolve(result).catch(report);
+    }
+  } catch (error) {
+    report(error);
+  }
+}
