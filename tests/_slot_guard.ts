@@ -1,5 +1,5 @@
 /**
- * An in-process execution guard with the SPEC's guarantee (at most one grant
+ * An in-process execution guard with the guard contract's guarantee (at most one grant
  * per slot, a released slot stays done) and a log of every call, for
  * fake-time tests of run controls. Several schedulers may share one.
  */

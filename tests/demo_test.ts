@@ -35,7 +35,7 @@ Deno.test("demo: the second start resumes where the first stopped", async () => 
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /^new state: first run at /m);
     assert.deepEqual(runNumbers(first.stdout), [1, 2]);
-    // (Issue 13: a new counter starts from the time in microseconds.)
+    // (A new counter starts from the time in microseconds.)
     const firstTokens = [...first.stdout.matchAll(/fencing token (\d+)/g)]
       .map((m) => BigInt(m[1]));
     assert.deepEqual(firstTokens, [firstTokens[0], firstTokens[0] + 1n]);

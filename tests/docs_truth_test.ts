@@ -1,5 +1,5 @@
 /**
- * Issue 12 item 5: what the README says is what happens — the permissions
+ * What the README says is what happens — the permissions
  * each backend needs (run with exactly the documented flags), the worker
  * cancel limit, and a stored state winning over a changed schedule.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 7: a single `tickAsync(total)` runs every occurrence at its own
+ * A single `tickAsync(total)` runs every occurrence at its own
  * instant, under sinon and under a faithful model of `@std/testing/time`'s
  * FakeTime, with the same results; nothing hangs.
  */

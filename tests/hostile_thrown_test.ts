@@ -1,5 +1,5 @@
 /**
- * Issue 13, item 4: whatever a task or a custom store throws — a revoked
+ * Whatever a task or a custom store throws — a revoked
  * `Proxy`, a proxy whose every trap throws — `run()` still records the run,
  * releases the lease, stops renewing it, and settles.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 9, deterministic jitter (in memory, fake time): jittered occurrences
+ * Deterministic jitter (in memory, fake time): jittered occurrences
  * that every instance computes alike, measured from their jittered instant.
  */
 import assert from "node:assert/strict";

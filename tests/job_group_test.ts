@@ -1,5 +1,5 @@
 /**
- * Issue 12 item 1: several jobs in one process sharing one store, one guard
+ * Several jobs in one process sharing one store, one guard
  * and one AbortSignal that SIGINT and SIGTERM abort.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Issue 12 item 2: no silent typos. Every options object refuses a key it
+ * No silent typos. Every options object refuses a key it
  * does not know with an `InvalidJobError` naming the key, and a misspelt
  * event type fails type checking (and throws at run time).
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 9's run controls on Deno KV (state in `DenoKvStateStore`, leases in
+ * Run controls on Deno KV (state in `DenoKvStateStore`, leases in
  * `DenoKvExecutionGuard`), fake time with real KV I/O: the same behaviour as
  * in memory.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 9's run controls against a real `valkey-server` (state in
+ * Run controls against a real `valkey-server` (state in
  * `ValkeyStateStore`, leases in `ValkeyExecutionGuard`): the same behaviour
  * as in memory. Real time (Valkey I/O is real); every wait is short and the
  * assertions tolerate scheduling delays.
@@ -36,7 +36,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The SPEC's lease key of an occurrence, with the default prefix. */
+/** The README's lease key of an occurrence, with the default prefix. */
 function leaseKey(jobId: string, at: number): string {
   const iso = new Date(at).toISOString().replace(/Z$/, "000000Z");
   return `scheduler:valkey:execution-lease:${jobId}:${iso}`;

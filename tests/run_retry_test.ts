@@ -1,5 +1,5 @@
 /**
- * Issue 9, retries (in memory, fake time): the same occurrence and lease,
+ * Retries (in memory, fake time): the same occurrence and lease,
  * backoff, the next-occurrence rule, timeouts, overlap and stopping.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Issue 9, run timeout (in memory, fake time): the signal's TimeoutError,
+ * Run timeout (in memory, fake time): the signal's TimeoutError,
  * the `timed-out` record once the task settles, the lease held until then.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Issue 13 with real processes, on Deno KV and on Valkey: three instances
+ * Shared state with real processes, on Deno KV and on Valkey: three instances
  * share one state store (20 ms latency per call, starts 5 ms apart) and an
  * execution guard.
  *

@@ -1,5 +1,5 @@
 /**
- * Issue 13, items 1–2 on the runtime-neutral parts: the monotonic merge of a
+ * The runtime-neutral parts of shared state: the monotonic merge of a
  * save over the stored state, the in-memory store's atomic first state and
  * merged saves, and the engine adopting the winner's first state.
  */

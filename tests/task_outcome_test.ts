@@ -1,5 +1,5 @@
 /**
- * Task outcomes (SPEC §3–4): success, failure with a readable message for
+ * Task outcomes: success, failure with a readable message for
  * whatever was thrown, cancellation, the effect on the job state, and the
  * context every run receives.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 9, `triggerNow()` (in memory, fake time): manual runs outside the
+ * `triggerNow()` (in memory, fake time): manual runs outside the
  * schedule under the overlap policy and the guard, with timeouts and retries.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Every invalid argument of SPEC §3–4 is refused with a typed
+ * Every invalid argument of the public API is refused with a typed
  * `InvalidJobError` (right `kind`, message naming the offending value),
  * synchronously from constructors and builders, and as a rejection from
  * `run()`.

@@ -100,7 +100,7 @@ export interface SchedulerEventMap {
 export type SchedulerEvent = SchedulerEventMap[keyof SchedulerEventMap];
 
 /**
- * Every event type, in the order of the SPEC's table (then the new ones).
+ * Every event type, in the order of the README's "Events and observers" table.
  *
  * @example
  * ```ts

@@ -1,7 +1,7 @@
 /**
  * Asking the execution guard for a trigger's slot: the answer checked, a
  * lease granted to a stopping scheduler given back, and every outcome
- * reported the way the SPEC says.
+ * reported as the README's "Several instances" section says.
  *
  * @module
  */

@@ -2,7 +2,7 @@
  * The effectful loop that carries out `decide()`'s decisions for one
  * `run()`: it loads the state, sleeps until the next occurrence, saves before
  * and after each run, asks the guard, starts tasks, records completions, and
- * stops the way the SPEC says (in-flight runs settle first, always a
+ * stops as ARCHITECTURE.md describes (in-flight runs settle first, always a
  * `scheduler-stopped`).
  *
  * @module
