@@ -20,12 +20,7 @@ import {
   NoopExecutionGuard,
 } from "../../guard/execution_guard.ts";
 import { copyJobState } from "../../store/job_state.ts";
-import {
-  decide,
-  type Decision,
-  decisionBlocked,
-  type Trigger,
-} from "../rules/_decide.ts";
+import { decide, decisionBlocked } from "../rules/_decide.ts";
 import type { OccurrenceCursor } from "../../schedule/occurrences.ts";
 import type { SchedulerEvent } from "../events/events.ts";
 import type { Job } from "../job/job.ts";
@@ -42,7 +37,6 @@ import {
 } from "../run/_run_execution.ts";
 import { Jitter } from "../job/_jitter.ts";
 import {
-  overlapAfterManual,
   planManualRun,
   triggerNowError,
   type TriggerNowOptions,
@@ -54,15 +48,9 @@ import {
 } from "./_state_effects.ts";
 import { WakePlan } from "../rules/_wake_plan.ts";
 import { recordCompletion } from "../rules/_completion.ts";
-import {
-  runCompletedEvent,
-  runRetryingEvent,
-  runStartedEvent,
-  triggerEvent,
-} from "../run/_event_details.ts";
+import { runCompletedEvent, runRetryingEvent } from "../run/_event_details.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
-import { acquireSlot, toGuardError } from "./_acquire.ts";
-import type { Reclaimed } from "./_reclaim.ts";
+import { carryOut, reclaimExpired, startRun } from "./_launch.ts";
 import { EngineCore, type EngineOptions } from "./_engine_core.ts";
 
 function dateOrNull(ms: number | null): Date | null {
@@ -246,7 +234,7 @@ export class Engine<D> implements RunHost<D> {
         if (this.#core.active.size === 0 && this.#core.queued !== undefined) {
           const queued = this.#core.queued;
           this.#core.queued = undefined;
-          const starting = this.#start(queued);
+          const starting = startRun(this.#core, queued);
           if (starting !== undefined) await starting;
           continue;
         }
@@ -268,7 +256,7 @@ export class Engine<D> implements RunHost<D> {
               queued: this.#core.queued !== undefined,
             },
           ) &&
-          await this.#reclaim()
+          await reclaimExpired(this.#core)
         ) continue;
         const decision = decide({
           ...this.#plan.cursorInput(this.#cursor(), this.#clock.takeNow()),
@@ -285,7 +273,7 @@ export class Engine<D> implements RunHost<D> {
           // Saved before anything starts: at most one run per occurrence,
           // even across a crash.
           if (await this.#core.persist()) {
-            const starting = this.#carryOut(decision);
+            const starting = carryOut(this.#core, decision);
             if (starting !== undefined) await starting;
           }
           continue;
@@ -300,7 +288,7 @@ export class Engine<D> implements RunHost<D> {
         // At-least-once: a run another instance still holds may need us.
         const reclaimer = this.#core.delivery.reclaimer;
         if (reclaimer !== undefined && !control.paused) {
-          if (await this.#reclaim()) continue;
+          if (await reclaimExpired(this.#core)) continue;
           if (reclaimer.open && !this.#core.stopping()) {
             await this.#waitForWork();
             continue;
@@ -339,154 +327,6 @@ export class Engine<D> implements RunHost<D> {
       this.#clock.disarm();
     }
     return this.#core.wakeup.wait();
-  }
-
-  /**
-   * Reports a saved decision and starts or queues its trigger; returns a
-   * promise only when starting has to wait for the guard.
-   */
-  #carryOut(saved: Decision): Promise<void> | undefined {
-    const decision = overlapAfterManual(saved, {
-      overlapPolicy: this.#core.options.job.overlapPolicy,
-      activeRuns: this.#core.active.size,
-      queued: this.#core.queued !== undefined,
-    });
-    const { trigger } = decision;
-    let action = decision.action;
-    // The save may have let a stop or a pause in: nothing new starts then.
-    // A paused trigger waits in the queue for resume(); a stopped one is
-    // consumed without a run, like a queued trigger discarded at a stop.
-    if (action === "start" && this.#core.stopping()) action = "none";
-    else if (action === "start" && this.#core.options.control.paused) {
-      action = "queue";
-    }
-    const dropped = decision.action === "none" && trigger !== undefined;
-    if (!dropped) this.#emitSkipped(decision);
-    if (trigger !== undefined && this.listens("trigger-emitted")) {
-      this.dispatch(triggerEvent("trigger-emitted", this.jobId, trigger));
-    }
-    if (dropped) this.#emitSkipped(decision);
-    if (action === "start") return this.#start(trigger!);
-    if (action === "queue") this.#core.queued = trigger;
-    return undefined;
-  }
-
-  #emitSkipped(decision: Decision): void {
-    const skipped = decision.skipped;
-    if (skipped === undefined) return;
-    if (this.listens("run-skipped")) {
-      this.dispatch({
-        type: "run-skipped",
-        jobId: this.jobId,
-        scheduledAt: new Date(skipped.scheduledAt),
-        triggerCount: decision.cursor.triggerCount,
-        count: skipped.count,
-        reason: skipped.reason,
-      });
-    }
-  }
-
-  /**
-   * Asks the guard for the trigger's slot and starts the run. The
-   * single-instance guard always grants, so that path takes no promise hop.
-   */
-  #start(trigger: Trigger, run?: ActiveRun): Promise<void> | undefined {
-    if (this.trivialGuard) {
-      this.#launch(trigger, this.#trivialLease(trigger), run);
-      return undefined;
-    }
-    return this.#acquireAndLaunch(trigger, run);
-  }
-
-  #trivialLease(trigger: Trigger): ExecutionLease {
-    return {
-      jobId: this.jobId,
-      scheduledAt: new Date(trigger.scheduledAt),
-      token: "",
-      leaseKey: "",
-    };
-  }
-
-  /**
-   * Acquires the slot and launches the run (`run`, when it was already
-   * counted as active); when nothing launches, `run` is completed without a
-   * record and a manual request learns why.
-   */
-  async #acquireAndLaunch(trigger: Trigger, run?: ActiveRun): Promise<void> {
-    const reclaimer = this.#core.delivery.reclaimer;
-    const lease = await acquireSlot({
-      jobId: this.jobId,
-      guard: this.guard,
-      // At-least-once occurrences are granted with their in-flight record;
-      // a manual run is not an occurrence and has none.
-      acquire: reclaimer === undefined || trigger.manual
-        ? undefined
-        : (slotTrigger) => reclaimer.acquire(slotTrigger),
-      listens: (type) => this.listens(type),
-      dispatch: (event) => this.dispatch(event),
-      stopping: () => this.#core.stopping(),
-      fail: (error) => this.#core.fail(error),
-    }, trigger);
-    if (typeof lease === "object") {
-      this.#launch(trigger, lease, run);
-      return;
-    }
-    this.#core.manual.over(trigger, lease);
-    if (run !== undefined) this.complete({ run, final: true });
-  }
-
-  /**
-   * Reclaims the expired in-flight records `planReclaim` picks and starts
-   * them; whether anything started (or failed), so the loop looks again.
-   */
-  async #reclaim(): Promise<boolean> {
-    let reclaimed: Reclaimed[];
-    try {
-      reclaimed = await this.#core.delivery.reclaimer!.check({
-        activeRuns: this.#core.active.size,
-        queued: this.#core.queued !== undefined,
-        stopping: () => this.#core.stopping(),
-      });
-    } catch (error) {
-      this.#core.fail(toGuardError(error, this.jobId));
-      return true;
-    }
-    for (const { trigger, lease, event } of reclaimed) {
-      if (this.listens("run-reclaimed")) this.dispatch(event);
-      this.#launch(trigger, lease);
-    }
-    return reclaimed.length > 0;
-  }
-
-  /** Starts a run that holds `lease`. */
-  #launch(
-    trigger: Trigger,
-    lease: ExecutionLease,
-    run: ActiveRun = new ActiveRun(trigger),
-  ): void {
-    this.#core.active.add(run);
-    this.#core.settled = false;
-    if (this.listens("run-started")) {
-      this.dispatch(
-        runStartedEvent(this.jobId, trigger, {
-          fencingToken: lease.fencingToken,
-          attempt: 1,
-        }),
-      );
-    }
-    run.execute(this, lease).catch((error) => {
-      // execute() reports exactly once by design; this only keeps a bug in
-      // it from leaving run() waiting for a run that will never complete.
-      this.#core.active.delete(run);
-      this.#core.fail(
-        new SchedulerError(
-          `internal error while running job ${JSON.stringify(this.jobId)}: ${
-            describeThrown(error)
-          }`,
-          { cause: error },
-        ),
-      );
-    });
   }
 
   async #applyCompletions(): Promise<void> {
@@ -577,7 +417,7 @@ export class Engine<D> implements RunHost<D> {
       // while the guard is asked.
       const run = new ActiveRun(trigger);
       this.#core.active.add(run);
-      this.#start(trigger, run);
+      startRun(this.#core, trigger, run);
     }
     return promise;
   }
