@@ -1,9 +1,10 @@
 /**
  * The effectful loop that carries out `decide()`'s decisions for one
  * `run()`: it loads the state, sleeps until the next occurrence, saves before
- * and after each run, asks the guard, starts tasks, records completions, and
- * stops the way the SPEC says (in-flight runs settle first, always a
- * `scheduler-stopped`).
+ * each run, hands the runs to start to `_launch.ts` and what they hand back
+ * to `_completions.ts`, and stops the way the SPEC says (in-flight runs
+ * settle first, always a `scheduler-stopped`). The state it shares with
+ * those parts is in `_engine_core.ts`.
  *
  * @module
  */
@@ -24,33 +25,23 @@ import { decide, decisionBlocked } from "../rules/_decide.ts";
 import type { OccurrenceCursor } from "../../schedule/occurrences.ts";
 import type { SchedulerEvent } from "../events/events.ts";
 import type { Job } from "../job/job.ts";
-import {
-  type RunRecord,
-  type SchedulerReport,
-  toRunRecord,
-} from "../events/report.ts";
-import {
-  ActiveRun,
-  type RunControls,
-  type RunHost,
-  type RunOutcome,
+import type { SchedulerReport } from "../events/report.ts";
+import type {
+  RunControls,
+  RunHost,
+  RunOutcome,
 } from "../run/_run_execution.ts";
 import { Jitter } from "../job/_jitter.ts";
-import {
-  planManualRun,
-  triggerNowError,
-  type TriggerNowOptions,
-} from "../run/manual.ts";
 import {
   deleteTerminalState,
   loadJobState,
   type StateEffectsHost,
 } from "./_state_effects.ts";
 import { WakePlan } from "../rules/_wake_plan.ts";
-import { recordCompletion } from "../rules/_completion.ts";
-import { runCompletedEvent, runRetryingEvent } from "../run/_event_details.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
 import { carryOut, reclaimExpired, startRun } from "./_launch.ts";
+import { applyCompletions } from "./_completions.ts";
+import { triggerNow } from "./_trigger_now.ts";
 import { EngineCore, type EngineOptions } from "./_engine_core.ts";
 
 function dateOrNull(ms: number | null): Date | null {
@@ -144,7 +135,8 @@ export class Engine<D> implements RunHost<D> {
 
   /** Runs the job; resolves with the report or rejects with a SchedulerError. */
   async run(): Promise<SchedulerReport> {
-    const { control } = this.#core.options;
+    const core = this.#core;
+    const { control } = core.options;
     control.attach(() => this.#onControl());
     let reason: SchedulerStopReason = SchedulerStopReason.Failed;
     // A timer is pending from the first moment, so a fake clock's
@@ -153,35 +145,35 @@ export class Engine<D> implements RunHost<D> {
     // real wake-up replaces it.
     this.#clock.armFor(Date.now());
     try {
-      control.attachTrigger((options) => this.triggerNow(options));
-      if (this.#core.delivery.error !== undefined) {
-        throw this.#core.delivery.error;
+      control.attachTrigger((options) => triggerNow(core, options));
+      if (core.delivery.error !== undefined) {
+        throw core.delivery.error;
       }
-      await loadJobState(this.#effects).finally(() => this.#core.markLoaded());
+      await loadJobState(this.#effects).finally(() => core.markLoaded());
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();
     } catch (error) {
-      this.#core.fatal ??= isInstance(error, SchedulerError)
+      core.fatal ??= isInstance(error, SchedulerError)
         ? error
         : new SchedulerError(describeThrown(error), { cause: error });
     }
     this.#clock.disarm();
     // Manual runs queued but never started, or still being acquired.
-    this.#core.manual.endAll(
-      this.#core.fatal === undefined
+    core.manual.endAll(
+      core.fatal === undefined
         ? TriggerNowErrorKind.Stopping
         : TriggerNowErrorKind.Failed,
-      this.#core.fatal,
+      core.fatal,
     );
-    this.#core.delivery.reclaimer?.dispose();
-    this.#core.options.finish();
-    if (this.#core.fatal !== undefined) {
-      const fatal = this.#core.fatal;
+    core.delivery.reclaimer?.dispose();
+    core.options.finish();
+    if (core.fatal !== undefined) {
+      const fatal = core.fatal;
       if (this.listens("scheduler-stopped")) {
         this.dispatch({
           type: "scheduler-stopped",
           jobId: this.jobId,
-          triggerCount: this.#core.state?.triggerCount ?? 0,
+          triggerCount: core.state?.triggerCount ?? 0,
           reason: SchedulerStopReason.Failed,
           error: fatal.message,
         });
@@ -192,88 +184,90 @@ export class Engine<D> implements RunHost<D> {
       this.dispatch({
         type: "scheduler-stopped",
         jobId: this.jobId,
-        triggerCount: this.#core.state.triggerCount,
+        triggerCount: core.state.triggerCount,
         reason,
       });
     }
     return {
       jobId: this.jobId,
-      state: copyJobState(this.#core.state),
-      history: this.#core.history.toArray(),
+      state: copyJobState(core.state),
+      history: core.history.toArray(),
       stopReason: reason,
     };
   }
 
   /** A control change: wake the loop; a cancel also aborts running tasks. */
   #onControl(): void {
-    const stop = this.#core.options.control.stop;
+    const core = this.#core;
+    const stop = core.options.control.stop;
     if (stop?.kind === "cancel") {
-      for (const run of this.#core.active) run.abort(stop.reason);
+      for (const run of core.active) run.abort(stop.reason);
     } else if (stop !== undefined) {
-      for (const run of this.#core.active) run.interrupt(); // no further retries
+      for (const run of core.active) run.interrupt(); // no further retries
     }
-    this.#core.wakeup.notify();
+    core.wakeup.notify();
   }
 
   async #loop(): Promise<SchedulerStopReason> {
-    const { control, job } = this.#core.options;
+    const core = this.#core;
+    const { control, job } = core.options;
     for (;;) {
-      if (this.#core.completions.length > 0) await this.#applyCompletions();
+      if (core.completions.length > 0) await applyCompletions(core);
       const stop = control.stop;
-      if (this.#core.fatal !== undefined || stop !== undefined) {
-        if (this.#core.active.size === 0) {
-          if (this.#core.fatal !== undefined) return SchedulerStopReason.Failed;
+      if (core.fatal !== undefined || stop !== undefined) {
+        if (core.active.size === 0) {
+          if (core.fatal !== undefined) return SchedulerStopReason.Failed;
           return stop!.kind === "cancel"
             ? SchedulerStopReason.Cancelled
             : SchedulerStopReason.Shutdown;
         }
-        await this.#core.wakeup.wait();
+        await core.wakeup.wait();
         continue;
       }
       if (!control.paused) {
-        if (this.#core.active.size === 0 && this.#core.queued !== undefined) {
-          const queued = this.#core.queued;
-          this.#core.queued = undefined;
-          const starting = startRun(this.#core, queued);
+        if (core.active.size === 0 && core.queued !== undefined) {
+          const queued = core.queued;
+          core.queued = undefined;
+          const starting = startRun(core, queued);
           if (starting !== undefined) await starting;
           continue;
         }
         const lagging = this.#clock.lagging;
-        if (lagging && this.#core.active.size > 0 && !this.#core.settled) {
+        if (lagging && core.active.size > 0 && !core.settled) {
           // Timers fired in one synchronous burst (a fake clock): let the
           // runs started at an earlier instant finish, as they could have
           // between two real timers, before deciding at the next instant.
-          this.#core.settled = true;
+          core.settled = true;
           await nextMacrotask();
           continue;
         }
-        this.#core.settled = false;
+        core.settled = false;
         if (
-          this.#core.delivery.reclaimer?.shouldCheck(
-            this.#core.state.nextRunAt,
+          core.delivery.reclaimer?.shouldCheck(
+            core.state.nextRunAt,
             {
-              activeRuns: this.#core.active.size,
-              queued: this.#core.queued !== undefined,
+              activeRuns: core.active.size,
+              queued: core.queued !== undefined,
             },
           ) &&
-          await reclaimExpired(this.#core)
+          await reclaimExpired(core)
         ) continue;
         const decision = decide({
           ...this.#plan.cursorInput(this.#cursor(), this.#clock.takeNow()),
           overlapPolicy: job.overlapPolicy,
-          activeRuns: this.#core.active.size,
-          queued: this.#core.queued !== undefined,
+          activeRuns: core.active.size,
+          queued: core.queued !== undefined,
         });
         if (decision !== undefined) {
-          this.#core.state = {
-            ...this.#core.state,
+          core.state = {
+            ...core.state,
             triggerCount: decision.cursor.triggerCount,
             nextRunAt: dateOrNull(decision.cursor.nextRunAt),
           };
           // Saved before anything starts: at most one run per occurrence,
           // even across a crash.
-          if (await this.#core.persist()) {
-            const starting = carryOut(this.#core, decision);
+          if (await core.persist()) {
+            const starting = carryOut(core, decision);
             if (starting !== undefined) await starting;
           }
           continue;
@@ -282,19 +276,19 @@ export class Engine<D> implements RunHost<D> {
       }
       this.#clock.dropBurst();
       if (
-        this.#core.state.nextRunAt === null && this.#core.active.size === 0 &&
-        this.#core.queued === undefined
+        core.state.nextRunAt === null && core.active.size === 0 &&
+        core.queued === undefined
       ) {
         // At-least-once: a run another instance still holds may need us.
-        const reclaimer = this.#core.delivery.reclaimer;
+        const reclaimer = core.delivery.reclaimer;
         if (reclaimer !== undefined && !control.paused) {
-          if (await reclaimExpired(this.#core)) continue;
-          if (reclaimer.open && !this.#core.stopping()) {
+          if (await reclaimExpired(core)) continue;
+          if (reclaimer.open && !core.stopping()) {
             await this.#waitForWork();
             continue;
           }
         }
-        await deleteTerminalState(this.#effects, this.#core.state);
+        await deleteTerminalState(this.#effects, core.state);
         return SchedulerStopReason.Terminal;
       }
       await this.#waitForWork();
@@ -303,22 +297,24 @@ export class Engine<D> implements RunHost<D> {
 
   /** The state's occurrence cursor. */
   #cursor(): OccurrenceCursor {
+    const core = this.#core;
     return {
-      triggerCount: this.#core.state.triggerCount,
-      nextRunAt: this.#core.state.nextRunAt?.getTime() ?? null,
+      triggerCount: core.state.triggerCount,
+      nextRunAt: core.state.nextRunAt?.getTime() ?? null,
     };
   }
 
   /** Sleeps until the next occurrence or until something changes. */
   #waitForWork(): Promise<void> {
-    const { control, job } = this.#core.options;
-    const next = this.#core.state.nextRunAt?.getTime();
+    const core = this.#core;
+    const { control, job } = core.options;
+    const next = core.state.nextRunAt?.getTime();
     const canSleep = next !== undefined && !control.paused &&
       !decisionBlocked({
         missedRunPolicy: job.missedRunPolicy,
         overlapPolicy: job.overlapPolicy,
-        activeRuns: this.#core.active.size,
-        queued: this.#core.queued !== undefined,
+        activeRuns: core.active.size,
+        queued: core.queued !== undefined,
       });
     if (canSleep) {
       this.#plan.resetTo(this.#cursor());
@@ -326,99 +322,6 @@ export class Engine<D> implements RunHost<D> {
     } else {
       this.#clock.disarm();
     }
-    return this.#core.wakeup.wait();
-  }
-
-  async #applyCompletions(): Promise<void> {
-    while (this.#core.completions.length > 0) {
-      const { run, record, failure, final, retry } = this.#core.completions
-        .shift()!;
-      if (final) this.#core.active.delete(run);
-      this.#core.settled = false;
-      if (failure !== undefined) {
-        this.#core.fail(failure);
-      } else if (record !== undefined) {
-        ({ state: this.#core.state, newestStart: this.#core.newestStart } =
-          recordCompletion(this.#core.state, record, this.#core.newestStart));
-        this.#core.history.push(record);
-        if (record.manual) {
-          this.#core.manual.recorded(run.trigger, toRunRecord(record));
-        }
-        await this.#core.persist();
-        if (this.listens("run-completed")) {
-          this.dispatch(runCompletedEvent(this.jobId, record));
-        }
-        if (retry !== undefined && this.listens("run-retrying")) {
-          this.dispatch(
-            runRetryingEvent(this.jobId, run.trigger, {
-              ...retry,
-              error: record.error ?? "",
-            }),
-          );
-        }
-      }
-      if (final) {
-        this.#core.manual.over(
-          run.trigger,
-          failure === undefined
-            ? TriggerNowErrorKind.Stopping
-            : TriggerNowErrorKind.Failed,
-          failure,
-        );
-      }
-    }
-  }
-
-  /**
-   * Starts a manual run now (or queues it, under `queue-one`), outside the
-   * schedule; resolves with the record of its last attempt.
-   */
-  triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
-    if (this.#core.state === undefined) {
-      // Called while the state loads: wait for it (a failed load fails it).
-      return this.#core.loaded.then(() => {
-        if (this.#core.state === undefined) {
-          throw triggerNowError(this.jobId, TriggerNowErrorKind.Failed);
-        }
-        return this.triggerNow(options);
-      });
-    }
-    if (this.#core.fatal !== undefined) {
-      return Promise.reject(
-        triggerNowError(
-          this.jobId,
-          TriggerNowErrorKind.Failed,
-          this.#core.fatal,
-        ),
-      );
-    }
-    const { control, job, config } = this.#core.options;
-    let planned: ReturnType<typeof planManualRun>;
-    try {
-      planned = planManualRun(options, {
-        job,
-        zone: config,
-        state: this.#core.state,
-        activeRuns: this.#core.active.size,
-        queued: this.#core.queued !== undefined,
-        paused: control.paused,
-        stopping: this.#core.stopping(),
-      });
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const { trigger, action } = planned;
-    const promise = this.#core.manual.add(trigger);
-    if (action === "queue") {
-      this.#core.queued = trigger;
-      this.#core.wakeup.notify();
-    } else {
-      // Active from now on, so that the overlap policy and stopping see it
-      // while the guard is asked.
-      const run = new ActiveRun(trigger);
-      this.#core.active.add(run);
-      startRun(this.#core, trigger, run);
-    }
-    return promise;
+    return core.wakeup.wait();
   }
 }
