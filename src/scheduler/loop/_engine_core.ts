@@ -1,0 +1,123 @@
+/**
+ * The engine's core: the mutable state of one `run()` and the collaborators
+ * that the loop, the launch path, the completion bookkeeping and the manual
+ * runs all work on. One record shared by reference, so those parts can live
+ * in files of their own without the engine handing each a bag of callbacks.
+ *
+ * @module
+ */
+
+import { StoreOperation } from "../../constants.ts";
+import type { SchedulerError } from "../../errors.ts";
+import type { ExecutionGuard } from "../../guard/execution_guard.ts";
+import { type JobState, withDefinition } from "../../store/job_state.ts";
+import { type StateStore, toStoreError } from "../../store/state_store.ts";
+import type { ResolvedConfig } from "../job/config.ts";
+import type { Job } from "../job/job.ts";
+import { definitionFingerprint } from "../job/_fingerprint.ts";
+import type { SchedulerEvent } from "../events/events.ts";
+import { RunHistory } from "../events/report.ts";
+import type { Trigger } from "../rules/_decide.ts";
+import type { ActiveRun, RunHost, RunOutcome } from "../run/_run_execution.ts";
+import { ManualRequests } from "../run/manual.ts";
+import type { ControlState } from "./_control_state.ts";
+import { deliveryFor } from "./_reclaim.ts";
+import { Wakeup } from "./_wakeup.ts";
+
+/** What the engine needs from its scheduler. */
+export interface EngineOptions<D> {
+  readonly job: Job<D>;
+  readonly config: ResolvedConfig;
+  readonly store: StateStore;
+  readonly guard: ExecutionGuard;
+  readonly control: ControlState;
+  /** Whether anyone (listener or observer) wants events of `type`. */
+  listens(type: SchedulerEvent["type"]): boolean;
+  /** Delivers an event to the observer and the listeners. */
+  dispatch(event: SchedulerEvent): void;
+  /**
+   * Frees the scheduler for its next `run()`; called just before
+   * `scheduler-stopped` is dispatched, so its listeners may start one.
+   */
+  finish(): void;
+}
+
+/** The state of one `run()` shared by the engine and its parts. */
+export class EngineCore<D> {
+  readonly options: EngineOptions<D>;
+  /** The engine, as the host of the runs it starts. */
+  readonly host: RunHost<D>;
+  readonly jobId: string;
+  /** The job definition's fingerprint, saved with every state. */
+  readonly definition: string;
+  /** At-least-once bookkeeping (see _reclaim.ts); none for at-most-once. */
+  readonly delivery: ReturnType<typeof deliveryFor>;
+  readonly history: RunHistory;
+  readonly manual: ManualRequests;
+  readonly active = new Set<ActiveRun>();
+  readonly completions: RunOutcome[] = [];
+  readonly wakeup = new Wakeup();
+  /** Settles when the state is loaded (or failed to load). */
+  markLoaded!: () => void;
+  // Not Promise.withResolvers: the library also runs on Node 20.
+  readonly loaded = new Promise<void>((
+    resolve,
+  ) => (this.markLoaded = resolve));
+  /**
+   * The current state. Never mutated: each change makes a new object, so it
+   * can be handed to the store without a defensive copy.
+   */
+  state!: Readonly<JobState>;
+  queued: Trigger | undefined;
+  fatal: SchedulerError | undefined;
+  /** Start of the newest run recorded so far, so parallel runs never move
+   * `lastRunAt` backwards. */
+  newestStart = -Infinity;
+  /**
+   * Whether runs were given a macrotask to finish since the last burst
+   * instant was taken or the last run started or completed.
+   */
+  settled = false;
+
+  constructor(options: EngineOptions<D>, host: RunHost<D>) {
+    const { job, config } = options;
+    this.options = options;
+    this.host = host;
+    this.jobId = job.jobId;
+    this.delivery = deliveryFor(job, options.guard, () => this.wakeup.notify());
+    this.history = new RunHistory(config.historyLimit);
+    this.definition = definitionFingerprint({ ...job, ...config });
+    this.manual = new ManualRequests(job.jobId);
+  }
+
+  /** Whether a stop was requested or a fatal error occurred. */
+  stopping(): boolean {
+    return this.fatal !== undefined || this.options.control.stop !== undefined;
+  }
+
+  fail(error: SchedulerError): void {
+    this.fatal ??= error;
+    for (const run of this.active) run.interrupt(); // no further retries
+    this.wakeup.notify();
+  }
+
+  /**
+   * Saves the current state; a failure becomes the fatal error. Resolves
+   * whether it was saved. (One promise hop: this is on every run's path.)
+   */
+  persist(): Promise<boolean> {
+    let saving: Promise<void>;
+    try {
+      saving = this.options.store.save(
+        withDefinition(this.state, this.definition),
+      );
+    } catch (error) {
+      this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
+      return Promise.resolve(false);
+    }
+    return Promise.resolve(saving).then(() => true, (error) => {
+      this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
+      return false;
+    });
+  }
+}
