@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatRfc3339 } from "../_rfc3339.ts";
+import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import { ExecutionGuardErrorKind } from "../constants.ts";
 import {
   describeThrown,

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { formatRfc3339, parseRfc3339 } from "../_rfc3339.ts";
+import { formatRfc3339, parseRfc3339 } from "../schedule/_rfc3339.ts";
 import { ExecutionGuardErrorKind } from "../constants.ts";
 import { describeValue, ExecutionGuardError } from "../errors.ts";
 import type {
