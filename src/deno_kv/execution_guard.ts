@@ -27,7 +27,7 @@ import { guardKv, KV_GUARD_RETRY_BUDGET_MS } from "./_kv_errors.ts";
 import { requireKv, validateKeyPrefix } from "./state_store.ts";
 import { checkOptions } from "../_options.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
-import { DenoKvInFlightLedger } from "./in_flight_ledger.ts";
+import { DenoKvInFlightLedger } from "./_in_flight_ledger.ts";
 import { nextFencingToken } from "./_fencing_counter.ts";
 import {
   leaseKeyText,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { OccurrenceCursor } from "../schedule/occurrences.ts";
+import type { OccurrenceCursor } from "../schedule/_occurrences.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { cursorAfterDecision } from "./decide.ts";
 import type { Jitter } from "./jitter.ts";

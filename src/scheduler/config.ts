@@ -7,7 +7,7 @@
 import { InvalidJobKind, TerminalStatePolicy } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 import { type DstPolicy, validateDstPolicy } from "../schedule/dst_policy.ts";
-import { validateTimeZone } from "../schedule/time_zone.ts";
+import { validateTimeZone } from "../schedule/_time_zone.ts";
 import { checkOptions } from "../_options.ts";
 
 /**

@@ -34,7 +34,7 @@ import {
   decisionBlocked,
   type Trigger,
 } from "./decide.ts";
-import type { OccurrenceCursor } from "../schedule/occurrences.ts";
+import type { OccurrenceCursor } from "../schedule/_occurrences.ts";
 import type { SchedulerEvent } from "./events.ts";
 import type { Job } from "./job.ts";
 import {

@@ -11,7 +11,7 @@ import {
   TriggerNowErrorKind,
 } from "../constants.ts";
 import { describeValue, InvalidJobError, TriggerNowError } from "../errors.ts";
-import type { OccurrenceZone } from "../schedule/occurrences.ts";
+import type { OccurrenceZone } from "../schedule/_occurrences.ts";
 import type { Schedule } from "../schedule/schedule.ts";
 import type { Decision, Trigger } from "./decide.ts";
 import type { RunRecord } from "./report.ts";

@@ -7,7 +7,7 @@
  */
 
 import type { DefinitionParts } from "./fingerprint.ts";
-import { firstOccurrence, occurrenceAfter } from "../schedule/occurrences.ts";
+import { firstOccurrence, occurrenceAfter } from "../schedule/_occurrences.ts";
 import { copyJobState, type JobState } from "../store/job_state.ts";
 import type { StateReconciledEvent } from "./events.ts";
 

@@ -10,7 +10,7 @@
 import { StoreErrorKind } from "../constants.ts";
 import { isInstance, StoreError } from "../errors.ts";
 import { copyJobState, type JobState } from "./job_state.ts";
-import { mergeJobStates } from "./merge_state.ts";
+import { mergeJobStates } from "./_merge_state.ts";
 import type { StateStore } from "./state_store.ts";
 
 /** The primary refuses our credentials: nothing to mask, nothing to drop. */

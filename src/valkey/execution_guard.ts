@@ -40,7 +40,7 @@ import type { InFlightLedger } from "../guard/in_flight.ts";
 import {
   defineInFlightCommands,
   ValkeyInFlightLedger,
-} from "./in_flight_ledger.ts";
+} from "./_in_flight_ledger.ts";
 
 /**
  * How long a Valkey lease lasts and how often it is renewed.

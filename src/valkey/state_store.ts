@@ -12,7 +12,7 @@ import {
   requireSavableState,
   requireStoreJobId,
 } from "../store/_store_input.ts";
-import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
+import { decodeJobState, encodeJobState } from "../store/_json_codec.ts";
 import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
 import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
 import { resolveRetryBudget } from "../_retry.ts";
