@@ -54,12 +54,14 @@ export {
 } from "./src/store/resilient.ts";
 export {
   type ExecutionGuard,
-  type ExecutionGuardAcquire,
-  type ExecutionGuardRenewal,
-  type ExecutionLease,
-  type ExecutionSlot,
   NoopExecutionGuard,
 } from "./src/guard/execution_guard.ts";
+export type {
+  ExecutionGuardAcquire,
+  ExecutionGuardRenewal,
+  ExecutionLease,
+  ExecutionSlot,
+} from "./src/guard/lease.ts";
 export { Task } from "./src/scheduler/job/task.ts";
 export type {
   RunContext,

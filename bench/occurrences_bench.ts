@@ -3,7 +3,7 @@
  * occurrences should cost about as much as one.
  */
 import { Schedule } from "../mod.ts";
-import { consumeDue } from "../src/schedule/occurrences.ts";
+import { consumeDue } from "../src/schedule/_occurrences.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
 const interval = Schedule.interval(1000);

@@ -8,8 +8,7 @@
  * @module
  */
 
-import { InvalidJobKind } from "./constants.ts";
-import { describeValue, InvalidJobError } from "./errors.ts";
+import { describeValue, invalid } from "./errors.ts";
 
 /** The longest job id, in UTF-16 code units. */
 export const MAX_JOB_ID_LENGTH = 512;
@@ -17,10 +16,6 @@ export const MAX_JOB_ID_LENGTH = 512;
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 /** How much of an over-long id an error message quotes. */
 const QUOTED_PREFIX = 40;
-
-function invalid(message: string): InvalidJobError {
-  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
-}
 
 /**
  * Returns `jobId` when it is a non-empty, well-formed Unicode string of at

@@ -8,13 +8,13 @@
  * @module
  */
 
-import type {
-  ExecutionGuardErrorKind,
+import {
+  type ExecutionGuardErrorKind,
   InvalidJobKind,
-  StoreErrorKind,
-  StoreOperation,
-  TaskJoinErrorKind,
-  TriggerNowErrorKind,
+  type StoreErrorKind,
+  type StoreOperation,
+  type TaskJoinErrorKind,
+  type TriggerNowErrorKind,
 } from "./constants.ts";
 
 /**
@@ -73,6 +73,11 @@ export class InvalidJobError extends SchedulerError {
     super(message);
     this.kind = options.kind;
   }
+}
+
+/** An {@linkcode InvalidJobError} of kind `other` with `message`. */
+export function invalid(message: string): InvalidJobError {
+  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
 }
 
 /**

@@ -1,3 +1,8 @@
+/**
+ * The cron dialect is crontab(5)'s: field syntax, names, ranges, steps and
+ * nicknames, the day-of-month/day-of-week OR rule, Sunday as 0 and 7, and
+ * typed errors for everything outside the dialect.
+ */
 import assert from "node:assert/strict";
 import {
   CronSchedule,

@@ -1,6 +1,6 @@
 /**
- * Issue 12 item 4: `CronSchedule.nextAfter(date)` without a zone evaluates in
- * UTC, like the scheduler (not in the machine's `TZ`), and a non-Date is an
+ * `CronSchedule.nextAfter(date)` without a zone evaluates in UTC, like the
+ * scheduler (not in the machine's `TZ`), and a non-Date is an
  * `InvalidJobError`, not a `TypeError`.
  */
 import assert from "node:assert/strict";

@@ -1,9 +1,10 @@
 /**
- * `DenoKvExecutionGuard` (SPEC §6): grants and contention, lease keys,
- * renewals and deadlines on a fake clock (KV I/O is real, only `Date.now` and
- * timers are faked), takeover after a lost lease, owner-only release, the
- * completed-occurrence retention, fencing tokens, concurrency, config
- * validation, corrupt records, and two schedulers sharing one guard.
+ * `DenoKvExecutionGuard` grants each occurrence once and answers contention
+ * to everyone else: lease keys, renewals and deadlines on a fake clock (KV
+ * I/O is real, only `Date.now` and timers are faked), takeover after a lost
+ * lease, owner-only release, the completed-occurrence retention, fencing
+ * tokens, concurrency, config validation, corrupt records, and two
+ * schedulers sharing one guard.
  */
 import assert from "node:assert/strict";
 import {

@@ -1,5 +1,5 @@
 /**
- * Deno KV trouble (issue 11): passing connection errors are retried within
+ * Deno KV trouble: passing connection errors are retried within
  * `retryBudgetMs` on the fake clock, a closed database and corrupt values
  * are not, and a garbage lease value costs only its own occurrence.
  */

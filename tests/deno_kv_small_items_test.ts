@@ -1,8 +1,7 @@
 /**
- * Issue 13's Deno KV small items: a lease record whose deadline is Infinity
- * or NaN is corrupt (kind `data`, never "held forever" or "expired"), and a
- * database that cannot be written (read-only file) is kind `connection`,
- * not `unknown`.
+ * A Deno KV lease record whose deadline is Infinity or NaN is corrupt (kind
+ * `data`, never "held forever" or "expired"), and a database that cannot be
+ * written (read-only file) is kind `connection`, not `unknown`.
  */
 import assert from "node:assert/strict";
 import { DenoKvExecutionGuard, DenoKvStateStore } from "../mod.ts";

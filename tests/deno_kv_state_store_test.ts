@@ -1,7 +1,7 @@
 /**
- * `DenoKvStateStore` (SPEC §5): round trips, copies, the Rust crate's JSON
- * text as the stored value, key layout, corrupt values, restarts through a
- * KV file, ownership of the database, and errors of a closed database.
+ * `DenoKvStateStore`: round trips, copies, the Rust crate's JSON text as the
+ * stored value, key layout, corrupt values, restarts through a KV file,
+ * ownership of the database, and errors of a closed database.
  */
 import assert from "node:assert/strict";
 import {

@@ -1,9 +1,9 @@
 /**
- * The scheduler's execution-guard protocol (SPEC §4 "Guard", "Signals",
- * "Error exits", §6), driven by a scripted guard on a fake clock. Ports the
- * Rust crate's `tests/execution_guard.rs` and adds the port's new behaviour
- * (fencing tokens, aborted signals on a lost lease, renewal cadence, error
- * exits that wait for in-flight runs).
+ * The scheduler's execution-guard protocol, driven by a scripted guard on a
+ * fake clock: a contended occurrence is skipped, acquire and release
+ * failures are typed and reported, leases are renewed on their cadence, a
+ * lost lease aborts its run and shuts the scheduler down, and the fencing
+ * token reaches the run.
  */
 import assert from "node:assert/strict";
 import {

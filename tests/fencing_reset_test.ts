@@ -1,7 +1,7 @@
 /**
- * Issue 13, item 3: fencing tokens keep increasing across a counter reset
- * (Valkey restarted empty, the KV counter or file gone), the guard reports
- * the reset with a `fencing-reset` event, and tokens beyond 2^53 stay exact.
+ * Fencing tokens keep increasing across a counter reset (Valkey restarted
+ * empty, the KV counter or file gone), the guard reports the reset with a
+ * `fencing-reset` event, and tokens beyond 2^53 stay exact.
  */
 import assert from "node:assert/strict";
 import {

@@ -5,7 +5,7 @@ import {
   consumeDue,
   firstOccurrence,
   occurrenceAfter,
-} from "../src/schedule/occurrences.ts";
+} from "../src/schedule/_occurrences.ts";
 
 const UTC = { timezone: "UTC" };
 const NOW = Date.UTC(2026, 3, 3, 12, 0, 0);

@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { definitionFingerprint } from "../src/scheduler/job/_fingerprint.ts";
 import { withDefinition } from "../src/store/job_state.ts";
-import { decodeJobState, encodeJobState } from "../src/store/json_codec.ts";
+import { decodeJobState, encodeJobState } from "../src/store/_json_codec.ts";
 import { withFakeClock } from "./_fake_time.ts";
 import { recordEvents, settle, T0 } from "./_engine_helpers.ts";
 

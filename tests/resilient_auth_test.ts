@@ -1,8 +1,8 @@
 /**
- * Issue 13, item 5 on the resilient wrapper: a primary that answers but
- * refuses our credentials (StoreError kind `auth`) is never masked. When an
- * outage ends with such a refusal, every call fails with it — also between
- * probes — and nothing written during the outage is dropped.
+ * A primary that answers but refuses our credentials (StoreError kind
+ * `auth`) is never masked by the resilient wrapper. When an outage ends with
+ * such a refusal, every call fails with it — also between probes — and
+ * nothing written during the outage is dropped.
  */
 import assert from "node:assert/strict";
 import {

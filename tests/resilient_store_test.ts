@@ -1,7 +1,8 @@
 /**
- * `ResilientStateStore`, as a unit and under a `Scheduler` (the Rust crate's
- * tests/resilient_store.rs, plus the SPEC's improved behaviour: probing,
- * write-back on recovery, `store-recovered`, once-per-outage events).
+ * `ResilientStateStore`, as a unit and under a `Scheduler`: it serves from
+ * its mirror during an outage, probes at most once per interval, writes
+ * back on recovery, and dispatches `store-degraded` and `store-recovered`
+ * once per outage.
  */
 import assert from "node:assert/strict";
 import {

@@ -12,7 +12,7 @@ import {
   Scheduler,
   Task,
 } from "../mod.ts";
-import { parseRfc3339 } from "../src/_rfc3339.ts";
+import { parseRfc3339 } from "../src/schedule/_rfc3339.ts";
 import { MAX_RECORDED_ERROR_LENGTH } from "../src/errors.ts";
 import { withFakeClock } from "./_fake_time.ts";
 import { delay, settle, T0 } from "./_engine_helpers.ts";

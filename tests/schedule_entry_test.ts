@@ -1,6 +1,6 @@
 /**
- * Issue 12 item 1: the one-call `schedule()`, `nextRuns`, the handle's next
- * run, and several jobs sharing one store, guard and shutdown signal.
+ * The one-call `schedule()`, `nextRuns`, the handle's next run, and several
+ * jobs sharing one store, guard and shutdown signal.
  */
 import assert from "node:assert/strict";
 import {

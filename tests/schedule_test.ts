@@ -1,3 +1,8 @@
+/**
+ * The `Schedule` constructors validate their input: interval bounds and
+ * kinds of error, at-times lists sorted, de-duplicated and copied from any
+ * iterable, and cron from text or a `CronSchedule`.
+ */
 import assert from "node:assert/strict";
 import { CronSchedule, InvalidJobError, Schedule } from "../mod.ts";
 

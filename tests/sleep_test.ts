@@ -1,3 +1,8 @@
+/**
+ * `sleepUntil` fires on time however far away the instant is, follows
+ * wall-clock jumps without firing early, and rejects on abort or invalid
+ * input.
+ */
 import assert from "node:assert/strict";
 import { InvalidJobError, MAX_TIMER_MS, sleepUntil } from "../mod.ts";
 import { withFakeClock } from "./_fake_time.ts";

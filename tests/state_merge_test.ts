@@ -13,7 +13,7 @@ import {
   type StateStore,
   Task,
 } from "../mod.ts";
-import { mergeJobStates } from "../src/store/merge_state.ts";
+import { mergeJobStates } from "../src/store/_merge_state.ts";
 import { withDefinition } from "../src/store/job_state.ts";
 import { withFakeClock } from "./_fake_time.ts";
 import { recordEvents, settle, T0 } from "./_engine_helpers.ts";

@@ -1,7 +1,7 @@
 /**
- * The shared bounded retry (issue 11): capped exponential back-off, the
- * budget, abandoned attempts, and that a fake clock installed after the
- * module was loaded drives all of it.
+ * The shared bounded retry: capped exponential back-off, the budget,
+ * abandoned attempts, and that a fake clock installed after the module was
+ * loaded drives all of it.
  */
 import assert from "node:assert/strict";
 import {

@@ -1,8 +1,8 @@
 /**
- * Issue 12 item 3: stored data that does not decode is a `StoreError` kind
- * `data` naming the field (never a silent terminal stop); every store checks
- * `save()` input and job ids itself; ids that are not well-formed Unicode are
- * refused; an over-long id gets a short message.
+ * Stored data that does not decode is a `StoreError` kind `data` naming the
+ * field (never a silent terminal stop); every store checks `save()` input
+ * and job ids itself; ids that are not well-formed Unicode are refused; an
+ * over-long id gets a short message.
  */
 import assert from "node:assert/strict";
 import {

@@ -1,9 +1,9 @@
 /**
- * Issue 13, item 5 and the Valkey small items: refused credentials are kind
- * `auth` on every call (also when iovalkey only reports a closed stream
- * after a reconnection failed with WRONGPASS), the resilient store never
- * reports a success the server refused, and a user who may not run
- * `EVALSHA` is refused at connect, not at the second occurrence.
+ * Refused credentials on Valkey are kind `auth` on every call (also when
+ * iovalkey only reports a closed stream after a reconnection failed with
+ * WRONGPASS), the resilient store never reports a success the server
+ * refused, and a user who may not run `EVALSHA` is refused at connect, not
+ * at the second occurrence.
  *
  * Real `valkey-server` and real time; ignored without the binary.
  */

@@ -1,7 +1,7 @@
 /**
- * Valkey outages (issue 11) against a real `valkey-server`: killed and
- * restarted under three scheduler processes, paused with SIGSTOP past the
- * retry budget, and garbage in lease keys.
+ * Scheduling survives Valkey outages against a real `valkey-server`: killed
+ * and restarted under three scheduler processes, paused with SIGSTOP past
+ * the retry budget, and garbage in lease keys.
  *
  * Real processes and a real server, so real time: each wait is short, and
  * the assertions allow for a slow machine (no exact timings).

@@ -1,9 +1,9 @@
 /**
- * The Valkey state store and execution guard (SPEC §5–§7) against a real
- * `valkey-server` that each test starts on its own loopback port (the Rust
- * crate's tests/valkey_store.rs and tests/execution_guard.rs items 9–12, plus
- * the SPEC's improvements: done markers, fencing tokens, resilient start-up,
- * error classes and clean closing).
+ * The Valkey state store and execution guard against a real `valkey-server`
+ * that each test starts on its own loopback port: the Rust crate's keys and
+ * values (with the legacy key fallback), corrupt values, leases with done
+ * markers and fencing tokens, resilient start-up, two schedulers sharing a
+ * server, error classes and clean closing.
  *
  * Real time throughout (Valkey I/O is real); every wait is short. Without
  * `valkey-server` on the machine the tests are registered as ignored.

@@ -1,12 +1,19 @@
 /**
  * Deno KV failures: which are transient (retried), which mean the database
- * cannot be used (kind `connection`), and a retry loop for the former.
+ * cannot be used (kind `connection`), a retry loop for the former, and the
+ * typed failures of the execution guard's operations.
  *
  * @module
  */
 
+import { ExecutionGuardErrorKind } from "../constants.ts";
 import { retryWithBackoff } from "../_retry.ts";
-import { describeThrown, isInstance, SchedulerError } from "../errors.ts";
+import {
+  describeThrown,
+  ExecutionGuardError,
+  isInstance,
+  SchedulerError,
+} from "../errors.ts";
 
 /** SQLite reports contention between processes sharing one KV file this way. */
 const TRANSIENT = /database (table )?is locked|SQLITE_BUSY/;
@@ -113,4 +120,31 @@ export function describeKvKey(key: Deno.KvKey): string {
         : String(part)
     ).join(", ")
   }]`;
+}
+
+/**
+ * Runs one execution guard operation with {@linkcode retryKv}, its failures
+ * typed: an {@linkcode ExecutionGuardError} passes as it is, anything else
+ * is wrapped, kind `connection` for a connection-class KV error.
+ */
+export async function guardKv<T>(
+  call: { operation: string; jobId: string; budgets: KvRetryBudgets },
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await retryKv(body, call.budgets);
+  } catch (cause) {
+    if (isInstance(cause, ExecutionGuardError)) throw cause;
+    throw new ExecutionGuardError(
+      `Deno KV execution guard ${call.operation} failed for job ${
+        JSON.stringify(call.jobId)
+      }: ${describeThrown(cause)}`,
+      {
+        kind: isConnectionKvError(cause)
+          ? ExecutionGuardErrorKind.Connection
+          : ExecutionGuardErrorKind.Unknown,
+        cause,
+      },
+    );
+  }
 }

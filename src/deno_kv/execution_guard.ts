@@ -7,26 +7,14 @@
  * @module
  */
 
-import { formatRfc3339 } from "../_rfc3339.ts";
-import { ExecutionGuardErrorKind } from "../constants.ts";
-import {
-  describeThrown,
-  describeValue,
-  ExecutionGuardError,
-  isInstance,
-} from "../errors.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import type {
-  ExecutionGuard,
   ExecutionGuardAcquire,
   ExecutionGuardRenewal,
   ExecutionLease,
   ExecutionSlot,
-} from "../guard/execution_guard.ts";
-import {
-  type CounterFound,
-  fencingSeed,
-  FencingWatch,
-} from "../guard/fencing.ts";
+} from "../guard/lease.ts";
+import { type CounterFound, FencingWatch } from "../guard/fencing.ts";
 import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
 import {
   type LeaseConfig,
@@ -35,16 +23,18 @@ import {
   resolveLeaseConfig,
 } from "../guard/lease_config.ts";
 import { renewalBudget, resolveRetryBudget } from "../_retry.ts";
-import {
-  describeKvKey,
-  isConnectionKvError,
-  KV_GUARD_RETRY_BUDGET_MS,
-  retryKv,
-} from "./_kv_errors.ts";
+import { guardKv, KV_GUARD_RETRY_BUDGET_MS } from "./_kv_errors.ts";
 import { requireKv, validateKeyPrefix } from "./state_store.ts";
 import { checkOptions } from "../_options.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
-import { DenoKvInFlightLedger } from "./in_flight_ledger.ts";
+import { DenoKvInFlightLedger } from "./_in_flight_ledger.ts";
+import { nextFencingToken } from "./_fencing_counter.ts";
+import {
+  leaseKeyText,
+  type LeaseRecord,
+  MAX_CONFLICTS,
+  readLeaseRecord,
+} from "./_lease_record.ts";
 
 /**
  * Options of {@linkcode DenoKvExecutionGuard}.
@@ -91,31 +81,6 @@ export const DEFAULT_LEASE_KEY_PREFIX: Deno.KvKey = [
   "scheduler",
   "execution-lease",
 ];
-
-/** What a lease key holds. */
-export interface LeaseRecord {
-  readonly token: string;
-  readonly fencingToken: bigint;
-  /** `held` while a run holds it, `done` once released. */
-  readonly status: "held" | "done";
-  /** Held: when the lease ends unless renewed. Done: when the marker ends. */
-  readonly deadline: number;
-}
-
-/** Attempts when another process changes the keys between read and commit. */
-const MAX_CONFLICTS = 50;
-
-function isLeaseRecord(value: unknown): value is LeaseRecord {
-  const record = value as LeaseRecord | null;
-  return typeof record === "object" && record !== null &&
-    typeof record.token === "string" &&
-    typeof record.fencingToken === "bigint" &&
-    (record.status === "held" || record.status === "done") &&
-    typeof record.deadline === "number" &&
-    // Infinity would hold the occurrence forever, NaN would count as
-    // expired: both are corrupt records, not leases.
-    Number.isFinite(record.deadline);
-}
 
 /**
  * Guards occurrences with leases in Deno KV; several processes may share one
@@ -208,10 +173,9 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
       prefix: this.#prefix,
       guarded: (operation, jobId, body) =>
         this.#guarded(operation, jobId, body),
-      leaseRecord: (value, jobId, key) => this.#record(value, jobId, key),
-      nextToken: (jobId, fence, now) => this.#nextToken(jobId, fence, now),
+      nextToken: (jobId, fence, now) =>
+        nextFencingToken(this.#fencing, jobId, fence, now),
       reportReset: (grant) => this.#reportReset(grant),
-      leaseKeyText: (jobId, at) => this.#leaseKeyText(jobId, at),
       heldExpiry: () => this.#heldExpiry(),
     });
   }
@@ -245,11 +209,12 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
         ]);
         const now = Date.now();
         if (lease.value !== null) {
-          const record = this.#record(lease.value, jobId, leaseKey);
+          const record = readLeaseRecord(lease.value, jobId, leaseKey);
           // Held and alive, or completed within the retention: not ours.
           if (record.deadline > now) return { kind: "contended" };
         }
-        const { fencingToken, counter } = this.#nextToken(
+        const { fencingToken, counter } = nextFencingToken(
+          this.#fencing,
           jobId,
           fence,
           now,
@@ -274,7 +239,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
               jobId,
               scheduledAt: new Date(scheduledAt.getTime()),
               token: record.token,
-              leaseKey: this.#leaseKeyText(jobId, scheduledAt),
+              leaseKey: leaseKeyText(this.#prefix, jobId, scheduledAt),
               fencingToken,
             },
           };
@@ -342,7 +307,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
         const entry = await this.#kv.get<unknown>(key);
         if (entry.value === null) return;
-        const record = this.#record(entry.value, lease.jobId, key);
+        const record = readLeaseRecord(entry.value, lease.jobId, key);
         // Past its deadline but not taken over, the lease is still ours:
         // the run did complete, so the occurrence is done.
         if (record.status !== "held" || record.token !== lease.token) return;
@@ -378,34 +343,6 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
     return this.#lease.renewIntervalMs;
   }
 
-  /**
-   * The token to grant next over the counter entry `fence`. A missing
-   * counter (the file was deleted) starts from the time, and never below a
-   * token this guard has seen: tokens never repeat.
-   */
-  #nextToken(
-    jobId: string,
-    fence: Deno.KvEntryMaybe<unknown>,
-    now: number,
-  ): { fencingToken: bigint; counter: CounterFound } {
-    if (fence.value !== null && typeof fence.value !== "bigint") {
-      throw new ExecutionGuardError(
-        `the fencing counter ${describeKvKey(fence.key)} of job ${
-          JSON.stringify(jobId)
-        } is corrupt: ${describeValue(fence.value)}`,
-        { kind: ExecutionGuardErrorKind.Data },
-      );
-    }
-    const floor = this.#fencing.floor(jobId);
-    const base = fence.value ?? fencingSeed(now);
-    const counter = fence.value === null
-      ? "absent"
-      : floor > fence.value
-      ? "behind"
-      : "present";
-    return { fencingToken: (floor > base ? floor : base) + 1n, counter };
-  }
-
   #reportReset(
     grant: { jobId: string; fencingToken: bigint; counter: CounterFound },
   ): void {
@@ -427,7 +364,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
     now: number,
   ): boolean {
     if (value === null) return false;
-    const record = this.#record(
+    const record = readLeaseRecord(
       value,
       jobId,
       this.#leaseKey(lease.jobId, lease.scheduledAt),
@@ -436,55 +373,24 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
       record.deadline > now;
   }
 
-  #record(value: unknown, jobId: string, key: Deno.KvKey): LeaseRecord {
-    if (!isLeaseRecord(value)) {
-      throw new ExecutionGuardError(
-        `the lease record ${describeKvKey(key)} of job ${
-          JSON.stringify(jobId)
-        } is corrupt: ${describeValue(value)}`,
-        { kind: ExecutionGuardErrorKind.Data },
-      );
-    }
-    return value;
-  }
-
   #leaseKey(jobId: string, scheduledAt: Date): Deno.KvKey {
     return [...this.#prefix, "lease", jobId, scheduledAt.getTime()];
   }
 
-  #leaseKeyText(jobId: string, scheduledAt: Date): string {
-    return [
-      ...this.#prefix.map(String),
-      jobId,
-      formatRfc3339(scheduledAt.getTime(), 9),
-    ].join(":");
-  }
-
-  async #guarded<T>(
+  #guarded<T>(
     operation: string,
     jobId: string,
     body: () => Promise<T>,
   ): Promise<T> {
-    try {
-      return await retryKv(body, {
+    return guardKv({
+      operation,
+      jobId,
+      budgets: {
         contentionMs: KV_GUARD_RETRY_BUDGET_MS,
         connectionMs: operation === "renew"
           ? renewalBudget(this.#retryBudgetMs, this.#lease)
           : this.#retryBudgetMs,
-      });
-    } catch (cause) {
-      if (isInstance(cause, ExecutionGuardError)) throw cause;
-      throw new ExecutionGuardError(
-        `Deno KV execution guard ${operation} failed for job ${
-          JSON.stringify(jobId)
-        }: ${describeThrown(cause)}`,
-        {
-          kind: isConnectionKvError(cause)
-            ? ExecutionGuardErrorKind.Connection
-            : ExecutionGuardErrorKind.Unknown,
-          cause,
-        },
-      );
-    }
+      },
+    }, body);
   }
 }

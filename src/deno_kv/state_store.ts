@@ -23,7 +23,7 @@ import {
   requireSavableState,
   requireStoreJobId,
 } from "../store/_store_input.ts";
-import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
+import { decodeJobState, encodeJobState } from "../store/_json_codec.ts";
 import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
 import { checkOptions } from "../_options.ts";
 import { resolveRetryBudget } from "../_retry.ts";

@@ -14,7 +14,7 @@ import type {
   ExecutionGuardAcquire,
   ExecutionLease,
   ExecutionSlot,
-} from "./execution_guard.ts";
+} from "./lease.ts";
 
 /**
  * An occurrence about to run, with what a reclaimer needs to run it again.

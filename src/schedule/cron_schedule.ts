@@ -7,16 +7,16 @@
 
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
-import { parseCronPattern } from "./cron_pattern.ts";
-import type { CronPattern } from "./cron_pattern.ts";
-import { nextZonedOccurrence } from "./cron_zoned.ts";
+import { parseCronPattern } from "./_cron_pattern.ts";
+import type { CronPattern } from "./_cron_pattern.ts";
+import { nextZonedOccurrence } from "./_cron_zoned.ts";
 import {
   type DstPolicy,
   resolveDstRules,
   validateDstPolicy,
 } from "./dst_policy.ts";
-import { timeZoneRules } from "./time_zone.ts";
-import { listOccurrences, startOfListing } from "./next_runs.ts";
+import { timeZoneRules } from "./_time_zone.ts";
+import { listOccurrences, startOfListing } from "./_next_runs.ts";
 
 /**
  * A crontab(5) expression: five fields (minute, hour, day-of-month, month,

@@ -6,13 +6,13 @@
 
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
-import { parseRfc3339 } from "../_rfc3339.ts";
+import { parseRfc3339 } from "./_rfc3339.ts";
 import { MAX_DATE_MS, MAX_STORABLE_MS, MIN_STORABLE_MS } from "./_civil.ts";
 import { CronSchedule } from "./cron_schedule.ts";
 import { type DstPolicy, validateDstPolicy } from "./dst_policy.ts";
-import { listOccurrences, startOfListing } from "./next_runs.ts";
-import { occurrenceAfter } from "./occurrences.ts";
-import { validateTimeZone } from "./time_zone.ts";
+import { listOccurrences, startOfListing } from "./_next_runs.ts";
+import { occurrenceAfter } from "./_occurrences.ts";
+import { validateTimeZone } from "./_time_zone.ts";
 import { checkOptions } from "../_options.ts";
 
 /**

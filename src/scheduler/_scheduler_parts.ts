@@ -6,18 +6,13 @@
  * @module
  */
 
-import { InvalidJobKind } from "../constants.ts";
-import { describeThrown, describeValue, InvalidJobError } from "../errors.ts";
+import { describeThrown, describeValue, invalid } from "../errors.ts";
 import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import type { FencingResetDetail } from "../guard/fencing.ts";
 import type { StateStore, StoreEventDetail } from "../store/state_store.ts";
 import { SCHEDULER_EVENT_TYPES, type SchedulerEvent } from "./events/events.ts";
 import type { SchedulerObserver } from "./events/observer.ts";
 import { checkOptions } from "../_options.ts";
-
-function invalid(message: string): InvalidJobError {
-  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
-}
 
 function requireMethods(
   what: string,

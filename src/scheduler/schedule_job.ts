@@ -9,13 +9,12 @@
 
 import type { RetryPolicy } from "./job/retry.ts";
 import type { Delivery } from "./job/delivery.ts";
-import { InvalidJobKind } from "../constants.ts";
 import type {
   MissedRunPolicy,
   OverlapPolicy,
   TerminalStatePolicy,
 } from "../constants.ts";
-import { describeValue, InvalidJobError } from "../errors.ts";
+import { describeValue, invalid } from "../errors.ts";
 import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import { checkOptions } from "../_options.ts";
 import { CronSchedule } from "../schedule/cron_schedule.ts";
@@ -165,10 +164,6 @@ export const SCHEDULE_OPTION_KEYS: readonly (keyof ScheduleOptions)[] = [
   "jitterMs",
   "delivery",
 ];
-
-function invalid(message: string): InvalidJobError {
-  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
-}
 
 function toScheduleAndId(spec: unknown): { schedule: Schedule; id: string } {
   if (typeof spec === "string" || spec instanceof CronSchedule) {

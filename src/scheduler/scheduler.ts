@@ -5,8 +5,7 @@
  * @module
  */
 
-import { InvalidJobKind } from "../constants.ts";
-import { describeValue, InvalidJobError, SchedulerError } from "../errors.ts";
+import { describeValue, invalid, SchedulerError } from "../errors.ts";
 import {
   type ExecutionGuard,
   NoopExecutionGuard,
@@ -66,10 +65,6 @@ export interface SchedulerOptions {
 export interface RunOptions {
   /** Aborting it cancels the run, as `handle().cancel(signal.reason)`. */
   signal?: AbortSignal;
-}
-
-function invalid(message: string): InvalidJobError {
-  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
 }
 
 /**

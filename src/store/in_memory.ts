@@ -7,7 +7,7 @@
  */
 
 import { type JobState, withDefinition } from "./job_state.ts";
-import { mergedDefinition, mergeStateFields } from "./merge_state.ts";
+import { mergedDefinition, mergeStateFields } from "./_merge_state.ts";
 import type { CreateIfAbsentStateStore } from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 

@@ -6,22 +6,12 @@
  * @module
  */
 
-import {
-  InvalidJobKind,
-  StoreErrorKind,
-  StoreOperation,
-} from "../constants.ts";
-import {
-  describeThrown,
-  describeValue,
-  InvalidJobError,
-  isInstance,
-  StoreError,
-} from "../errors.ts";
+import { StoreErrorKind, StoreOperation } from "../constants.ts";
+import { describeThrown, StoreError } from "../errors.ts";
 import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
-import { checkOptions } from "../_options.ts";
 import { copyJobState, type JobState, jobStateProblem } from "./job_state.ts";
-import { mergeJobStates } from "./merge_state.ts";
+import { StoreMirror } from "./_mirror.ts";
+import { resolveResilience } from "./_resilient_options.ts";
 import { createOnStore } from "./_create_on_store.ts";
 import {
   canCreateIfAbsent,
@@ -72,16 +62,6 @@ export interface ResilientStateStoreOptions {
   probeIntervalMs?: number;
 }
 
-function isConnectionStoreError(error: unknown): boolean {
-  return isInstance(error, StoreError) &&
-    error.kind === StoreErrorKind.Connection;
-}
-
-/** The primary refuses our credentials: nothing to mask, nothing to drop. */
-function isAuthStoreError(error: unknown): boolean {
-  return isInstance(error, StoreError) && error.kind === StoreErrorKind.Auth;
-}
-
 /**
  * Wraps a primary store with an in-process mirror that takes over when the
  * primary cannot be reached, and hands back to it when it can again.
@@ -126,16 +106,7 @@ export class ResilientStateStore extends GuardedEventTarget
   readonly #primary: StateStore;
   readonly #isConnectionError: (error: unknown) => boolean;
   readonly #probeIntervalMs: number;
-  /** Last known state per job id; `null` = known to be absent. */
-  readonly #mirror = new Map<string, JobState | null>();
-  /** Job ids whose mirror entry changed while degraded. */
-  readonly #dirty = new Set<string>();
-  /**
-   * Write-backs the primary refused for a reason other than connectivity
-   * (a value too large, corrupt data): reported to that job's next call,
-   * never to another job's, and never retried forever.
-   */
-  readonly #refusedWriteBacks = new Map<string, unknown>();
+  readonly #mirror = new StoreMirror();
   #degraded = false;
   #lastProbeAt = 0;
   /**
@@ -168,35 +139,10 @@ export class ResilientStateStore extends GuardedEventTarget
    */
   constructor(primary: StateStore, options: ResilientStateStoreOptions = {}) {
     super();
-    if (
-      typeof primary?.load !== "function" ||
-      typeof primary?.save !== "function" ||
-      typeof primary?.delete !== "function"
-    ) {
-      throw new InvalidJobError(
-        "ResilientStateStore needs a primary store with load, save and delete",
-        { kind: InvalidJobKind.Other },
-      );
-    }
-    checkOptions(options, {
-      what: "ResilientStateStore options",
-      known: ["isConnectionError", "probeIntervalMs"],
-    });
-    const probe = options.probeIntervalMs === undefined
-      ? 5000
-      : options.probeIntervalMs;
-    if (typeof probe !== "number" || !Number.isFinite(probe) || probe < 0) {
-      throw new InvalidJobError(
-        `probeIntervalMs must be a finite number of milliseconds >= 0, got ${
-          describeValue(probe)
-        }`,
-        { kind: InvalidJobKind.Other },
-      );
-    }
+    const resilience = resolveResilience(primary, options);
     this.#primary = primary;
-    this.#isConnectionError = options.isConnectionError ??
-      isConnectionStoreError;
-    this.#probeIntervalMs = probe;
+    this.#isConnectionError = resilience.isConnectionError;
+    this.#probeIntervalMs = resilience.probeIntervalMs;
   }
 
   /** Whether calls are currently served from the mirror. */
@@ -265,11 +211,11 @@ export class ResilientStateStore extends GuardedEventTarget
         copy.jobId,
         async () => {
           await this.#primary.save(copyJobState(copy));
-          this.#mirrorSave(copy);
+          this.#mirror.save(copy);
         },
         () => {
-          this.#mirrorSave(copy);
-          this.#dirty.add(copy.jobId);
+          this.#mirror.save(copy);
+          this.#mirror.markDirty(copy.jobId);
         },
       )
     );
@@ -310,18 +256,10 @@ export class ResilientStateStore extends GuardedEventTarget
           const known = this.#mirror.get(copy.jobId);
           if (known) return copyJobState(known);
           this.#mirror.set(copy.jobId, copy);
-          this.#dirty.add(copy.jobId);
+          this.#mirror.markDirty(copy.jobId);
           return undefined;
         },
       )
-    );
-  }
-
-  /** The mirror, like the primary, never moves a state back. */
-  #mirrorSave(state: JobState): void {
-    this.#mirror.set(
-      state.jobId,
-      mergeJobStates(this.#mirror.get(state.jobId) ?? undefined, state),
     );
   }
 
@@ -347,7 +285,7 @@ export class ResilientStateStore extends GuardedEventTarget
         },
         () => {
           this.#mirror.set(jobId, null);
-          this.#dirty.add(jobId);
+          this.#mirror.markDirty(jobId);
         },
       )
     );
@@ -364,7 +302,7 @@ export class ResilientStateStore extends GuardedEventTarget
    */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
-    if (this.#dirty.size > 0) {
+    if (this.#mirror.dirty) {
       // A last try, whatever the probe interval: what is still dirty after
       // it is lost with the process.
       await this.#serialized(() => this.#writeBack()).catch(() => {});
@@ -411,7 +349,7 @@ export class ResilientStateStore extends GuardedEventTarget
       this.#degraded = false;
       this.#dispatch({ type: "store-recovered", operation, jobId });
     }
-    this.#throwRefusedWriteBack(jobId);
+    this.#mirror.throwRefusedWriteBack(jobId);
     try {
       return await onPrimary();
     } catch (error) {
@@ -428,34 +366,8 @@ export class ResilientStateStore extends GuardedEventTarget
     }
   }
 
-  /**
-   * Writes every state changed during the outage to the primary. A
-   * connection-class error stops it (the primary is still down, the rest
-   * stays dirty); any other error concerns that one job's state and is kept
-   * for that job's next call while the others are written.
-   */
-  async #writeBack(): Promise<void> {
-    for (const jobId of [...this.#dirty]) {
-      const state = this.#mirror.get(jobId) ?? null;
-      try {
-        if (state === null) await this.#primary.delete(jobId);
-        else await this.#primary.save(copyJobState(state));
-      } catch (error) {
-        // Refused credentials concern every job: stop, keep them all dirty.
-        if (this.#isConnectionError(error) || isAuthStoreError(error)) {
-          throw error;
-        }
-        this.#refusedWriteBacks.set(jobId, error);
-      }
-      this.#dirty.delete(jobId);
-    }
-  }
-
-  #throwRefusedWriteBack(jobId: string): void {
-    if (!this.#refusedWriteBacks.has(jobId)) return;
-    const error = this.#refusedWriteBacks.get(jobId);
-    this.#refusedWriteBacks.delete(jobId);
-    throw error;
+  #writeBack(): Promise<void> {
+    return this.#mirror.writeBack(this.#primary, this.#isConnectionError);
   }
 
   #dispatch(detail: StoreEventDetail): void {

@@ -1,8 +1,7 @@
 /**
  * Lua fragments shared by the Valkey guard's acquire and the in-flight
  * ledger's acquire and reclaim, so that every grant of a lease applies the
- * same rules (a module of its own: the guard and the ledger import each
- * other's types, and these constants are needed when the modules load).
+ * same rules.
  *
  * @module
  */

@@ -8,12 +8,12 @@
  */
 
 import type { JobState } from "../store/job_state.ts";
-import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
+import { decodeJobState, encodeJobState } from "../store/_json_codec.ts";
 import {
   MAX_MERGE_ROUNDS,
   mergedText,
   writeStormError,
-} from "../store/merge_state.ts";
+} from "../store/_merge_state.ts";
 import type { ValkeyClient } from "./_client.ts";
 
 /**

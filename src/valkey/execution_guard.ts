@@ -5,16 +5,14 @@
  * @module
  */
 
-import { formatRfc3339 } from "../_rfc3339.ts";
-import { ExecutionGuardErrorKind } from "../constants.ts";
-import { describeValue, ExecutionGuardError, isInstance } from "../errors.ts";
+import { formatRfc3339 } from "../schedule/_rfc3339.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import type {
-  ExecutionGuard,
   ExecutionGuardAcquire,
   ExecutionGuardRenewal,
   ExecutionLease,
   ExecutionSlot,
-} from "../guard/execution_guard.ts";
+} from "../guard/lease.ts";
 import { FencingWatch } from "../guard/fencing.ts";
 import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
 import {
@@ -26,7 +24,6 @@ import {
 import { renewalBudget, resolveRetryBudget } from "../_retry.ts";
 import {
   checkScriptPermissions,
-  classifyFailure,
   closeClient,
   connectClient,
   createClient,
@@ -36,12 +33,14 @@ import {
   type ValkeyClient,
 } from "./_client.ts";
 import { checkOptions } from "../_options.ts";
-import { LEASE_KEY_FREE, nextFenceLua } from "./_lua_fencing.ts";
+import { readGrant } from "./_fencing_reply.ts";
+import { type GuardCall, guardError } from "./_guard_errors.ts";
+import { defineLeaseCommands, RELEASE } from "./_lua_lease.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
 import {
   defineInFlightCommands,
   ValkeyInFlightLedger,
-} from "./in_flight_ledger.ts";
+} from "./_in_flight_ledger.ts";
 
 /**
  * How long a Valkey lease lasts and how often it is renewed.
@@ -85,61 +84,6 @@ export interface ValkeyExecutionGuardOptions {
 
 /** The default prefix of lease keys (the Rust crate's). */
 export const DEFAULT_LEASE_PREFIX = "scheduler:valkey:execution-lease:";
-
-/**
- * Takes the occurrence if its key is free (see `LEASE_KEY_FREE`): allots
- * the next fencing token (see `nextFenceLua`; ARGV[3] is the floor) and sets
- * the key to the holder's token with a millisecond expiry. Answers
- * {token, "present" | "absent" | "behind"}.
- */
-const ACQUIRE = `${LEASE_KEY_FREE}${nextFenceLua(3)}
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-return {fence, found}`;
-
-/** Extends the lease only while it still holds the caller's token. */
-const RENEW = `
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
-end
-return 0`;
-
-/**
- * Turns the caller's lease into a done marker kept for the retention (the
- * key stays, so a Rust instance's SET NX also sees the occurrence taken), or
- * deletes it when the retention is 0. A lease that expired while its run
- * was finishing is marked done too; someone else's key is left alone.
- */
-const RELEASE = `
-local current = redis.call("GET", KEYS[1])
-if current ~= false and current ~= ARGV[1] then return 0 end
-if tonumber(ARGV[2]) > 0 then
-  redis.call("SET", KEYS[1], "done:" .. ARGV[1], "PX", ARGV[2])
-else
-  redis.call("DEL", KEYS[1])
-end
-return 1`;
-
-/** Which call failed, for whom, on which client and (when known) keys. */
-export interface GuardCall {
-  readonly operation: string;
-  readonly jobId: string;
-  readonly client?: ValkeyClient;
-  readonly keys?: readonly string[];
-}
-
-function guardError(cause: unknown, call: GuardCall): ExecutionGuardError {
-  if (isInstance(cause, ExecutionGuardError)) return cause;
-  const { kind, message } = classifyFailure(call.client, cause);
-  const keys = call.keys === undefined
-    ? ""
-    : ` (key${call.keys.length > 1 ? "s" : ""} ${call.keys.join(", ")})`;
-  return new ExecutionGuardError(
-    `Valkey execution guard ${call.operation} failed for job ${
-      JSON.stringify(call.jobId)
-    }${keys}: ${message}`,
-    { kind, cause },
-  );
-}
 
 /**
  * Guards occurrences with leases in Valkey. Each operation is one atomic
@@ -245,9 +189,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
       await closeClient(client);
       throw guardError(cause, { operation: "connect", jobId: "(none yet)" });
     }
-    client.defineCommand("schedulerAcquire", { numberOfKeys: 2, lua: ACQUIRE });
-    client.defineCommand("schedulerRenew", { numberOfKeys: 1, lua: RENEW });
-    client.defineCommand("schedulerRelease", { numberOfKeys: 1, lua: RELEASE });
+    defineLeaseCommands(client);
     defineInFlightCommands(client, RELEASE);
     const guard = new ValkeyExecutionGuard(client, resolved, prefix);
     guard.#retryBudgetMs = retryBudgetMs;
@@ -324,38 +266,11 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     reply: unknown,
     lease: Omit<ExecutionLease, "fencingToken">,
   ): ExecutionGuardAcquire {
-    if (reply === null) return { kind: "contended" };
-    const [text, counter] = Array.isArray(reply) ? reply : [];
-    if (
-      typeof text !== "string" || !/^[0-9]+$/.test(text) ||
-      !["present", "absent", "behind"].includes(counter)
-    ) {
-      throw new ExecutionGuardError(
-        `Valkey acquire for job ${JSON.stringify(lease.jobId)} answered ${
-          describeValue(reply)
-        } instead of a fencing token`,
-        { kind: ExecutionGuardErrorKind.Data },
-      );
-    }
-    const fencingToken = BigInt(text);
-    const reset = this.#fencing.granted({
-      jobId: lease.jobId,
-      fencingToken,
-      counter,
-    });
+    const { answer, reset } = readGrant(reply, lease, this.#fencing);
     if (reset !== undefined) {
       this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
     }
-    return {
-      kind: "acquired",
-      lease: {
-        jobId: lease.jobId,
-        scheduledAt: new Date(lease.scheduledAt.getTime()),
-        token: lease.token,
-        leaseKey: lease.leaseKey,
-        fencingToken,
-      },
-    };
+    return answer;
   }
 
   /**

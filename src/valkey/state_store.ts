@@ -6,13 +6,13 @@
  */
 
 import { StoreOperation } from "../constants.ts";
-import { describeThrown, isInstance, StoreError } from "../errors.ts";
+import { describeThrown } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
 import {
   requireSavableState,
   requireStoreJobId,
 } from "../store/_store_input.ts";
-import { decodeJobState, encodeJobState } from "../store/json_codec.ts";
+import { decodeJobState, encodeJobState } from "../store/_json_codec.ts";
 import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
 import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
 import { resolveRetryBudget } from "../_retry.ts";
@@ -24,7 +24,6 @@ import {
 } from "./_state_writes.ts";
 import {
   checkScriptPermissions,
-  classifyFailure,
   closeClient,
   connectClient,
   createClient,
@@ -35,6 +34,7 @@ import {
   type ValkeyClient,
 } from "./_client.ts";
 import { checkOptions } from "../_options.ts";
+import { redact, toValkeyStoreError } from "./_store_errors.ts";
 
 /** The default prefix of state keys. */
 export const DEFAULT_STATE_PREFIX = "scheduler:valkey:job-state:";
@@ -94,36 +94,6 @@ export interface ValkeyResilientOptions extends ValkeyStateStoreOptions {
    * @default {5000}
    */
   probeIntervalMs?: number;
-}
-
-/** A URL fit for an error message: without its credentials. */
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
-}
-
-/** Where a client failure happened, for {@linkcode toValkeyStoreError}. */
-export interface ValkeyFailureSite {
-  /** The store call, or `undefined` for connecting. */
-  readonly operation: StoreOperation | undefined;
-  /** What the call was about: a job, or the redacted URL. */
-  readonly subject: string;
-  /** The client, whose failed reconnections explain a closed stream. */
-  readonly client?: ValkeyClient;
-}
-
-/** Wraps a client failure as a StoreError with its class. */
-export function toValkeyStoreError(
-  cause: unknown,
-  site: ValkeyFailureSite,
-): StoreError {
-  if (isInstance(cause, StoreError)) return cause;
-  const { kind, message } = classifyFailure(site.client, cause);
-  return new StoreError(
-    `Valkey ${
-      site.operation ?? "connect"
-    } failed for ${site.subject}: ${message}`,
-    { kind, operation: site.operation, cause },
-  );
 }
 
 /**

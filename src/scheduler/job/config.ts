@@ -4,13 +4,13 @@
  * @module
  */
 
-import { InvalidJobKind, TerminalStatePolicy } from "../../constants.ts";
-import { describeValue, InvalidJobError } from "../../errors.ts";
+import { TerminalStatePolicy } from "../../constants.ts";
+import { describeValue, invalid } from "../../errors.ts";
 import {
   type DstPolicy,
   validateDstPolicy,
 } from "../../schedule/dst_policy.ts";
-import { validateTimeZone } from "../../schedule/time_zone.ts";
+import { validateTimeZone } from "../../schedule/_time_zone.ts";
 import { checkOptions } from "../../_options.ts";
 
 /**
@@ -74,10 +74,6 @@ const KNOWN_KEYS = [
   "missedRunToleranceMs",
   "dst",
 ];
-
-function invalid(message: string): InvalidJobError {
-  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
-}
 
 /**
  * Validates a configuration and fills in defaults.

@@ -6,22 +6,14 @@
  * @module
  */
 
-import {
-  InvalidJobKind,
-  MissedRunPolicy,
-  OverlapPolicy,
-} from "../../constants.ts";
-import { describeValue, InvalidJobError } from "../../errors.ts";
+import { MissedRunPolicy, OverlapPolicy } from "../../constants.ts";
+import { describeValue, invalid } from "../../errors.ts";
 import { type Schedule, toSchedule } from "../../schedule/schedule.ts";
 import { Task } from "./task.ts";
 import { validateJobId } from "../../_job_id.ts";
 import { type RetryPolicy, validateRetryPolicy } from "./retry.ts";
 import { validateJitter } from "./_jitter.ts";
 import { Delivery } from "./delivery.ts";
-
-function invalid(message: string): InvalidJobError {
-  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
-}
 
 function validateMaxRuns(maxRuns: unknown): number {
   if (

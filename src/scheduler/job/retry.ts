@@ -5,12 +5,8 @@
  * @module
  */
 
-import { InvalidJobKind, OverlapPolicy, RunStatus } from "../../constants.ts";
-import {
-  describeThrown,
-  describeValue,
-  InvalidJobError,
-} from "../../errors.ts";
+import { OverlapPolicy, RunStatus } from "../../constants.ts";
+import { describeThrown, describeValue, invalid } from "../../errors.ts";
 
 /** The longest backoff accepted: one day. */
 export const MAX_BACKOFF_MS = 86_400_000;
@@ -33,10 +29,6 @@ export interface RetryPolicy {
    * about to start (2, 3, …). Default: no delay.
    */
   readonly backoffMs?: readonly number[] | ((attempt: number) => number);
-}
-
-function invalid(message: string): InvalidJobError {
-  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
 }
 
 function isDelay(value: unknown): value is number {

@@ -22,7 +22,7 @@ import {
 } from "../../guard/execution_guard.ts";
 import { copyJobState } from "../../store/job_state.ts";
 import { decide, decisionBlocked } from "../rules/_decide.ts";
-import type { OccurrenceCursor } from "../../schedule/occurrences.ts";
+import type { OccurrenceCursor } from "../../schedule/_occurrences.ts";
 import type { SchedulerEvent } from "../events/events.ts";
 import type { Job } from "../job/job.ts";
 import type { SchedulerReport } from "../events/report.ts";

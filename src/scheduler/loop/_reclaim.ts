@@ -15,7 +15,7 @@ import {
   NoopExecutionGuard,
 } from "../../guard/execution_guard.ts";
 import type { InFlightLedger, InFlightRecord } from "../../guard/in_flight.ts";
-import { InMemoryInFlightLedger } from "../../guard/in_memory_in_flight.ts";
+import { InMemoryInFlightLedger } from "../../guard/_in_memory_in_flight.ts";
 import { MAX_TIMER_MS } from "../../schedule/sleep.ts";
 import { Delivery } from "../job/delivery.ts";
 import type { Trigger } from "../rules/_decide.ts";

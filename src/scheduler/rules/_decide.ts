@@ -13,7 +13,7 @@ import {
   consumeDue,
   type OccurrenceCursor,
   type OccurrenceZone,
-} from "../../schedule/occurrences.ts";
+} from "../../schedule/_occurrences.ts";
 import type { Schedule } from "../../schedule/schedule.ts";
 
 /** A trigger: an occurrence chosen to run. */

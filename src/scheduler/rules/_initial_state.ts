@@ -14,7 +14,7 @@ import {
 } from "../../constants.ts";
 import { InvalidJobError, StoreError } from "../../errors.ts";
 import { MAX_STORABLE_MS } from "../../schedule/_civil.ts";
-import { firstOccurrence } from "../../schedule/occurrences.ts";
+import { firstOccurrence } from "../../schedule/_occurrences.ts";
 import {
   copyJobState,
   type JobState,

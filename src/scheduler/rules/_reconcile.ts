@@ -10,7 +10,7 @@ import type { DefinitionParts } from "../job/_fingerprint.ts";
 import {
   firstOccurrence,
   occurrenceAfter,
-} from "../../schedule/occurrences.ts";
+} from "../../schedule/_occurrences.ts";
 import { copyJobState, type JobState } from "../../store/job_state.ts";
 import type { StateReconciledEvent } from "../events/state_events.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { OccurrenceCursor } from "../../schedule/occurrences.ts";
+import type { OccurrenceCursor } from "../../schedule/_occurrences.ts";
 import type { ResolvedConfig } from "../job/config.ts";
 import { cursorAfterDecision } from "./_decide.ts";
 import type { Jitter } from "../job/_jitter.ts";

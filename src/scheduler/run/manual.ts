@@ -15,7 +15,7 @@ import {
   InvalidJobError,
   TriggerNowError,
 } from "../../errors.ts";
-import type { OccurrenceZone } from "../../schedule/occurrences.ts";
+import type { OccurrenceZone } from "../../schedule/_occurrences.ts";
 import type { Schedule } from "../../schedule/schedule.ts";
 import type { Decision, Trigger } from "../rules/_decide.ts";
 import type { RunRecord } from "../events/report.ts";

@@ -7,15 +7,10 @@
  * @module
  */
 
-import { InvalidJobKind } from "../constants.ts";
-import { describeValue, InvalidJobError } from "../errors.ts";
+import { describeValue, invalid } from "../errors.ts";
 
 /** The most occurrences one call lists: a preview, not a data export. */
 export const MAX_NEXT_RUNS = 10_000;
-
-function invalid(message: string): InvalidJobError {
-  return new InvalidJobError(message, { kind: InvalidJobKind.Other });
-}
 
 /**
  * The epoch ms of `from` (now when `undefined`).

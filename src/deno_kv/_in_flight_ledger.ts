@@ -13,10 +13,7 @@
 
 import { ExecutionGuardErrorKind } from "../constants.ts";
 import { describeValue, ExecutionGuardError } from "../errors.ts";
-import type {
-  ExecutionGuardAcquire,
-  ExecutionLease,
-} from "../guard/execution_guard.ts";
+import type { ExecutionGuardAcquire, ExecutionLease } from "../guard/lease.ts";
 import type {
   InFlightLedger,
   InFlightRecord,
@@ -27,7 +24,12 @@ import {
   type ResolvedLeaseConfig,
 } from "../guard/lease_config.ts";
 import type { CounterFound } from "../guard/fencing.ts";
-import type { LeaseRecord } from "./execution_guard.ts";
+import {
+  leaseKeyText,
+  type LeaseRecord,
+  MAX_CONFLICTS,
+  readLeaseRecord,
+} from "./_lease_record.ts";
 
 /** What an in-flight key holds. */
 interface StoredRecord {
@@ -59,9 +61,6 @@ interface InFlightKeys {
   readonly record: Deno.KvKey;
 }
 
-/** Attempts when another process changes the keys between read and commit. */
-const MAX_CONFLICTS = 50;
-
 /** What the ledger borrows from its guard. */
 export interface KvLedgerOptions {
   readonly kv: Deno.Kv;
@@ -73,12 +72,6 @@ export interface KvLedgerOptions {
     jobId: string,
     body: () => Promise<T>,
   ) => Promise<T>;
-  /** Checks a lease record (a corrupt one is a `data` error naming `key`). */
-  readonly leaseRecord: (
-    value: unknown,
-    jobId: string,
-    key: Deno.KvKey,
-  ) => LeaseRecord;
   /**
    * The token to grant over the counter entry, as the guard's acquire does
    * (monotonic across a lost counter).
@@ -92,8 +85,6 @@ export interface KvLedgerOptions {
   readonly reportReset: (
     grant: { jobId: string; fencingToken: bigint; counter: CounterFound },
   ) => void;
-  /** The lease key's text form, as the guard's leases carry it. */
-  readonly leaseKeyText: (jobId: string, scheduledAt: Date) => string;
   /** The cleanup hint of a held lease. */
   readonly heldExpiry: () => number;
 }
@@ -118,7 +109,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         >([keys.lease, keys.fence, keys.record]);
         const now = Date.now();
         if (lease.value !== null) {
-          const held = this.#o.leaseRecord(lease.value, jobId, keys.lease);
+          const held = readLeaseRecord(lease.value, jobId, keys.lease);
           if (held.deadline > now) return { kind: "contended" };
         }
         const granted = await this.#grant({
@@ -154,7 +145,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         }
         const held = entry.value === null
           ? undefined
-          : this.#o.leaseRecord(entry.value, jobId, keys.lease);
+          : readLeaseRecord(entry.value, jobId, keys.lease);
         if (held?.status === "held" && held.token === lease.token) {
           if (retention > 0) {
             operation.set(
@@ -180,7 +171,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
         const entry = await this.#o.kv.get<unknown>(key);
         if (entry.value === null) return;
-        const held = this.#o.leaseRecord(entry.value, jobId, key);
+        const held = readLeaseRecord(entry.value, jobId, key);
         if (held.status !== "held" || held.token !== lease.token) return;
         if ((await this.#o.kv.atomic().check(entry).delete(key).commit()).ok) {
           return;
@@ -211,7 +202,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
           const { value, key } = leases[index];
           const lease = value === null
             ? undefined
-            : this.#o.leaseRecord(value, jobId, key);
+            : readLeaseRecord(value, jobId, key);
           const alive = lease?.status === "held" &&
             lease.token === record.holder;
           listed.push(
@@ -242,7 +233,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         if (stored.holder !== expired.holder) return { kind: "contended" };
         const now = Date.now();
         if (lease.value !== null) {
-          const held = this.#o.leaseRecord(lease.value, jobId, keys.lease);
+          const held = readLeaseRecord(lease.value, jobId, keys.lease);
           if (held.token !== stored.holder || held.status !== "held") {
             return { kind: "contended" };
           }
@@ -308,7 +299,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         jobId: slot.jobId,
         scheduledAt: new Date(record.scheduledAt),
         token,
-        leaseKey: this.#o.leaseKeyText(slot.jobId, slot.scheduledAt),
+        leaseKey: leaseKeyText(this.#o.prefix, slot.jobId, slot.scheduledAt),
         fencingToken,
       },
     };

@@ -2,7 +2,7 @@
  * Which instant a cron pattern fires at next in a time zone, with the
  * daylight-saving rules of `dst_policy.ts`. The zone's timeline is walked one
  * constant-offset segment at a time; inside a segment local time is a plain
- * shift of UTC, so the wall-time search of `cron_wall_time.ts` applies.
+ * shift of UTC, so the wall-time search of `_cron_wall_time.ts` applies.
  *
  * - gap (offset grows at `start`): with `shift`, a match among the skipped
  *   wall times fires once, at `start`, the first instant after the gap;
@@ -15,10 +15,10 @@
  */
 
 import { MAX_DATE_MS } from "./_civil.ts";
-import type { CronPattern } from "./cron_pattern.ts";
-import { nextWallTimeMatch } from "./cron_wall_time.ts";
+import type { CronPattern } from "./_cron_pattern.ts";
+import { nextWallTimeMatch } from "./_cron_wall_time.ts";
 import type { ResolvedDstRules } from "./dst_policy.ts";
-import type { TimeZoneRules } from "./time_zone.ts";
+import type { TimeZoneRules } from "./_time_zone.ts";
 
 /** How far ahead a search may look before it concludes there is nothing. */
 export const CRON_SEARCH_HORIZON_MS = 400 * 366 * 86_400_000;

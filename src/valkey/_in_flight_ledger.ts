@@ -14,14 +14,11 @@
  * @module
  */
 
-import { formatRfc3339, parseRfc3339 } from "../_rfc3339.ts";
+import { formatRfc3339, parseRfc3339 } from "../schedule/_rfc3339.ts";
 import { ExecutionGuardErrorKind } from "../constants.ts";
 import { describeValue, ExecutionGuardError } from "../errors.ts";
-import type {
-  ExecutionGuardAcquire,
-  ExecutionLease,
-} from "../guard/execution_guard.ts";
-import type { GuardCall } from "./execution_guard.ts";
+import type { ExecutionGuardAcquire, ExecutionLease } from "../guard/lease.ts";
+import type { GuardCall } from "./_guard_errors.ts";
 import { LEASE_KEY_FREE, nextFenceLua } from "./_lua_fencing.ts";
 import type {
   InFlightLedger,

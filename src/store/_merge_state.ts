@@ -10,7 +10,7 @@
 import { StoreErrorKind, StoreOperation } from "../constants.ts";
 import { StoreError } from "../errors.ts";
 import { copyJobState, type JobState, withDefinition } from "./job_state.ts";
-import { decodeJobState, encodeJobState } from "./json_codec.ts";
+import { decodeJobState, encodeJobState } from "./_json_codec.ts";
 
 function copyDate(date: Date | null): Date | null {
   return date === null ? null : new Date(date.getTime());

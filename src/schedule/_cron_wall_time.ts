@@ -1,7 +1,7 @@
 /**
  * Which local wall time matches a cron pattern next: a field-stepping search
  * over wall milliseconds (local date and time written as if it were UTC). Time
- * zones and daylight saving are not this file's business; see `cron_zoned.ts`.
+ * zones and daylight saving are not this file's business; see `_cron_zoned.ts`.
  *
  * @module
  */
@@ -15,7 +15,7 @@ import {
   MINUTE_MS,
   weekdayOfDays,
 } from "./_civil.ts";
-import type { CronPattern } from "./cron_pattern.ts";
+import type { CronPattern } from "./_cron_pattern.ts";
 
 /** Whether a calendar day matches the day fields of a pattern. */
 export function dayMatches(

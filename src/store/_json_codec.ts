@@ -10,7 +10,7 @@
  * @module
  */
 
-import { formatRfc3339, parseRfc3339 } from "../_rfc3339.ts";
+import { formatRfc3339, parseRfc3339 } from "../schedule/_rfc3339.ts";
 import { StoreErrorKind, StoreOperation } from "../constants.ts";
 import { StoreError } from "../errors.ts";
 import { type JobState, withDefinition } from "./job_state.ts";

@@ -11,8 +11,19 @@
 import { InvalidJobKind } from "../constants.ts";
 import { InvalidJobError } from "../errors.ts";
 import { MAX_STORABLE_MS } from "./_civil.ts";
+import type { CronSchedule } from "./cron_schedule.ts";
 import type { DstPolicy } from "./dst_policy.ts";
-import type { Schedule } from "./schedule.ts";
+
+/**
+ * A schedule as occurrence arithmetic reads it: the shape of every
+ * `Schedule`. Declared here rather than imported from schedule.ts, which
+ * uses this module for `Schedule.nextRuns`; passing a `Schedule` to these
+ * functions keeps the two in step.
+ */
+export type ScheduleShape =
+  | { readonly kind: "interval"; readonly everyMs: number }
+  | { readonly kind: "at-times"; readonly times: readonly Date[] }
+  | { readonly kind: "cron"; readonly cron: CronSchedule };
 
 /** Where cron is evaluated. */
 export interface OccurrenceZone {
@@ -51,9 +62,9 @@ export interface ConsumedOccurrences {
   readonly cursor: OccurrenceCursor;
 }
 
-const sortedTimes = new WeakMap<Schedule, number[]>();
+const sortedTimes = new WeakMap<ScheduleShape, number[]>();
 
-function timesOf(schedule: Schedule & { kind: "at-times" }): number[] {
+function timesOf(schedule: ScheduleShape & { kind: "at-times" }): number[] {
   let times = sortedTimes.get(schedule);
   if (times === undefined) {
     times = schedule.times.map((time) => time.getTime());
@@ -79,7 +90,7 @@ function upperBound(sorted: readonly number[], value: number): number {
  * when the schedule has none (end of the list, end of the `Date` range).
  */
 export function occurrenceAfter(
-  schedule: Schedule,
+  schedule: ScheduleShape,
   occurrence: number,
   zone: OccurrenceZone,
 ): number | null {
@@ -113,7 +124,7 @@ export function occurrenceAfter(
  * is beyond the `Date` range.
  */
 export function firstOccurrence(
-  schedule: Schedule,
+  schedule: ScheduleShape,
   options: OccurrenceZone & { readonly now: number; readonly maxRuns?: number },
 ): number | null {
   if (options.maxRuns === 0) return null;
@@ -143,7 +154,7 @@ export function firstOccurrence(
  * @returns What was consumed, or `undefined` when nothing is due.
  */
 export function consumeDue(
-  schedule: Schedule,
+  schedule: ScheduleShape,
   cursor: OccurrenceCursor,
   options: ConsumeOptions,
 ): ConsumedOccurrences | undefined {

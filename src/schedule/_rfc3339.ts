@@ -6,7 +6,7 @@
  * @module
  */
 
-import { daysInMonth } from "./schedule/_civil.ts";
+import { daysInMonth } from "./_civil.ts";
 
 const TIMESTAMP =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|([+-])(\d{2}):(\d{2}))$/;

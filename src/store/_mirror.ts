@@ -1,0 +1,95 @@
+/**
+ * The mirror of a `ResilientStateStore`: the last state known per job, what
+ * changed while the primary was down, and the write-back of those changes.
+ *
+ * Runtime-neutral.
+ *
+ * @module
+ */
+
+import { StoreErrorKind } from "../constants.ts";
+import { isInstance, StoreError } from "../errors.ts";
+import { copyJobState, type JobState } from "./job_state.ts";
+import { mergeJobStates } from "./_merge_state.ts";
+import type { StateStore } from "./state_store.ts";
+
+/** The primary refuses our credentials: nothing to mask, nothing to drop. */
+function isAuthStoreError(error: unknown): boolean {
+  return isInstance(error, StoreError) && error.kind === StoreErrorKind.Auth;
+}
+
+/** The in-process copy of the primary's states. */
+export class StoreMirror {
+  /** Last known state per job id; `null` = known to be absent. */
+  readonly #states = new Map<string, JobState | null>();
+  /** Job ids whose mirror entry changed while degraded. */
+  readonly #dirty = new Set<string>();
+  /**
+   * Write-backs the primary refused for a reason other than connectivity
+   * (a value too large, corrupt data): reported to that job's next call,
+   * never to another job's, and never retried forever.
+   */
+  readonly #refusedWriteBacks = new Map<string, unknown>();
+
+  /** The last known state; `null` = known absent, `undefined` = unknown. */
+  get(jobId: string): JobState | null | undefined {
+    return this.#states.get(jobId);
+  }
+
+  /** Records what the primary holds (or will hold) for `jobId`. */
+  set(jobId: string, state: JobState | null): void {
+    this.#states.set(jobId, state);
+  }
+
+  /** The mirror, like the primary, never moves a state back. */
+  save(state: JobState): void {
+    this.#states.set(
+      state.jobId,
+      mergeJobStates(this.#states.get(state.jobId) ?? undefined, state),
+    );
+  }
+
+  /** Marks `jobId` changed during the outage: to be written back. */
+  markDirty(jobId: string): void {
+    this.#dirty.add(jobId);
+  }
+
+  /** Whether anything is still to be written back. */
+  get dirty(): boolean {
+    return this.#dirty.size > 0;
+  }
+
+  /**
+   * Writes every state changed during the outage to `primary`. A
+   * connection-class error stops it (the primary is still down, the rest
+   * stays dirty); any other error concerns that one job's state and is kept
+   * for that job's next call while the others are written.
+   */
+  async writeBack(
+    primary: StateStore,
+    isConnectionError: (error: unknown) => boolean,
+  ): Promise<void> {
+    for (const jobId of [...this.#dirty]) {
+      const state = this.#states.get(jobId) ?? null;
+      try {
+        if (state === null) await primary.delete(jobId);
+        else await primary.save(copyJobState(state));
+      } catch (error) {
+        // Refused credentials concern every job: stop, keep them all dirty.
+        if (isConnectionError(error) || isAuthStoreError(error)) {
+          throw error;
+        }
+        this.#refusedWriteBacks.set(jobId, error);
+      }
+      this.#dirty.delete(jobId);
+    }
+  }
+
+  /** Throws the write-back of `jobId` the primary refused, once. */
+  throwRefusedWriteBack(jobId: string): void {
+    if (!this.#refusedWriteBacks.has(jobId)) return;
+    const error = this.#refusedWriteBacks.get(jobId);
+    this.#refusedWriteBacks.delete(jobId);
+    throw error;
+  }
+}
