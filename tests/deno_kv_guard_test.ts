@@ -328,7 +328,7 @@ Deno.test("DenoKvExecutionGuard fencing tokens strictly increase per job id", as
       assert.ok(tokens[i] > tokens[i - 1], `tokens ${tokens.join(", ")}`);
     }
     // Another job id has its own counter, untouched by the grants above.
-    // (Issue 13: a new counter starts from the time in microseconds.)
+    // (A new counter starts from the time in microseconds.)
     const other = acquired(await b.acquire(slot("other-job", T0)));
     assert.equal(other.fencingToken, BigInt(Date.now()) * 1000n + 1n);
     const other2 = acquired(await a.acquire(slot("other-job", T0 + 1)));

@@ -429,7 +429,7 @@ Deno.test("a data error on a save during a run rejects run() with kind data and 
 });
 
 Deno.test("a malformed state from the primary is reported as StoreError kind data through the resilient store, too", async () => {
-  // SPEC §5: persisted data with wrong field types is kind `data`, and
+  // Persisted data with wrong field types is kind `data`, and
   // run() rejects only with SchedulerErrors of the documented kinds.
   await withFakeClock(T0, async (clock) => {
     const malformed = {

@@ -986,7 +986,7 @@ valkeyTest(
       const otherJobNext = acquired(
         await a.acquire({ jobId: "other-job", scheduledAt: new Date(T + 1) }),
       );
-      // (Issue 13: a new counter starts from the server time in
+      // (A new counter starts from the server time in
       // microseconds, so only the step between grants is fixed.)
       assert.equal(otherJobNext.fencingToken!, otherJob.fencingToken! + 1n);
     });
@@ -1293,7 +1293,7 @@ await loading;`,
 valkeyTest(
   "a process exits promptly after close(), on every path",
   async () => {
-    // SPEC §7: close() ends the connection so that a process can exit. The
+    // close() ends the connection so that a process can exit. The
     // scenarios run as concurrent child processes; each reports how long it
     // lived on after its last statement.
     const lingers = await Promise.all(
