@@ -36,6 +36,7 @@ import {
   requireParts,
   runSignal,
 } from "./_scheduler_parts.ts";
+import { type RunTelemetry, runTelemetry } from "../telemetry/_registered.ts";
 
 /**
  * Options of the {@linkcode Scheduler} constructor.
@@ -100,6 +101,8 @@ export class Scheduler extends EventTarget {
   readonly #observer: SchedulerObserver | undefined;
   readonly #control = new ControlState();
   #runningJobId: string | undefined;
+  /** The current run()'s metrics, when a meter provider is registered. */
+  #metrics: RunTelemetry["metrics"];
   readonly #listeners = new GuardedListeners(
     this,
     (type, listener, options) =>
@@ -244,6 +247,8 @@ export class Scheduler extends EventTarget {
     }
     const signal = runSignal(options);
     this.#runningJobId = job.jobId;
+    const telemetry = runTelemetry();
+    this.#metrics = telemetry?.metrics;
     const onAbort = () => this.#control.cancel(signal!.reason);
     const detachParts = forwardPartEvents({
       store: this.#store,
@@ -263,6 +268,7 @@ export class Scheduler extends EventTarget {
       detachParts();
       this.#control.finishRun();
       this.#runningJobId = undefined;
+      this.#metrics = undefined;
     };
     try {
       return await new Engine({
@@ -271,6 +277,9 @@ export class Scheduler extends EventTarget {
         store: this.#store,
         guard: this.#guard,
         control: this.#control,
+        ...(telemetry?.tracer === undefined
+          ? {}
+          : { tracer: telemetry.tracer }),
         listens: (type) => this.#listens(type),
         dispatch: (event) => this.#dispatch(event),
         finish,
@@ -281,13 +290,16 @@ export class Scheduler extends EventTarget {
   }
 
   #listens(type: SchedulerEvent["type"]): boolean {
-    return this.#observer !== undefined || this.#listeners.has(type);
+    return this.#observer !== undefined || this.#listeners.has(type) ||
+      this.#metrics?.types.has(type) === true;
   }
 
   #dispatch(detail: SchedulerEvent): void {
     const observer = this.#observer;
     const type = detail.type;
     if (observer !== undefined) notifyObserver(observer, detail);
+    const metrics = this.#metrics;
+    if (metrics?.types.has(type)) notifyObserver(metrics, detail);
     if (this.#listeners.has(type)) {
       this.dispatchEvent(new CustomEvent(type, { detail }));
     }

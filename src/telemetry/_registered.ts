@@ -1,0 +1,49 @@
+/**
+ * Whether anything is registered with `@opentelemetry/api` (Deno registers
+ * its providers at start-up when `OTEL_DENO=true`; an SDK registers them in
+ * its set-up). Asked once per `Scheduler.run()`: with nothing registered a
+ * run pays for no span, no context switch and no event, so the per-run cost
+ * is nil (measured in `bench/engine_figures.ts`).
+ *
+ * @module
+ */
+
+import {
+  createNoopMeter,
+  metrics,
+  ProxyTracerProvider,
+  trace,
+} from "@opentelemetry/api";
+import { type AttemptTracer, OtelAttemptTracer } from "./_attempt_span.ts";
+import { RunMetrics } from "./_run_metrics.ts";
+import { SCOPE } from "./_names.ts";
+import type { SchedulerEvent } from "../scheduler/events/events.ts";
+
+const NOOP_METER = Object.getPrototypeOf(createNoopMeter());
+
+/** What one `Scheduler.run()` reports to OpenTelemetry. */
+export interface RunTelemetry {
+  /** Opens a span per attempt; absent when no tracer provider is registered. */
+  readonly tracer?: AttemptTracer;
+  /** Fed with events; absent when no meter provider is registered. */
+  readonly metrics?: {
+    readonly types: ReadonlySet<SchedulerEvent["type"]>;
+    onEvent(event: SchedulerEvent): void;
+  };
+}
+
+/**
+ * The telemetry of a run about to start, or `undefined` when nothing is
+ * registered. Until a provider is registered the API hands out its proxy
+ * (traces) or its no-op meter (metrics): those are what "nothing" looks like.
+ */
+export function runTelemetry(): RunTelemetry | undefined {
+  const traced = !(trace.getTracerProvider() instanceof ProxyTracerProvider);
+  const meter = metrics.getMeter(SCOPE);
+  const metered = Object.getPrototypeOf(meter) !== NOOP_METER;
+  if (!traced && !metered) return undefined;
+  return {
+    ...(traced ? { tracer: new OtelAttemptTracer() } : {}),
+    ...(metered ? { metrics: new RunMetrics(meter) } : {}),
+  };
+}
