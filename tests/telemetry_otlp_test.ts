@@ -44,7 +44,9 @@ Deno.test("a job run with OTEL_DENO=true exports its attempt spans and metrics o
     assert.ok(stdout.includes("stopped terminal"), stdout);
 
     const spans = receiver.spans();
-    const runs = spans.filter((s) => s.scope === SCOPE)
+    const runs = spans.filter((s) =>
+      s.scope === SCOPE && s.attributes[ATTR.jobId] === "otel-job"
+    )
       .sort((a, b) =>
         Number(a.attributes[ATTR.triggerCount]) * 10 +
         Number(a.attributes[ATTR.attempt]) -
@@ -91,19 +93,37 @@ Deno.test("a job run with OTEL_DENO=true exports its attempt spans and metrics o
     }
 
     const points = receiver.points();
-    const runsPoints = points.filter((p) => p.metric === METRIC.runs);
+    const ofJob = (metric: string, jobId: string) =>
+      points.filter((p) =>
+        p.metric === metric && p.attributes[ATTR.jobId] === jobId
+      );
+    const runsPoints = ofJob(METRIC.runs, "otel-job");
     const byStatus = Object.fromEntries(
       runsPoints.map((p) => [p.attributes[ATTR.status], p.value]),
     );
     assert.deepEqual(byStatus, { failed: 1, success: 2 });
     assert.deepEqual(runsPoints[0].unit, "{run}");
     for (const name of [METRIC.lateness, METRIC.duration]) {
-      const histogram = points.filter((p) => p.metric === name);
+      const histogram = ofJob(name, "otel-job");
       const count = histogram.reduce((sum, p) => sum + (p.count ?? 0), 0);
       assert.deepEqual(count, 3, `${name}: ${JSON.stringify(histogram)}`);
       assert.deepEqual(histogram[0].unit, "s");
-      assert.deepEqual(histogram[0].attributes[ATTR.jobId], "otel-job");
     }
+    const skipped = ofJob(METRIC.skipped, "otel-skip");
+    assert.equal(skipped.length, 1, JSON.stringify(skipped));
+    assert.equal(skipped[0].attributes[ATTR.skipReason], "missed");
+    // As many as the run-skipped events said.
+    const said = [...stdout.matchAll(/^skipped (\d+) missed$/gm)]
+      .reduce((sum, match) => sum + Number(match[1]), 0);
+    assert.ok(said >= 1, stdout);
+    assert.equal(skipped[0].value, said);
+    assert.equal(skipped[0].unit, "{occurrence}");
+    const contended = ofJob(METRIC.contended, "otel-contend");
+    assert.deepEqual(contended.map((p) => p.value), [1]);
+    // The occurrence ran once, on the instance that won the lease.
+    assert.deepEqual(ofJob(METRIC.runs, "otel-contend").map((p) => p.value), [
+      1,
+    ]);
   } finally {
     await receiver.close();
     await Deno.remove(dir, { recursive: true });
