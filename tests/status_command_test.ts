@@ -239,3 +239,34 @@ Deno.test({
       }
     }),
 });
+
+Deno.test("status command: a bad command line names the value and exits 2; a missing Deno KV file is reported, not created", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const unknown = await status(["--kv", `${dir}/x.kv`, "--jsn"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown argument "--jsn"/);
+    const both = await status(["--kv", "a", "--valkey", "redis://x"]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /exactly one of --kv PATH and --valkey URL/);
+    const missing = await status(["--kv", `${dir}/missing.kv`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no Deno KV database at ".*missing\.kv"/);
+    await assert.rejects(Deno.stat(`${dir}/missing.kv`), Deno.errors.NotFound);
+    const kv = await Deno.openKv(`${dir}/empty.kv`);
+    kv.close();
+    const prefix = await status([
+      "--kv",
+      `${dir}/empty.kv`,
+      "--state-prefix",
+      "not-json",
+    ]);
+    assert.equal(prefix.code, 2);
+    assert.match(prefix.stderr, /JSON array of key parts, got "not-json"/);
+    const empty = await status(["--kv", `${dir}/empty.kv`]);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.match(empty.stdout, /deno-kv at \S+: 0 job\(s\)\n\(none\)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

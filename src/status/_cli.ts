@@ -73,7 +73,7 @@ async function read(
   try {
     await Deno.stat(path);
   } catch {
-    throw new UsageError(`no Deno KV database at ${JSON.stringify(path)}`);
+    throw new Error(`no Deno KV database at ${JSON.stringify(path)}`);
   }
   const kv = await Deno.openKv(path);
   try {

@@ -35,5 +35,6 @@ export type {
   StoredJob,
   StoredLease,
 } from "./stored_status.ts";
+export type { JobState } from "../store/job_state.ts";
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

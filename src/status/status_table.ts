@@ -17,6 +17,7 @@ function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) =>
     cells.map((cell, column) => cell.padEnd(widths[column])).join("  ")
       .trimEnd();
+  if (rows.length === 0) return "(none)";
   return [line(header), ...rows.map(line)].join("\n");
 }
 

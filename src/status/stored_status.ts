@@ -9,7 +9,15 @@
 
 import type { JobState } from "../store/job_state.ts";
 
-/** One occurrence's lease as stored. */
+/**
+ * One occurrence's lease as stored.
+ *
+ * @example
+ * ```ts
+ * import type { StoredLease } from "@cloudiful/scheduler/status";
+ * const late = (lease: StoredLease) => lease.deadline !== null && lease.deadline < new Date();
+ * ```
+ */
 export interface StoredLease {
   /** The key it was read from, as text. */
   readonly key: string;
@@ -25,13 +33,25 @@ export interface StoredLease {
   readonly fencingToken: string | null;
 }
 
-/** An at-least-once in-flight record: a run that started and did not finish. */
+/**
+ * An at-least-once in-flight record: a run that started and did not finish.
+ *
+ * @example
+ * ```ts
+ * import type { StoredInFlight } from "@cloudiful/scheduler/status";
+ * const pending = (r: StoredInFlight) => r.phase === "waiting-for-replay";
+ * ```
+ */
 export interface StoredInFlight {
   /** The key (and field) it was read from, as text. */
   readonly key: string;
+  /** The occurrence's scheduled instant. */
   readonly scheduledAt: Date;
+  /** The occurrence's ordinal. */
   readonly triggerCount: number;
+  /** As decided for the run. */
   readonly catchUp: boolean;
+  /** The run's fencing token, as text. */
   readonly fencingToken: string;
   /** The lease token of the run that wrote it. */
   readonly holder: string;
@@ -42,8 +62,17 @@ export interface StoredInFlight {
   readonly phase: "running" | "waiting-for-replay";
 }
 
-/** One job found in the store. */
+/**
+ * One job found in the store.
+ *
+ * @example
+ * ```ts
+ * import type { StoredJob } from "@cloudiful/scheduler/status";
+ * const show = (job: StoredJob) => console.log(job.jobId, job.state?.nextRunAt);
+ * ```
+ */
 export interface StoredJob {
+  /** The job id. */
   readonly jobId: string;
   /** The stored state, or `null` when only leases or records exist. */
   readonly state: JobState | null;
@@ -52,23 +81,45 @@ export interface StoredJob {
    * the last success, `failed` otherwise, `null` before any run.
    */
   readonly lastOutcome: "success" | "failed" | null;
+  /** The occurrences' leases (held or done markers), oldest first. */
   readonly leases: readonly StoredLease[];
   /** The job's fencing counter, as text (it may exceed 2^53). */
   readonly fencingCounter: string | null;
+  /** In-flight records, oldest first. */
   readonly inFlight: readonly StoredInFlight[];
 }
 
-/** An entry that does not decode, or a key the library does not write. */
+/**
+ * An entry that does not decode, or a key the library does not write.
+ *
+ * @example
+ * ```ts
+ * import type { DamagedEntry } from "@cloudiful/scheduler/status";
+ * const line = (entry: DamagedEntry) => `${entry.key}: ${entry.problem}`;
+ * ```
+ */
 export interface DamagedEntry {
+  /** The key, as text (with the hash field on Valkey). */
   readonly key: string;
+  /** Why it is listed: what does not decode, or that it is not ours. */
   readonly problem: string;
 }
 
-/** Everything the status view found. */
+/**
+ * Everything the status view found.
+ *
+ * @example
+ * ```ts
+ * import type { StatusReport } from "@cloudiful/scheduler/status";
+ * const healthy = (report: StatusReport) => report.damaged.length === 0;
+ * ```
+ */
 export interface StatusReport {
+  /** Which backend was read. */
   readonly backend: "deno-kv" | "valkey";
   /** When it was read. */
   readonly readAt: Date;
+  /** Every job found, by job id. */
   readonly jobs: readonly StoredJob[];
   /** Entries that do not decode, and keys set aside or unknown. */
   readonly damaged: readonly DamagedEntry[];
