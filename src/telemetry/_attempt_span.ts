@@ -16,7 +16,7 @@ import {
 } from "@opentelemetry/api";
 import { RunStatus } from "../constants.ts";
 import type { RunContext } from "../scheduler/job/task_context.ts";
-import { ATTR, SCOPE, spanName } from "./_names.ts";
+import { ATTR, spanName } from "./_names.ts";
 
 /** How an attempt ended, as its span records it. */
 export interface AttemptEnd {
@@ -38,6 +38,8 @@ export interface AttemptTracer {
   start(run: RunContext, startedAt: number): AttemptSpan;
 }
 
+const UNTRACED: AttemptSpan = { within: (fn) => fn(), end() {} };
+
 class OtelAttemptSpan implements AttemptSpan {
   readonly #span: Span;
   constructor(span: Span) {
@@ -49,6 +51,14 @@ class OtelAttemptSpan implements AttemptSpan {
   }
 
   end(outcome: AttemptEnd): void {
+    try {
+      this.#record(outcome);
+    } catch (thrown) {
+      console.error(`the scheduler could not end a span: ${thrown}`);
+    }
+  }
+
+  #record(outcome: AttemptEnd): void {
     const span = this.#span;
     span.setAttribute(ATTR.status, outcome.status);
     if (outcome.status !== RunStatus.Success) {
@@ -67,13 +77,24 @@ class OtelAttemptSpan implements AttemptSpan {
 /** The tracer of the library's scope, from the registered provider. */
 export class OtelAttemptTracer implements AttemptTracer {
   readonly #tracer: Tracer;
-  constructor() {
-    this.#tracer = trace.getTracer(SCOPE);
+  /** Spans come from `tracer`, the library's scope of the registered provider. */
+  constructor(tracer: Tracer) {
+    this.#tracer = tracer;
   }
 
   start(run: RunContext, startedAt: number): AttemptSpan {
+    try {
+      return new OtelAttemptSpan(this.#open(run, startedAt));
+    } catch (thrown) {
+      // A broken SDK must not stop the run: it runs untraced.
+      console.error(`the scheduler could not open a span: ${thrown}`);
+      return UNTRACED;
+    }
+  }
+
+  #open(run: RunContext, startedAt: number): Span {
     const scheduledAt = run.scheduledAt.getTime();
-    const span = this.#tracer.startSpan(spanName(run.jobId), {
+    return this.#tracer.startSpan(spanName(run.jobId), {
       startTime: startedAt,
       attributes: {
         [ATTR.jobId]: run.jobId,
@@ -90,6 +111,5 @@ export class OtelAttemptTracer implements AttemptTracer {
         [ATTR.catchUp]: run.catchUp,
       },
     });
-    return new OtelAttemptSpan(span);
   }
 }

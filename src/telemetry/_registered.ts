@@ -20,6 +20,10 @@ import { SCOPE } from "./_names.ts";
 import type { SchedulerEvent } from "../scheduler/events/events.ts";
 
 const NOOP_METER = Object.getPrototypeOf(createNoopMeter());
+// A proxy without a delegate hands out the API's no-op tracer.
+const NOOP_TRACER = Object.getPrototypeOf(
+  new ProxyTracerProvider().getDelegate().getTracer(SCOPE),
+);
 
 /** What one `Scheduler.run()` reports to OpenTelemetry. */
 export interface RunTelemetry {
@@ -34,16 +38,22 @@ export interface RunTelemetry {
 
 /**
  * The telemetry of a run about to start, or `undefined` when nothing is
- * registered. Until a provider is registered the API hands out its proxy
- * (traces) or its no-op meter (metrics): those are what "nothing" looks like.
+ * registered. Until a provider is registered the API hands out its no-op
+ * tracer and no-op meter: those are what "nothing" looks like.
  */
 export function runTelemetry(): RunTelemetry | undefined {
-  const traced = !(trace.getTracerProvider() instanceof ProxyTracerProvider);
+  // An SDK registers behind the API's proxy; Deno registers its own provider.
+  const provider = trace.getTracerProvider();
+  const tracer =
+    (provider instanceof ProxyTracerProvider
+      ? provider.getDelegate()
+      : provider).getTracer(SCOPE);
+  const traced = Object.getPrototypeOf(tracer) !== NOOP_TRACER;
   const meter = metrics.getMeter(SCOPE);
   const metered = Object.getPrototypeOf(meter) !== NOOP_METER;
   if (!traced && !metered) return undefined;
   return {
-    ...(traced ? { tracer: new OtelAttemptTracer() } : {}),
+    ...(traced ? { tracer: new OtelAttemptTracer(tracer) } : {}),
     ...(metered ? { metrics: new RunMetrics(meter) } : {}),
   };
 }

@@ -32,7 +32,7 @@ function instruments(meter: Meter) {
       unit: "{run}",
     }),
     lateness: meter.createHistogram(METRIC.lateness, {
-      description: "How long after its scheduled instant an attempt started",
+      description: "How long after its scheduled instant a run started",
       unit: "s",
     }),
     duration: meter.createHistogram(METRIC.duration, {
@@ -82,10 +82,13 @@ export class RunMetrics {
       case "run-started": {
         const now = Date.now();
         this.#started.set(`${event.triggerCount}:${event.attempt ?? 1}`, now);
-        i.lateness.record(
-          Math.max(0, now - event.scheduledAt.getTime()) / 1000,
-          job,
-        );
+        // A retry starts late by its backoff, not because the scheduler was.
+        if (event.attempt === undefined) {
+          i.lateness.record(
+            Math.max(0, now - event.scheduledAt.getTime()) / 1000,
+            job,
+          );
+        }
         return;
       }
       case "run-completed": {
