@@ -277,9 +277,7 @@ export class Scheduler extends EventTarget {
         store: this.#store,
         guard: this.#guard,
         control: this.#control,
-        ...(telemetry?.tracer === undefined
-          ? {}
-          : { tracer: telemetry.tracer }),
+        tracer: telemetry?.tracer,
         listens: (type) => this.#listens(type),
         dispatch: (event) => this.#dispatch(event),
         finish,
@@ -290,8 +288,9 @@ export class Scheduler extends EventTarget {
   }
 
   #listens(type: SchedulerEvent["type"]): boolean {
+    const metrics = this.#metrics;
     return this.#observer !== undefined || this.#listeners.has(type) ||
-      this.#metrics?.types.has(type) === true;
+      (metrics !== undefined && metrics.types.has(type));
   }
 
   #dispatch(detail: SchedulerEvent): void {

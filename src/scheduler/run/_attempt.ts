@@ -41,7 +41,7 @@ export interface AttemptOptions<D> {
   /** Called at the deadline, when the signal is aborted for the timeout. */
   readonly onTimeout: () => void;
   /** Opens the attempt's span; absent when no tracing is registered. */
-  readonly tracer?: AttemptTracer;
+  readonly tracer: AttemptTracer | undefined;
 }
 
 /**

@@ -241,7 +241,7 @@ export class ActiveRun {
         deps: host.deps,
         run: runContext({ host, trigger, lease, attempt, jitterMs }),
         timeoutMs: controls.runTimeoutMs,
-        ...(host.tracer === undefined ? {} : { tracer: host.tracer }),
+        tracer: host.tracer,
         onTimeout: () => {
           if (host.listens("run-timed-out")) {
             host.dispatch(
