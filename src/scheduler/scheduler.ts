@@ -36,7 +36,7 @@ import {
   requireParts,
   runSignal,
 } from "./_scheduler_parts.ts";
-import { type RunTelemetry, runTelemetry } from "../telemetry/_registered.ts";
+import { runTelemetry } from "../telemetry/_registered.ts";
 
 /**
  * Options of the {@linkcode Scheduler} constructor.
@@ -101,8 +101,6 @@ export class Scheduler extends EventTarget {
   readonly #observer: SchedulerObserver | undefined;
   readonly #control = new ControlState();
   #runningJobId: string | undefined;
-  /** The current run()'s metrics, when a meter provider is registered. */
-  #metrics: RunTelemetry["metrics"];
   readonly #listeners = new GuardedListeners(
     this,
     (type, listener, options) =>
@@ -248,7 +246,7 @@ export class Scheduler extends EventTarget {
     const signal = runSignal(options);
     this.#runningJobId = job.jobId;
     const telemetry = runTelemetry();
-    this.#metrics = telemetry?.metrics;
+    const detachMetrics = telemetry?.metrics?.attach(this);
     const onAbort = () => this.#control.cancel(signal!.reason);
     const detachParts = forwardPartEvents({
       store: this.#store,
@@ -266,9 +264,9 @@ export class Scheduler extends EventTarget {
       finished = true;
       signal?.removeEventListener("abort", onAbort);
       detachParts();
+      detachMetrics?.();
       this.#control.finishRun();
       this.#runningJobId = undefined;
-      this.#metrics = undefined;
     };
     try {
       return await new Engine({
@@ -288,17 +286,13 @@ export class Scheduler extends EventTarget {
   }
 
   #listens(type: SchedulerEvent["type"]): boolean {
-    const metrics = this.#metrics;
-    return this.#observer !== undefined || this.#listeners.has(type) ||
-      (metrics !== undefined && metrics.types.has(type));
+    return this.#observer !== undefined || this.#listeners.has(type);
   }
 
   #dispatch(detail: SchedulerEvent): void {
     const observer = this.#observer;
     const type = detail.type;
     if (observer !== undefined) notifyObserver(observer, detail);
-    const metrics = this.#metrics;
-    if (metrics?.types.has(type)) notifyObserver(metrics, detail);
     if (this.#listeners.has(type)) {
       this.dispatchEvent(new CustomEvent(type, { detail }));
     }

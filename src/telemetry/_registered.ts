@@ -17,7 +17,6 @@ import {
 import { type AttemptTracer, OtelAttemptTracer } from "./_attempt_span.ts";
 import { RunMetrics } from "./_run_metrics.ts";
 import { SCOPE } from "./_names.ts";
-import type { SchedulerEvent } from "../scheduler/events/events.ts";
 
 const NOOP_METER = Object.getPrototypeOf(createNoopMeter());
 // A proxy without a delegate hands out the API's no-op tracer.
@@ -30,10 +29,7 @@ export interface RunTelemetry {
   /** Opens a span per attempt; absent when no tracer provider is registered. */
   readonly tracer?: AttemptTracer;
   /** Fed with events; absent when no meter provider is registered. */
-  readonly metrics?: {
-    readonly types: ReadonlySet<SchedulerEvent["type"]>;
-    onEvent(event: SchedulerEvent): void;
-  };
+  readonly metrics?: RunMetrics;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * The scheduler's metrics, fed from its own events (the same flow observers
- * and listeners see), so the loop carries no metric calls of its own. Built
+ * The scheduler's metrics, fed from its own events (listening to them as any
+ * listener does, for the length of one `run()`), so the loop carries no
+ * metric calls of its own. Built
  * only when a meter provider is registered (see `_registered.ts`).
  *
  * @module
@@ -72,6 +73,19 @@ export class RunMetrics {
 
   constructor(meter: Meter = metrics.getMeter(SCOPE)) {
     this.#i = instruments(meter);
+  }
+
+  /**
+   * Listens to `target`'s events that feed a metric (the scheduler's own
+   * event flow); returns what stops it.
+   */
+  attach(target: EventTarget): () => void {
+    const listener = (event: Event) =>
+      this.onEvent((event as CustomEvent<SchedulerEvent>).detail);
+    for (const type of this.types) target.addEventListener(type, listener);
+    return () => {
+      for (const type of this.types) target.removeEventListener(type, listener);
+    };
   }
 
   /** Records `event` if it feeds a metric. */
