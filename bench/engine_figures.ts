@@ -8,6 +8,15 @@
  *    10 MB.
  * 3. Lateness (start − scheduled) p50/p99 of a 50 ms interval over 200 real
  *    runs, beside raw setTimeout lateness on the same fixed-rate targets.
+ * 4. OpenTelemetry: the backlog of figure 1 with nothing registered with
+ *    `@opentelemetry/api` beside the same backlog with a tracer and a meter
+ *    registered that record nothing (the cost of the span and metric paths
+ *    themselves), interleaved; and what asking whether anything is registered
+ *    costs (once per `run()`). With nothing registered a run only checks two
+ *    fields for `undefined`; the cost of the paths that gate skips is the
+ *    registered/nothing ratio. (The same backlog on the commit before
+ *    telemetry, interleaved with this one: within the run-to-run noise; see
+ *    docs/observability.md.)
  *
  * Needs `--v8-flags=--expose-gc` for the memory figure.
  */
@@ -20,6 +29,14 @@ import {
   Task,
   type TaskContext,
 } from "../mod.ts";
+import {
+  INVALID_SPAN_CONTEXT,
+  type Meter,
+  metrics,
+  trace,
+  type Tracer,
+} from "@opentelemetry/api";
+import { runTelemetry } from "../src/telemetry/_registered.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -169,4 +186,63 @@ console.log(
   `   raw setTimeout: p50 ${percentile(timeoutLate, 0.5)} ms, p99 ${
     percentile(timeoutLate, 0.99)
   } ms, max ${timeoutLate.at(-1)} ms`,
+);
+
+/** Registers a tracer and a meter that record nothing; returns the undo. */
+function registerSilentTelemetry(): () => void {
+  const span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  const tracer = { startSpan: () => span } as unknown as Tracer;
+  const instrument = { add() {}, record() {} };
+  const meter = {
+    createCounter: () => instrument,
+    createHistogram: () => instrument,
+  } as unknown as Meter;
+  trace.setGlobalTracerProvider({ getTracer: () => tracer });
+  metrics.setGlobalMeterProvider({ getMeter: () => meter });
+  return () => {
+    trace.disable();
+    metrics.disable();
+  };
+}
+
+const plainTimes: number[] = [];
+const silentTimes: number[] = [];
+for (let i = 0; i < 5; i++) {
+  plainTimes.push(await backlog(RUNS, 32));
+  const undo = registerSilentTelemetry();
+  try {
+    silentTimes.push(await backlog(RUNS, 32));
+  } finally {
+    undo();
+  }
+}
+const asks = 100_000;
+const askStarted = performance.now();
+for (let i = 0; i < asks; i++) runTelemetry();
+const askNs = (performance.now() - askStarted) * 1e6 / asks;
+const plainUs = median(plainTimes) * 1000 / RUNS;
+const silentUs = median(silentTimes) * 1000 / RUNS;
+console.log(
+  "4. OpenTelemetry cost per run (figure 1's backlog, median of 5, interleaved)",
+);
+console.log(
+  `   nothing registered: ${
+    plainUs.toFixed(2)
+  } µs per run (the same code as figure 1, measured again: ${
+    (plainUs / (engineMs * 1000 / RUNS)).toFixed(2)
+  }× of it, which is the noise between two measurements)`,
+);
+console.log(
+  `   registered, recording nothing: ${
+    silentUs.toFixed(2)
+  } µs per run; ratio to nothing registered ${
+    (silentUs / plainUs).toFixed(2)
+  }× (the span and metric paths the gate skips)`,
+);
+console.log(
+  `   asking whether anything is registered: ${
+    askNs.toFixed(0)
+  } ns, once per run(): ${
+    (askNs / 1000 / RUNS).toExponential(1)
+  } µs per run of a ${RUNS}-run backlog`,
 );

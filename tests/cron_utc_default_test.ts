@@ -25,7 +25,13 @@ Deno.test("nextAfter without a zone ignores the process's TZ", async () => {
     const next = CronSchedule.parse("0 9 * * *").nextAfter(new Date("2026-04-03T10:00:00Z"));
     console.log(next.toISOString(), new Date(0).getTimezoneOffset());`;
   const { stdout, success } = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--no-config", code],
+    // The repository's config: mod.ts imports @opentelemetry/api by name.
+    args: [
+      "eval",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      code,
+    ],
     env: { TZ: "Asia/Tokyo" },
     stdout: "piped",
     stderr: "inherit",

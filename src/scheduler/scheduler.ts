@@ -36,6 +36,7 @@ import {
   requireParts,
   runSignal,
 } from "./_scheduler_parts.ts";
+import { runTelemetry } from "../telemetry/_registered.ts";
 
 /**
  * Options of the {@linkcode Scheduler} constructor.
@@ -244,6 +245,8 @@ export class Scheduler extends EventTarget {
     }
     const signal = runSignal(options);
     this.#runningJobId = job.jobId;
+    const telemetry = runTelemetry();
+    const detachMetrics = telemetry?.metrics?.attach(this);
     const onAbort = () => this.#control.cancel(signal!.reason);
     const detachParts = forwardPartEvents({
       store: this.#store,
@@ -261,6 +264,7 @@ export class Scheduler extends EventTarget {
       finished = true;
       signal?.removeEventListener("abort", onAbort);
       detachParts();
+      detachMetrics?.();
       this.#control.finishRun();
       this.#runningJobId = undefined;
     };
@@ -271,6 +275,7 @@ export class Scheduler extends EventTarget {
         store: this.#store,
         guard: this.#guard,
         control: this.#control,
+        tracer: telemetry?.tracer,
         listens: (type) => this.#listens(type),
         dispatch: (event) => this.#dispatch(event),
         finish,

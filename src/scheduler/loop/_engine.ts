@@ -60,6 +60,7 @@ export class Engine<D> implements RunHost<D> {
   readonly guard: ExecutionGuard;
   readonly trivialGuard: boolean;
   readonly controls: RunControls;
+  readonly tracer: RunHost<D>["tracer"];
   readonly #core: EngineCore<D>;
   readonly #plan: WakePlan<D>;
   readonly #clock = new WakeClock({
@@ -77,6 +78,7 @@ export class Engine<D> implements RunHost<D> {
     this.deps = job.deps;
     this.task = job.task;
     this.guard = core.delivery.reclaimer?.wrap(options.guard) ?? options.guard;
+    this.tracer = options.tracer;
     this.trivialGuard = core.delivery.reclaimer === undefined &&
       Object.getPrototypeOf(options.guard) === NoopExecutionGuard.prototype;
     this.controls = {

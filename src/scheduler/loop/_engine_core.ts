@@ -23,6 +23,7 @@ import { ManualRequests } from "../run/manual.ts";
 import type { ControlState } from "./_control_state.ts";
 import { deliveryFor } from "./_reclaim.ts";
 import { Wakeup } from "./_wakeup.ts";
+import type { AttemptTracer } from "../../telemetry/_attempt_span.ts";
 
 /** What the engine needs from its scheduler. */
 export interface EngineOptions<D> {
@@ -31,6 +32,8 @@ export interface EngineOptions<D> {
   readonly store: StateStore;
   readonly guard: ExecutionGuard;
   readonly control: ControlState;
+  /** Opens a span per attempt when tracing is registered. */
+  readonly tracer?: AttemptTracer;
   /** Whether anyone (listener or observer) wants events of `type`. */
   listens(type: SchedulerEvent["type"]): boolean;
   /** Delivers an event to the observer and the listeners. */

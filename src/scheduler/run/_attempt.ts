@@ -11,6 +11,7 @@ import { sleepUntil } from "../../schedule/sleep.ts";
 import type { Task } from "../job/task.ts";
 import type { RunContext, TaskContext } from "../job/task_context.ts";
 import { runTask } from "../job/task.ts";
+import type { AttemptTracer } from "../../telemetry/_attempt_span.ts";
 
 /** The abort reason of an attempt that outlived its time limit. */
 export function timeoutReason(timeoutMs: number): DOMException {
@@ -39,6 +40,8 @@ export interface AttemptOptions<D> {
   readonly timeoutMs: number | undefined;
   /** Called at the deadline, when the signal is aborted for the timeout. */
   readonly onTimeout: () => void;
+  /** Opens the attempt's span; absent when no tracing is registered. */
+  readonly tracer: AttemptTracer | undefined;
 }
 
 /**
@@ -100,8 +103,12 @@ export class Attempt {
     let status: RunStatus = RunStatus.Success;
     let error: string | null = null;
     let panic: TaskJoinError | undefined;
+    // The task runs inside the span's context, so its own spans are children.
+    const span = options.tracer?.start(options.run, startedAt);
     try {
-      await runTask(options.task, context);
+      await (span === undefined
+        ? runTask(options.task, context)
+        : span.within(() => runTask(options.task, context)));
     } catch (thrown) {
       if (options.task.kind === "worker" && isInstance(thrown, TaskJoinError)) {
         panic = thrown;
@@ -120,6 +127,7 @@ export class Attempt {
       status = RunStatus.TimedOut;
       error = error === null ? reason : `${reason}: ${error}`;
     }
+    span?.end({ status, error });
     return { startedAt, finishedAt, status, error, panic };
   }
 }

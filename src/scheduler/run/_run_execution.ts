@@ -35,6 +35,7 @@ import type { Task } from "../job/task.ts";
 import type { RunContext } from "../job/task_context.ts";
 import { Attempt } from "./_attempt.ts";
 import type { Jitter } from "../job/_jitter.ts";
+import type { AttemptTracer } from "../../telemetry/_attempt_span.ts";
 import { backoffDelay, type RetryPolicy, shouldRetry } from "../job/retry.ts";
 
 /** The context a task sees for one attempt. */
@@ -103,6 +104,8 @@ export interface RunHost<D> {
   /** The guard is the single-instance one: nothing to release. */
   readonly trivialGuard: boolean;
   readonly controls: RunControls;
+  /** Opens a span per attempt when tracing is registered. */
+  readonly tracer?: AttemptTracer;
   /** When the job's next occurrence is due (jittered), or `null`. */
   nextDueAt(): number | null;
   /** Whether a stop was requested or `run()` is failing. */
@@ -238,6 +241,7 @@ export class ActiveRun {
         deps: host.deps,
         run: runContext({ host, trigger, lease, attempt, jitterMs }),
         timeoutMs: controls.runTimeoutMs,
+        tracer: host.tracer,
         onTimeout: () => {
           if (host.listens("run-timed-out")) {
             host.dispatch(
