@@ -104,12 +104,20 @@ async function scenario(s: Scenario): Promise<void> {
   try {
     await s.damage();
     await untilReplayPending(() => s.read());
-    const before = await s.snapshot();
-    const json = await status([s.flag, s.where, "--json"]);
-    assert.equal(json.code, 0, json.stderr);
-    const table = await status([s.flag, s.where]);
-    assert.equal(table.code, 0, table.stderr);
-    assert.equal(await s.snapshot(), before, "the command changed nothing");
+    // The live holder renews its lease on its own schedule: frozen, it
+    // cannot change what is stored while the command reads it.
+    live.kill("SIGSTOP");
+    let json, table;
+    try {
+      const before = await s.snapshot();
+      json = await status([s.flag, s.where, "--json"]);
+      assert.equal(json.code, 0, json.stderr);
+      table = await status([s.flag, s.where]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.equal(await s.snapshot(), before, "the command changed nothing");
+    } finally {
+      live.kill("SIGCONT");
+    }
 
     const report = JSON.parse(json.stdout);
     const jobs = Object.fromEntries(
