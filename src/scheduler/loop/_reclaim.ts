@@ -132,6 +132,12 @@ export class Reclaimer {
       catchUp: trigger.catchUp,
     });
     if (answer?.kind === "acquired") this.#own.add(answer.lease?.token);
+    // Contended: another instance holds the occurrence and has written its
+    // in-flight record. Look at the ledger now, so that a timer is armed for
+    // that lease's deadline: if the holder dies, the replay comes within
+    // ttl of its death, not at this instance's next decision (for a nightly
+    // job, the next night). See docs/recovery.md.
+    else if (answer?.kind === "contended") this.#recheck = true;
     return answer;
   }
 
