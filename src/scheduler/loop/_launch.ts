@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ExecutionGuardErrorKind } from "../../constants.ts";
 import { describeThrown, SchedulerError } from "../../errors.ts";
 import type { ExecutionLease } from "../../guard/execution_guard.ts";
 import type { Decision, Trigger } from "../rules/_decide.ts";
@@ -151,11 +152,15 @@ async function acquireAndLaunch<D>(
   trigger: Trigger,
   run?: ActiveRun,
 ): Promise<void> {
+  const lastError = core.state.lastError;
   const lease = await acquireSlot(acquireHost(core, trigger), trigger);
   if (typeof lease === "object") {
     launch(core, trigger, lease, run);
     return;
   }
+  // Damaged guard data kept as lastError is saved now: the occurrence was
+  // consumed without a run, and the stored state says why.
+  if (core.state.lastError !== lastError) await core.persist();
   core.manual.over(trigger, lease);
   if (run !== undefined) core.host.complete({ run, final: true });
 }
@@ -175,7 +180,13 @@ function acquireHost<D>(core: EngineCore<D>, trigger: Trigger): AcquireHost {
     dispatch: (event) => core.options.dispatch(event),
     stopping: () => core.stopping(),
     fail: (error) => core.fail(error),
+    damaged: (message) => keepError(core, message),
   };
+}
+
+/** Keeps a damaged-data error as the job's `lastError` (saved next). */
+export function keepError<D>(core: EngineCore<D>, message: string): void {
+  core.state = { ...core.state, lastError: message };
 }
 
 /**
@@ -193,8 +204,22 @@ export async function reclaimExpired<D>(
       stopping: () => core.stopping(),
     });
   } catch (error) {
-    core.fail(toGuardError(error, core.jobId));
-    return true;
+    const failure = toGuardError(error, core.jobId);
+    if (failure.kind !== ExecutionGuardErrorKind.Data) {
+      core.fail(failure);
+      return true;
+    }
+    // Damaged ledger data never stops the job: reported, kept as
+    // lastError, set aside by the guard (docs/recovery.md).
+    keepError(core, failure.message);
+    if (core.options.listens("execution-guard-data-damaged")) {
+      core.options.dispatch({
+        type: "execution-guard-data-damaged",
+        jobId: core.jobId,
+        error: failure.message,
+      });
+    }
+    return core.delivery.reclaimer!.damaged();
   }
   for (const { trigger, lease, event } of reclaimed) {
     if (core.options.listens("run-reclaimed")) core.options.dispatch(event);
