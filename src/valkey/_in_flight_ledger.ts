@@ -16,7 +16,12 @@
 
 import { formatRfc3339, parseRfc3339 } from "../schedule/_rfc3339.ts";
 import { ExecutionGuardErrorKind } from "../constants.ts";
-import { describeValue, ExecutionGuardError } from "../errors.ts";
+import { describeValue, ExecutionGuardError, isInstance } from "../errors.ts";
+import {
+  setAsideGrantKeys,
+  setAsideOrphan,
+  setAsideUndecodable,
+} from "./_quarantine.ts";
 import type { ExecutionGuardAcquire, ExecutionLease } from "../guard/lease.ts";
 import type { GuardCall } from "./_guard_errors.ts";
 import { LEASE_KEY_FREE, nextFenceLua } from "./_lua_fencing.ts";
@@ -188,7 +193,7 @@ export class ValkeyInFlightLedger implements InFlightLedger {
     const at = formatRfc3339(scheduledAt.getTime(), 9);
     const token = crypto.randomUUID();
     const leaseKey = this.#leaseKey(slot.jobId, at);
-    const reply = await this.#call("acquire", slot.jobId, "Acquire", [
+    const reply = await this.#granting("acquire", slot.jobId, leaseKey, [
       leaseKey,
       this.#fenceKey(slot.jobId),
       this.#hashKey(slot.jobId),
@@ -236,8 +241,12 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       throw this.#corrupt(jobId, reply);
     }
     const records: InFlightRecord[] = [];
-    for (let i = 0; i < reply.length; i += 2) {
-      records.push(this.#decode(jobId, reply[i], Number(reply[i + 1])));
+    try {
+      for (let i = 0; i < reply.length; i += 2) {
+        records.push(this.#decode(jobId, reply[i], Number(reply[i + 1])));
+      }
+    } catch {
+      throw await this.#setAsideUndecodable(jobId);
     }
     return records.sort((a, b) =>
       a.scheduledAt.getTime() - b.scheduledAt.getTime()
@@ -249,7 +258,7 @@ export class ValkeyInFlightLedger implements InFlightLedger {
     const at = formatRfc3339(record.scheduledAt.getTime(), 9);
     const token = crypto.randomUUID();
     const leaseKey = this.#leaseKey(record.jobId, at);
-    const reply = await this.#call("reclaim", record.jobId, "Reclaim", [
+    const reply = await this.#granting("reclaim", record.jobId, leaseKey, [
       leaseKey,
       this.#fenceKey(record.jobId),
       this.#hashKey(record.jobId),
@@ -259,13 +268,62 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       record.holder,
       head(record, at),
       String(this.#options.floor(record.jobId)),
-    ]);
+    ], record.holder);
     return this.#options.granted(reply, {
       jobId: record.jobId,
       scheduledAt: record.scheduledAt,
       token,
       leaseKey,
     });
+  }
+
+  /**
+   * A granting script (acquire, reclaim); on a data error, the damaged
+   * counter or lease key is set aside, and a reclaim that finds the record
+   * orphaned sets it aside (see _quarantine.ts).
+   */
+  async #granting(
+    operation: "acquire" | "reclaim",
+    jobId: string,
+    leaseKey: string,
+    args: (string | number)[],
+    holder?: string,
+  ): Promise<unknown> {
+    const { prefix } = this.#options;
+    const aside = <T>(body: (client: ValkeyClient) => Promise<T>) =>
+      this.#options.call({ operation, jobId }, body);
+    let reply: unknown;
+    try {
+      const command = operation === "acquire" ? "Acquire" : "Reclaim";
+      reply = await this.#call(operation, jobId, command, args);
+    } catch (error) {
+      if (!isInstance(error, ExecutionGuardError)) throw error;
+      throw await aside((client) =>
+        setAsideGrantKeys(client, { error, prefix, jobId, leaseKey })
+      );
+    }
+    if (reply !== null || holder === undefined) return reply;
+    // A contended reclaim, or an orphan that would stay contended for ever.
+    const hash = this.#hashKey(jobId);
+    const orphan = await aside((client) =>
+      setAsideOrphan(client, { prefix, jobId, hash, leaseKey, holder })
+    );
+    if (orphan !== undefined) throw orphan;
+    return reply;
+  }
+
+  /** Sets aside the job's records that do not decode (see _quarantine.ts). */
+  #setAsideUndecodable(jobId: string): Promise<ExecutionGuardError> {
+    return this.#options.call(
+      { operation: "list", jobId },
+      (client) =>
+        setAsideUndecodable(client, {
+          prefix: this.#options.prefix,
+          jobId,
+          hash: this.#hashKey(jobId),
+          decode: (value) => this.#decode(jobId, value, 0),
+        }),
+    );
   }
 
   #call(

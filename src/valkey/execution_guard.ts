@@ -36,6 +36,8 @@ import { checkOptions } from "../_options.ts";
 import { readGrant } from "./_fencing_reply.ts";
 import { type GuardCall, guardError } from "./_guard_errors.ts";
 import { defineLeaseCommands, RELEASE } from "./_lua_lease.ts";
+import { defineQuarantineCommands } from "./_lua_quarantine.ts";
+import { setAsideGrantKeys } from "./_quarantine.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
 import {
   defineInFlightCommands,
@@ -191,6 +193,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     }
     defineLeaseCommands(client);
     defineInFlightCommands(client, RELEASE);
+    defineQuarantineCommands(client);
     const guard = new ValkeyExecutionGuard(client, resolved, prefix);
     guard.#retryBudgetMs = retryBudgetMs;
     return guard;
@@ -242,11 +245,18 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
           ),
       );
     } catch (cause) {
-      throw guardError(cause, {
+      const error = guardError(cause, {
         operation: "acquire",
         jobId: slot.jobId,
         keys: [leaseKey, fenceKey],
         client: this.#client,
+      });
+      // Damaged keys are set aside, so the next grant goes through.
+      throw await setAsideGrantKeys(this.#client, {
+        error,
+        prefix: this.#prefix,
+        jobId: slot.jobId,
+        leaseKey,
       });
     }
     return this.#granted(fence, {
