@@ -193,7 +193,8 @@ export class ValkeyInFlightLedger implements InFlightLedger {
     const at = formatRfc3339(scheduledAt.getTime(), 9);
     const token = crypto.randomUUID();
     const leaseKey = this.#leaseKey(slot.jobId, at);
-    const reply = await this.#granting("acquire", slot.jobId, leaseKey, [
+    const lease = { jobId: slot.jobId, scheduledAt, token, leaseKey };
+    return await this.#granting("acquire", lease, [
       leaseKey,
       this.#fenceKey(slot.jobId),
       this.#hashKey(slot.jobId),
@@ -203,12 +204,6 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       head(slot, at),
       String(this.#options.floor(slot.jobId)),
     ]);
-    return this.#options.granted(reply, {
-      jobId: slot.jobId,
-      scheduledAt,
-      token,
-      leaseKey,
-    });
   }
 
   /** Release plus the record cleared, in one script. */
@@ -258,7 +253,9 @@ export class ValkeyInFlightLedger implements InFlightLedger {
     const at = formatRfc3339(record.scheduledAt.getTime(), 9);
     const token = crypto.randomUUID();
     const leaseKey = this.#leaseKey(record.jobId, at);
-    const reply = await this.#granting("reclaim", record.jobId, leaseKey, [
+    const { jobId, scheduledAt } = record;
+    const lease = { jobId, scheduledAt, token, leaseKey };
+    return await this.#granting("reclaim", lease, [
       leaseKey,
       this.#fenceKey(record.jobId),
       this.#hashKey(record.jobId),
@@ -269,12 +266,6 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       head(record, at),
       String(this.#options.floor(record.jobId)),
     ], record.holder);
-    return this.#options.granted(reply, {
-      jobId: record.jobId,
-      scheduledAt: record.scheduledAt,
-      token,
-      leaseKey,
-    });
   }
 
   /**
@@ -284,32 +275,33 @@ export class ValkeyInFlightLedger implements InFlightLedger {
    */
   async #granting(
     operation: "acquire" | "reclaim",
-    jobId: string,
-    leaseKey: string,
+    lease: Omit<ExecutionLease, "fencingToken">,
     args: (string | number)[],
     holder?: string,
-  ): Promise<unknown> {
+  ): Promise<ExecutionGuardAcquire> {
     const { prefix } = this.#options;
+    const { jobId, leaseKey, token } = lease;
     const aside = <T>(body: (client: ValkeyClient) => Promise<T>) =>
       this.#options.call({ operation, jobId }, body);
-    let reply: unknown;
+    let answer: ExecutionGuardAcquire;
     try {
       const command = operation === "acquire" ? "Acquire" : "Reclaim";
-      reply = await this.#call(operation, jobId, command, args);
+      const reply = await this.#call(operation, jobId, command, args);
+      answer = this.#options.granted(reply, lease);
     } catch (error) {
       if (!isInstance(error, ExecutionGuardError)) throw error;
       throw await aside((client) =>
-        setAsideGrantKeys(client, { error, prefix, jobId, leaseKey })
+        setAsideGrantKeys(client, { error, prefix, jobId, leaseKey, token })
       );
     }
-    if (reply !== null || holder === undefined) return reply;
+    if (answer.kind !== "contended" || holder === undefined) return answer;
     // A contended reclaim, or an orphan that would stay contended for ever.
     const hash = this.#hashKey(jobId);
     const orphan = await aside((client) =>
       setAsideOrphan(client, { prefix, jobId, hash, leaseKey, holder })
     );
     if (orphan !== undefined) throw orphan;
-    return reply;
+    return answer;
   }
 
   /** Sets aside the job's records that do not decode (see _quarantine.ts). */

@@ -14,11 +14,19 @@ import type { ValkeyClient } from "./_client.ts";
  * Renames KEYS[1] to KEYS[2] if it is damaged for its use ARGV[1]: a
  * `counter` must be a string of at most 19 digits below 2^63 - 1 (so that
  * INCR works), a `lease` must be a string (any string may be a Rust
- * holder's token). Answers 1 when it was moved, else 0.
+ * holder's token). Answers 1 when it was moved, else 0; 2 when the lease
+ * key held the caller's token ARGV[2] (a grant whose reply was unreadable
+ * because of the damaged counter): that lease is taken back, so that the
+ * occurrence can be granted again.
  */
 const SET_ASIDE_KEY = `
 local kind = redis.call("TYPE", KEYS[1]).ok
 if kind == "none" then return 0 end
+if kind == "string" and ARGV[1] == "lease" and ARGV[2] ~= "" and
+    redis.call("GET", KEYS[1]) == ARGV[2] then
+  redis.call("DEL", KEYS[1])
+  return 2
+end
 local damaged = kind ~= "string"
 if not damaged and ARGV[1] == "counter" then
   local v = redis.call("GET", KEYS[1])

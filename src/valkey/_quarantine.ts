@@ -50,9 +50,11 @@ export async function setAsideGrantKeys(
     prefix: string;
     jobId: string;
     leaseKey: string;
+    /** The failed grant's holder token. */
+    token: string;
   },
 ): Promise<ExecutionGuardError> {
-  const { error, prefix, jobId, leaseKey } = options;
+  const { error, prefix, jobId, leaseKey, token } = options;
   if (error.kind !== ExecutionGuardErrorKind.Data) return error;
   const moved: string[] = [];
   const candidates = [
@@ -67,6 +69,7 @@ export async function setAsideGrantKeys(
         key,
         target,
         kind,
+        token,
       );
       if (reply === 1) moved.push(`${key} set aside at ${target}`);
     }

@@ -227,11 +227,10 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     const leaseKey = this.leaseKey(slot.jobId, scheduledAt);
     const token = crypto.randomUUID();
     const fenceKey = `${this.#prefix}${slot.jobId}:fencing-token`;
-    let fence: unknown;
     try {
       // A retry after a lost reply finds the key set by the first attempt
       // and answers contended: the occurrence is skipped, never run twice.
-      fence = await this.#retry(
+      const fence = await this.#retry(
         this.#retryBudgetMs,
         () =>
           (this.#client as unknown as {
@@ -244,6 +243,14 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
             String(this.#fencing.floor(slot.jobId)),
           ),
       );
+      // Inside the try: a reply that is no token (a damaged counter that
+      // INCR still took) sets the counter aside too.
+      return this.#granted(fence, {
+        jobId: slot.jobId,
+        scheduledAt,
+        token,
+        leaseKey,
+      });
     } catch (cause) {
       const error = guardError(cause, {
         operation: "acquire",
@@ -257,14 +264,9 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
         prefix: this.#prefix,
         jobId: slot.jobId,
         leaseKey,
+        token,
       });
     }
-    return this.#granted(fence, {
-      jobId: slot.jobId,
-      scheduledAt,
-      token,
-      leaseKey,
-    });
   }
 
   /**
