@@ -46,7 +46,9 @@ export async function setAside(
   const where = committed.ok
     ? `set aside at ${describeKvKey(moved)}`
     : "changed meanwhile, left in place";
-  return new ExecutionGuardError(`${reason} (${where})`, {
+  const key = describeKvKey(entry.key);
+  const named = reason.includes(key) ? reason : `${key}: ${reason}`;
+  return new ExecutionGuardError(`${named} (${where})`, {
     kind: ExecutionGuardErrorKind.Data,
   });
 }
