@@ -101,6 +101,8 @@ export class Engine<D> implements RunHost<D> {
       listens: (type) => this.listens(type),
       dispatch: (event) => this.dispatch(event),
       adopt: (state) => core.state = state,
+      grid: Object.getPrototypeOf(options.guard) !==
+        NoopExecutionGuard.prototype,
     };
   }
 
