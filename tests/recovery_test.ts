@@ -2,7 +2,8 @@
  * Recovery rules in one process, on a fake clock (docs/recovery.md): a
  * replay of a dead holder's occurrence never costs the next scheduled
  * occurrence (under `forbid` it is queued behind the replay), as the pure
- * rule and as the engine carries it out.
+ * rule and as the engine carries it out; under a shared guard, interval
+ * occurrences fall on one grid whenever each instance starts.
  */
 import assert from "node:assert/strict";
 import {
@@ -15,6 +16,7 @@ import {
   Task,
 } from "../mod.ts";
 import { overlapBesideReplays } from "../src/scheduler/rules/_reclaim_plan.ts";
+import { firstOccurrence } from "../src/schedule/_occurrences.ts";
 import { drive, withClockAndKv } from "./_kv_helpers.ts";
 import { recordEvents, T0 } from "./_engine_helpers.ts";
 
@@ -84,5 +86,50 @@ Deno.test("a replay does not cost the next occurrence: under forbid, the occurre
     ]);
     // The scheduled occurrence waited for the replay to end.
     assert.ok(ran[1][2] >= ran[0][2] + 400, "queued behind the replay");
+  });
+});
+
+Deno.test("interval grid: with grid, the first occurrence is the first multiple of everyMs after now; without, now + everyMs", () => {
+  const every = Schedule.interval(1_000);
+  const zone = { timezone: "UTC" };
+  assert.equal(
+    firstOccurrence(every, { ...zone, now: 5_123, grid: true }),
+    6_000,
+  );
+  assert.equal(
+    firstOccurrence(every, { ...zone, now: 5_000, grid: true }),
+    6_000,
+  );
+  assert.equal(firstOccurrence(every, { ...zone, now: 5_123 }), 6_123);
+});
+
+Deno.test("interval grid: two instances with their own stores, started 370 ms apart under one guard, run each occurrence once", async () => {
+  await withClockAndKv(async (kv, clock, io) => {
+    const guard = new DenoKvExecutionGuard(kv, LEASE);
+    const ran: [number, string][] = [];
+    const job = (name: string) =>
+      Job.withoutDeps(
+        "grid",
+        Schedule.interval(1_000),
+        Task.fromSync(({ run }) =>
+          void ran.push([run.scheduledAt.getTime(), name])
+        ),
+      ).withMaxRuns(3);
+    const first = Scheduler.withExecutionGuard(
+      {},
+      new InMemoryStateStore(),
+      guard,
+    ).run(job("first"));
+    await clock.tickAsync(370);
+    const second = Scheduler.withExecutionGuard(
+      {},
+      new InMemoryStateStore(),
+      guard,
+    ).run(job("second"));
+    await drive(clock, Promise.all([first, second]), io);
+    const instants = ran.map(([at]) => at);
+    assert.equal(new Set(instants).size, instants.length, "each once");
+    assert.ok(instants.every((at) => at % 1_000 === 0), "on the grid");
+    assert.ok(instants.length >= 3 && instants.length <= 4);
   });
 });
