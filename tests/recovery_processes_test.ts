@@ -135,14 +135,14 @@ const STEPS = [
 
 async function everyStepScenario(backend: "valkey" | "kv", where: string) {
   const origin = Date.now() + 6_000;
-  const instants = Array.from({ length: 12 }, (_, i) => origin + i * 300);
+  const instants = Array.from({ length: 12 }, (_, i) => origin + i * 400);
   // Victim i dies at STEPS[i] of its own instant; every other instance waits
   // a little before asking for that instant, so that the victim holds it.
   const victims = STEPS.map((_, i) => instants[1 + 2 * i]);
   const common = [backend, where, "every-step-job", instants.join(","), "-1"];
   const argsOf = (own: number | undefined) => [
     ...common,
-    `delay=200,${victims.filter((at) => at !== own).join(",")}`,
+    `delay=350,${victims.filter((at) => at !== own).join(",")}`,
     ...(own === undefined ? [] : [`die=${STEPS[victims.indexOf(own)]},${own}`]),
   ];
   const children: Deno.ChildProcess[] = [];
