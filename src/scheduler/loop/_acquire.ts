@@ -75,9 +75,10 @@ async function releaseUnused(
 /**
  * Asks the guard for `trigger`'s slot. Resolves with the lease, or with why
  * nothing may start: `contended` (event emitted; also for damaged data,
- * kind `data`, asked again once and then reported and kept as lastError), `stopping` (a lease
- * granted meanwhile was given back) or `failed` (the guard threw otherwise or
- * answered nonsense: `run()` fails with an `ExecutionGuardError`).
+ * kind `data`, asked again once, then reported and kept as lastError),
+ * `stopping` (a lease granted meanwhile was given back) or `failed` (the
+ * guard threw otherwise or answered nonsense: `run()` fails with an
+ * `ExecutionGuardError`).
  */
 export async function acquireSlot(
   host: AcquireHost,

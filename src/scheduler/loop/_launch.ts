@@ -12,7 +12,11 @@ import { describeThrown, SchedulerError } from "../../errors.ts";
 import type { ExecutionLease } from "../../guard/execution_guard.ts";
 import type { Decision, Trigger } from "../rules/_decide.ts";
 import { overlapBesideReplays } from "../rules/_reclaim_plan.ts";
-import { runStartedEvent, triggerEvent } from "../run/_event_details.ts";
+import {
+  releaseFailedEvent,
+  runStartedEvent,
+  triggerEvent,
+} from "../run/_event_details.ts";
 import { overlapAfterManual } from "../run/manual.ts";
 import { ActiveRun } from "../run/_run_execution.ts";
 import { type AcquireHost, acquireSlot, toGuardError } from "./_acquire.ts";
@@ -94,7 +98,14 @@ export async function saveAndCarryOutLeased<D>(
   if (typeof lease === "object" && (!saved || action !== "start")) {
     // Not launched after all (the save failed, or a stop or a pause came
     // in): the occurrence goes back to the ledger, to be replayed.
-    await core.host.guard.release(lease).catch(() => {});
+    await core.host.guard.release(lease).catch((error) => {
+      // The record stays held until its lease runs out: replayed then.
+      if (core.options.listens("execution-guard-release-failed")) {
+        core.options.dispatch(
+          releaseFailedEvent(core.jobId, trigger, describeThrown(error)),
+        );
+      }
+    });
   }
   if (!saved) return;
   report(core, planned.decision);
@@ -102,6 +113,7 @@ export async function saveAndCarryOutLeased<D>(
     launch(core, trigger, lease);
   }
 }
+
 function emitSkipped<D>(core: EngineCore<D>, decision: Decision): void {
   const skipped = decision.skipped;
   if (skipped === undefined) return;
