@@ -7,56 +7,8 @@
  * processes, so real time (a few seconds each).
  */
 import assert from "node:assert/strict";
-import { denoRun } from "./_processes.ts";
+import { spawnInstance } from "./_at_least_once_instances.ts";
 import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
-
-const INSTANCE = new URL(
-  "./fixtures/at_least_once_instance.ts",
-  import.meta.url,
-);
-
-interface Finished {
-  code: number;
-  signal: Deno.Signal | null;
-  lines: string[];
-  stderr: string;
-  killed: boolean;
-}
-
-/** Starts an instance; `onLine` sees each stdout line as it comes. */
-function spawnInstance(
-  args: string[],
-  onLine: (line: string, child: Deno.ChildProcess) => void,
-): Promise<Finished> {
-  const child = denoRun(INSTANCE, args).spawn();
-  const lines: string[] = [];
-  const reading = (async () => {
-    let buffer = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stdout) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let newline: number;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        lines.push(line);
-        onLine(line, child);
-      }
-    }
-  })();
-  const stderr = new Response(child.stderr).text();
-  return (async () => {
-    const status = await child.status;
-    await reading;
-    return {
-      code: status.code,
-      signal: status.signal,
-      lines,
-      stderr: await stderr,
-      killed: status.signal === "SIGKILL",
-    };
-  })();
-}
 
 async function crashScenario(backend: "valkey" | "kv", where: string) {
   const start = Date.now() + 3_000;

@@ -188,3 +188,35 @@ Deno.test("a million missed interval occurrences are one decision", () => {
   assert.equal(decision?.cursor.triggerCount, 1_000_000);
   assert.equal(decision?.skipped?.count, 999_999);
 });
+
+Deno.test("the missed-run tolerance boundary: late means more than the tolerance (tolerance 0, skip: on time runs, 1 ms late is missed)", () => {
+  for (const tolerance of [0, 1000]) {
+    const onTheBoundary = decide(input({
+      missedRunPolicy: "skip",
+      missedRunToleranceMs: tolerance,
+      schedule: Schedule.interval(10 * S),
+      cursor: { triggerCount: 0, nextRunAt: NOW - tolerance },
+    }));
+    assert.equal(onTheBoundary?.action, "start", `tolerance ${tolerance}`);
+    assert.equal(onTheBoundary?.trigger?.catchUp, false);
+    const past = decide(input({
+      missedRunPolicy: "skip",
+      missedRunToleranceMs: tolerance,
+      schedule: Schedule.interval(10 * S),
+      cursor: { triggerCount: 0, nextRunAt: NOW - tolerance - 1 },
+    }));
+    assert.equal(past?.action, "none", `tolerance ${tolerance}`);
+    assert.deepEqual(past?.skipped, {
+      count: 1,
+      scheduledAt: NOW - tolerance - 1,
+      reason: "missed",
+    });
+    // catch-up-once runs it either way, marked catch-up only past the bound.
+    const caughtUp = decide(input({
+      missedRunToleranceMs: tolerance,
+      schedule: Schedule.interval(10 * S),
+      cursor: { triggerCount: 0, nextRunAt: NOW - tolerance - 1 },
+    }));
+    assert.equal(caughtUp?.trigger?.catchUp, true);
+  }
+});

@@ -504,7 +504,7 @@ async function entries(kv: Deno.Kv): Promise<Deno.KvEntry<unknown>[]> {
   return all;
 }
 
-Deno.test("DenoKvExecutionGuard a corrupt lease record is a data error", async () => {
+Deno.test("DenoKvExecutionGuard a corrupt lease record is a data error naming the key; acquire sets it aside under quarantine and the next acquire is granted", async () => {
   await withClockAndKv(async (kv) => {
     const guard = new DenoKvExecutionGuard(kv, LEASE);
     const lease = acquired(await guard.acquire(slot("corrupt", T0)));
@@ -517,18 +517,30 @@ Deno.test("DenoKvExecutionGuard a corrupt lease record is a data error", async (
     const key = records[0].key;
     for (const garbage of ["garbage", 42, { token: lease.token }]) {
       await kv.set(key, garbage);
-      await assertGuardError(
+      await assertGuardError(guard.renew(lease), "data", "corrupt");
+      assert.deepEqual((await kv.get(key)).value, garbage, "renew leaves it");
+      const error = await assertGuardError(
         guard.acquire(slot("corrupt", T0)),
         "data",
         "corrupt",
       );
-      await assertGuardError(guard.renew(lease), "data", "corrupt");
-      assert.deepEqual((await kv.get(key)).value, garbage, "left in place");
+      assert.match(error.message, /"lease", "corrupt"/);
+      assert.match(
+        error.message,
+        /set aside at \[.*"quarantine", "lease", "corrupt"/,
+      );
+      assert.equal((await kv.get(key)).value, null, "moved away");
+      const moved = (await entries(kv)).filter((entry) =>
+        entry.key.includes("quarantine")
+      );
+      assert.deepEqual(moved.map((entry) => entry.value), [garbage]);
+      for (const entry of moved) await kv.delete(entry.key);
+      acquired(await guard.acquire(slot("corrupt", T0)));
     }
   });
 });
 
-Deno.test("DenoKvExecutionGuard a corrupt fencing counter is a data error", async () => {
+Deno.test("DenoKvExecutionGuard a corrupt fencing counter is a data error naming the key; it is set aside under quarantine and the next grant's token is above every earlier one", async () => {
   await withClockAndKv(async (kv) => {
     const guard = new DenoKvExecutionGuard(kv, {
       ...LEASE,
@@ -540,12 +552,20 @@ Deno.test("DenoKvExecutionGuard a corrupt fencing counter is a data error", asyn
     assert.equal(left.length, 1, "only the fencing counter remains");
     assert.equal(left[0].value, lease.fencingToken);
     await kv.set(left[0].key, "seven");
-    await assertGuardError(
+    const error = await assertGuardError(
       guard.acquire(slot("bad-fence", T0 + 1)),
       "data",
       "bad-fence",
     );
-    assert.equal((await kv.get(left[0].key)).value, "seven");
+    assert.match(error.message, /fencing counter \[.*"fence", "bad-fence"\]/);
+    assert.match(error.message, /"quarantine", "fence", "bad-fence", \d+\]/);
+    assert.equal((await kv.get(left[0].key)).value, null);
+    const next = acquired(await guard.acquire(slot("bad-fence", T0 + 1)));
+    assert.ok(next.fencingToken! > lease.fencingToken!);
+    const moved = (await entries(kv)).filter((entry) =>
+      entry.key.includes("quarantine")
+    );
+    assert.deepEqual(moved.map((entry) => entry.value), ["seven"]);
   });
 });
 

@@ -183,7 +183,7 @@ Deno.test("Deno KV retryBudgetMs is validated by the stores and guards", async (
   }
 });
 
-Deno.test("a garbage Deno KV lease value costs only its occurrence: reported, never run, the job goes on", async () => {
+Deno.test("a garbage Deno KV lease value is reported naming its key and set aside under quarantine; its occurrence runs on the second ask, the job goes on", async () => {
   await withClockAndKv(async (kv, clock, io) => {
     const times = [T0 + 100, T0 + 200, T0 + 300, T0 + 400];
     const leaseKey = [
@@ -213,7 +213,7 @@ Deno.test("a garbage Deno KV lease value costs only its occurrence: reported, ne
       ),
       io,
     );
-    assert.deepEqual(ran, [times[0], times[2], times[3]]);
+    assert.deepEqual(ran, times);
     assert.equal(report.stopReason, "terminal");
     assert.equal(report.state.triggerCount, 4);
     const failed = events.filter((e) =>
@@ -231,7 +231,14 @@ Deno.test("a garbage Deno KV lease value costs only its occurrence: reported, ne
         event.error.includes("garbage"),
       event.error,
     );
-    assert.equal((await kv.get(leaseKey)).value, "garbage", "left in place");
+    assert.ok(event.error.includes('"quarantine", "lease"'), event.error);
+    const moved = [];
+    for await (
+      const entry of kv.list({
+        prefix: ["scheduler", "execution-lease", "quarantine"],
+      })
+    ) moved.push(entry.value);
+    assert.deepEqual(moved, ["garbage"], "set aside for an operator");
   });
 });
 

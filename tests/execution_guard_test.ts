@@ -342,36 +342,93 @@ Deno.test("guard: an acquire error rejects run() with that ExecutionGuardError a
   });
 });
 
-Deno.test("guard: an acquire error of kind data counts as contended: reported, not run, later occurrences go on", async () => {
+Deno.test("guard: an acquire error of kind data is asked again once; still failing, it counts as contended: reported each time, saved as lastError, not run, later occurrences go on", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const corrupt = {
+      guardError: ExecutionGuardErrorKind.Data,
+      message: 'the lease record ["lease", "x"] is corrupt: "garbage"',
+    };
+    const guard = new ScriptedGuard({
+      acquire: [corrupt, corrupt, "acquired"],
+    });
+    const store = new InMemoryStateStore();
+    const scheduler = Scheduler.withExecutionGuard({}, store, guard);
+    const events = recordEvents(scheduler);
+    const stored: (string | null)[] = [];
+    const seen: number[] = [];
+    const job = Job.withoutDeps(
+      JOB_ID,
+      Schedule.atTimes([T0 + 20, T0 + 40]),
+      Task.fromAsync(async ({ run }) => {
+        seen.push(run.scheduledAt.getTime());
+        stored.push((await store.load(JOB_ID))?.lastError ?? null);
+      }),
+    );
+    const report = await settle(clock, scheduler.run(job));
+    assert.deepEqual(seen, [T0 + 40]);
+    assert.deepEqual(stored, [corrupt.message], "saved before the next run");
+    assert.equal(report.stopReason, SchedulerStopReason.Terminal);
+    assert.equal(report.state.triggerCount, 2);
+    assert.equal(report.state.lastError, null, "cleared by the later success");
+    const failed = ofType(events, "execution-guard-acquire-failed");
+    assert.equal(failed.length, 2);
+    for (const event of failed) {
+      assert.deepEqual(event, {
+        type: "execution-guard-acquire-failed",
+        jobId: JOB_ID,
+        scheduledAt: new Date(T0 + 20),
+        catchUp: false,
+        triggerCount: 1,
+        error: corrupt.message,
+      });
+    }
+    assert.equal(ofType(events, "execution-guard-contended").length, 0);
+    assert.equal(guard.releaseCount, 1, "only the granted lease is released");
+  });
+});
+
+Deno.test("guard: an acquire error of kind data set aside by the guard (the second ask succeeds): the occurrence runs, the damage is reported", async () => {
   await withFakeClock(T0, async (clock) => {
     const guard = new ScriptedGuard({
       acquire: [{
         guardError: ExecutionGuardErrorKind.Data,
-        message: 'the lease record ["lease", "x"] is corrupt: "garbage"',
+        message: "the fencing counter k is corrupt; set aside at q",
       }, "acquired"],
     });
     const { scheduler, events } = guardedScheduler(guard);
     const seen: number[] = [];
     const job = Job.withoutDeps(
       JOB_ID,
-      Schedule.atTimes([T0 + 20, T0 + 40]),
+      Schedule.atTimes([T0 + 20]),
       Task.fromSync(({ run }) => void seen.push(run.scheduledAt.getTime())),
     );
     const report = await settle(clock, scheduler.run(job));
-    assert.deepEqual(seen, [T0 + 40]);
+    assert.deepEqual(seen, [T0 + 20]);
+    assert.equal(ofType(events, "execution-guard-acquire-failed").length, 1);
     assert.equal(report.stopReason, SchedulerStopReason.Terminal);
-    assert.equal(report.state.triggerCount, 2);
-    const failed = ofType(events, "execution-guard-acquire-failed");
-    assert.deepEqual(failed, [{
-      type: "execution-guard-acquire-failed",
-      jobId: JOB_ID,
-      scheduledAt: new Date(T0 + 20),
-      catchUp: false,
-      triggerCount: 1,
-      error: 'the lease record ["lease", "x"] is corrupt: "garbage"',
-    }]);
-    assert.equal(ofType(events, "execution-guard-contended").length, 0);
-    assert.equal(guard.releaseCount, 1, "only the granted lease is released");
+  });
+});
+
+Deno.test("guard: a job whose every grant fails with a data error never ends terminal with lastError null", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const corrupt = {
+      guardError: ExecutionGuardErrorKind.Data,
+      message: "the fencing counter k is corrupt",
+    };
+    const guard = new ScriptedGuard({
+      acquire: Array.from({ length: 6 }, () => corrupt),
+    });
+    const { scheduler, events } = guardedScheduler(guard);
+    const job = Job.withoutDeps(
+      JOB_ID,
+      Schedule.atTimes([T0 + 20, T0 + 40, T0 + 60]),
+      Task.fromSync(() => {}),
+    );
+    const report = await settle(clock, scheduler.run(job));
+    assert.equal(report.stopReason, SchedulerStopReason.Terminal);
+    assert.equal(report.history.length, 0);
+    assert.equal(report.state.lastError, corrupt.message);
+    assert.equal(ofType(events, "execution-guard-acquire-failed").length, 6);
   });
 });
 

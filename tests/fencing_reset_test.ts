@@ -153,6 +153,44 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "Valkey: a counter restored behind the highest token (an old backup) is raised above it, and the reset is reported",
+  ignore: !valkey,
+  fn: async () => {
+    await withValkeyServer(async (server) => {
+      const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
+      const { Valkey } = await import("iovalkey");
+      const raw = new Valkey(server.url);
+      try {
+        const seen = resets(guard);
+        await grant(guard, "job", T);
+        const highest = await grant(guard, "job", T + 1);
+        // The counter goes back, but still exists: no "absent" to notice.
+        await raw.set(
+          "scheduler:valkey:execution-lease:job:fencing-token",
+          String(highest - 10n),
+        );
+        const raised = await grant(guard, "job", T + 2);
+        assert.equal(raised, highest + 1n, "never behind the highest token");
+        assert.equal(seen.length, 1);
+        assert.equal(seen[0].previousFencingToken, highest);
+        assert.equal(seen[0].fencingToken, raised);
+        assert.equal(
+          await raw.get("scheduler:valkey:execution-lease:job:fencing-token"),
+          String(raised),
+          "the counter itself is raised, for every other instance",
+        );
+      } finally {
+        await guard.close();
+        const ended = new Promise((resolve) => raw.once("end", resolve));
+        await raw.quit();
+        await ended;
+      }
+    });
+  },
+});
+
+Deno.test({
   name: "Valkey: tokens beyond 2^53 are exact and never collide",
   ignore: !valkey,
   fn: async () => {

@@ -232,3 +232,22 @@ Deno.test("merge: the definition fingerprint goes with the winning cursor, on ev
   assert.equal(loaded.triggerCount, 8);
   assert.equal(loaded.definition, "A");
 });
+
+Deno.test("merge: on an equal lastRunAt the incoming lastError wins (the later save of the same run: a retry's success clears the error, a failure sets it)", () => {
+  const failed = state({
+    triggerCount: 4,
+    lastRunAt: at(4),
+    lastError: "boom",
+  });
+  const succeeded = state({
+    triggerCount: 4,
+    lastRunAt: at(4),
+    lastSuccessAt: at(4.5),
+    lastError: null,
+  });
+  assert.equal(mergeJobStates(failed, succeeded).lastError, null);
+  assert.equal(mergeJobStates(succeeded, failed).lastError, "boom");
+  // Only a strictly later stored run keeps the stored error.
+  const later = state({ triggerCount: 4, lastRunAt: at(5), lastError: "late" });
+  assert.equal(mergeJobStates(later, succeeded).lastError, "late");
+});

@@ -30,6 +30,8 @@ import {
   MAX_CONFLICTS,
   readLeaseRecord,
 } from "./_lease_record.ts";
+import { readOrSetAside, setAside } from "./_quarantine.ts";
+import { describeKvKey } from "./_kv_errors.ts";
 
 /** What an in-flight key holds. */
 interface StoredRecord {
@@ -109,7 +111,10 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         >([keys.lease, keys.fence, keys.record]);
         const now = Date.now();
         if (lease.value !== null) {
-          const held = readLeaseRecord(lease.value, jobId, keys.lease);
+          const held = await this.#readOrSetAside(
+            lease,
+            () => readLeaseRecord(lease.value, jobId, keys.lease),
+          );
           if (held.deadline > now) return { kind: "contended" };
         }
         const granted = await this.#grant({
@@ -187,9 +192,21 @@ export class DenoKvInFlightLedger implements InFlightLedger {
       const iterator = this.#o.kv.list<unknown>({
         prefix: [...this.#o.prefix, "in-flight", jobId],
       });
+      let damaged: unknown;
       for await (const entry of iterator) {
-        records.push(this.#stored(entry.value, jobId));
+        try {
+          records.push(
+            await this.#readOrSetAside(
+              entry,
+              () => this.#stored(entry.value, jobId),
+            ),
+          );
+        } catch (error) {
+          // Set aside; the others are still read, then the first reported.
+          damaged ??= error;
+        }
       }
+      if (damaged !== undefined) throw damaged;
       const now = Date.now();
       const listed: InFlightRecord[] = [];
       // getMany reads at most 10 keys at a time.
@@ -200,15 +217,21 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         );
         batch.forEach((record, index) => {
           const { value, key } = leases[index];
-          const lease = value === null
-            ? undefined
-            : readLeaseRecord(value, jobId, key);
+          // An unreadable lease holds nothing: the reclaim sets it aside.
+          let lease: LeaseRecord | undefined;
+          try {
+            lease = value === null
+              ? undefined
+              : readLeaseRecord(value, jobId, key);
+          } catch {
+            lease = undefined;
+          }
           const alive = lease?.status === "held" &&
             lease.token === record.holder;
           listed.push(
             this.#toRecord(
               record,
-              alive ? Math.max(0, lease.deadline - now) : 0,
+              alive ? Math.max(0, lease!.deadline - now) : 0,
             ),
           );
         });
@@ -229,13 +252,29 @@ export class DenoKvInFlightLedger implements InFlightLedger {
           [unknown, unknown, unknown]
         >([keys.lease, keys.fence, keys.record]);
         if (record.value === null) return { kind: "contended" };
-        const stored = this.#stored(record.value, jobId);
+        const stored = await this.#readOrSetAside(
+          record,
+          () => this.#stored(record.value, jobId),
+        );
         if (stored.holder !== expired.holder) return { kind: "contended" };
         const now = Date.now();
         if (lease.value !== null) {
-          const held = readLeaseRecord(lease.value, jobId, keys.lease);
-          if (held.token !== stored.holder || held.status !== "held") {
-            return { kind: "contended" };
+          const held = await this.#readOrSetAside(
+            lease,
+            () => readLeaseRecord(lease.value, jobId, keys.lease),
+          );
+          if (held.status === "done") {
+            // Completed, but the record stayed (its holder was not the one
+            // that completed it): an orphan that would keep run() waiting.
+            throw await setAside(this.#o.kv, {
+              prefix: this.#o.prefix,
+              entry: record,
+              reason:
+                `the in-flight record ${describeKvKey(keys.record)} of job ${
+                  JSON.stringify(jobId)
+                } is orphaned: its occurrence ` +
+                `was completed by another holder`,
+            });
           }
           if (held.deadline > now) return { kind: "contended" };
         }
@@ -263,10 +302,9 @@ export class DenoKvInFlightLedger implements InFlightLedger {
     now: number;
   }): Promise<ExecutionGuardAcquire | undefined> {
     const { slot, entries, keys, now } = options;
-    const { fencingToken, counter } = this.#o.nextToken(
-      slot.jobId,
+    const { fencingToken, counter } = await this.#readOrSetAside(
       entries[1],
-      now,
+      () => this.#o.nextToken(slot.jobId, entries[1], now),
     );
     const token = crypto.randomUUID();
     const deadline = now + this.#o.lease.ttlMs;
@@ -303,6 +341,14 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         fencingToken,
       },
     };
+  }
+
+  /** `read()`, or the damaged `entry` set aside (see _quarantine.ts). */
+  #readOrSetAside<T>(
+    entry: Deno.KvEntryMaybe<unknown>,
+    read: () => T,
+  ): Promise<T> {
+    return readOrSetAside(this.#o.kv, { prefix: this.#o.prefix, entry }, read);
   }
 
   #keys(jobId: string, scheduledAtMs: number): InFlightKeys {

@@ -29,6 +29,7 @@ import { checkOptions } from "../_options.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
 import { DenoKvInFlightLedger } from "./_in_flight_ledger.ts";
 import { nextFencingToken } from "./_fencing_counter.ts";
+import { readOrSetAside } from "./_quarantine.ts";
 import {
   leaseKeyText,
   type LeaseRecord,
@@ -208,16 +209,21 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
           fenceKey,
         ]);
         const now = Date.now();
+        // Damaged entries are set aside (see _quarantine.ts).
+        const read = { prefix: this.#prefix, entry: lease };
         if (lease.value !== null) {
-          const record = readLeaseRecord(lease.value, jobId, leaseKey);
+          const record = await readOrSetAside(
+            this.#kv,
+            read,
+            () => readLeaseRecord(lease.value, jobId, leaseKey),
+          );
           // Held and alive, or completed within the retention: not ours.
           if (record.deadline > now) return { kind: "contended" };
         }
-        const { fencingToken, counter } = nextFencingToken(
-          this.#fencing,
-          jobId,
-          fence,
-          now,
+        const { fencingToken, counter } = await readOrSetAside(
+          this.#kv,
+          { ...read, entry: fence },
+          () => nextFencingToken(this.#fencing, jobId, fence, now),
         );
         const record: LeaseRecord = {
           token: crypto.randomUUID(),
@@ -364,11 +370,8 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
     now: number,
   ): boolean {
     if (value === null) return false;
-    const record = readLeaseRecord(
-      value,
-      jobId,
-      this.#leaseKey(lease.jobId, lease.scheduledAt),
-    );
+    const key = this.#leaseKey(lease.jobId, lease.scheduledAt);
+    const record = readLeaseRecord(value, jobId, key);
     return record.status === "held" && record.token === lease.token &&
       record.deadline > now;
   }

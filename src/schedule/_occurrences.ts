@@ -117,20 +117,29 @@ export function occurrenceAfter(
 
 /**
  * The first occurrence of a new state created at `now`: `now + everyMs` for an
- * interval, the earliest instant of an at-times list (even a past one), the
- * first cron match after `now`; `null` when `maxRuns` is 0 or there is none.
+ * interval (with `grid`, the first multiple of `everyMs` since the epoch after
+ * `now`, so that instances starting apart agree: docs/recovery.md), the
+ * earliest instant of an at-times list (even a past one), the first cron
+ * match after `now`; `null` when `maxRuns` is 0 or there is none.
  *
  * @throws {InvalidJobError} kind `interval-out-of-range` when `now + everyMs`
  * is beyond the `Date` range.
  */
 export function firstOccurrence(
   schedule: ScheduleShape,
-  options: OccurrenceZone & { readonly now: number; readonly maxRuns?: number },
+  options: OccurrenceZone & {
+    readonly now: number;
+    readonly maxRuns?: number;
+    readonly grid?: boolean;
+  },
 ): number | null {
   if (options.maxRuns === 0) return null;
   switch (schedule.kind) {
     case "interval": {
-      const first = options.now + schedule.everyMs;
+      const every = schedule.everyMs;
+      const first = options.grid
+        ? (Math.floor(options.now / every) + 1) * every
+        : options.now + every;
       if (first > MAX_STORABLE_MS) {
         throw new InvalidJobError(
           `interval schedule of ${schedule.everyMs} ms is too large: the first run would be after 9999-12-31, the last instant a job state can hold`,

@@ -16,7 +16,12 @@
 
 import { formatRfc3339, parseRfc3339 } from "../schedule/_rfc3339.ts";
 import { ExecutionGuardErrorKind } from "../constants.ts";
-import { describeValue, ExecutionGuardError } from "../errors.ts";
+import { describeValue, ExecutionGuardError, isInstance } from "../errors.ts";
+import {
+  setAsideGrantKeys,
+  setAsideOrphan,
+  setAsideUndecodable,
+} from "./_quarantine.ts";
 import type { ExecutionGuardAcquire, ExecutionLease } from "../guard/lease.ts";
 import type { GuardCall } from "./_guard_errors.ts";
 import { LEASE_KEY_FREE, nextFenceLua } from "./_lua_fencing.ts";
@@ -188,7 +193,8 @@ export class ValkeyInFlightLedger implements InFlightLedger {
     const at = formatRfc3339(scheduledAt.getTime(), 9);
     const token = crypto.randomUUID();
     const leaseKey = this.#leaseKey(slot.jobId, at);
-    const reply = await this.#call("acquire", slot.jobId, "Acquire", [
+    const lease = { jobId: slot.jobId, scheduledAt, token, leaseKey };
+    return await this.#granting("acquire", lease, [
       leaseKey,
       this.#fenceKey(slot.jobId),
       this.#hashKey(slot.jobId),
@@ -198,12 +204,6 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       head(slot, at),
       String(this.#options.floor(slot.jobId)),
     ]);
-    return this.#options.granted(reply, {
-      jobId: slot.jobId,
-      scheduledAt,
-      token,
-      leaseKey,
-    });
   }
 
   /** Release plus the record cleared, in one script. */
@@ -236,8 +236,12 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       throw this.#corrupt(jobId, reply);
     }
     const records: InFlightRecord[] = [];
-    for (let i = 0; i < reply.length; i += 2) {
-      records.push(this.#decode(jobId, reply[i], Number(reply[i + 1])));
+    try {
+      for (let i = 0; i < reply.length; i += 2) {
+        records.push(this.#decode(jobId, reply[i], Number(reply[i + 1])));
+      }
+    } catch {
+      throw await this.#setAsideUndecodable(jobId);
     }
     return records.sort((a, b) =>
       a.scheduledAt.getTime() - b.scheduledAt.getTime()
@@ -249,7 +253,9 @@ export class ValkeyInFlightLedger implements InFlightLedger {
     const at = formatRfc3339(record.scheduledAt.getTime(), 9);
     const token = crypto.randomUUID();
     const leaseKey = this.#leaseKey(record.jobId, at);
-    const reply = await this.#call("reclaim", record.jobId, "Reclaim", [
+    const { jobId, scheduledAt } = record;
+    const lease = { jobId, scheduledAt, token, leaseKey };
+    return await this.#granting("reclaim", lease, [
       leaseKey,
       this.#fenceKey(record.jobId),
       this.#hashKey(record.jobId),
@@ -259,13 +265,57 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       record.holder,
       head(record, at),
       String(this.#options.floor(record.jobId)),
-    ]);
-    return this.#options.granted(reply, {
-      jobId: record.jobId,
-      scheduledAt: record.scheduledAt,
-      token,
-      leaseKey,
-    });
+    ], record.holder);
+  }
+
+  /**
+   * A granting script (acquire, reclaim); on a data error, the damaged
+   * counter or lease key is set aside, and a reclaim that finds the record
+   * orphaned sets it aside (see _quarantine.ts).
+   */
+  async #granting(
+    operation: "acquire" | "reclaim",
+    lease: Omit<ExecutionLease, "fencingToken">,
+    args: (string | number)[],
+    holder?: string,
+  ): Promise<ExecutionGuardAcquire> {
+    const { prefix } = this.#options;
+    const { jobId, leaseKey, token } = lease;
+    const aside = <T>(body: (client: ValkeyClient) => Promise<T>) =>
+      this.#options.call({ operation, jobId }, body);
+    let answer: ExecutionGuardAcquire;
+    try {
+      const command = operation === "acquire" ? "Acquire" : "Reclaim";
+      const reply = await this.#call(operation, jobId, command, args);
+      answer = this.#options.granted(reply, lease);
+    } catch (error) {
+      if (!isInstance(error, ExecutionGuardError)) throw error;
+      throw await aside((client) =>
+        setAsideGrantKeys(client, { error, prefix, jobId, leaseKey, token })
+      );
+    }
+    if (answer.kind !== "contended" || holder === undefined) return answer;
+    // A contended reclaim, or an orphan that would stay contended for ever.
+    const hash = this.#hashKey(jobId);
+    const orphan = await aside((client) =>
+      setAsideOrphan(client, { prefix, jobId, hash, leaseKey, holder })
+    );
+    if (orphan !== undefined) throw orphan;
+    return answer;
+  }
+
+  /** Sets aside the job's records that do not decode (see _quarantine.ts). */
+  #setAsideUndecodable(jobId: string): Promise<ExecutionGuardError> {
+    return this.#options.call(
+      { operation: "list", jobId },
+      (client) =>
+        setAsideUndecodable(client, {
+          prefix: this.#options.prefix,
+          jobId,
+          hash: this.#hashKey(jobId),
+          decode: (value) => this.#decode(jobId, value, 0),
+        }),
+    );
   }
 
   #call(

@@ -36,6 +36,8 @@ import { checkOptions } from "../_options.ts";
 import { readGrant } from "./_fencing_reply.ts";
 import { type GuardCall, guardError } from "./_guard_errors.ts";
 import { defineLeaseCommands, RELEASE } from "./_lua_lease.ts";
+import { defineQuarantineCommands } from "./_lua_quarantine.ts";
+import { setAsideGrantKeys } from "./_quarantine.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
 import {
   defineInFlightCommands,
@@ -191,6 +193,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     }
     defineLeaseCommands(client);
     defineInFlightCommands(client, RELEASE);
+    defineQuarantineCommands(client);
     const guard = new ValkeyExecutionGuard(client, resolved, prefix);
     guard.#retryBudgetMs = retryBudgetMs;
     return guard;
@@ -224,11 +227,10 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     const leaseKey = this.leaseKey(slot.jobId, scheduledAt);
     const token = crypto.randomUUID();
     const fenceKey = `${this.#prefix}${slot.jobId}:fencing-token`;
-    let fence: unknown;
     try {
       // A retry after a lost reply finds the key set by the first attempt
       // and answers contended: the occurrence is skipped, never run twice.
-      fence = await this.#retry(
+      const fence = await this.#retry(
         this.#retryBudgetMs,
         () =>
           (this.#client as unknown as {
@@ -241,20 +243,30 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
             String(this.#fencing.floor(slot.jobId)),
           ),
       );
+      // Inside the try: a reply that is no token (a damaged counter that
+      // INCR still took) sets the counter aside too.
+      return this.#granted(fence, {
+        jobId: slot.jobId,
+        scheduledAt,
+        token,
+        leaseKey,
+      });
     } catch (cause) {
-      throw guardError(cause, {
+      const error = guardError(cause, {
         operation: "acquire",
         jobId: slot.jobId,
         keys: [leaseKey, fenceKey],
         client: this.#client,
       });
+      // Damaged keys are set aside, so the next grant goes through.
+      throw await setAsideGrantKeys(this.#client, {
+        error,
+        prefix: this.#prefix,
+        jobId: slot.jobId,
+        leaseKey,
+        token,
+      });
     }
-    return this.#granted(fence, {
-      jobId: slot.jobId,
-      scheduledAt,
-      token,
-      leaseKey,
-    });
   }
 
   /**

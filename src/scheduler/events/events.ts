@@ -28,6 +28,7 @@ import type {
 import type {
   ExecutionGuardAcquireFailedEvent,
   ExecutionGuardContendedEvent,
+  ExecutionGuardDataDamagedEvent,
   ExecutionGuardLostEvent,
   ExecutionGuardReleaseFailedEvent,
   FencingResetEvent,
@@ -70,6 +71,8 @@ export interface SchedulerEventMap {
   "execution-guard-contended": ExecutionGuardContendedEvent;
   /** See {@linkcode ExecutionGuardAcquireFailedEvent}. */
   "execution-guard-acquire-failed": ExecutionGuardAcquireFailedEvent;
+  /** See {@linkcode ExecutionGuardDataDamagedEvent}. */
+  "execution-guard-data-damaged": ExecutionGuardDataDamagedEvent;
   /** See {@linkcode ExecutionGuardLostEvent}. */
   "execution-guard-lost": ExecutionGuardLostEvent;
   /** See {@linkcode ExecutionGuardReleaseFailedEvent}. */
@@ -123,6 +126,7 @@ export const SCHEDULER_EVENT_TYPES: readonly (keyof SchedulerEventMap)[] = [
   "run-skipped",
   "execution-guard-contended",
   "execution-guard-acquire-failed",
+  "execution-guard-data-damaged",
   "execution-guard-lost",
   "execution-guard-release-failed",
   "store-degraded",

@@ -48,6 +48,29 @@ export interface ExecutionGuardAcquireFailedEvent {
 }
 
 /**
+ * The guard found damaged data of the job's at-least-once bookkeeping (an
+ * undecodable in-flight record, or an orphaned one whose occurrence another
+ * holder already completed) and set it aside, so that every instance goes
+ * on. `error` is the `ExecutionGuardError` (kind `data`) message: it names
+ * the key and where the damaged value was moved (docs/recovery.md). The
+ * same message becomes the job's `lastError`.
+ *
+ * @example
+ * ```ts
+ * import type { ExecutionGuardDataDamagedEvent } from "@cloudiful/scheduler";
+ * const show = (e: ExecutionGuardDataDamagedEvent) => console.log(e.type, e.jobId, e.error);
+ * ```
+ */
+export interface ExecutionGuardDataDamagedEvent {
+  /** The event type. */
+  readonly type: "execution-guard-data-damaged";
+  /** The job id. */
+  readonly jobId: string;
+  /** The guard error's message (it names the key and its quarantine). */
+  readonly error: string;
+}
+
+/**
  * A run's lease was lost: its signal is aborted, the scheduler shuts down.
  *
  * @example

@@ -54,6 +54,7 @@ const WARN_TYPES = new Set<string>([
   "run-reclaimed",
   "execution-guard-contended",
   "execution-guard-acquire-failed",
+  "execution-guard-data-damaged",
   "execution-guard-lost",
   "execution-guard-release-failed",
   "store-degraded",

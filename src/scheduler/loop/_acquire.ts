@@ -37,6 +37,8 @@ export interface AcquireHost
   fail(error: SchedulerError): void;
   /** Acquires in place of `guard.acquire` (at-least-once delivery). */
   readonly acquire?: (trigger: Trigger) => Promise<ExecutionGuardAcquire>;
+  /** Keeps a data error's message as the job's `lastError`. */
+  readonly damaged?: (message: string) => void;
 }
 
 /** `error` as the guard error `run()` fails with. */
@@ -72,10 +74,11 @@ async function releaseUnused(
 
 /**
  * Asks the guard for `trigger`'s slot. Resolves with the lease, or with why
- * nothing may start: `contended` (event emitted; also for an unreadable
- * lease, kind `data`, which may be another instance's), `stopping` (a lease
- * granted meanwhile was given back) or `failed` (the guard threw otherwise or
- * answered nonsense: `run()` fails with an `ExecutionGuardError`).
+ * nothing may start: `contended` (event emitted; also for damaged data,
+ * kind `data`, asked again once, then reported and kept as lastError),
+ * `stopping` (a lease granted meanwhile was given back) or `failed` (the
+ * guard threw otherwise or answered nonsense: `run()` fails with an
+ * `ExecutionGuardError`).
  */
 export async function acquireSlot(
   host: AcquireHost,
@@ -83,22 +86,33 @@ export async function acquireSlot(
 ): Promise<ExecutionLease | TriggerNowErrorKind> {
   const { jobId } = host;
   const scheduledAt = new Date(trigger.scheduledAt);
-  let answer: ExecutionGuardAcquire;
-  try {
-    answer = await (host.acquire?.(trigger) ??
-      host.guard.acquire({ jobId, scheduledAt }));
-  } catch (error) {
-    const failure = toGuardError(error, jobId);
-    if (failure.kind !== ExecutionGuardErrorKind.Data) {
-      host.fail(failure);
-      return TriggerNowErrorKind.Failed;
+  let answer: ExecutionGuardAcquire | undefined;
+  let answered = false;
+  // A data error is asked again once: the guards set damaged data aside
+  // (docs/recovery.md), so the second grant usually succeeds.
+  for (let attempt = 0; attempt < 2 && !answered; attempt++) {
+    try {
+      answer = await (host.acquire?.(trigger) ??
+        host.guard.acquire({ jobId, scheduledAt }));
+      answered = true;
+    } catch (error) {
+      const failure = toGuardError(error, jobId);
+      if (failure.kind !== ExecutionGuardErrorKind.Data) {
+        host.fail(failure);
+        return TriggerNowErrorKind.Failed;
+      }
+      // Reported every time, and kept as lastError: a job whose grants all
+      // fail never looks healthy.
+      host.damaged?.(failure.message);
+      if (host.listens("execution-guard-acquire-failed")) {
+        host.dispatch(acquireFailedEvent(jobId, trigger, failure.message));
+      }
     }
-    // An unreadable lease may be another instance's: not running the
-    // occurrence is the only answer that never runs it twice, and nothing
-    // about it says later occurrences are unreadable too.
-    if (host.listens("execution-guard-acquire-failed")) {
-      host.dispatch(acquireFailedEvent(jobId, trigger, failure.message));
-    }
+  }
+  if (!answered) {
+    // Still unreadable: the lease may be another instance's, and not
+    // running the occurrence is the only answer that never runs it twice;
+    // nothing about it says later occurrences are unreadable too.
     return TriggerNowErrorKind.Contended;
   }
   if (answer?.kind === "acquired" && host.stopping()) {

@@ -39,7 +39,13 @@ import {
 } from "./_state_effects.ts";
 import { WakePlan } from "../rules/_wake_plan.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
-import { carryOut, reclaimExpired, startRun } from "./_launch.ts";
+import { overlapBesideReplays } from "../rules/_reclaim_plan.ts";
+import {
+  carryOut,
+  reclaimExpired,
+  saveAndCarryOutLeased,
+  startRun,
+} from "./_launch.ts";
 import { applyCompletions } from "./_completions.ts";
 import { triggerNow } from "./_trigger_now.ts";
 import { EngineCore, type EngineOptions } from "./_engine_core.ts";
@@ -97,6 +103,8 @@ export class Engine<D> implements RunHost<D> {
       listens: (type) => this.listens(type),
       dispatch: (event) => this.dispatch(event),
       adopt: (state) => core.state = state,
+      grid: Object.getPrototypeOf(options.guard) !==
+        NoopExecutionGuard.prototype,
     };
   }
 
@@ -256,7 +264,7 @@ export class Engine<D> implements RunHost<D> {
         ) continue;
         const decision = decide({
           ...this.#plan.cursorInput(this.#cursor(), this.#clock.takeNow()),
-          overlapPolicy: job.overlapPolicy,
+          overlapPolicy: overlapBesideReplays(job.overlapPolicy, core.active),
           activeRuns: core.active.size,
           queued: core.queued !== undefined,
         });
@@ -266,9 +274,12 @@ export class Engine<D> implements RunHost<D> {
             triggerCount: decision.cursor.triggerCount,
             nextRunAt: dateOrNull(decision.cursor.nextRunAt),
           };
-          // Saved before anything starts: at most one run per occurrence,
-          // even across a crash.
-          if (await core.persist()) {
+          if (core.delivery.reclaimer !== undefined) {
+            // At-least-once: leased before saved (see _launch.ts).
+            await saveAndCarryOutLeased(core, decision);
+          } else if (await core.persist()) {
+            // Saved before anything starts: at most one run per occurrence,
+            // even across a crash.
             const starting = carryOut(core, decision);
             if (starting !== undefined) await starting;
           }

@@ -7,13 +7,19 @@
  * @module
  */
 
+import { ExecutionGuardErrorKind } from "../../constants.ts";
 import { describeThrown, SchedulerError } from "../../errors.ts";
 import type { ExecutionLease } from "../../guard/execution_guard.ts";
 import type { Decision, Trigger } from "../rules/_decide.ts";
-import { runStartedEvent, triggerEvent } from "../run/_event_details.ts";
+import { overlapBesideReplays } from "../rules/_reclaim_plan.ts";
+import {
+  releaseFailedEvent,
+  runStartedEvent,
+  triggerEvent,
+} from "../run/_event_details.ts";
 import { overlapAfterManual } from "../run/manual.ts";
 import { ActiveRun } from "../run/_run_execution.ts";
-import { acquireSlot, toGuardError } from "./_acquire.ts";
+import { type AcquireHost, acquireSlot, toGuardError } from "./_acquire.ts";
 import type { EngineCore } from "./_engine_core.ts";
 import type { Reclaimed } from "./_reclaim.ts";
 
@@ -25,12 +31,27 @@ export function carryOut<D>(
   core: EngineCore<D>,
   saved: Decision,
 ): Promise<void> | undefined {
+  const { decision, action } = effectiveAction(core, saved);
+  report(core, decision);
+  const { trigger } = decision;
+  if (action === "start") return startRun(core, trigger!);
+  if (action === "queue") core.queued = trigger;
+  return undefined;
+}
+
+/** The decision after a manual run's overlap, and what to do with it. */
+function effectiveAction<D>(
+  core: EngineCore<D>,
+  saved: Decision,
+): { decision: Decision; action: Decision["action"] } {
   const decision = overlapAfterManual(saved, {
-    overlapPolicy: core.options.job.overlapPolicy,
+    overlapPolicy: overlapBesideReplays(
+      core.options.job.overlapPolicy,
+      core.active,
+    ),
     activeRuns: core.active.size,
     queued: core.queued !== undefined,
   });
-  const { trigger } = decision;
   let action = decision.action;
   // The save may have let a stop or a pause in: nothing new starts then.
   // A paused trigger waits in the queue for resume(); a stopped one is
@@ -39,15 +60,58 @@ export function carryOut<D>(
   else if (action === "start" && core.options.control.paused) {
     action = "queue";
   }
+  return { decision, action };
+}
+
+/** The decision's `run-skipped` and `trigger-emitted` events, in order. */
+function report<D>(core: EngineCore<D>, decision: Decision): void {
+  const { trigger } = decision;
   const dropped = decision.action === "none" && trigger !== undefined;
   if (!dropped) emitSkipped(core, decision);
   if (trigger !== undefined && core.options.listens("trigger-emitted")) {
     core.options.dispatch(triggerEvent("trigger-emitted", core.jobId, trigger));
   }
   if (dropped) emitSkipped(core, decision);
-  if (action === "start") return startRun(core, trigger!);
-  if (action === "queue") core.queued = trigger;
-  return undefined;
+}
+
+/**
+ * At-least-once: takes the occurrence's lease (and so writes its in-flight
+ * record) *before* the state that consumes it is saved, then saves and
+ * launches. A crash between the two leaves either an unsaved state (the
+ * occurrence is decided again) or a record whose lease runs out (it is
+ * replayed): never a consumed occurrence without a record. Decisions that
+ * start nothing are saved and reported as `carryOut` does.
+ */
+export async function saveAndCarryOutLeased<D>(
+  core: EngineCore<D>,
+  decision: Decision,
+): Promise<void> {
+  const planned = effectiveAction(core, decision);
+  if (planned.action !== "start") {
+    if (await core.persist()) await carryOut(core, decision);
+    return;
+  }
+  const trigger = planned.decision.trigger!;
+  const lease = await acquireSlot(acquireHost(core, trigger), trigger);
+  const saved = await core.persist();
+  const { action } = effectiveAction(core, decision);
+  if (typeof lease === "object" && (!saved || action !== "start")) {
+    // Not launched after all (the save failed, or a stop or a pause came
+    // in): the occurrence goes back to the ledger, to be replayed.
+    await core.host.guard.release(lease).catch((error) => {
+      // The record stays held until its lease runs out: replayed then.
+      if (core.options.listens("execution-guard-release-failed")) {
+        core.options.dispatch(
+          releaseFailedEvent(core.jobId, trigger, describeThrown(error)),
+        );
+      }
+    });
+  }
+  if (!saved) return;
+  report(core, planned.decision);
+  if (typeof lease === "object" && action === "start") {
+    launch(core, trigger, lease);
+  }
 }
 
 function emitSkipped<D>(core: EngineCore<D>, decision: Decision): void {
@@ -100,8 +164,23 @@ async function acquireAndLaunch<D>(
   trigger: Trigger,
   run?: ActiveRun,
 ): Promise<void> {
+  const lastError = core.state.lastError;
+  const lease = await acquireSlot(acquireHost(core, trigger), trigger);
+  if (typeof lease === "object") {
+    launch(core, trigger, lease, run);
+    return;
+  }
+  // Damaged guard data kept as lastError is saved now: the occurrence was
+  // consumed without a run, and the stored state says why.
+  if (core.state.lastError !== lastError) await core.persist();
+  core.manual.over(trigger, lease);
+  if (run !== undefined) core.host.complete({ run, final: true });
+}
+
+/** What acquiring `trigger`'s slot needs from the engine. */
+function acquireHost<D>(core: EngineCore<D>, trigger: Trigger): AcquireHost {
   const reclaimer = core.delivery.reclaimer;
-  const lease = await acquireSlot({
+  return {
     jobId: core.jobId,
     guard: core.host.guard,
     // At-least-once occurrences are granted with their in-flight record;
@@ -113,13 +192,13 @@ async function acquireAndLaunch<D>(
     dispatch: (event) => core.options.dispatch(event),
     stopping: () => core.stopping(),
     fail: (error) => core.fail(error),
-  }, trigger);
-  if (typeof lease === "object") {
-    launch(core, trigger, lease, run);
-    return;
-  }
-  core.manual.over(trigger, lease);
-  if (run !== undefined) core.host.complete({ run, final: true });
+    damaged: (message) => keepError(core, message),
+  };
+}
+
+/** Keeps a damaged-data error as the job's `lastError` (saved next). */
+export function keepError<D>(core: EngineCore<D>, message: string): void {
+  core.state = { ...core.state, lastError: message };
 }
 
 /**
@@ -137,8 +216,22 @@ export async function reclaimExpired<D>(
       stopping: () => core.stopping(),
     });
   } catch (error) {
-    core.fail(toGuardError(error, core.jobId));
-    return true;
+    const failure = toGuardError(error, core.jobId);
+    if (failure.kind !== ExecutionGuardErrorKind.Data) {
+      core.fail(failure);
+      return true;
+    }
+    // Damaged ledger data never stops the job: reported, kept as
+    // lastError, set aside by the guard (docs/recovery.md).
+    keepError(core, failure.message);
+    if (core.options.listens("execution-guard-data-damaged")) {
+      core.options.dispatch({
+        type: "execution-guard-data-damaged",
+        jobId: core.jobId,
+        error: failure.message,
+      });
+    }
+    return core.delivery.reclaimer!.damaged();
   }
   for (const { trigger, lease, event } of reclaimed) {
     if (core.options.listens("run-reclaimed")) core.options.dispatch(event);

@@ -85,6 +85,8 @@ export class Reclaimer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Whether the last look found records that others hold or we deferred. */
   #open = false;
+  /** Looks at the ledger in a row that found damaged data. */
+  #damagedLooks = 0;
 
   constructor(
     options: {
@@ -132,6 +134,12 @@ export class Reclaimer {
       catchUp: trigger.catchUp,
     });
     if (answer?.kind === "acquired") this.#own.add(answer.lease?.token);
+    // Contended: another instance holds the occurrence and has written its
+    // in-flight record. Look at the ledger now, so that a timer is armed for
+    // that lease's deadline: if the holder dies, the replay comes within
+    // ttl of its death, not at this instance's next decision (for a nightly
+    // job, the next night). See docs/recovery.md.
+    else if (answer?.kind === "contended") this.#recheck = true;
     return answer;
   }
 
@@ -192,6 +200,7 @@ export class Reclaimer {
       }
       return [];
     }
+    this.#damagedLooks = 0;
     const lost = plan.reclaim.length - reclaimed.length;
     this.#open = plan.deferred > 0 || plan.recheckInMs !== undefined ||
       lost > 0;
@@ -204,6 +213,20 @@ export class Reclaimer {
       : plan.recheckInMs;
     if (wait !== undefined) this.#armTimer(wait);
     return reclaimed;
+  }
+
+  /**
+   * A look at the ledger met damaged data (`ExecutionGuardError` kind
+   * `data`). The guards set such data aside, so the first time the ledger
+   * is looked at again at once; if the damage stays, not before the next
+   * decision, and it no longer keeps the job from ending. Answers whether
+   * to look again now.
+   */
+  damaged(): boolean {
+    this.#damagedLooks++;
+    this.#open = false;
+    this.#recheck = this.#damagedLooks === 1;
+    return this.#recheck;
   }
 
   /** Stops the wake-up timer (the run is over). */

@@ -40,6 +40,12 @@ export interface StateEffectsHost<D> {
    * listener (say, of `state-loaded`) may already use the scheduler.
    */
   adopt(state: JobState): void;
+  /**
+   * Whether a new interval state starts on the epoch grid: set when the job
+   * runs under a shared execution guard, whose slots only meet if every
+   * instance derives the same instants (docs/recovery.md).
+   */
+  readonly grid?: boolean;
 }
 
 function stateLoaded(
@@ -87,6 +93,7 @@ export async function loadJobState<D>(
       job,
       config,
       now,
+      grid: host.grid,
     });
     return { ...initial, reconciled };
   };

@@ -68,12 +68,19 @@ export function checkStoredState(
  */
 export function initialState<D>(
   stored: JobState | undefined,
-  options: { job: Job<D>; config: ResolvedConfig; now: number },
+  options: {
+    job: Job<D>;
+    config: ResolvedConfig;
+    now: number;
+    /** Interval occurrences on the epoch grid (see `firstOccurrence`). */
+    grid?: boolean;
+  },
 ): InitialState {
   const { job, config, now } = options;
   if (stored === undefined) {
     const next = firstOccurrence(job.schedule, {
       now,
+      grid: options.grid,
       maxRuns: job.maxRuns,
       timezone: config.timezone,
       dst: config.dst,

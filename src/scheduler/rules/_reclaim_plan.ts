@@ -60,3 +60,23 @@ export function planReclaim(input: ReclaimInput): ReclaimPlan {
   const reclaim = expired.slice(0, room);
   return { reclaim, deferred: expired.length - reclaim.length, recheckInMs };
 }
+
+/**
+ * The overlap policy a decision applies while runs are active: a replay of a
+ * dead holder's occurrence never costs a scheduled occurrence, so under
+ * `forbid`, an occurrence that comes due while only replays run is queued
+ * behind them (as under `queue-one`) instead of skipped. The other policies
+ * already keep it. The rule is documented in docs/recovery.md.
+ */
+export function overlapBesideReplays(
+  policy: OverlapPolicy,
+  active: Iterable<{ readonly trigger: { readonly replayed?: boolean } }>,
+): OverlapPolicy {
+  if (policy !== OverlapPolicy.Forbid) return policy;
+  let replays = 0;
+  for (const run of active) {
+    if (run.trigger.replayed !== true) return policy;
+    replays++;
+  }
+  return replays > 0 ? OverlapPolicy.QueueOne : policy;
+}
