@@ -96,10 +96,11 @@ export class WakeClock {
       queueMicrotask(() => this.#seal());
     }
     const next = this.#host.predictNext(firedAt);
-    if (next !== null) {
-      this.armFor(next);
-      this.#predicted = true;
-    }
+    if (next !== null) this.armFor(next);
+    // Also with no next instant: the hold keeps a timer pending until the
+    // loop has started this firing's run, whose own timers then keep a fake
+    // clock's `runAllAsync()` going.
+    this.#predicted = true;
     this.#host.wake();
   }
 
