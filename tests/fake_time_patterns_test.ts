@@ -215,6 +215,32 @@ for (const { name: clockName, install, reason } of TEST_CLOCKS) {
     });
   });
 
+  test("triggerNow() right after idle(): the tick's run is done, so forbid does not refuse it", async (install) => {
+    await withTestClock(install, START, async (clock) => {
+      const scheduler = new Scheduler({}, new InMemoryStateStore());
+      const handle = scheduler.handle();
+      const running = scheduler.run(
+        Job.withoutDeps(
+          "manual",
+          Schedule.interval(60_000),
+          Task.fromAsync(async () => {
+            for (let i = 0; i < 10; i++) await Promise.resolve();
+          }),
+        ).withOverlapPolicy(OverlapPolicy.Forbid),
+      );
+      await clock.tickAsync(60_000);
+      await handle.idle();
+      const record = await within(handle.triggerNow(), "triggerNow()");
+      assertEquals([record.manual, record.status], [true, "success"]);
+      handle.shutdown();
+      const report = await within(running, "run()");
+      assertEquals(report.history.map((run) => run.manual ?? false), [
+        false,
+        true,
+      ]);
+    });
+  });
+
   for (
     const [overlap, taskMs, stepMs, expected, overlaps] of [
       [OverlapPolicy.Forbid, 1_500, 500, [1, 3, 5], 2],
@@ -274,3 +300,23 @@ for (const { name: clockName, install, reason } of TEST_CLOCKS) {
     });
   }
 }
+
+Deno.test("idle() under real time: resolves while the job sleeps until its next occurrence, and at once with no run", async () => {
+  const scheduler = new Scheduler({}, new InMemoryStateStore());
+  const handle = scheduler.handle();
+  await handle.idle(); // no run() active
+  const ran: number[] = [];
+  const running = scheduler.run(
+    Job.withoutDeps(
+      "real",
+      Schedule.interval(40),
+      Task.fromSync(() => void ran.push(Date.now())),
+    ).withMaxRuns(2),
+  );
+  await handle.idle();
+  assertEquals(ran.length, 0, "idle before the first occurrence");
+  const report = await within(running, "run()");
+  assertEquals(report.history.length, 2);
+  await handle.idle(); // the run has ended
+  await new JobGroup().idle(); // no jobs
+});

@@ -3,7 +3,7 @@
  * sinon, std's FakeTime and std's next FakeTime (tests/_test_clocks.ts), with
  * the same results; nothing hangs.
  */
-import assert from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import {
   InMemoryStateStore,
   Job,
@@ -83,12 +83,12 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       ).run(job.withMaxRuns(2));
       await clock.tickAsync(2 * DAY);
       const report = await within(running, "run()");
-      assert.deepEqual(ran, [
+      assertEquals(ran, [
         { scheduledAt: "2026-01-01T02:00:00.000Z", catchUp: false },
         { scheduledAt: "2026-01-02T02:00:00.000Z", catchUp: false },
       ]);
-      assert.equal(report.stopReason, "terminal");
-      assert.equal(Number(clock.hasPendingTimer()), 0, "no timer left behind");
+      assertEquals(report.stopReason, "terminal");
+      assertEquals(Number(clock.hasPendingTimer()), 0, "no timer left behind");
     });
   });
 
@@ -101,16 +101,16 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       const running = scheduler.run(job.withMaxRuns(5));
       await clock.tickAsync(5 * SECOND);
       const report = await within(running, "run()");
-      assert.deepEqual(
+      assertEquals(
         ran,
         [1, 2, 3, 4, 5].map((n) => ({
           scheduledAt: iso(start + n * SECOND),
           catchUp: false,
         })),
       );
-      assert.deepEqual(skipped(events), []);
-      assert.equal(report.state.triggerCount, 5);
-      assert.equal(report.history.length, 5);
+      assertEquals(skipped(events), []);
+      assertEquals(report.state.triggerCount, 5);
+      assertEquals(report.history.length, 5);
     });
   });
 
@@ -161,9 +161,9 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
         const running = scheduler.run(job.withMaxRuns(expected.length));
         await clock.tickAsync(5 * DAY);
         await within(running, "run()");
-        assert.deepEqual(ran.map((run) => run.scheduledAt), [...expected]);
-        assert.ok(ran.every((run) => !run.catchUp), "all on time");
-        assert.deepEqual(skipped(events), []);
+        assertEquals(ran.map((run) => run.scheduledAt), [...expected]);
+        assert(ran.every((run) => !run.catchUp), "all on time");
+        assertEquals(skipped(events), []);
       });
     });
   }
@@ -175,10 +175,10 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       const { job, ran } = recordingJob("far", Schedule.atTimes([at]));
       const running = new Scheduler({}, new InMemoryStateStore()).run(job);
       await clock.tickAsync(400 * DAY - 1);
-      assert.deepEqual(ran, [], "not one millisecond early");
+      assertEquals(ran, [], "not one millisecond early");
       await clock.tickAsync(1);
       await within(running, "run()");
-      assert.deepEqual(ran, [{ scheduledAt: iso(at), catchUp: false }]);
+      assertEquals(ran, [{ scheduledAt: iso(at), catchUp: false }]);
     });
   });
 
@@ -198,25 +198,25 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       const running = new Scheduler({}, new InMemoryStateStore()).run(job);
       await clock.tickAsync(45 * SECOND);
       const report = await within(running, "run()");
-      assert.deepEqual(
+      assertEquals(
         report.history.map((run) => run.scheduledAt.getTime()),
         [1, 2, 3, 4].map((n) => start + n * 10 * SECOND),
       );
-      assert.ok(
+      assert(
         report.history.every((run) => run.status === "success" && !run.catchUp),
       );
-      assert.equal(started.length, 4);
-      assert.ok(
+      assertEquals(started.length, 4);
+      assert(
         jitters.every((ms) => 0 <= ms && ms < 3 * SECOND),
         `${jitters}`,
       );
-      assert.ok(jitters.some((ms) => ms > 0), "some run is jittered");
+      assert(jitters.some((ms) => ms > 0), "some run is jittered");
       // Where the clock lets each run start inside its own timer's instant
       // (not std's FakeTime, which fires the whole tick's timers first and
       // lets the runs start after: docs/testing.md), the clock itself says
       // that each run started at its occurrence plus its jitter.
       if (clockName !== "std FakeTime") {
-        assert.deepEqual(
+        assertEquals(
           started,
           jitters.map((ms, n) => start + (n + 1) * 10 * SECOND + ms),
         );
@@ -248,7 +248,7 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       const running = new Scheduler({}, new InMemoryStateStore()).run(job);
       for (let step = 0; step < 30; step++) await clock.tickAsync(SECOND);
       const report = await within(running, "run()");
-      assert.deepEqual(
+      assertEquals(
         report.history.map((run) => [
           run.scheduledAt.getTime() - start,
           run.attempt ?? 1,
@@ -261,7 +261,7 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
           [20 * SECOND, 2, "timed-out"],
         ],
       );
-      assert.equal(calls, 4);
+      assertEquals(calls, 4);
     });
   });
 
@@ -273,7 +273,7 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       const running = new Scheduler({}, new InMemoryStateStore()).run(job);
       await clock.tickAsync(401 * DAY);
       await within(running, "run()");
-      assert.deepEqual(ran, [{ scheduledAt: iso(at), catchUp: false }]);
+      assertEquals(ran, [{ scheduledAt: iso(at), catchUp: false }]);
     });
   });
 
@@ -292,11 +292,11 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
         await clock.tickAsync(HOUR / 4);
         controller.abort();
         await within(running, "run()");
-        assert.equal(ran.length, 1);
-        assert.equal(ran[0].catchUp, true);
+        assertEquals(ran.length, 1);
+        assertEquals(ran[0].catchUp, true);
         // The pending timer fires 15 min after the jump, as it would have.
-        assert.equal(ran[0].scheduledAt, iso(start + 3 * HOUR + HOUR / 4));
-        assert.deepEqual(skipped(events), [{ count: 12, reason: "missed" }]);
+        assertEquals(ran[0].scheduledAt, iso(start + 3 * HOUR + HOUR / 4));
+        assertEquals(skipped(events), [{ count: 12, reason: "missed" }]);
       });
     },
     jumps,
@@ -315,18 +315,18 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       handle.pause();
       await clock.tickAsync(2.5 * SECOND);
       await handle.idle();
-      assert.equal(ran.length, 1, "nothing runs while paused");
+      assertEquals(ran.length, 1, "nothing runs while paused");
       handle.resume();
       await handle.idle();
       await clock.tickAsync(SECOND);
       await handle.idle();
       await within(running, "run()");
-      assert.deepEqual(ran, [
+      assertEquals(ran, [
         { scheduledAt: iso(start + SECOND), catchUp: false },
         { scheduledAt: iso(start + 3 * SECOND), catchUp: true },
         { scheduledAt: iso(start + 4 * SECOND), catchUp: false },
       ]);
-      assert.deepEqual(skipped(events), [{ count: 1, reason: "missed" }]);
+      assertEquals(skipped(events), [{ count: 1, reason: "missed" }]);
     });
   });
 
@@ -339,9 +339,9 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       await scheduler.handle().idle();
       scheduler.handle().cancel("enough");
       const report = await within(running, "run()");
-      assert.equal(report.stopReason, "cancelled");
-      assert.equal(ran.length, 2);
-      assert.equal(Number(clock.hasPendingTimer()), 0);
+      assertEquals(report.stopReason, "cancelled");
+      assertEquals(ran.length, 2);
+      assertEquals(Number(clock.hasPendingTimer()), 0);
     });
   });
 
@@ -369,15 +369,15 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
           await clock.tickAsync(SECOND / 2); // the last run's own delay
         }
         const report = await within(running, "run()");
-        assert.equal(concurrency.peak, 1);
-        assert.ok(concurrency.invocations >= 1);
+        assertEquals(concurrency.peak, 1);
+        assert(concurrency.invocations >= 1);
         const overlapped = skipped(events)
           .filter((skip) => skip.reason === "overlap")
           .reduce((sum, skip) => sum + skip.count, 0);
         if (overlap === OverlapPolicy.Forbid) {
-          assert.ok(overlapped >= 1, "overlaps are reported");
+          assert(overlapped >= 1, "overlaps are reported");
         }
-        assert.equal(report.stopReason, "shutdown");
+        assertEquals(report.stopReason, "shutdown");
       });
     });
   }
@@ -391,7 +391,7 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       );
       await within(clock.runAllAsync(), "runAllAsync()");
       await within(running, "run()");
-      assert.deepEqual(
+      assertEquals(
         ran.map((run) => run.scheduledAt),
         [1, 2, 3, 4, 5].map((n) => iso(start + n * SECOND)),
       );
@@ -416,7 +416,7 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       );
       await clock.tickAsync(2 * SECOND);
       await within(running, "run()");
-      assert.deepEqual(
+      assertEquals(
         ran.map((run) => run.scheduledAt),
         [-3, -2, -1, 0, 1, 2].map((n) => iso(start + n * SECOND)),
       );
@@ -429,7 +429,7 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       let resolved = false;
       const sleeping = sleepUntil(start + 3 * DAY).then(() => resolved = true);
       await clock.tickAsync(3 * DAY - 1);
-      assert.equal(resolved, false);
+      assertEquals(resolved, false);
       await clock.tickAsync(1);
       await within(sleeping, "sleepUntil");
     });
@@ -455,9 +455,9 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       down = false;
       await clock.tickAsync(2 * SECOND);
       await within(running, "run()");
-      assert.equal(ran.length, 4);
-      assert.ok(events.some((event) => event.type === "store-degraded"));
-      assert.equal((await primary.load("resilient"))?.triggerCount, 4);
+      assertEquals(ran.length, 4);
+      assert(events.some((event) => event.type === "store-degraded"));
+      assertEquals((await primary.load("resilient"))?.triggerCount, 4);
     });
   });
 }
