@@ -8,7 +8,6 @@ import {
   InMemoryStateStore,
   Job,
   type JobState,
-  MAX_TIMER_MS,
   MissedRunPolicy,
   OverlapPolicy,
   ResilientStateStore,
