@@ -11,9 +11,9 @@
  * with the plain timers the least possible loop would arm (one at the end;
  * one per day), so the ratio says what the scheduler adds.
  */
+import { DAY } from "@std/datetime/constants";
 import { InMemoryStateStore, Job, Schedule, Scheduler, Task } from "../mod.ts";
 
-const DAY = 86_400_000;
 const START = Date.UTC(2026, 0, 1);
 const VERSION = "1.1.0-pr7310";
 const verdict = (met: boolean) => (met ? "met" : "NOT MET");

@@ -4,6 +4,7 @@
  * the same results; nothing hangs.
  */
 import { assert, assertEquals } from "@std/assert";
+import { DAY, HOUR, SECOND } from "@std/datetime/constants";
 import {
   InMemoryStateStore,
   Job,
@@ -22,9 +23,6 @@ import {
 import { Concurrency, delay, recordEvents } from "./_engine_helpers.ts";
 import { TEST_CLOCKS, within, withTestClock } from "./_test_clocks.ts";
 
-const SECOND = 1_000;
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 interface Ran {
