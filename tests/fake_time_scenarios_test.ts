@@ -223,7 +223,7 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
 
   // A backoff or a time limit is armed when a run ends or starts, after the
   // pass under FakeTime: step by no more than the shortest of them (README).
-  test("retries with backoff, a run timeout and at-least-once delivery, in 1 s steps: the same records on both clocks", async () => {
+  test("retries with backoff, a run timeout and at-least-once delivery, in 1 s steps with idle(): the same records on every clock", async () => {
     const start = Date.UTC(2026, 3, 3);
     await withTestClock(install, start, async (clock) => {
       let calls = 0;
@@ -242,8 +242,12 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
         .withRunTimeout(2 * SECOND)
         .withDelivery("at-least-once")
         .withMaxRuns(2);
-      const running = new Scheduler({}, new InMemoryStateStore()).run(job);
-      for (let step = 0; step < 30; step++) await clock.tickAsync(SECOND);
+      const scheduler = new Scheduler({}, new InMemoryStateStore());
+      const running = scheduler.run(job);
+      for (let step = 0; step < 30; step++) {
+        await clock.tickAsync(SECOND);
+        await within(scheduler.handle().idle(), "idle()");
+      }
       const report = await within(running, "run()");
       assertEquals(
         report.history.map((run) => [
@@ -448,7 +452,9 @@ for (const { name: clockName, install: available, reason } of TEST_CLOCKS) {
       const scheduler = new Scheduler({}, store);
       const events = recordEvents(scheduler);
       const running = scheduler.run(job.withMaxRuns(4));
+      await within(scheduler.handle().idle(), "idle at start");
       await clock.tickAsync(2 * SECOND);
+      await within(scheduler.handle().idle(), "idle");
       down = false;
       await clock.tickAsync(2 * SECOND);
       await within(running, "run()");
