@@ -8,8 +8,16 @@ import FakeTimers from "@sinonjs/fake-timers";
 
 export type FakeClock = FakeTimers.InstalledClock;
 
-/** Installs a fake clock at `now` (epoch ms or Date); uninstall when done. */
-export function installFakeClock(now: number | Date = 0): FakeClock {
+/**
+ * Installs a fake clock at `now` (epoch ms or Date); uninstall when done.
+ * With `monotonic`, `performance.now()` is faked too and moves with the
+ * clock, as the monotonic clock does with the wall clock under real time
+ * (the library's long sleeps tell a simulated clock by the two parting).
+ */
+export function installFakeClock(
+  now: number | Date = 0,
+  { monotonic = false }: { monotonic?: boolean } = {},
+): FakeClock {
   return FakeTimers.install({
     now,
     toFake: [
@@ -18,6 +26,7 @@ export function installFakeClock(now: number | Date = 0): FakeClock {
       "setInterval",
       "clearInterval",
       "Date",
+      ...(monotonic ? ["performance" as const] : []),
     ],
   });
 }
@@ -28,8 +37,9 @@ export function installFakeClock(now: number | Date = 0): FakeClock {
 export async function withFakeClock<T>(
   now: number | Date,
   body: (clock: FakeClock) => Promise<T> | T,
+  options?: { monotonic?: boolean },
 ): Promise<T> {
-  const clock = installFakeClock(now);
+  const clock = installFakeClock(now, options);
   try {
     return await body(clock);
   } finally {

@@ -1,114 +1,123 @@
 /**
  * The fake clocks users test with, behind one interface, so that each
  * fake-time scenario runs under all of them: `@sinonjs/fake-timers` (promise
- * callbacks run between timers), a faithful model of `@std/testing/time`'s
- * `FakeTime` (every due timer of an advance fires in one synchronous pass),
- * and the real `FakeTime` from JSR where JSR can be reached (elsewhere its
- * scenarios are registered as ignored, never as passed).
+ * callbacks run between timers), the real `FakeTime` of `@std/testing/time`
+ * (the release in deno.json: every due timer of an advance fires in one
+ * synchronous pass) and `@std/testing@1.1.0-pr7310` (std's next FakeTime:
+ * microtasks drained after every timer). A clock the registry in use does not
+ * serve is listed with `install: undefined` and a reason; its scenarios are
+ * then registered as ignored, with that reason printed, never as passed.
  */
+import { FakeTime } from "@std/testing/time";
 import { installFakeClock } from "./_fake_time.ts";
-import { StdLikeFakeTime } from "./_std_like_fake_time.ts";
 
 /** What a fake-time scenario needs from a clock. */
 export interface TestClock {
   readonly name: string;
   /** Advances `ms` in one call, the way users do. */
   tickAsync(ms: number): Promise<void>;
+  /** Advances to the next pending timer; false when there is none. */
+  nextAsync(): Promise<boolean>;
   /** Runs timers until none is pending. */
   runAllAsync(): Promise<void>;
   /**
+   * Whether any timer is pending. Under std's FakeTime this moves the clock
+   * to that timer (FakeTime tells no other way), so ask it last.
+   */
+  hasPendingTimer(): boolean;
+  /**
    * Moves the wall clock forward without firing timers (a laptop sleep);
-   * absent where the clock cannot (the real FakeTime).
+   * absent where the clock cannot (std's FakeTime fires timers when set).
    */
   jump?(ms: number): void;
-  /** Pending timers; absent where the clock does not tell. */
-  countTimers?(): number;
-  /** The longest delay armed since install; absent where unknown. */
-  maxArmedDelay?(): number;
 }
 
-type Installer = (start: number) => TestClock & { uninstall(): void };
+/** Installs a clock at `start`. */
+export type Installer = (start: number) => TestClock & { uninstall(): void };
 
 function sinonClock(start: number): TestClock & { uninstall(): void } {
   const clock = installFakeClock(start);
-  const faked = globalThis.setTimeout;
-  const delays: number[] = [];
-  globalThis.setTimeout = ((handler: () => void, delay?: number) => {
-    delays.push(delay ?? 0);
-    return faked(handler, delay);
-  }) as typeof setTimeout;
   return {
     name: "sinon",
     tickAsync: async (ms) => void await clock.tickAsync(ms),
-    runAllAsync: async () => void await clock.runAllAsync(),
-    jump: (ms) => clock.setSystemTime(clock.now + ms),
-    countTimers: () => clock.countTimers(),
-    maxArmedDelay: () => Math.max(0, ...delays),
-    uninstall() {
-      globalThis.setTimeout = faked;
-      clock.uninstall();
+    nextAsync: async () => {
+      if (clock.countTimers() === 0) return false;
+      await clock.nextAsync();
+      return true;
     },
+    runAllAsync: async () => void await clock.runAllAsync(),
+    hasPendingTimer: () => clock.countTimers() > 0,
+    jump: (ms) => clock.setSystemTime(clock.now + ms),
+    uninstall: () => clock.uninstall(),
   };
 }
 
-function stdLikeClock(start: number): TestClock & { uninstall(): void } {
-  const time = new StdLikeFakeTime(start);
-  return {
-    name: "FakeTime",
-    tickAsync: (ms) => time.tickAsync(ms),
-    runAllAsync: () => time.runAllAsync(),
-    jump: (ms) => time.jump(ms),
-    countTimers: () => time.countTimers(),
-    maxArmedDelay: () => Math.max(0, ...time.armedDelays),
-    uninstall: () => time.restore(),
-  };
-}
-
-/** The subset of `@std/testing/time`'s FakeTime these tests use. */
-interface StdFakeTime {
-  tickAsync(ms: number): Promise<void>;
-  runAllAsync(): Promise<void>;
-  restore(): void;
-}
-
-/** The real FakeTime, when JSR can be reached (not from these machines). */
-async function loadStdFakeTime(): Promise<Installer | undefined> {
-  // Not a literal, so that type checking and `deno check` stay offline.
-  const specifier = ["jsr:@std/testing@^1.0.0", "time"].join("/");
-  let FakeTime: new (start: number) => StdFakeTime;
-  try {
-    ({ FakeTime } = await import(specifier));
-  } catch {
-    return undefined;
-  }
+function stdClock(
+  name: string,
+  Ctor: typeof FakeTime,
+): Installer {
   return (start) => {
-    const time = new FakeTime(start);
+    const time = new Ctor(start);
     return {
-      name: "std FakeTime",
+      name,
       tickAsync: (ms) => time.tickAsync(ms),
+      nextAsync: () => time.nextAsync(),
       runAllAsync: () => time.runAllAsync(),
+      hasPendingTimer: () => time.next(),
       uninstall: () => time.restore(),
     };
   };
 }
 
-/**
- * Every clock, by name; `undefined` where the clock is not available (its
- * scenarios are then registered as ignored).
- */
-export const TEST_CLOCKS: readonly {
+/** The exact prerelease of std's next FakeTime; only a local mirror has it. */
+const NEXT_STD_TESTING = "1.1.0-pr7310";
+
+async function loadNextStdFakeTime(): Promise<
+  { install: Installer } | { reason: string }
+> {
+  // Not a literal: `deno check` and a contributor on real JSR (which has no
+  // such version) must not need it.
+  const specifier = `jsr:@std/testing@${NEXT_STD_TESTING}/time`;
+  try {
+    const module = await import(specifier);
+    return {
+      install: stdClock(`std FakeTime ${NEXT_STD_TESTING}`, module.FakeTime),
+    };
+  } catch (error) {
+    return {
+      reason: `${specifier} is not served by ${
+        Deno.env.get("JSR_URL") ?? "jsr.io"
+      } (${(error as Error).message.split("\n")[0]})`,
+    };
+  }
+}
+
+/** A clock the scenarios run under. */
+export interface ClockEntry {
   name: string;
+  /** Undefined when the registry in use does not serve it (see `reason`). */
   install: Installer | undefined;
-  /** Whether the clock can move the wall clock without firing timers. */
-  jumps: boolean;
-}[] = [
-  { name: "sinon", install: sinonClock, jumps: true },
-  { name: "FakeTime model", install: stdLikeClock, jumps: true },
-  {
-    name: "std FakeTime (JSR)",
-    install: await loadStdFakeTime(),
-    jumps: false,
-  },
+  reason?: string;
+}
+
+const next = await loadNextStdFakeTime();
+if ("reason" in next) {
+  console.warn(
+    `fake-time scenarios on std's next FakeTime skipped: ${next.reason}`,
+  );
+}
+
+/** Every clock, by name. */
+export const TEST_CLOCKS: readonly ClockEntry[] = [
+  { name: "sinon", install: sinonClock },
+  { name: "std FakeTime", install: stdClock("std FakeTime", FakeTime) },
+  "install" in next
+    ? { name: `std FakeTime ${NEXT_STD_TESTING}`, install: next.install }
+    : {
+      name: `std FakeTime ${NEXT_STD_TESTING}`,
+      install: undefined,
+      reason: next.reason,
+    },
 ];
 
 /** Runs `body` with the clock installed at `start`; always uninstalls. */

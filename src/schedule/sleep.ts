@@ -22,9 +22,56 @@ import { describeValue, InvalidJobError } from "../errors.ts";
  */
 export const MAX_TIMER_MS = 3_600_000;
 
+/** The longest delay `setTimeout` takes as given (2^31 − 1 ms). */
+const PLATFORM_TIMER_LIMIT_MS = 2_147_483_647;
+
+/**
+ * Chunks in a row that fired after their whole delay of wall-clock time but
+ * almost none of monotonic time (`performance.now()`). A real timer waits
+ * its delay on the monotonic clock, so this never happens under real time,
+ * whatever the wall clock does; it happens under a fake clock that fakes
+ * `Date` and `setTimeout` but not `performance` (std's `FakeTime`).
+ */
+let racing = 0;
+/**
+ * The `setTimeout` the count was made under: another one (a clock installed
+ * or removed since) starts again from an hour.
+ */
+let racingUnder: unknown;
+
+/**
+ * The longest chunk to arm now: an hour, so that a real wall-clock jump is
+ * noticed within the hour; doubling per chunk once two chunks in a row
+ * showed a simulated clock (each timer costs such a clock a real turn of the
+ * event loop: docs/testing.md), up to the platform's limit.
+ */
+function chunkLimit(): number {
+  if (racing < 2 || racingUnder !== globalThis.setTimeout) return MAX_TIMER_MS;
+  return Math.min(MAX_TIMER_MS * 2 ** (racing - 1), PLATFORM_TIMER_LIMIT_MS);
+}
+
+function monotonicNow(): number {
+  return globalThis.performance?.now() ?? Number.NaN;
+}
+
+/** Records whether a chunk of `delay` ms fired on a simulated clock. */
+function observeChunk(delay: number, wallAt: number, monoAt: number): void {
+  if (delay < 60_000) return; // too short to tell
+  const monotonic = monotonicNow() - monoAt;
+  const simulated = Date.now() - wallAt >= delay && monotonic * 1_000 < delay;
+  if (!simulated) racing = 0;
+  else if (racingUnder !== globalThis.setTimeout) {
+    racingUnder = globalThis.setTimeout;
+    racing = 1;
+  } else racing = Math.min(racing + 1, 32);
+}
+
 /**
  * Arms timers of at most an hour each until the wall clock reaches `target`,
- * then calls `onFire` from inside that last timer's callback.
+ * then calls `onFire` from inside that last timer's callback. The wall clock
+ * is read again at every timer, so nothing fires early and a jump forward is
+ * noticed within the hour. Only when the timers themselves show a simulated
+ * clock (see `racing`) do the chunks grow, to keep a long fake sleep cheap.
  *
  * Calling `onFire` synchronously (rather than through a promise) matters for
  * fake clocks such as `@std/testing/time`'s `FakeTime`, which fire every due
@@ -35,6 +82,15 @@ export const MAX_TIMER_MS = 3_600_000;
  */
 export function armWake(target: number, onFire: () => void): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (remaining: number) => {
+    const delay = Math.max(0, Math.min(remaining, chunkLimit()));
+    const wallAt = Date.now();
+    const monoAt = monotonicNow();
+    timer = setTimeout(() => {
+      observeChunk(delay, wallAt, monoAt);
+      check();
+    }, delay);
+  };
   const check = () => {
     const remaining = target - Date.now();
     if (remaining <= 0) {
@@ -42,14 +98,11 @@ export function armWake(target: number, onFire: () => void): () => void {
       onFire();
       return;
     }
-    timer = setTimeout(check, Math.min(remaining, MAX_TIMER_MS));
+    arm(remaining);
   };
   // A past instant still waits for one timer turn, so callers in a loop
   // always yield to the event loop.
-  timer = setTimeout(
-    check,
-    Math.max(0, Math.min(target - Date.now(), MAX_TIMER_MS)),
-  );
+  arm(target - Date.now());
   return () => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;

@@ -106,6 +106,32 @@ export class SchedulerHandle {
   }
 
   /**
+   * Resolves once the active `run()` is idle: every timer firing the clock
+   * has delivered so far has been decided, and every run that does not itself
+   * wait on a timer (or other I/O) has finished, been recorded and saved.
+   * Under real time that is when the job sleeps until its next occurrence.
+   * Under a fake clock, `await time.tickAsync(ms); await handle.idle();`
+   * shows the same runs on every clock (docs/testing.md); acting right after
+   * (`cancel()`, `pause()`, `triggerNow()`) sees them as done. Resolves at
+   * once when no `run()` is active.
+   *
+   * @example Wait until the job sleeps
+   * ```ts
+   * import { InMemoryStateStore, Job, Schedule, Scheduler, Task } from "@cloudiful/scheduler";
+   * const scheduler = new Scheduler({}, new InMemoryStateStore());
+   * const handle = scheduler.handle();
+   * const job = Job.withoutDeps("tick", Schedule.interval(60_000), Task.fromSync(() => {}));
+   * const running = scheduler.run(job);
+   * await handle.idle(); // the state is loaded; the job sleeps for a minute
+   * handle.shutdown();
+   * await running;
+   * ```
+   */
+  idle(): Promise<void> {
+    return this.#control.idle();
+  }
+
+  /**
    * Runs the active `run()`'s job once now, outside its schedule, and
    * resolves with the record of the run (of its last attempt, with
    * `withRetry`). The run is marked `manual: true` (in `ctx.run`, in

@@ -241,6 +241,24 @@ export class JobGroup {
   }
 
   /**
+   * Resolves once every job started so far is idle (see `ScheduledJob.idle`
+   * and docs/testing.md).
+   *
+   * @example
+   * ```ts
+   * import { JobGroup } from "@cloudiful/scheduler";
+   * const jobs = new JobGroup();
+   * jobs.schedule({ everyMs: 1000 }, { jobId: "a" }, () => {});
+   * await jobs.idle();
+   * jobs.cancel();
+   * await jobs.done();
+   * ```
+   */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#jobs.values()].map((job) => job.idle()));
+  }
+
+  /**
    * Waits until every job started so far has stopped.
    *
    * @returns Their reports, in the order they were scheduled.

@@ -166,4 +166,22 @@ export class ScheduledJob {
   get paused(): boolean {
     return this.#handle.paused;
   }
+
+  /**
+   * Resolves once the job is idle: every timer firing so far decided, every
+   * run that does not wait on a timer finished and saved (see
+   * `SchedulerHandle.idle` and docs/testing.md).
+   *
+   * @example After a tick of fake time, wait for what it brought
+   * ```ts
+   * import { schedule } from "@cloudiful/scheduler";
+   * const job = schedule({ everyMs: 1000 }, () => {});
+   * await job.idle();
+   * job.cancel();
+   * await job.done;
+   * ```
+   */
+  idle(): Promise<void> {
+    return this.#handle.idle();
+  }
 }

@@ -32,6 +32,7 @@ export class ControlState {
   #paused = false;
   #listener: (() => void) | undefined;
   #trigger: ManualTrigger | undefined;
+  #idle: (() => Promise<void>) | undefined;
 
   /** The pending stop request, if any. */
   get stop(): StopRequest | undefined {
@@ -81,6 +82,19 @@ export class ControlState {
     this.#trigger = trigger;
   }
 
+  /** Lets handles wait until the active `run()` is idle. */
+  attachIdle(idle: () => Promise<void>): void {
+    this.#idle = idle;
+  }
+
+  /**
+   * Resolves once the active `run()` is idle (see `SchedulerHandle.idle`), at
+   * once when none is active.
+   */
+  idle(): Promise<void> {
+    return this.#idle?.() ?? Promise.resolve();
+  }
+
   /** Starts a manual run, or rejects when no `run()` can take one. */
   triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
     if (this.#trigger === undefined) {
@@ -95,6 +109,7 @@ export class ControlState {
   finishRun(): void {
     this.#listener = undefined;
     this.#trigger = undefined;
+    this.#idle = undefined;
     this.#stop = undefined;
   }
 }

@@ -74,6 +74,7 @@ export class Engine<D> implements RunHost<D> {
     wake: () => this.#core.wakeup.notify(),
   });
   readonly #effects: StateEffectsHost<D>;
+  #ended = false;
 
   constructor(options: EngineOptions<D>) {
     const core = new EngineCore(options, this);
@@ -156,6 +157,7 @@ export class Engine<D> implements RunHost<D> {
     this.#clock.armFor(Date.now());
     try {
       control.attachTrigger((options) => triggerNow(core, options));
+      control.attachIdle(() => this.#idle());
       if (core.delivery.error !== undefined) {
         throw core.delivery.error;
       }
@@ -168,6 +170,7 @@ export class Engine<D> implements RunHost<D> {
         : new SchedulerError(describeThrown(error), { cause: error });
     }
     this.#clock.disarm();
+    this.#ended = true;
     // Manual runs queued but never started, or still being acquired.
     core.manual.endAll(
       core.fatal === undefined
@@ -204,6 +207,24 @@ export class Engine<D> implements RunHost<D> {
       history: core.history.toArray(),
       stopReason: reason,
     };
+  }
+
+  /**
+   * Resolves once the loop is parked (sleeping until its next wake-up, or
+   * waiting for runs that wait themselves) and a whole turn of the event
+   * loop passed without anything waking it: every timer firing delivered so
+   * far has been decided and every run that could finish without another
+   * timer has been recorded and saved. The turn is a `MessageChannel` one,
+   * which fake clocks leave real (see docs/testing.md).
+   */
+  async #idle(): Promise<void> {
+    const { wakeup } = this.#core;
+    while (!this.#ended) {
+      const seen = wakeup.notifications;
+      const parked = wakeup.parked;
+      await nextMacrotask();
+      if (parked && wakeup.parked && wakeup.notifications === seen) return;
+    }
   }
 
   /** A control change: wake the loop; a cancel also aborts running tasks. */

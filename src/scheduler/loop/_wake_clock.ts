@@ -96,10 +96,11 @@ export class WakeClock {
       queueMicrotask(() => this.#seal());
     }
     const next = this.#host.predictNext(firedAt);
-    if (next !== null) {
-      this.armFor(next);
-      this.#predicted = true;
-    }
+    if (next !== null) this.armFor(next);
+    // Also with no next instant: the hold keeps a timer pending until the
+    // loop has started this firing's run, whose own timers then keep a fake
+    // clock's `runAllAsync()` going.
+    this.#predicted = true;
     this.#host.wake();
   }
 
@@ -143,17 +144,17 @@ export class WakeClock {
 }
 
 /**
+ * The runtime's own `setTimeout`, taken when this module loads: before a test
+ * installs a fake clock (static imports load first), which leaves it real.
+ */
+const platformSetTimeout = globalThis.setTimeout;
+
+/**
  * Resolves on a later turn of the event loop (a macrotask), after every
- * pending promise callback has run. Uses a `MessageChannel`, which neither
- * `FakeTime` nor sinon fake, so it works the same under fake clocks.
+ * pending promise callback has run, under fake clocks too (the timer is the
+ * runtime's own). A `MessageChannel` message is no such boundary in Deno:
+ * it can arrive after only a few promise callbacks of a longer chain.
  */
 export function nextMacrotask(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(undefined);
-  });
+  return new Promise((resolve) => platformSetTimeout(resolve, 0));
 }

@@ -8,9 +8,24 @@
 export class Wakeup {
   #resolve: (() => void) | undefined;
   #pending = false;
+  #notifications = 0;
+
+  /**
+   * Whether the loop is parked: waiting, with no notify since it began. A
+   * notify clears it at once, before the waiter's promise callback runs.
+   */
+  get parked(): boolean {
+    return this.#resolve !== undefined;
+  }
+
+  /** How many notifies there have been (to tell that nothing happened). */
+  get notifications(): number {
+    return this.#notifications;
+  }
 
   /** Wakes the waiter, or the next one to wait. */
   notify(): void {
+    this.#notifications++;
     const resolve = this.#resolve;
     if (resolve === undefined) {
       this.#pending = true;
