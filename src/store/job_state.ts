@@ -85,6 +85,51 @@ export function withDefinition<S extends JobState>(
   return state;
 }
 
+/**
+ * A state the scheduler saves: the fields as own enumerable properties, and
+ * the definition fingerprint read through the prototype, so that copies
+ * (`{ ...state }`, JSON, `structuredClone`) and listings of its keys leave it
+ * out, as they do a non-enumerable property. Building one costs what a plain
+ * object does; attaching a non-enumerable property to each saved state cost
+ * about 0.2 µs, twice a run.
+ */
+class SavedJobState implements JobState {
+  jobId: string;
+  triggerCount: number;
+  lastRunAt: Date | null;
+  lastSuccessAt: Date | null;
+  nextRunAt: Date | null;
+  lastError: string | null;
+  readonly #definition: string;
+
+  constructor(state: Readonly<JobState>, definition: string) {
+    this.jobId = state.jobId;
+    this.triggerCount = state.triggerCount;
+    this.lastRunAt = state.lastRunAt;
+    this.lastSuccessAt = state.lastSuccessAt;
+    this.nextRunAt = state.nextRunAt;
+    this.lastError = state.lastError;
+    this.#definition = definition;
+  }
+
+  get definition(): string {
+    return this.#definition;
+  }
+}
+
+/**
+ * The state to hand to `save()`: `state`'s fields (sharing its `Date`s) with
+ * `definition` as its fingerprint; `state` itself when it already carries it.
+ */
+export function savedState(
+  state: Readonly<JobState>,
+  definition: string,
+): JobState {
+  return state.definition === definition
+    ? state
+    : new SavedJobState(state, definition);
+}
+
 function isInstantOrNull(value: unknown): boolean {
   return value === null ||
     (value instanceof Date && !Number.isNaN(value.getTime()));

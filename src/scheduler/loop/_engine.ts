@@ -32,6 +32,7 @@ import type {
   RunOutcome,
 } from "../run/_run_execution.ts";
 import { Jitter } from "../job/_jitter.ts";
+import { DeadlineWatch } from "../run/_deadlines.ts";
 import {
   deleteTerminalState,
   loadJobState,
@@ -84,6 +85,9 @@ export class Engine<D> implements RunHost<D> {
       retryPolicy: job.retryPolicy,
       overlapPolicy: job.overlapPolicy,
       jitter: new Jitter(job.jobId, job.jitterMaxMs),
+      deadlines: job.runTimeoutMs === undefined
+        ? undefined
+        : new DeadlineWatch(),
     };
     this.#plan = new WakePlan(job, options.config, this.controls.jitter);
     this.#effects = {
@@ -158,6 +162,7 @@ export class Engine<D> implements RunHost<D> {
         : new SchedulerError(describeThrown(error), { cause: error });
     }
     this.#clock.disarm();
+    this.controls.deadlines?.close();
     // Manual runs queued but never started, or still being acquired.
     core.manual.endAll(
       core.fatal === undefined

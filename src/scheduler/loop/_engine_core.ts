@@ -10,7 +10,7 @@
 import { StoreOperation } from "../../constants.ts";
 import type { SchedulerError } from "../../errors.ts";
 import type { ExecutionGuard } from "../../guard/execution_guard.ts";
-import { type JobState, withDefinition } from "../../store/job_state.ts";
+import { type JobState, savedState } from "../../store/job_state.ts";
 import { type StateStore, toStoreError } from "../../store/state_store.ts";
 import type { ResolvedConfig } from "../job/config.ts";
 import type { Job } from "../job/job.ts";
@@ -109,7 +109,7 @@ export class EngineCore<D> {
     let saving: Promise<void>;
     try {
       saving = this.options.store.save(
-        withDefinition(this.state, this.definition),
+        savedState(this.state, this.definition),
       );
     } catch (error) {
       this.fail(toStoreError(error, StoreOperation.Save, this.jobId));

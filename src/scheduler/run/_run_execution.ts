@@ -34,6 +34,7 @@ import type { CompletedRun } from "../events/report.ts";
 import type { Task } from "../job/task.ts";
 import type { RunContext } from "../job/task_context.ts";
 import { Attempt } from "./_attempt.ts";
+import type { DeadlineWatch } from "./_deadlines.ts";
 import type { Jitter } from "../job/_jitter.ts";
 import { backoffDelay, type RetryPolicy, shouldRetry } from "../job/retry.ts";
 
@@ -91,6 +92,8 @@ export interface RunControls {
   readonly retryPolicy: RetryPolicy | undefined;
   readonly overlapPolicy: OverlapPolicy;
   readonly jitter: Jitter;
+  /** One timer for the time limits of every attempt (see _deadlines.ts). */
+  readonly deadlines?: DeadlineWatch;
 }
 
 /** What a run needs from the engine that started it. */
@@ -132,6 +135,12 @@ class GuardMisbehaved extends Error {
   }
 }
 
+/**
+ * Why a backoff was cut short: a constant, as aborting without a reason
+ * builds a `DOMException` (about 2 µs) that nobody reads.
+ */
+const INTERRUPTED = Symbol("backoff interrupted");
+
 /** The abort reason of a run whose lease was lost. */
 function leaseLostReason(): DOMException {
   return new DOMException("the execution lease was lost", "AbortError");
@@ -172,7 +181,7 @@ export class ActiveRun {
   /** Ends a backoff in progress: the scheduler is stopping. */
   interrupt(): void {
     this.#interrupted = true;
-    this.#interrupt?.abort();
+    this.#interrupt?.abort(INTERRUPTED);
   }
 
   /**
@@ -238,6 +247,7 @@ export class ActiveRun {
         deps: host.deps,
         run: runContext({ host, trigger, lease, attempt, jitterMs }),
         timeoutMs: controls.runTimeoutMs,
+        deadlines: controls.deadlines,
         onTimeout: () => {
           if (host.listens("run-timed-out")) {
             host.dispatch(
@@ -298,7 +308,7 @@ export class ActiveRun {
         retry: { attempt: attempt + 1, delayMs },
       });
       this.#interrupt ??= new AbortController();
-      if (this.#interrupted) this.#interrupt.abort();
+      if (this.#interrupted) this.#interrupt.abort(INTERRUPTED);
       try {
         await sleepUntil(Date.now() + delayMs, this.#interrupt.signal);
       } catch {
