@@ -49,20 +49,22 @@ function runContext<D>(
   },
 ): RunContext {
   const { host, trigger, lease } = options;
-  return {
+  // Built without object spreads (each allocates): this is on every run.
+  const context: { -readonly [K in keyof RunContext]: RunContext[K] } = {
     jobId: host.jobId,
     scheduledAt: new Date(trigger.scheduledAt),
     catchUp: trigger.catchUp,
     timezone: host.timezone,
     triggerCount: trigger.triggerCount,
-    ...(lease.fencingToken === undefined
-      ? {}
-      : { fencingToken: lease.fencingToken }),
     attempt: options.attempt,
     jitterMs: options.jitterMs,
     manual: trigger.manual === true,
-    ...(trigger.replayed ? { replayed: true } : {}),
   };
+  if (lease.fencingToken !== undefined) {
+    context.fencingToken = lease.fencingToken;
+  }
+  if (trigger.replayed) context.replayed = true;
+  return context;
 }
 
 /**
@@ -200,7 +202,7 @@ export class ActiveRun {
     }
     // The last attempt's status, for a finish that carries no record.
     let lastStatus: RunStatus | undefined;
-    const finish = async (outcome: Omit<RunOutcome, "run" | "final">) => {
+    const settle = async (outcome: Omit<RunOutcome, "run" | "final">) => {
       // Ended without any attempt (the guard misbehaved first): not run.
       const status = outcome.record?.status ?? lastStatus ??
         RunStatus.Cancelled;
@@ -222,6 +224,17 @@ export class ActiveRun {
         }
       }
       host.complete({ ...outcome, run: this, final: true });
+    };
+    // Nothing to stop or release (the single-instance guard): complete at
+    // once, without the promise hops of `settle`.
+    const finish = (
+      outcome: Omit<RunOutcome, "run" | "final">,
+    ): Promise<void> | undefined => {
+      if (stopRenewal !== undefined || !host.trivialGuard) {
+        return settle(outcome);
+      }
+      host.complete({ ...outcome, run: this, final: true });
+      return undefined;
     };
     if (failure !== undefined) return await finish({ failure });
     const { trigger } = this;
@@ -281,7 +294,9 @@ export class ActiveRun {
         (result.status !== RunStatus.Failed &&
           result.status !== RunStatus.TimedOut)
       ) {
-        return await finish({ record });
+        const finishing = finish({ record });
+        if (finishing !== undefined) await finishing;
+        return;
       }
       let delayMs: number;
       try {
