@@ -264,10 +264,14 @@ export class Engine<D> implements RunHost<D> {
           queued: core.queued !== undefined,
         });
         if (decision !== undefined) {
-          core.state = {
-            ...core.state,
+          const { state } = core;
+          core.state = { // written out rather than spread: once per run
+            jobId: state.jobId,
             triggerCount: decision.cursor.triggerCount,
+            lastRunAt: state.lastRunAt,
+            lastSuccessAt: state.lastSuccessAt,
             nextRunAt: dateOrNull(decision.cursor.nextRunAt),
+            lastError: state.lastError,
           };
           // Saved before anything starts: at most one run per occurrence,
           // even across a crash.
