@@ -115,9 +115,15 @@ export class EngineCore<D> {
       this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
       return Promise.resolve(false);
     }
-    return Promise.resolve(saving).then(() => true, (error) => {
-      this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
-      return false;
-    });
+    return Promise.resolve(saving).then(saved, this.#saveFailed);
   }
+
+  readonly #saveFailed = (error: unknown): boolean => {
+    this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
+    return false;
+  };
+}
+
+function saved(): boolean {
+  return true;
 }

@@ -84,16 +84,16 @@ export class Attempt {
   async execute<D>(options: AttemptOptions<D>): Promise<AttemptResult> {
     const startedAt = Date.now();
     const { timeoutMs } = options;
-    const onDeadline = () => {
-      if (this.abort("timeout", timeoutReason(timeoutMs!))) {
-        options.onTimeout();
-      }
-    };
     // Only a run with a time limit pays for a watch: the engine's shared
     // timer when it has one (see _deadlines.ts), else a timer of its own.
     let deadline: Deadline | undefined;
     let disarm: (() => void) | undefined;
     if (timeoutMs !== undefined) {
+      const onDeadline = () => {
+        if (this.abort("timeout", timeoutReason(timeoutMs))) {
+          options.onTimeout();
+        }
+      };
       if (options.deadlines !== undefined) {
         deadline = options.deadlines.watch(startedAt + timeoutMs, onDeadline);
       } else disarm = armWake(startedAt + timeoutMs, onDeadline);
