@@ -95,15 +95,18 @@ export function nextWallTimeMatch(
       daysInMonth(year, month),
     );
     if (matching < 0) {
-      // Nothing left in this month: start over on the first of the next.
+      // Nothing left in this month: start over on the first of the next
+      // selected month.
+      const next = month < 12 ? pattern.nextMonth[month + 1] : -1;
+      if (next < 0) {
+        year += 1;
+        month = pattern.nextMonth[1];
+      } else {
+        month = next;
+      }
       day = 1;
       hour = 0;
       minute = 0;
-      month += 1;
-      if (month > 12) {
-        month = 1;
-        year += 1;
-      }
       days = daysFromCivil(year, month, day);
       if (days * DAY_MS >= until) return undefined;
       continue;

@@ -41,9 +41,10 @@ export interface JobState {
   /**
    * The fingerprint of the job definition that produced this state (see the
    * README's "Reconciliation"); absent in states written by the Rust crate
-   * or older versions. The scheduler and the built-in stores carry it as a
-   * non-enumerable property, so that copies and comparisons of states are
-   * unchanged; a custom store that wants reconciliation persists
+   * or older versions. The built-in stores carry it as a non-enumerable
+   * property, and the states the scheduler saves read it through their
+   * prototype, so that copies (`{ ...state }`, JSON) and listings of keys
+   * leave it out; a custom store that wants reconciliation persists
    * `state.definition` and hands it back.
    */
   readonly definition?: string;
