@@ -108,9 +108,10 @@ export class EngineCore<D> {
   persist(): Promise<boolean> {
     let saving: Promise<void>;
     try {
-      saving = this.options.store.save(
-        savedState(this.state, this.definition),
-      );
+      // The saved state replaces the current one (same fields), so that the
+      // state carries its fingerprint from then on, as the report's does.
+      this.state = savedState(this.state, this.definition);
+      saving = this.options.store.save(this.state);
     } catch (error) {
       this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
       return Promise.resolve(false);
