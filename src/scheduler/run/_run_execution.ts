@@ -137,10 +137,7 @@ class GuardMisbehaved extends Error {
   }
 }
 
-/**
- * Why a backoff was cut short: a constant, as aborting without a reason
- * builds a `DOMException` (about 2 µs) that nobody reads.
- */
+/** Why a backoff was cut short (without a reason, abort builds a DOMException). */
 const INTERRUPTED = Symbol("backoff interrupted");
 
 /** The abort reason of a run whose lease was lost. */
