@@ -71,11 +71,19 @@ export function cronWalkers(): CronWalker[] {
     },
     {
       name: `croner ${peerVersion("croner")}`,
-      api: "`new Cron(expr, { timezone, paused: true }).nextRuns(n, after)`",
+      api:
+        "`new Cron(expr, { timezone, paused: true }).nextRuns(n, after)`; in UTC `{ utcOffset: 0 }`, croner's fast path, instead of `timezone`",
       fromNow: false,
       policies: false,
       walk({ expression, zone, after, count }) {
-        const job = new Cron(expression, { timezone: zone, paused: true });
+        // croner's documented way to UTC: a fixed offset skips its zone
+        // conversion (several times faster than `timezone: "UTC"`).
+        const job = new Cron(
+          expression,
+          zone === "UTC"
+            ? { utcOffset: 0, paused: true }
+            : { timezone: zone, paused: true },
+        );
         return job.nextRuns(count, after).map((date: Date) => date.getTime());
       },
     },

@@ -57,9 +57,9 @@ function candidates(): Candidate[] {
     },
     {
       name: `croner ${peerVersion("croner")}`,
-      how: `\`new Cron("${EXPRESSION}", { timezone: "UTC" }, fn)\``,
+      how: `\`new Cron("${EXPRESSION}", { utcOffset: 0 }, fn)\``,
       start(fire) {
-        const job = new Cron(EXPRESSION, { timezone: "UTC" }, fire);
+        const job = new Cron(EXPRESSION, { utcOffset: 0 }, fire);
         return () => job.stop();
       },
     },

@@ -61,19 +61,6 @@ function chain(
   });
 }
 
-async function croner(): Promise<Outcome> {
-  const { Cron } = peer("croner");
-  const lateness = await chain((target, fire) =>
-    void new Cron(new Date(target), { timezone: "UTC" }, fire)
-  );
-  return {
-    name: `croner ${peerVersion("croner")}`,
-    schedule:
-      "one-shot `new Cron(date)` at each start + k·50 ms: it keeps whole seconds only, so it fires at the start of the due second",
-    lateness,
-  };
-}
-
 /** Every second through a pattern; `fire` answers whether to stop. */
 function perSecond(
   { name, schedule, start }: {
@@ -100,7 +87,7 @@ function cronerSeconds(): Promise<Outcome> {
     schedule:
       `\`* * * * * *\`: every second; ${SECOND_FIRINGS} firings, due = the nearest whole second`,
     start(fire) {
-      new Cron("* * * * * *", { timezone: "UTC" }, (self: { stop(): void }) => {
+      new Cron("* * * * * *", { utcOffset: 0 }, (self: { stop(): void }) => {
         if (fire(Math.round(now() / 1000) * 1000)) self.stop();
       });
     },
@@ -165,7 +152,7 @@ function ms(value: number): string {
 export async function measureLateness(): Promise<Section> {
   const outcomes: Outcome[] = [];
   for (
-    const measure of [rawTimeout, ours, croner, toad, cronerSeconds, nodeCron]
+    const measure of [rawTimeout, ours, toad, cronerSeconds, nodeCron]
   ) {
     outcomes.push(await measure());
   }
@@ -184,7 +171,7 @@ export async function measureLateness(): Promise<Section> {
   return {
     title: "Firing lateness on the real clock",
     body: [
-      `Each library fires a ${EVERY_MS} ms schedule ${FIRINGS} times (node-cron has no sub-second schedule: it and croner's seconds pattern fire every second, ${SECOND_FIRINGS} times); the callback records its start minus the instant it was due (for toad-scheduler: the job's start + k·${EVERY_MS} ms, as an interval has no other due instant). Milliseconds; negative means early. One library at a time in one process, on a machine that may be busy with other work: compare the rows with raw \`setTimeout\`, not with zero.`,
+      `Each library fires a ${EVERY_MS} ms schedule ${FIRINGS} times (croner and node-cron resolve whole seconds by design, so a ${EVERY_MS} ms schedule is below their resolution: they fire an every-second pattern, ${SECOND_FIRINGS} times, instead); the callback records its start minus the instant it was due (for toad-scheduler: the job's start + k·${EVERY_MS} ms, as an interval has no other due instant). Milliseconds; negative means early. One library at a time in one process, on a machine that may be busy with other work: compare the rows with raw \`setTimeout\`, not with zero.`,
       "",
       table(
         ["library", "schedule", "firings", "p50", "p99", "min", "max"],

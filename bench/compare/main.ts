@@ -17,6 +17,7 @@ import { measureLateness } from "./lateness.ts";
 import { measureFarFuture } from "./far_future.ts";
 import { measureValkey } from "./valkey.ts";
 import { measureManyJobs } from "./many_jobs.ts";
+import { measureFloors } from "./floors.ts";
 
 const MEASUREMENTS: Record<string, () => Section | Promise<Section>> = {
   "throughput": measureThroughput,
@@ -25,6 +26,7 @@ const MEASUREMENTS: Record<string, () => Section | Promise<Section>> = {
   "far-future": measureFarFuture,
   "valkey": measureValkey,
   "many-jobs": measureManyJobs,
+  "floors": measureFloors,
 };
 
 function selected(args: string[]): string[] {

@@ -48,13 +48,33 @@ const LIBRARIES: Record<string, { label: () => string; start: () => Stop }> = {
     },
   },
   croner: {
-    label: () => `croner ${peerVersion("croner")}: one \`new Cron\` each`,
+    label: () =>
+      `croner ${
+        peerVersion("croner")
+      }: one \`new Cron\` each (\`utcOffset: 0\`)`,
     start() {
       const { Cron } = peer("croner");
       const jobs = Array.from(
         { length: JOBS },
-        () => new Cron(EXPRESSION, { timezone: "UTC" }, () => {}),
+        () => new Cron(EXPRESSION, { utcOffset: 0 }, () => {}),
       );
+      return () => jobs.forEach((job) => job.stop());
+    },
+  },
+  cron: {
+    label: () =>
+      `cron (kelektiv) ${
+        peerVersion("cron")
+      }: one \`CronJob.from({ start: true })\` each`,
+    start() {
+      const { CronJob } = peer("cron");
+      const jobs = Array.from({ length: JOBS }, () =>
+        CronJob.from({
+          cronTime: EXPRESSION,
+          onTick: () => {},
+          start: true,
+          timeZone: "UTC",
+        }));
       return () => jobs.forEach((job) => job.stop());
     },
   },

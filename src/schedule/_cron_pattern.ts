@@ -34,6 +34,13 @@ export interface CronPattern {
   readonly nextHour: Int8Array;
   /** For each month 1–12, the first matching month at or after it, or -1. */
   readonly nextMonth: Int8Array;
+  /** For each day 1–31, the first matching day-of-month at or after it, or -1. */
+  readonly nextDayOfMonth: Int8Array;
+  /**
+   * For each weekday 0–6, how many days until a matching weekday (0 when it
+   * matches itself), or -1 when no weekday matches.
+   */
+  readonly daysToWeekday: Int8Array;
   /**
    * Whether a day must match day-of-month **or** day-of-week (neither field
    * starts with `*`) rather than both (Vixie cron's rule).
@@ -154,6 +161,8 @@ export function parseCronPattern(expression: string): CronPattern {
     nextMinute: nextTable(minutes, 0),
     nextHour: nextTable(hours, 0),
     nextMonth: nextTable(months, 1),
+    nextDayOfMonth: nextTable(daysOfMonth, 1),
+    daysToWeekday: distanceTable(daysOfWeek),
     dayMatchesEither: !dayOfMonthStar && !dayOfWeekStar,
     fixedTime: !texts[0].startsWith("*") && !texts[1].startsWith("*"),
   };
@@ -252,6 +261,19 @@ function nextTable(set: Uint8Array, first: number): Int8Array {
   const table = new Int8Array(set.length + 1).fill(-1);
   for (let value = set.length - 1; value >= first; value--) {
     table[value] = set[value] ? value : table[value + 1];
+  }
+  return table;
+}
+
+function distanceTable(weekdays: Uint8Array): Int8Array {
+  const table = new Int8Array(7).fill(-1);
+  for (let weekday = 0; weekday < 7; weekday++) {
+    for (let ahead = 0; ahead < 7; ahead++) {
+      if (weekdays[(weekday + ahead) % 7]) {
+        table[weekday] = ahead;
+        break;
+      }
+    }
   }
   return table;
 }

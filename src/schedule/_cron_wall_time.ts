@@ -17,23 +17,47 @@ import {
 } from "./_civil.ts";
 import type { CronPattern } from "./_cron_pattern.ts";
 
-/** Whether a calendar day matches the day fields of a pattern. */
-export function dayMatches(
+/**
+ * The first day at or after `day` in a month of `length` days that matches the
+ * day fields of a pattern, or -1; `weekday` is the weekday of `day`. Jumps by
+ * the pattern's tables instead of testing each day, so a pattern that matches
+ * a few days a year costs about as much as one that matches every day.
+ */
+export function firstMatchingDay(
   pattern: CronPattern,
-  dayOfMonth: number,
+  day: number,
   weekday: number,
-): boolean {
-  const byMonthDay = pattern.daysOfMonth[dayOfMonth] === 1;
-  const byWeekday = pattern.daysOfWeek[weekday] === 1;
-  return pattern.dayMatchesEither
-    ? byMonthDay || byWeekday
-    : byMonthDay && byWeekday;
+  length: number,
+): number {
+  const byMonthDay = pattern.nextDayOfMonth;
+  const toWeekday = pattern.daysToWeekday;
+  if (day > length) return -1;
+  if (pattern.dayMatchesEither) {
+    const dayOfMonth = byMonthDay[day];
+    const ahead = toWeekday[weekday];
+    let first = dayOfMonth > 0 && dayOfMonth <= length ? dayOfMonth : -1;
+    if (ahead >= 0 && day + ahead <= length) {
+      if (first < 0 || day + ahead < first) first = day + ahead;
+    }
+    return first;
+  }
+  // Both fields must match: alternate between them until they agree.
+  let candidate = day;
+  while (candidate <= length) {
+    const dayOfMonth = byMonthDay[candidate];
+    if (dayOfMonth < 0 || dayOfMonth > length) return -1;
+    const ahead = toWeekday[(weekday + dayOfMonth - day) % 7];
+    if (ahead < 0) return -1;
+    if (ahead === 0) return dayOfMonth;
+    candidate = dayOfMonth + ahead;
+  }
+  return -1;
 }
 
 /**
  * The first whole wall minute `m` with `from <= m < until` that matches the
  * pattern, or `undefined`. Skips whole months, days and hours that cannot
- * match, so the cost grows with the number of days searched, not minutes.
+ * match, so the cost grows with the number of months searched, not minutes.
  */
 export function nextWallTimeMatch(
   pattern: CronPattern,
@@ -64,40 +88,55 @@ export function nextWallTimeMatch(
       if (days * DAY_MS >= until) return undefined;
       continue;
     }
-    let nextDay = !dayMatches(pattern, day, weekdayOfDays(days));
-    if (!nextDay) {
-      const matchingHour = pattern.nextHour[hour];
-      if (matchingHour < 0) {
-        nextDay = true;
+    const matching = firstMatchingDay(
+      pattern,
+      day,
+      weekdayOfDays(days),
+      daysInMonth(year, month),
+    );
+    if (matching < 0) {
+      // Nothing left in this month: start over on the first of the next
+      // selected month.
+      const next = month < 12 ? pattern.nextMonth[month + 1] : -1;
+      if (next < 0) {
+        year += 1;
+        month = pattern.nextMonth[1];
       } else {
-        if (matchingHour !== hour) minute = 0;
-        hour = matchingHour;
-        const matchingMinute = pattern.nextMinute[minute];
-        if (matchingMinute >= 0) {
-          const found = days * DAY_MS + hour * HOUR_MS +
-            matchingMinute * MINUTE_MS;
-          return found < until ? found : undefined;
-        }
-        // No minute left in this hour: try the next hour of the same day.
-        minute = 0;
-        hour += 1;
-        if (hour > 23) nextDay = true;
+        month = next;
       }
-    }
-    if (nextDay) {
-      days += 1;
-      day += 1;
+      day = 1;
       hour = 0;
       minute = 0;
-      if (day > daysInMonth(year, month)) {
-        day = 1;
-        month += 1;
-        if (month > 12) {
-          month = 1;
-          year += 1;
-        }
-      }
+      days = daysFromCivil(year, month, day);
+      if (days * DAY_MS >= until) return undefined;
+      continue;
+    }
+    if (matching !== day) {
+      days += matching - day;
+      day = matching;
+      hour = 0;
+      minute = 0;
       if (days * DAY_MS >= until) return undefined;
     }
+    const matchingHour = pattern.nextHour[hour];
+    if (matchingHour >= 0) {
+      if (matchingHour !== hour) minute = 0;
+      hour = matchingHour;
+      const matchingMinute = pattern.nextMinute[minute];
+      if (matchingMinute >= 0) {
+        const found = days * DAY_MS + hour * HOUR_MS +
+          matchingMinute * MINUTE_MS;
+        return found < until ? found : undefined;
+      }
+      // No minute left in this hour: try the next hour of the same day.
+      minute = 0;
+      hour += 1;
+      if (hour <= 23) continue;
+    }
+    days += 1;
+    day += 1;
+    hour = 0;
+    minute = 0;
+    if (days * DAY_MS >= until) return undefined;
   }
 }

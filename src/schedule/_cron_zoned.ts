@@ -57,9 +57,42 @@ export function nextZonedOccurrence(
       wallFrom = Math.max(wallFrom, start + previousOffset);
     }
     const end = Math.min(segment.end, horizon + 1);
-    const wall = nextWallTimeMatch(pattern, wallFrom, end + offset);
-    if (wall !== undefined) return wall - offset;
-    from = end;
+    // A segment without a match is not followed by a walk through the next
+    // ones (a pattern that fires every four years crosses a dozen): the search
+    // goes on past the segment's end, and the loop jumps to a little before
+    // the wall time it finds. Any later occurrence has its wall time at or
+    // after `jumpFrom`, so the first match from there cannot be overtaken.
+    const jumpFrom = end + offset - OFFSET_SPREAD_MS;
+    const farWall = horizon + 1 + 2 * OFFSET_SPREAD_MS;
+    const wall = nextWallTimeMatch(
+      pattern,
+      wallFrom,
+      wallFrom <= jumpFrom ? farWall : end + offset,
+    );
+    if (wall !== undefined && wall < end + offset) return wall - offset;
+    const ahead = wallFrom <= jumpFrom
+      ? wall
+      : nextWallTimeMatch(pattern, jumpFrom, farWall);
+    if (ahead === undefined) return undefined;
+    const landing = ahead - offset;
+    const there = zone.segmentAt(landing);
+    if (
+      landing >= end && landing <= horizon && there.offset === offset &&
+      there.start + OFFSET_SPREAD_MS <= landing
+    ) {
+      // Same offset since well before the landing: nothing in between can
+      // match, and no daylight-saving rule applies to it.
+      return landing;
+    }
+    from = Math.max(end, ahead - offset - OFFSET_SPREAD_MS);
   }
   return undefined;
 }
+
+/**
+ * More than any two UTC offsets of one zone differ by (−12 h to +14 h), so
+ * that a wall time and the instant it falls on are never further apart in
+ * another offset: an occurrence at instant `t` has its matching wall time
+ * within `t ± OFFSET_SPREAD_MS` in any zone.
+ */
+const OFFSET_SPREAD_MS = 2 * 86_400_000;

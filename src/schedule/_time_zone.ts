@@ -1,9 +1,8 @@
 /**
- * Wall time ↔ instant in an IANA time zone, with `Intl` as the only source of
- * zone data. A zone's UTC offset transitions are found by sampling the offset
- * once a day and bisecting each change to the millisecond; they are computed
- * once per zone and calendar year and cached. Two transitions less than a day
- * apart that cancel out would go unseen; tzdata has none since 1970.
+ * Wall time ↔ instant in an IANA time zone, with the platform (`Intl`, and
+ * `Temporal` where it exists) as the only source of zone data. A zone's UTC
+ * offset transitions are asked of it once per zone and calendar year
+ * (`_zone_changes.ts`) and cached.
  *
  * Runtime-neutral.
  *
@@ -13,12 +12,9 @@
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 import { DAY_MS } from "./_civil.ts";
+import { type OffsetTransition, ZoneChanges } from "./_zone_changes.ts";
 
-/** A change of UTC offset: from `at` on, local time is `at + offset`. */
-export interface OffsetTransition {
-  readonly at: number;
-  readonly offset: number;
-}
+export type { OffsetTransition };
 
 /**
  * The stretch of time around an instant during which a zone's offset stays the
@@ -36,6 +32,19 @@ export interface OffsetSegment {
   readonly end: number;
 }
 
+/** Options of {@linkcode TimeZoneRules}. */
+export interface TimeZoneRulesOptions {
+  /**
+   * `false` to find changes by sampling `Intl` even where `Temporal` exists
+   * (the path of runtimes without it; for tests).
+   */
+  readonly temporal?: boolean;
+}
+
+interface LateChange extends OffsetTransition {
+  readonly previousOffset: number;
+}
+
 interface YearOffsets {
   readonly start: number;
   readonly end: number;
@@ -43,27 +52,35 @@ interface YearOffsets {
   readonly startOffset: number;
   /** Transitions with `start <= at < end`, in order. */
   readonly transitions: readonly OffsetTransition[];
+  /** A change in the last {@linkcode LOOK_BACK_MS} before `start`, if any. */
+  readonly lateBefore: LateChange | undefined;
 }
+
+/**
+ * How far before New Year a year's scan looks for a change still in progress
+ * (an overlap that began on 31 December): longer than any clock change.
+ */
+const LOOK_BACK_MS = 3 * DAY_MS;
 
 const FIXED_OFFSET_ZONE =
   /^(UTC|GMT|Etc\/(UTC|UCT|GMT|Universal|Zulu|Greenwich|GMT[+-]\d{1,2})|[+-]\d{2}(:?\d{2})?)$/;
-const OFFSET_TEXT = /GMT(?:([+-])(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?)?$/;
 
-/** Offset rules of one time zone, computed lazily from `Intl`. */
+/** Offset rules of one time zone, computed lazily from the platform. */
 export class TimeZoneRules {
   /** The zone name as given. */
   readonly zone: string;
-  readonly #format: Intl.DateTimeFormat;
+  readonly #changes: ZoneChanges;
   readonly #fixedOffset: number | undefined;
   readonly #years = new Map<number, YearOffsets>();
 
   /**
    * @throws {InvalidJobError} kind `timezone` when `Intl` does not know the zone.
    */
-  constructor(zone: string) {
+  constructor(zone: string, options: TimeZoneRulesOptions = {}) {
     this.zone = zone;
+    let format: Intl.DateTimeFormat;
     try {
-      this.#format = new Intl.DateTimeFormat("en-US", {
+      format = new Intl.DateTimeFormat("en-US", {
         timeZone: zone,
         timeZoneName: "longOffset",
       });
@@ -75,9 +92,10 @@ export class TimeZoneRules {
         { kind: InvalidJobKind.Timezone },
       );
     }
-    const resolved = this.#format.resolvedOptions().timeZone;
+    this.#changes = new ZoneChanges(zone, format, options.temporal !== false);
+    const resolved = format.resolvedOptions().timeZone;
     this.#fixedOffset = FIXED_OFFSET_ZONE.test(resolved)
-      ? this.#sampleOffset(0)
+      ? this.#changes.offsetAt(0)
       : undefined;
   }
 
@@ -120,17 +138,14 @@ export class TimeZoneRules {
         end,
       };
     }
-    // Nothing changed this year before the instant: the change that matters
-    // (for an overlap still in progress) can only be late in the year before.
-    const before = this.#year(calendarYear - 1).transitions;
-    if (before.length > 0) {
-      const last = before[before.length - 1];
+    // Nothing changed this year before the instant: only a change in the
+    // last days of the year before can still matter (an overlap in progress).
+    const late = year.lateBefore;
+    if (late !== undefined) {
       return {
-        start: last.at,
+        start: late.at,
         startIsTransition: true,
-        previousOffset: before.length > 1
-          ? before[before.length - 2].offset
-          : this.#year(calendarYear - 1).startOffset,
+        previousOffset: late.previousOffset,
         offset: year.startOffset,
         end,
       };
@@ -153,46 +168,39 @@ export class TimeZoneRules {
     return year;
   }
 
+  /**
+   * Where the platform has `Temporal`, asks it for each change (about 4
+   * calls a year); otherwise samples the offset once a day and locates each
+   * change between two samples (about 370 calls a year). Either way the year
+   * starts a few days early, so that a change just before New Year is known
+   * without scanning the year before. See `intlCalls`.
+   */
   #scanYear(calendarYear: number): YearOffsets {
     const start = Date.UTC(calendarYear, 0, 1);
     const end = Date.UTC(calendarYear + 1, 0, 1);
-    const startOffset = this.#sampleOffset(start - 1);
+    const changes = this.#changes.between(start - LOOK_BACK_MS, end);
+    let startOffset = changes.offset;
+    let lateBefore: LateChange | undefined;
     const transitions: OffsetTransition[] = [];
-    let previousAt = start - 1;
-    let previousOffset = startOffset;
-    for (let at = start; at < end + DAY_MS; at += DAY_MS) {
-      const sample = Math.min(at, end - 1);
-      const offset = this.#sampleOffset(sample);
-      if (offset !== previousOffset) {
-        const changeAt = this.#bisect(previousAt, sample, previousOffset);
-        transitions.push({ at: changeAt, offset });
+    let previousOffset = changes.offset;
+    for (const change of changes.transitions) {
+      if (change.at < start) {
+        lateBefore = { ...change, previousOffset };
+        startOffset = change.offset;
+      } else {
+        transitions.push(change);
       }
-      previousAt = sample;
-      previousOffset = offset;
-      if (sample === end - 1) break;
+      previousOffset = change.offset;
     }
-    return { start, end, startOffset, transitions };
+    return { start, end, startOffset, lateBefore, transitions };
   }
 
-  /** The first instant in `(low, high]` whose offset differs from `offset`. */
-  #bisect(low: number, high: number, offset: number): number {
-    while (high - low > 1) {
-      const middle = Math.floor((low + high) / 2);
-      if (this.#sampleOffset(middle) === offset) low = middle;
-      else high = middle;
-    }
-    return high;
-  }
-
-  #sampleOffset(instant: number): number {
-    const text = this.#format.format(instant);
-    const match = OFFSET_TEXT.exec(text);
-    if (match === null || match[1] === undefined) return 0;
-    const sign = match[1] === "-" ? -1 : 1;
-    const hours = Number(match[2]);
-    const minutes = Number(match[3] ?? 0);
-    const seconds = Number(match[4] ?? 0);
-    return sign * ((hours * 60 + minutes) * 60 + seconds) * 1000;
+  /**
+   * How many calls into `Intl` or `Temporal` these rules have made so far
+   * (what a new zone-year costs), for the benchmarks and the tests.
+   */
+  get intlCalls(): number {
+    return this.#changes.calls;
   }
 }
 

@@ -12,14 +12,60 @@ import { StoreError } from "../errors.ts";
 import { copyJobState, type JobState, withDefinition } from "./job_state.ts";
 import { decodeJobState, encodeJobState } from "./_json_codec.ts";
 
-function copyDate(date: Date | null): Date | null {
-  return date === null ? null : new Date(date.getTime());
+/** A state's fields with instants as epoch milliseconds. */
+export interface StateTimes {
+  readonly triggerCount: number;
+  readonly nextRunAt: number | null;
+  readonly lastRunAt: number | null;
+  readonly lastSuccessAt: number | null;
+  readonly lastError: string | null;
 }
 
-function later(a: Date | null, b: Date | null): Date | null {
+function ms(date: Date | null): number | null {
+  return date === null ? null : date.getTime();
+}
+
+function dateOf(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
+}
+
+function later(a: number | null, b: number | null): number | null {
   if (a === null) return b;
   if (b === null) return a;
-  return b.getTime() > a.getTime() ? b : a;
+  return b > a ? b : a;
+}
+
+/** The fields of a state as {@linkcode StateTimes}. */
+export function stateTimes(state: JobState): StateTimes {
+  return {
+    triggerCount: state.triggerCount,
+    nextRunAt: ms(state.nextRunAt),
+    lastRunAt: ms(state.lastRunAt),
+    lastSuccessAt: ms(state.lastSuccessAt),
+    lastError: state.lastError,
+  };
+}
+
+/**
+ * The rule of {@linkcode mergeJobStates} on epoch milliseconds, for a store
+ * that keeps numbers (the in-memory one): no `Date` made or read.
+ */
+export function mergeTimes(
+  stored: StateTimes,
+  incoming: StateTimes,
+): StateTimes {
+  const cursor = stored.triggerCount > incoming.triggerCount
+    ? stored
+    : incoming;
+  const storedRanLater = stored.lastRunAt !== null &&
+    (incoming.lastRunAt === null || stored.lastRunAt > incoming.lastRunAt);
+  return {
+    triggerCount: cursor.triggerCount,
+    nextRunAt: cursor.nextRunAt,
+    lastRunAt: later(stored.lastRunAt, incoming.lastRunAt),
+    lastSuccessAt: later(stored.lastSuccessAt, incoming.lastSuccessAt),
+    lastError: storedRanLater ? stored.lastError : incoming.lastError,
+  };
 }
 
 /**
@@ -75,21 +121,14 @@ export function mergeStateFields(
   stored: JobState,
   incoming: JobState,
 ): JobState {
-  const cursor = stored.triggerCount > incoming.triggerCount
-    ? stored
-    : incoming;
-  const storedRanLater = stored.lastRunAt !== null &&
-    (incoming.lastRunAt === null ||
-      stored.lastRunAt.getTime() > incoming.lastRunAt.getTime());
+  const merged = mergeTimes(stateTimes(stored), stateTimes(incoming));
   return {
     jobId: incoming.jobId,
-    triggerCount: cursor.triggerCount,
-    nextRunAt: copyDate(cursor.nextRunAt),
-    lastRunAt: copyDate(later(stored.lastRunAt, incoming.lastRunAt)),
-    lastSuccessAt: copyDate(
-      later(stored.lastSuccessAt, incoming.lastSuccessAt),
-    ),
-    lastError: storedRanLater ? stored.lastError : incoming.lastError,
+    triggerCount: merged.triggerCount,
+    nextRunAt: dateOf(merged.nextRunAt),
+    lastRunAt: dateOf(merged.lastRunAt),
+    lastSuccessAt: dateOf(merged.lastSuccessAt),
+    lastError: merged.lastError,
   };
 }
 

@@ -25,16 +25,20 @@ export function requireStoreJobId(jobId: unknown): void {
 
 /**
  * Checks the state given to `save()`: a well-formed {@linkcode JobState}
- * with a valid job id.
+ * with a valid job id (not checked again when `knownJobId`: the store
+ * already holds a state under it, so it passed before).
  *
  * @throws {InvalidJobError} kind `other`, naming the field that is wrong.
  */
-export function requireSavableState(state: unknown): void {
+export function requireSavableState(
+  state: unknown,
+  knownJobId = false,
+): void {
   const problem = jobStateProblem(state);
   if (problem !== undefined) {
     throw new InvalidJobError(`save() needs a valid job state: ${problem}`, {
       kind: InvalidJobKind.Other,
     });
   }
-  validateJobId((state as JobState).jobId);
+  if (!knownJobId) validateJobId((state as JobState).jobId);
 }

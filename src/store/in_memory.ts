@@ -7,23 +7,19 @@
  */
 
 import { type JobState, withDefinition } from "./job_state.ts";
-import { mergedDefinition, mergeStateFields } from "./_merge_state.ts";
+import {
+  mergedDefinition,
+  mergeTimes,
+  type StateTimes,
+  stateTimes,
+} from "./_merge_state.ts";
 import type { CreateIfAbsentStateStore } from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
 /** A state as plain numbers: copying it in and out is all the store does. */
-interface StoredState {
+interface StoredState extends StateTimes {
   readonly jobId: string;
-  readonly triggerCount: number;
-  readonly lastRunAt: number | null;
-  readonly lastSuccessAt: number | null;
-  readonly nextRunAt: number | null;
-  readonly lastError: string | null;
   readonly definition: string | undefined;
-}
-
-function toMs(date: Date | null): number | null {
-  return date === null ? null : date.getTime();
 }
 
 function toDate(ms: number | null): Date | null {
@@ -101,12 +97,15 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
    */
   // deno-lint-ignore require-await
   async save(state: JobState): Promise<void> {
-    requireSavableState(state);
-    const stored = this.#states.get(state.jobId);
-    if (stored === undefined) return this.#put(state, state.definition);
+    const stored = this.#states.get(state?.jobId);
+    // A job id already stored was checked when it was first saved.
+    requireSavableState(state, stored !== undefined);
+    // Merged on numbers, as stored: no `Date` made on the way in.
+    const times = stateTimes(state);
     this.#put(
-      mergeStateFields(fields(stored), state),
-      mergedDefinition(stored, state),
+      state.jobId,
+      stored === undefined ? times : mergeTimes(stored, times),
+      stored === undefined ? state.definition : mergedDefinition(stored, state),
     );
   }
 
@@ -128,18 +127,22 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
     requireSavableState(state);
     const stored = this.#states.get(state.jobId);
     if (stored !== undefined) return fromStored(stored);
-    this.#put(state, state.definition);
+    this.#put(state.jobId, stateTimes(state), state.definition);
     return undefined;
   }
 
-  #put(state: JobState, definition: string | undefined): void {
-    this.#states.set(state.jobId, {
-      jobId: state.jobId,
-      triggerCount: state.triggerCount,
-      lastRunAt: toMs(state.lastRunAt),
-      lastSuccessAt: toMs(state.lastSuccessAt),
-      nextRunAt: toMs(state.nextRunAt),
-      lastError: state.lastError,
+  #put(
+    jobId: string,
+    times: StateTimes,
+    definition: string | undefined,
+  ): void {
+    this.#states.set(jobId, {
+      jobId,
+      triggerCount: times.triggerCount,
+      lastRunAt: times.lastRunAt,
+      lastSuccessAt: times.lastSuccessAt,
+      nextRunAt: times.nextRunAt,
+      lastError: times.lastError,
       definition,
     });
   }

@@ -41,9 +41,10 @@ export interface JobState {
   /**
    * The fingerprint of the job definition that produced this state (see the
    * README's "Reconciliation"); absent in states written by the Rust crate
-   * or older versions. The scheduler and the built-in stores carry it as a
-   * non-enumerable property, so that copies and comparisons of states are
-   * unchanged; a custom store that wants reconciliation persists
+   * or older versions. The built-in stores carry it as a non-enumerable
+   * property, and the states the scheduler saves read it through their
+   * prototype, so that copies (`{ ...state }`, JSON) and listings of keys
+   * leave it out; a custom store that wants reconciliation persists
    * `state.definition` and hands it back.
    */
   readonly definition?: string;
@@ -85,6 +86,55 @@ export function withDefinition<S extends JobState>(
   return state;
 }
 
+/**
+ * A state the scheduler saves: the fields as own enumerable properties, and
+ * the definition fingerprint read through the prototype, so that copies
+ * (`{ ...state }`, JSON, `structuredClone`) and listings of its keys leave it
+ * out, as they do a non-enumerable property. Building one costs what a plain
+ * object does; attaching a non-enumerable property to each saved state cost
+ * about 0.2 µs, twice a run.
+ */
+class SavedJobState implements JobState {
+  jobId: string;
+  triggerCount: number;
+  lastRunAt: Date | null;
+  lastSuccessAt: Date | null;
+  nextRunAt: Date | null;
+  lastError: string | null;
+  readonly #definition: string;
+
+  constructor(state: Readonly<JobState>, definition: string) {
+    this.jobId = state.jobId;
+    this.triggerCount = state.triggerCount;
+    this.lastRunAt = state.lastRunAt;
+    this.lastSuccessAt = state.lastSuccessAt;
+    this.nextRunAt = state.nextRunAt;
+    this.lastError = state.lastError;
+    this.#definition = definition;
+  }
+
+  get definition(): string {
+    return this.#definition;
+  }
+}
+
+/**
+ * The state to hand to `save()`: `state`'s fields (sharing its `Date`s) with
+ * `definition` as its fingerprint; `state` itself when it already carries it.
+ */
+export function savedState(
+  state: Readonly<JobState>,
+  definition: string,
+): JobState {
+  return state.definition === definition
+    ? state
+    : new SavedJobState(state, definition);
+}
+
+function notInstant(field: string): string {
+  return `${field} is neither a valid Date nor null`;
+}
+
 function isInstantOrNull(value: unknown): boolean {
   return value === null ||
     (value instanceof Date && !Number.isNaN(value.getTime()));
@@ -109,11 +159,12 @@ export function jobStateProblem(value: unknown): string | undefined {
       String(state.triggerCount)
     } is not a non-negative integer`;
   }
-  for (const field of ["lastRunAt", "lastSuccessAt", "nextRunAt"] as const) {
-    if (!isInstantOrNull(state[field])) {
-      return `${field} is neither a valid Date nor null`;
-    }
+  // Unrolled: every save of every store passes here.
+  if (!isInstantOrNull(state.lastRunAt)) return notInstant("lastRunAt");
+  if (!isInstantOrNull(state.lastSuccessAt)) {
+    return notInstant("lastSuccessAt");
   }
+  if (!isInstantOrNull(state.nextRunAt)) return notInstant("nextRunAt");
   if (state.lastError !== null && typeof state.lastError !== "string") {
     return "lastError is neither a string nor null";
   }

@@ -32,6 +32,7 @@ import type {
   RunOutcome,
 } from "../run/_run_execution.ts";
 import { Jitter } from "../job/_jitter.ts";
+import { DeadlineWatch } from "../run/_deadlines.ts";
 import {
   deleteTerminalState,
   loadJobState,
@@ -93,6 +94,9 @@ export class Engine<D> implements RunHost<D> {
       retryPolicy: job.retryPolicy,
       overlapPolicy: job.overlapPolicy,
       jitter: new Jitter(job.jobId, job.jitterMaxMs),
+      deadlines: job.runTimeoutMs === undefined
+        ? undefined
+        : new DeadlineWatch(),
     };
     this.#plan = new WakePlan(job, options.config, this.controls.jitter);
     this.#effects = {
@@ -171,6 +175,7 @@ export class Engine<D> implements RunHost<D> {
     }
     this.#clock.disarm();
     this.#ended = true;
+    this.controls.deadlines?.close();
     // Manual runs queued but never started, or still being acquired.
     core.manual.endAll(
       core.fatal === undefined
@@ -290,10 +295,14 @@ export class Engine<D> implements RunHost<D> {
           queued: core.queued !== undefined,
         });
         if (decision !== undefined) {
-          core.state = {
-            ...core.state,
+          const { state } = core;
+          core.state = { // written out rather than spread: once per run
+            jobId: state.jobId,
             triggerCount: decision.cursor.triggerCount,
+            lastRunAt: state.lastRunAt,
+            lastSuccessAt: state.lastSuccessAt,
             nextRunAt: dateOrNull(decision.cursor.nextRunAt),
+            lastError: state.lastError,
           };
           if (core.delivery.reclaimer !== undefined) {
             // At-least-once: leased before saved (see _launch.ts).

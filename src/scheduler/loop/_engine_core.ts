@@ -10,7 +10,7 @@
 import { StoreOperation } from "../../constants.ts";
 import type { SchedulerError } from "../../errors.ts";
 import type { ExecutionGuard } from "../../guard/execution_guard.ts";
-import { type JobState, withDefinition } from "../../store/job_state.ts";
+import { type JobState, savedState } from "../../store/job_state.ts";
 import { type StateStore, toStoreError } from "../../store/state_store.ts";
 import type { ResolvedConfig } from "../job/config.ts";
 import type { Job } from "../job/job.ts";
@@ -111,16 +111,23 @@ export class EngineCore<D> {
   persist(): Promise<boolean> {
     let saving: Promise<void>;
     try {
-      saving = this.options.store.save(
-        withDefinition(this.state, this.definition),
-      );
+      // The saved state replaces the current one (same fields), so that the
+      // state carries its fingerprint from then on, as the report's does.
+      this.state = savedState(this.state, this.definition);
+      saving = this.options.store.save(this.state);
     } catch (error) {
       this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
       return Promise.resolve(false);
     }
-    return Promise.resolve(saving).then(() => true, (error) => {
-      this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
-      return false;
-    });
+    return Promise.resolve(saving).then(saved, this.#saveFailed);
   }
+
+  readonly #saveFailed = (error: unknown): boolean => {
+    this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
+    return false;
+  };
+}
+
+function saved(): boolean {
+  return true;
 }

@@ -146,12 +146,20 @@ export function startRun<D>(
 }
 
 function trivialLease(jobId: string, trigger: Trigger): ExecutionLease {
-  return {
-    jobId,
-    scheduledAt: new Date(trigger.scheduledAt),
-    token: "",
-    leaseKey: "",
-  };
+  return new TrivialLease(jobId, trigger.scheduledAt);
+}
+
+/**
+ * The lease of the single-instance guard, which nobody reads on the way
+ * (nothing to renew or release): its `Date` is made only if asked for.
+ */
+class TrivialLease implements ExecutionLease {
+  readonly token = "";
+  readonly leaseKey = "";
+  constructor(readonly jobId: string, readonly scheduledAtMs: number) {}
+  get scheduledAt(): Date {
+    return new Date(this.scheduledAtMs);
+  }
 }
 
 /**

@@ -15,7 +15,6 @@ import {
   NoopExecutionGuard,
 } from "../../guard/execution_guard.ts";
 import type { InFlightLedger, InFlightRecord } from "../../guard/in_flight.ts";
-import { InMemoryInFlightLedger } from "../../guard/_in_memory_in_flight.ts";
 import { MAX_TIMER_MS } from "../../schedule/sleep.ts";
 import { Delivery } from "../job/delivery.ts";
 import type { Trigger } from "../rules/_decide.ts";
@@ -53,12 +52,16 @@ export function deliveryFor<D>(
   wake: () => void,
 ): { reclaimer?: Reclaimer; error?: InvalidJobError } {
   if (job.delivery !== Delivery.AtLeastOnce) return {};
-  let ledger: InFlightLedger | undefined = guard.inFlight;
+  const ledger: InFlightLedger | undefined = guard.inFlight;
   if (
     ledger === undefined &&
     Object.getPrototypeOf(guard) === NoopExecutionGuard.prototype
   ) {
-    ledger = new InMemoryInFlightLedger();
+    // The single-instance guard: every holder is in this process, alive as
+    // long as the records would be (a crash loses both), so nothing could
+    // ever be reclaimed, and a run given back would find nobody to take it.
+    // At-least-once is at-most-once here, and costs nothing more.
+    return {};
   }
   if (ledger === undefined) {
     return {

@@ -28,12 +28,15 @@ export function recordCompletion(
 ): CompletionResult {
   if (run.startedAt < newestStart) return { state, newestStart };
   const success = run.status === RunStatus.Success;
+  // Written out rather than spread: this runs once per run.
   return {
     newestStart: run.startedAt,
     state: {
-      ...state,
+      jobId: state.jobId,
+      triggerCount: state.triggerCount,
       lastRunAt: new Date(run.startedAt),
       lastSuccessAt: success ? new Date(run.finishedAt) : state.lastSuccessAt,
+      nextRunAt: state.nextRunAt,
       lastError: success
         ? null
         : run.status === RunStatus.Failed || run.status === RunStatus.TimedOut

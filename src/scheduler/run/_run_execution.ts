@@ -34,6 +34,7 @@ import type { CompletedRun } from "../events/report.ts";
 import type { Task } from "../job/task.ts";
 import type { RunContext } from "../job/task_context.ts";
 import { Attempt } from "./_attempt.ts";
+import type { DeadlineWatch } from "./_deadlines.ts";
 import type { Jitter } from "../job/_jitter.ts";
 import type { AttemptTracer } from "../../telemetry/_attempt_span.ts";
 import { backoffDelay, type RetryPolicy, shouldRetry } from "../job/retry.ts";
@@ -49,20 +50,22 @@ function runContext<D>(
   },
 ): RunContext {
   const { host, trigger, lease } = options;
-  return {
+  // Built without object spreads (each allocates): this is on every run.
+  const context: { -readonly [K in keyof RunContext]: RunContext[K] } = {
     jobId: host.jobId,
     scheduledAt: new Date(trigger.scheduledAt),
     catchUp: trigger.catchUp,
     timezone: host.timezone,
     triggerCount: trigger.triggerCount,
-    ...(lease.fencingToken === undefined
-      ? {}
-      : { fencingToken: lease.fencingToken }),
     attempt: options.attempt,
     jitterMs: options.jitterMs,
     manual: trigger.manual === true,
-    ...(trigger.replayed ? { replayed: true } : {}),
   };
+  if (lease.fencingToken !== undefined) {
+    context.fencingToken = lease.fencingToken;
+  }
+  if (trigger.replayed) context.replayed = true;
+  return context;
 }
 
 /**
@@ -92,6 +95,8 @@ export interface RunControls {
   readonly retryPolicy: RetryPolicy | undefined;
   readonly overlapPolicy: OverlapPolicy;
   readonly jitter: Jitter;
+  /** One timer for the time limits of every attempt (see _deadlines.ts). */
+  readonly deadlines?: DeadlineWatch;
 }
 
 /** What a run needs from the engine that started it. */
@@ -135,6 +140,9 @@ class GuardMisbehaved extends Error {
   }
 }
 
+/** Why a backoff was cut short (without a reason, abort builds a DOMException). */
+const INTERRUPTED = Symbol("backoff interrupted");
+
 /** The abort reason of a run whose lease was lost. */
 function leaseLostReason(): DOMException {
   return new DOMException("the execution lease was lost", "AbortError");
@@ -175,7 +183,7 @@ export class ActiveRun {
   /** Ends a backoff in progress: the scheduler is stopping. */
   interrupt(): void {
     this.#interrupted = true;
-    this.#interrupt?.abort();
+    this.#interrupt?.abort(INTERRUPTED);
   }
 
   /**
@@ -194,7 +202,7 @@ export class ActiveRun {
     }
     // The last attempt's status, for a finish that carries no record.
     let lastStatus: RunStatus | undefined;
-    const finish = async (outcome: Omit<RunOutcome, "run" | "final">) => {
+    const settle = async (outcome: Omit<RunOutcome, "run" | "final">) => {
       // Ended without any attempt (the guard misbehaved first): not run.
       const status = outcome.record?.status ?? lastStatus ??
         RunStatus.Cancelled;
@@ -216,6 +224,17 @@ export class ActiveRun {
         }
       }
       host.complete({ ...outcome, run: this, final: true });
+    };
+    // Nothing to stop or release (the single-instance guard): complete at
+    // once, without the promise hops of `settle`.
+    const finish = (
+      outcome: Omit<RunOutcome, "run" | "final">,
+    ): Promise<void> | undefined => {
+      if (stopRenewal !== undefined || !host.trivialGuard) {
+        return settle(outcome);
+      }
+      host.complete({ ...outcome, run: this, final: true });
+      return undefined;
     };
     if (failure !== undefined) return await finish({ failure });
     const { trigger } = this;
@@ -242,6 +261,7 @@ export class ActiveRun {
         run: runContext({ host, trigger, lease, attempt, jitterMs }),
         timeoutMs: controls.runTimeoutMs,
         tracer: host.tracer,
+        deadlines: controls.deadlines,
         onTimeout: () => {
           if (host.listens("run-timed-out")) {
             host.dispatch(
@@ -275,7 +295,9 @@ export class ActiveRun {
         (result.status !== RunStatus.Failed &&
           result.status !== RunStatus.TimedOut)
       ) {
-        return await finish({ record });
+        const finishing = finish({ record });
+        if (finishing !== undefined) await finishing;
+        return;
       }
       let delayMs: number;
       try {
@@ -302,7 +324,7 @@ export class ActiveRun {
         retry: { attempt: attempt + 1, delayMs },
       });
       this.#interrupt ??= new AbortController();
-      if (this.#interrupted) this.#interrupt.abort();
+      if (this.#interrupted) this.#interrupt.abort(INTERRUPTED);
       try {
         await sleepUntil(Date.now() + delayMs, this.#interrupt.signal);
       } catch {
