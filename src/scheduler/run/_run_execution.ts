@@ -32,41 +32,12 @@ import type { Trigger } from "../rules/_decide.ts";
 import type { SchedulerEvent } from "../events/events.ts";
 import type { CompletedRun } from "../events/report.ts";
 import type { Task } from "../job/task.ts";
-import type { RunContext } from "../job/task_context.ts";
+import { runContext } from "./_run_context.ts";
 import { Attempt } from "./_attempt.ts";
 import type { DeadlineWatch } from "./_deadlines.ts";
 import type { Jitter } from "../job/_jitter.ts";
 import type { AttemptTracer } from "../../telemetry/_attempt_span.ts";
 import { backoffDelay, type RetryPolicy, shouldRetry } from "../job/retry.ts";
-
-/** The context a task sees for one attempt. */
-function runContext<D>(
-  options: {
-    host: RunHost<D>;
-    trigger: Trigger;
-    lease: ExecutionLease;
-    attempt: number;
-    jitterMs: number;
-  },
-): RunContext {
-  const { host, trigger, lease } = options;
-  // Built without object spreads (each allocates): this is on every run.
-  const context: { -readonly [K in keyof RunContext]: RunContext[K] } = {
-    jobId: host.jobId,
-    scheduledAt: new Date(trigger.scheduledAt),
-    catchUp: trigger.catchUp,
-    timezone: host.timezone,
-    triggerCount: trigger.triggerCount,
-    attempt: options.attempt,
-    jitterMs: options.jitterMs,
-    manual: trigger.manual === true,
-  };
-  if (lease.fencingToken !== undefined) {
-    context.fencingToken = lease.fencingToken;
-  }
-  if (trigger.replayed) context.replayed = true;
-  return context;
-}
 
 /**
  * What a run hands back to the engine: an attempt's record to apply, and
