@@ -32,6 +32,14 @@ export {
   ValkeyStateStore,
   type ValkeyStateStoreOptions,
 } from "./state_store.ts";
+export type {
+  ValkeyClientConnection,
+  ValkeyClusterConnection,
+  ValkeyConnection,
+  ValkeyKeyLayout,
+  ValkeyNodeAddress,
+  ValkeySentinelConnection,
+} from "./connection.ts";
 export {
   ValkeyExecutionGuard,
   type ValkeyExecutionGuardOptions,
