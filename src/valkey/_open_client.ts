@@ -1,5 +1,5 @@
 /**
- * From a {@linkcode ValkeyConnection} to an iovalkey client: the connection
+ * From a `ValkeyConnection` (`connection.ts`) to an iovalkey client: the connection
  * checked (a URL without query parameters and with a sane database index,
  * Sentinel and Cluster addresses, a user-built client), then a client with
  * fail-fast commands (no offline queue, bounded command time) and
@@ -17,7 +17,6 @@ import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError, isInstance } from "../errors.ts";
 import { checkOptions } from "../_options.ts";
 import type {
-  ValkeyConnection,
   ValkeyKeyLayout,
   ValkeyNodeAddress,
 } from "./connection.ts";
