@@ -274,7 +274,8 @@ export async function startSentinelSet(): Promise<TestSentinelSet> {
     processes.push(replica);
     await until(
       "the replica to sync",
-      async () => /master_link_status:up/.test(await replica.cli("INFO", "replication")),
+      async () =>
+        /master_link_status:up/.test(await replica.cli("INFO", "replication")),
     );
     const sentinels: TopologyNode[] = [];
     for (let i = 0; i < 3; i++) {
@@ -297,15 +298,18 @@ export async function startSentinelSet(): Promise<TestSentinelSet> {
       processes.push(sentinel);
       sentinels.push(sentinel);
     }
-    await until("the Sentinels to know the replica and each other", async () => {
-      for (const sentinel of sentinels) {
-        const replicas = await sentinel.cli("SENTINEL", "REPLICAS", name);
-        const peers = await sentinel.cli("SENTINEL", "SENTINELS", name);
-        if (!replicas.includes(String(replicaPort))) return false;
-        if ((peers.match(/^runid$/gm) ?? []).length < 2) return false;
-      }
-      return true;
-    });
+    await until(
+      "the Sentinels to know the replica and each other",
+      async () => {
+        for (const sentinel of sentinels) {
+          const replicas = await sentinel.cli("SENTINEL", "REPLICAS", name);
+          const peers = await sentinel.cli("SENTINEL", "SENTINELS", name);
+          if (!replicas.includes(String(replicaPort))) return false;
+          if ((peers.match(/^runid$/gm) ?? []).length < 2) return false;
+        }
+        return true;
+      },
+    );
     const data = [primary, replica];
     return {
       name,
