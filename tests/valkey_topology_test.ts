@@ -72,7 +72,8 @@ async function exercise(
 }
 
 Deno.test({
-  name: "Valkey Cluster: store, guard and in-flight ledger work for jobs in every slot, through { cluster } and a user's Cluster client",
+  name:
+    "Valkey Cluster: store, guard and in-flight ledger work for jobs in every slot, through { cluster } and a user's Cluster client",
   ignore: !available,
   fn: async () => {
     const cluster = await startCluster();
@@ -118,7 +119,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Valkey Sentinel: store and guard find the primary, and ride out a failover within the retry budget",
+  name:
+    "Valkey Sentinel: store and guard find the primary, and ride out a failover within the retry budget",
   ignore: !available,
   fn: async () => {
     const set = await startSentinelSet();

@@ -16,10 +16,7 @@ import "./_debug_env_end.ts";
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError, isInstance } from "../errors.ts";
 import { checkOptions } from "../_options.ts";
-import type {
-  ValkeyKeyLayout,
-  ValkeyNodeAddress,
-} from "./connection.ts";
+import type { ValkeyKeyLayout, ValkeyNodeAddress } from "./connection.ts";
 
 /** An iovalkey client: one server (maybe through Sentinel) or a Cluster. */
 export type ValkeyClient = Valkey | Cluster;
@@ -239,7 +236,7 @@ function openSentinel(connection: object, what: string): OpenedClient {
     sentinelRetryStrategy: backoff,
     // Sentinel announces a switch at once; without it the client finds out
     // from its next failed command.
-    failoverDetector: true,
+    failoverDetector: false,
   });
   return {
     client,
