@@ -2,7 +2,8 @@
  * The Valkey store, guard and in-flight ledger through the public API on a
  * real Cluster (3 primaries with replicas) and behind real Sentinels: every
  * call of every job works whichever slot the job hashes to, a job's keys
- * share one slot, and a Sentinel failover in the middle is an outage the
+ * share one slot, WAIT durability holds a grant until a replica has it
+ * (and fails the grant when too few do), and a Sentinel failover in the middle is an outage the
  * retry budget rides out (tokens keep increasing).
  *
  * Real processes and real time; ignored without valkey-server/valkey-cli.
@@ -11,6 +12,7 @@ import assert from "node:assert/strict";
 import { Cluster } from "iovalkey";
 import type { JobState } from "../mod.ts";
 import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
+import { assertGuardError } from "./_assert_errors.ts";
 import {
   hasValkeyTopologies,
   startCluster,
@@ -118,9 +120,38 @@ Deno.test({
   },
 });
 
+/**
+ * WAIT: a grant one replica acknowledged counts; one that asks for more
+ * replicas than there are fails with kind `connection` after the wait, and
+ * its lease stays (the occurrence is never granted twice).
+ */
+async function durability(connection: object): Promise<void> {
+  const one = await ValkeyExecutionGuard.connect(connection as never, LEASE, {
+    durability: { replicas: 1, timeoutMs: 2_000 },
+  });
+  const two = await ValkeyExecutionGuard.connect(connection as never, LEASE, {
+    durability: { replicas: 2, timeoutMs: 200 },
+  });
+  try {
+    const scheduledAt = new Date(Date.UTC(2026, 2, 1));
+    granted(await one.acquire({ jobId: "durable", scheduledAt }));
+    const other = {
+      jobId: "durable",
+      scheduledAt: new Date(Date.UTC(2026, 2, 2)),
+    };
+    const started = Date.now();
+    await assertGuardError(two.acquire(other), "connection", "1 of 2 replica");
+    assert.ok(Date.now() - started >= 150, "it waited for the replicas");
+    assert.equal((await one.acquire(other)).kind, "contended");
+  } finally {
+    await one.close();
+    await two.close();
+  }
+}
+
 Deno.test({
   name:
-    "Valkey Sentinel: store and guard find the primary, and ride out a failover within the retry budget",
+    "Valkey Sentinel: store and guard find the primary, honour WAIT durability, and ride out a failover within the retry budget",
   ignore: !available,
   fn: async () => {
     const set = await startSentinelSet();
@@ -130,6 +161,7 @@ Deno.test({
       const guard = await ValkeyExecutionGuard.connect(connection, LEASE);
       try {
         await exercise(store, guard, ["a", "b"]);
+        await durability(connection);
         const before = await set.primary();
         const tokens: bigint[] = [];
         const at = (i: number) => new Date(Date.UTC(2026, 1, 1, 0, 0, i));

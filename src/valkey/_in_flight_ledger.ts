@@ -46,7 +46,7 @@ export interface ValkeyLedgerOptions {
   readonly granted: (
     reply: unknown,
     lease: Omit<ExecutionLease, "fencingToken">,
-  ) => ExecutionGuardAcquire;
+  ) => Promise<ExecutionGuardAcquire>;
 }
 
 function head(slot: InFlightSlot, at: string): string {

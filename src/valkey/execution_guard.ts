@@ -31,6 +31,11 @@ import { ValkeyInFlightLedger } from "./_in_flight_ledger.ts";
 import { DEFAULT_LEASE_PREFIX } from "./_key_layout.ts";
 import { ValkeyLink } from "./_link.ts";
 import type { ValkeyConnection, ValkeyKeyLayout } from "./connection.ts";
+import type {
+  ValkeyDurability,
+  ValkeyExecutionGuardOptions,
+} from "./execution_guard_options.ts";
+import { awaitReplicas, resolveDurability } from "./_durability.ts";
 import { InvalidJobError, isInstance } from "../errors.ts";
 
 /**
@@ -43,47 +48,6 @@ import { InvalidJobError, isInstance } from "../errors.ts";
  * ```
  */
 export type ValkeyLeaseConfig = LeaseConfig;
-
-/**
- * Options of {@linkcode ValkeyExecutionGuard.connect}.
- *
- * @example
- * ```ts
- * import type { ValkeyExecutionGuardOptions } from "@cloudiful/scheduler/valkey";
- * // For ValkeyExecutionGuard.connect(url, lease, options).
- * const options: ValkeyExecutionGuardOptions = { keyPrefix: "my-app:lease:" };
- * ```
- */
-export interface ValkeyExecutionGuardOptions {
-  /**
-   * Lease keys are `<keyPrefix><jobId>:<scheduledAt>` (RFC 3339 UTC, nine
-   * fractional digits); the fencing counter is
-   * `<keyPrefix><jobId>:fencing-token`. With the `"cluster"` layout the job
-   * id is a hash tag: `<keyPrefix>{<jobId>}:...`. Not empty, no control
-   * characters; no braces with the `"cluster"` layout.
-   *
-   * @default {"scheduler:valkey:execution-lease:"}
-   */
-  keyPrefix?: string;
-  /**
-   * How keys are named (see {@linkcode ValkeyKeyLayout}): `"cluster"` on a
-   * Cluster (the only layout it accepts), `"rust"` elsewhere. Every
-   * instance sharing the keys must use the same layout; `connect()` refuses
-   * keys claimed by another one.
-   *
-   * @default {"rust" ("cluster" on a Cluster)}
-   */
-  keyLayout?: ValkeyKeyLayout;
-  /**
-   * How long an acquire or release retries connection-class failures with a
-   * capped exponential back-off before it fails with kind `connection`; a
-   * renewal retries no longer than its lease can still be alive
-   * (`ttlMs - renewIntervalMs`). 0 fails at once.
-   *
-   * @default {10000}
-   */
-  retryBudgetMs?: number;
-}
 
 /**
  * Guards occurrences with leases in Valkey. Each operation is one atomic
@@ -122,6 +86,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
   readonly #link: ValkeyLink;
   readonly #lease: ResolvedLeaseConfig;
   #retryBudgetMs = 0;
+  #durability: ValkeyDurability | undefined;
   readonly #fencing = new FencingWatch();
   /**
    * The in-flight ledger for at-least-once jobs: the hash
@@ -174,7 +139,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     const resolved = resolveLeaseConfig(lease);
     checkOptions(options, {
       what: `${what} options`,
-      known: ["keyPrefix", "keyLayout", "retryBudgetMs"],
+      known: ["keyPrefix", "keyLayout", "retryBudgetMs", "durability"],
     });
     const retryBudgetMs = resolveRetryBudget(
       options?.retryBudgetMs,
@@ -186,7 +151,9 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
       defaultPrefix: DEFAULT_LEASE_PREFIX,
       keyLayout: options.keyLayout,
     });
+    let durability: ValkeyDurability | undefined;
     try {
+      durability = resolveDurability(options.durability, link.topology, what);
       await link.connect();
     } catch (cause) {
       await link.close();
@@ -199,6 +166,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     }
     const guard = new ValkeyExecutionGuard(link, resolved);
     guard.#retryBudgetMs = retryBudgetMs;
+    guard.#durability = durability;
     return guard;
   }
 
@@ -279,13 +247,20 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    * script replied `reply`: contended for nil, else the lease with the
    * fencing token, a counter reset reported.
    */
-  #granted(
+  async #granted(
     reply: unknown,
     lease: Omit<ExecutionLease, "fencingToken">,
-  ): ExecutionGuardAcquire {
+  ): Promise<ExecutionGuardAcquire> {
     const { answer, reset } = readGrant(reply, lease, this.#fencing);
     if (reset !== undefined) {
       this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
+    }
+    if (answer.kind === "acquired" && this.#durability !== undefined) {
+      await awaitReplicas(this.#link.client, {
+        durability: this.#durability,
+        jobId: lease.jobId,
+        leaseKey: lease.leaseKey,
+      });
     }
     return answer;
   }

@@ -27,11 +27,11 @@
  * @module
  */
 
-export {
-  type ValkeyResilientOptions,
-  ValkeyStateStore,
-  type ValkeyStateStoreOptions,
-} from "./state_store.ts";
+export { ValkeyStateStore } from "./state_store.ts";
+export type {
+  ValkeyResilientOptions,
+  ValkeyStateStoreOptions,
+} from "./state_store_options.ts";
 export type {
   ValkeyClientConnection,
   ValkeyClusterConnection,
@@ -42,6 +42,9 @@ export type {
 } from "./connection.ts";
 export {
   ValkeyExecutionGuard,
-  type ValkeyExecutionGuardOptions,
   type ValkeyLeaseConfig,
 } from "./execution_guard.ts";
+export type {
+  ValkeyDurability,
+  ValkeyExecutionGuardOptions,
+} from "./execution_guard_options.ts";
