@@ -75,6 +75,7 @@ try {
     }x (one more round trip + the replica's acknowledgement)`,
   );
 } finally {
-  await replica.kill();
-  await primary.kill();
+  // SIGKILL: a SIGTERMed server would write dump.rdb into the working dir.
+  await replica.kill("SIGKILL");
+  await primary.kill("SIGKILL");
 }

@@ -13,6 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { denoCommand } from "./_processes.ts";
+import { ValkeyExecutionGuard } from "../src/valkey/mod.ts";
 import {
   cli,
   hasValkeyTopologies,
@@ -37,7 +38,7 @@ interface Ran {
 async function scenario(
   connection: unknown,
   jobId: string,
-  disrupt: (startAt: number) => Promise<void>,
+  disrupt: (startAt: number) => Promise<bigint[] | void>,
 ): Promise<void> {
   const startAt = Date.now() + 4_000; // deno startup under load
   const instants = Array.from(
@@ -60,8 +61,10 @@ async function scenario(
     }
   }, 90_000);
   let outputs: Deno.CommandOutput[];
+  // Tokens granted by the disruption itself (a fresh instance's).
+  let extra: bigint[] = [];
   try {
-    await disrupt(startAt);
+    extra = (await disrupt(startAt)) ?? [];
     outputs = await Promise.all(children.map((child) => child.output()));
   } finally {
     clearTimeout(watchdog);
@@ -92,7 +95,7 @@ async function scenario(
       }
     }
   }
-  const tokens = ran.map((run) => run.token);
+  const tokens = [...ran.map((run) => run.token), ...extra];
   assert.equal(
     new Set(tokens).size,
     tokens.length,
@@ -179,6 +182,23 @@ Deno.test({
           "the replica's promotion",
           async () => (await set.primary()) === replica,
         );
+        // A fresh instance (it has seen no token, so no floor helps it)
+        // takes a grant on the promoted replica, whose counter lost the
+        // grants made during the cut.
+        const fresh = await ValkeyExecutionGuard.connect(connection, {
+          ttlMs: 2_000,
+          renewIntervalMs: 400,
+        }, { retryBudgetMs: 15_000 });
+        try {
+          const answer = await fresh.acquire({
+            jobId: "lossy",
+            scheduledAt: new Date(0),
+          });
+          assert.equal(answer.kind, "acquired");
+          return answer.kind === "acquired" ? [answer.lease.fencingToken!] : [];
+        } finally {
+          await fresh.close();
+        }
       });
     } finally {
       await set.stop();
