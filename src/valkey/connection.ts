@@ -6,8 +6,6 @@
  * @module
  */
 
-import type { Cluster, Valkey } from "iovalkey";
-
 /**
  * A host and port of a Sentinel or of a Cluster's startup node.
  *
@@ -114,8 +112,25 @@ export interface ValkeyClusterConnection {
  * ```
  */
 export interface ValkeyClientConnection {
-  /** The user's client. */
-  readonly client: Valkey | Cluster;
+  /** The user's client: an iovalkey `Valkey` or `Cluster` instance. */
+  readonly client: ValkeyIovalkeyClient;
+}
+
+/**
+ * An iovalkey `Valkey` or `Cluster` instance, as the options name it (the
+ * library checks at run time that it is one; the iovalkey classes are not
+ * part of this package's documented types).
+ *
+ * @example
+ * ```ts ignore
+ * import { Valkey } from "npm:iovalkey";
+ * import type { ValkeyIovalkeyClient } from "@cloudiful/scheduler/valkey";
+ * const client: ValkeyIovalkeyClient = new Valkey("redis://127.0.0.1:6379");
+ * ```
+ */
+export interface ValkeyIovalkeyClient {
+  /** iovalkey's connection status ("wait", "connecting", "ready", ...). */
+  readonly status: string;
 }
 
 /**

@@ -36,6 +36,7 @@ export type {
   ValkeyClientConnection,
   ValkeyClusterConnection,
   ValkeyConnection,
+  ValkeyIovalkeyClient,
   ValkeyKeyLayout,
   ValkeyNodeAddress,
   ValkeySentinelConnection,
