@@ -28,6 +28,34 @@ const INSTANCE = new URL("./fixtures/topology_instance.ts", import.meta.url);
 const OCCURRENCES = 60;
 const SPACING_MS = 120;
 
+interface Collected {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** An instance's output, and when it printed `ready` (or ended). */
+function collect(child: Deno.ChildProcess): {
+  ready: Promise<void>;
+  done: Promise<Collected>;
+} {
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const stderr = new Response(child.stderr).text();
+  const done = (async () => {
+    let stdout = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      stdout += decoder.decode(chunk, { stream: true });
+      if (/^ready$/m.test(stdout)) markReady();
+    }
+    markReady();
+    const status = await child.status;
+    return { code: status.code, stdout, stderr: await stderr };
+  })();
+  return { ready, done };
+}
+
 interface Ran {
   at: number;
   token: bigint;
@@ -60,20 +88,23 @@ async function scenario(
       }
     }
   }, 90_000);
-  let outputs: Deno.CommandOutput[];
+  const finished = children.map(collect);
+  let outputs: Collected[];
   // Tokens granted by the disruption itself (a fresh instance's).
   let extra: bigint[] = [];
   try {
+    // The topology changes only once every instance has connected (under
+    // load a process may start late; it then catches up on its backlog).
+    await Promise.all(finished.map((instance) => instance.ready));
     extra = (await disrupt(startAt)) ?? [];
-    outputs = await Promise.all(children.map((child) => child.output()));
+    outputs = await Promise.all(finished.map((instance) => instance.done));
   } finally {
     clearTimeout(watchdog);
   }
   const ran: Ran[] = [];
   const reported = new Set<number>();
   for (const output of outputs) {
-    const stdout = new TextDecoder().decode(output.stdout);
-    const stderr = new TextDecoder().decode(output.stderr);
+    const { stdout, stderr } = output;
     assert.equal(output.code, 0, `an instance failed:\n${stdout}\n${stderr}`);
     assert.match(stdout, /^done /m, stdout);
     for (const line of stdout.split("\n")) {
