@@ -103,7 +103,7 @@ export interface ValkeyClusterConnection {
  *
  * @example
  * ```ts ignore
- * import { Cluster } from "npm:iovalkey";
+ * import { Cluster } from "npm:iovalkey@0.4";
  * import { ValkeyStateStore } from "@cloudiful/scheduler/valkey";
  * const cluster = new Cluster([{ host: "127.0.0.1", port: 7000 }]);
  * const store = await ValkeyStateStore.connect({ client: cluster });
@@ -123,7 +123,7 @@ export interface ValkeyClientConnection {
  *
  * @example
  * ```ts ignore
- * import { Valkey } from "npm:iovalkey";
+ * import { Valkey } from "npm:iovalkey@0.4";
  * import type { ValkeyIovalkeyClient } from "@cloudiful/scheduler/valkey";
  * const client: ValkeyIovalkeyClient = new Valkey("redis://127.0.0.1:6379");
  * ```
