@@ -123,7 +123,7 @@ Deno.test({
         const seen = resets(guard);
         const first = await grant(guard, "job", T);
         const second = await grant(guard, "job", T + 1);
-        assert.equal(second, first + 1n);
+        assert.ok(second > first, `${second} > ${first}`);
         await server.restart();
         let after: bigint | undefined;
         for (let attempt = 0; attempt < 100 && after === undefined; attempt++) {
