@@ -171,7 +171,9 @@ Deno.test({
           String(highest - 10n),
         );
         const raised = await grant(guard, "job", T + 2);
-        assert.equal(raised, highest + 1n, "never behind the highest token");
+        // Raised to the server's clock too (docs/valkey.md): above the
+        // highest token, whichever of the two is ahead.
+        assert.ok(raised > highest, `${raised} is above ${highest}`);
         assert.equal(seen.length, 1);
         assert.equal(seen[0].previousFencingToken, highest);
         assert.equal(seen[0].fencingToken, raised);

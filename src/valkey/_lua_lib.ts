@@ -64,13 +64,13 @@ local function next_fence(fenceKey, floor)
   elseif not string.match(counter, "^[0-9]+$") or #counter > 19 or
       (#counter == 19 and counter >= "9223372036854775807") then
     error({err = "ERR value is not an integer or out of range (the fencing counter holds " .. string.format("%q", string.sub(counter, 1, 40)) .. ")"})
-  elseif above(clock, counter) then
-    counter = clock
+  else
+    -- Behind is judged on the stored value: the clock may have passed the
+    -- floor, and a counter restored from an old backup is still reported.
+    if above(floor, counter) then found = "behind" end
+    if above(clock, counter) then counter = clock end
   end
-  if above(floor, counter) then
-    counter = floor
-    if found == "present" then found = "behind" end
-  end
+  if above(floor, counter) then counter = floor end
   if counter ~= stored then redis.call("SET", fenceKey, counter) end
   redis.call("INCR", fenceKey)
   return redis.call("GET", fenceKey), found
