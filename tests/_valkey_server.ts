@@ -8,7 +8,7 @@
  */
 
 /** The binary to run. */
-function valkeyBinary(): string {
+export function valkeyBinary(): string {
   try {
     return Deno.env.get("VALKEY_SERVER") || "valkey-server";
   } catch {
@@ -57,7 +57,7 @@ export function hasValkeyServer(): Promise<boolean> {
 }
 
 /** A loopback port nobody listens on right now. */
-function freePort(): number {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     return (listener.addr as Deno.NetAddr).port;
@@ -111,7 +111,7 @@ const decoder = new TextDecoder();
  * Asks whoever listens on `port` for `INFO server` over a raw connection and
  * returns its `process_id`, or `undefined` when nothing answers yet.
  */
-async function serverPid(port: number): Promise<number | undefined> {
+export async function serverPid(port: number): Promise<number | undefined> {
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });

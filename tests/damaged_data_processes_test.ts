@@ -13,11 +13,8 @@ import {
   printLedger,
   spawnInstance,
 } from "./_at_least_once_instances.ts";
-import {
-  closeClient,
-  connectClient,
-  createClient,
-} from "../src/valkey/_client.ts";
+import { closeClient, connectClient } from "../src/valkey/_client.ts";
+import { openClient } from "../src/valkey/_open_client.ts";
 import { formatRfc3339 } from "../src/schedule/_rfc3339.ts";
 import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 
@@ -81,7 +78,7 @@ Deno.test({
   ignore: !(await hasValkeyServer()),
   fn: () =>
     withValkeyServer(async (server) => {
-      const raw = createClient(server.url);
+      const raw = openClient(server.url, "test").client;
       await connectClient(raw);
       const prefix = `scheduler:valkey:execution-lease:${JOB}:`;
       try {

@@ -22,11 +22,8 @@ import {
   Task,
 } from "../mod.ts";
 import { ValkeyExecutionGuard } from "../src/valkey/mod.ts";
-import {
-  closeClient,
-  connectClient,
-  createClient,
-} from "../src/valkey/_client.ts";
+import { closeClient, connectClient } from "../src/valkey/_client.ts";
+import { openClient } from "../src/valkey/_open_client.ts";
 import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 
 const LEASE = { ttlMs: 2_000, renewIntervalMs: 500 };
@@ -89,7 +86,7 @@ async function withKv(body: (damager: Damager) => Promise<void>) {
 async function withValkey(body: (damager: Damager) => Promise<void>) {
   await withValkeyServer(async (server) => {
     const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
-    const raw = createClient(server.url);
+    const raw = openClient(server.url, "test").client;
     await connectClient(raw);
     const field = (at: number) =>
       new Date(at).toISOString().replace(
@@ -298,7 +295,7 @@ Deno.test({
   ignore: !valkey,
   fn: () =>
     withValkeyServer(async (server) => {
-      const raw = createClient(server.url);
+      const raw = openClient(server.url, "test").client;
       await connectClient(raw);
       const fresh = () => ValkeyExecutionGuard.connect(server.url, LEASE);
       const counter = `${VALKEY_PREFIX}v:fencing-token`;

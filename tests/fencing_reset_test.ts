@@ -123,7 +123,7 @@ Deno.test({
         const seen = resets(guard);
         const first = await grant(guard, "job", T);
         const second = await grant(guard, "job", T + 1);
-        assert.equal(second, first + 1n);
+        assert.ok(second > first, `${second} > ${first}`);
         await server.restart();
         let after: bigint | undefined;
         for (let attempt = 0; attempt < 100 && after === undefined; attempt++) {
@@ -171,7 +171,9 @@ Deno.test({
           String(highest - 10n),
         );
         const raised = await grant(guard, "job", T + 2);
-        assert.equal(raised, highest + 1n, "never behind the highest token");
+        // Raised to the server's clock too (docs/valkey.md): above the
+        // highest token, whichever of the two is ahead.
+        assert.ok(raised > highest, `${raised} is above ${highest}`);
         assert.equal(seen.length, 1);
         assert.equal(seen[0].previousFencingToken, highest);
         assert.equal(seen[0].fencingToken, raised);

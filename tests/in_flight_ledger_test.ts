@@ -17,11 +17,8 @@ import {
   type InFlightSlot,
 } from "../mod.ts";
 import { ValkeyExecutionGuard } from "../src/valkey/mod.ts";
-import {
-  closeClient,
-  connectClient,
-  createClient,
-} from "../src/valkey/_client.ts";
+import { closeClient, connectClient } from "../src/valkey/_client.ts";
+import { openClient } from "../src/valkey/_open_client.ts";
 import { withFakeClock } from "./_fake_time.ts";
 import { T0 } from "./_engine_helpers.ts";
 import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
@@ -187,7 +184,7 @@ Deno.test({
   ignore: !valkeyAvailable,
   fn: () =>
     withValkey(async ({ ledger }, url) => {
-      const raw = createClient(url);
+      const raw = openClient(url, "test").client;
       await connectClient(raw);
       try {
         const lease = acquired(

@@ -13,11 +13,8 @@ import {
   readValkeyStatus,
   type StatusReport,
 } from "../src/status/mod.ts";
-import {
-  closeClient,
-  connectClient,
-  createClient,
-} from "../src/valkey/_client.ts";
+import { closeClient, connectClient } from "../src/valkey/_client.ts";
+import { openClient } from "../src/valkey/_open_client.ts";
 
 const INSTANCE = new URL(
   "./fixtures/at_least_once_instance.ts",
@@ -215,7 +212,7 @@ Deno.test({
   ignore: !(await hasValkeyServer()),
   fn: () =>
     withValkeyServer(async (server) => {
-      const client = createClient(server.url);
+      const client = openClient(server.url, "test").client;
       await connectClient(client);
       try {
         await scenario({

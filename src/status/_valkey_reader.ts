@@ -1,13 +1,13 @@
 /**
  * Reads every scheduler key of a Valkey server, without writing (SCAN, GET,
- * PTTL, HGETALL only): the job states `<statePrefix><jobId>` (and the legacy
- * `scheduler:job-state:<jobId>` beside the default prefix), and under the
- * lease prefix the leases `<leasePrefix><jobId>:<RFC 3339>` (value: the
- * holder's token, or `done:<token>` once released; deadline from PTTL), the
- * fencing counters `<leasePrefix><jobId>:fencing-token` and the in-flight
- * hashes `<leasePrefix><jobId>:in-flight` (the layout of
- * `src/valkey/execution_guard.ts` and `_in_flight_ledger.ts`). Any other key
- * under those prefixes (one set aside, say) is listed as damaged.
+ * PTTL, HGETALL only). Key names are built and recognised by the library's
+ * one key layout (`src/valkey/_key_layout.ts`), in the layout the prefix's
+ * marker key names (`"rust"` when there is none): the job states (and the
+ * legacy `scheduler:job-state:<jobId>` beside the default prefix), and under
+ * the lease prefix the leases (value: the holder's token, or `done:<token>`
+ * once released; deadline from PTTL), the fencing counters and the in-flight
+ * hashes. Keys the guard set aside (quarantine keys) are listed as set
+ * aside, any other key under those prefixes as damaged.
  *
  * @module
  */
@@ -16,10 +16,10 @@ import { decodeJobState } from "../store/_json_codec.ts";
 import { describeThrown } from "../errors.ts";
 import { parseRfc3339 } from "../schedule/_rfc3339.ts";
 import {
+  DEFAULT_LEASE_PREFIX,
   DEFAULT_STATE_PREFIX,
-  LEGACY_STATE_PREFIX,
-} from "../valkey/state_store.ts";
-import { DEFAULT_LEASE_PREFIX } from "../valkey/execution_guard.ts";
+  ValkeyKeys,
+} from "../valkey/_key_layout.ts";
 import type { ValkeyClient } from "../valkey/_client.ts";
 import { type FoundEntries, noEntries } from "./_build_report.ts";
 
@@ -31,9 +31,17 @@ export interface ValkeyPrefixes {
   readonly leasePrefix?: string;
 }
 
-const LEASE_SUFFIX = /^(.+):(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)$/;
-const FENCE_SUFFIX = ":fencing-token";
-const IN_FLIGHT_SUFFIX = ":in-flight";
+/** The keys under `prefix`, in the layout its marker key names. */
+async function keysUnder(
+  client: ValkeyClient,
+  prefix: string,
+): Promise<ValkeyKeys> {
+  const marker = await client.get(prefix);
+  const layout = marker === "cloudiful-scheduler key-layout cluster"
+    ? "cluster"
+    : "rust";
+  return new ValkeyKeys(prefix, layout, "the status view");
+}
 
 /** `prefix` as a SCAN pattern that matches it literally. */
 function literalPattern(prefix: string): string {
@@ -91,13 +99,23 @@ export async function readValkeyEntries(
     found.damaged.push({ key, problem });
   const now = Date.now();
 
-  const statePrefixes = statePrefix === DEFAULT_STATE_PREFIX
-    ? [statePrefix, LEGACY_STATE_PREFIX]
-    : [statePrefix];
+  const stateKeys = await keysUnder(client, statePrefix);
+  const statePrefixes = [statePrefix];
+  const legacy = stateKeys.legacyState("");
+  if (legacy !== undefined) statePrefixes.push(legacy);
   const seen = new Set<string>();
   for (const prefix of statePrefixes) {
     for (const key of await scanKeys(client, prefix)) {
-      const jobId = key.slice(prefix.length);
+      if (key === stateKeys.marker()) continue;
+      // In the Rust layout any text after the prefix is a job id.
+      const parsed = stateKeys.layout === "cluster" && prefix === statePrefix
+        ? stateKeys.parse(key)
+        : { kind: "state", jobId: key.slice(prefix.length) };
+      if (parsed?.kind !== "state") {
+        damaged(key, "not a job state key");
+        continue;
+      }
+      const { jobId } = parsed;
       // The store reads its own prefix first: a legacy key beside it is stale.
       if (seen.has(jobId)) continue;
       try {
@@ -111,34 +129,47 @@ export async function readValkeyEntries(
     }
   }
 
+  const leaseKeys = await keysUnder(client, leasePrefix);
   for (const key of await scanKeys(client, leasePrefix)) {
-    const rest = key.slice(leasePrefix.length);
+    const parsed = leaseKeys.parse(key);
     try {
-      if (rest.endsWith(FENCE_SUFFIX)) {
+      if (parsed?.kind === "marker") continue;
+      if (parsed?.kind === "fence") {
         const value = await client.get(key);
         if (value === null) continue;
         if (!/^[0-9]+$/.test(value)) throw new Error(`not a counter: ${value}`);
-        found.fences.push({
-          jobId: rest.slice(0, -FENCE_SUFFIX.length),
-          value,
-        });
-      } else if (rest.endsWith(IN_FLIGHT_SUFFIX)) {
-        const jobId = rest.slice(0, -IN_FLIGHT_SUFFIX.length);
+        found.fences.push({ jobId: parsed.jobId, value });
+      } else if (parsed?.kind === "in-flight") {
         const fields = await client.hgetall(key);
         for (const [field, text] of Object.entries(fields)) {
           try {
             found.inFlight.push({
-              jobId,
+              jobId: parsed.jobId,
               record: { key: `${key} ${field}`, ...inFlightRecord(text) },
             });
           } catch (thrown) {
             damaged(`${key} ${field}`, describeThrown(thrown));
           }
         }
+      } else if (parsed?.kind === "quarantine") {
+        damaged(
+          key,
+          `set aside: the damaged ${parsed.what} of job ${
+            JSON.stringify(parsed.jobId)
+          }, at ${new Date(parsed.at ?? 0).toISOString()}`,
+        );
+      } else if (parsed?.kind === "quarantine-in-flight") {
+        damaged(
+          key,
+          `set aside: damaged or orphaned in-flight records of job ${
+            JSON.stringify(parsed.jobId)
+          }`,
+        );
       } else {
-        const match = LEASE_SUFFIX.exec(rest);
-        const at = match === null ? undefined : parseRfc3339(match[2]);
-        if (match === null || at === undefined) {
+        const at = parsed?.kind === "lease"
+          ? parseRfc3339(parsed.what ?? "")
+          : undefined;
+        if (parsed === undefined || at === undefined) {
           damaged(key, "not a lease, fencing counter or in-flight key");
           continue;
         }
@@ -146,7 +177,7 @@ export async function readValkeyEntries(
         if (value === null) continue; // expired since the scan
         const done = value.startsWith("done:");
         found.leases.push({
-          jobId: match[1],
+          jobId: parsed.jobId,
           lease: {
             key,
             scheduledAt: new Date(at),

@@ -55,11 +55,10 @@ export async function readValkeyStatus(
   prefixes: ValkeyPrefixes = {},
 ): Promise<StatusReport> {
   // Loaded here so that Deno KV users never load npm:iovalkey.
-  const { closeClient, connectClient, createClient } = await import(
-    "../valkey/_client.ts"
-  );
+  const { closeClient, connectClient } = await import("../valkey/_client.ts");
+  const { openClient } = await import("../valkey/_open_client.ts");
   const { readValkeyEntries } = await import("./_valkey_reader.ts");
-  const client = createClient(url);
+  const { client } = openClient(url, "readValkeyStatus");
   try {
     await connectClient(client);
     const readAt = new Date();

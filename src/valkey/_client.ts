@@ -6,55 +6,55 @@
  * @module
  */
 
-// The two bracketing imports let `--allow-env=DEBUG` suffice on Deno; their
-// order is their meaning (ES modules evaluate in import order).
-import "./_debug_env_start.ts";
-import { Valkey } from "iovalkey";
-import "./_debug_env_end.ts";
 import { retryWithBackoff } from "../_retry.ts";
 import { InvalidJobKind } from "../constants.ts";
-import {
-  describeThrown,
-  describeValue,
-  InvalidJobError,
-  isInstance,
-} from "../errors.ts";
+import { describeThrown, InvalidJobError, isInstance } from "../errors.ts";
+import type { ValkeyClient } from "./_open_client.ts";
 
-/** An iovalkey client. */
-export type ValkeyClient = InstanceType<typeof Valkey>;
-
-/** How long one command may take before it fails (kind `connection`). */
-export const COMMAND_TIMEOUT_MS = 5_000;
+export type { ValkeyClient } from "./_open_client.ts";
 
 /**
- * A client for `url` (`redis://`, `rediss://`, `valkey://` or `valkeys://`).
- * It does not connect yet; commands fail at once while disconnected instead
- * of queueing, and reconnection goes on in the background.
+ * Follows a client's connection events: the last error (a failed connect()
+ * only says "Connection is closed" while the event says why: WRONGPASS,
+ * LOADING...), and refusals iovalkey lets pass. iovalkey emits a refused
+ * `AUTH` or `SELECT` as an "error" event and still turns "ready" — as the
+ * open default user, on database 0. Such a connection is marked refused and
+ * dropped (when the library owns it), so no command runs as someone else.
+ * Idempotent; safe on a client the user built.
  */
-export function createClient(url: string): ValkeyClient {
-  const normalized = url.replace(/^valkey(s?):\/\//, "redis$1://");
-  const client = new Valkey(normalized, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 2_000,
-    // iovalkey arms this timer on disconnect() and clears it on the socket's
-    // "close"; on an already closed socket it would keep a process alive
-    // for its whole length (2 s by default) after close().
-    disconnectTimeout: 50,
-    commandTimeout: COMMAND_TIMEOUT_MS,
-    retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+export function watchClient(client: ValkeyClient, owned: boolean): void {
+  if (watched.has(client)) return;
+  watched.add(client);
+  let refusal: unknown;
+  // Without an "error" listener Node's EventEmitter would throw the event.
+  client.on("error", (error: unknown) => {
+    lastErrors.set(client, error);
+    if (isRefusal(error)) refusal ??= error;
   });
-  // iovalkey emits "error" for every failed (re)connection attempt; without
-  // a listener Node's EventEmitter would throw it. Commands report their own
-  // failures; the last event is kept because a failed connect() only says
-  // "Connection is closed" while the event says why (WRONGPASS, LOADING...).
-  client.on("error", (error: unknown) => lastErrors.set(client, error));
-  // A failure of an earlier connection must not colour the errors of a
-  // healthy one (see authFailure).
-  client.on("ready", () => lastErrors.delete(client));
-  return client;
+  client.on("connect", () => (refusal = undefined));
+  client.on("ready", () => {
+    if (refusal === undefined) {
+      // A failure of an earlier connection must not colour the errors of
+      // a healthy one (see authFailure).
+      lastErrors.delete(client);
+      refusals.delete(client);
+      return;
+    }
+    lastErrors.set(client, refusal);
+    refusals.set(client, refusal);
+    if (owned) client.disconnect(true);
+  });
 }
+
+const watched = new WeakSet<ValkeyClient>();
+/** The refusal of the client's current connection, if any. */
+const refusals = new WeakMap<ValkeyClient, unknown>();
+
+/** A refused AUTH or SELECT: no reconnection will cure it. */
+function isRefusal(error: unknown): boolean {
+  return isAuthError(error) || DB_INDEX.test(describeThrown(error));
+}
+const DB_INDEX = /\bDB index is out of range\b/;
 
 const lastErrors = new WeakMap<ValkeyClient, unknown>();
 /** Clients `closeClient()` was called on: their failures are final. */
@@ -78,7 +78,7 @@ const CONNECTION_CODES = new Set([
   "EAI_AGAIN",
 ]);
 const CONNECTION_MESSAGES =
-  /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|MaxRetriesPerRequest|Reached the max retries|connect ETIMEDOUT|socket (hang up|closed)|^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/;
+  /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|MaxRetriesPerRequest|Reached the max retries|connect ETIMEDOUT|socket (hang up|closed)|All sentinels are unreachable|None of startup nodes is available|Failed to refresh slots cache|Too many Cluster redirections|Cluster isn't ready|^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS|UNBLOCKED|INPROG)\b|[Ff]ailover in progress/;
 
 /** Refusals that no reconnection will cure: credentials and permissions. */
 const CONFIGURATION_MESSAGES = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
@@ -108,14 +108,19 @@ export function isConnectionError(error: unknown): boolean {
  */
 export function retryConnection<T>(
   call: () => Promise<T>,
-  options: { readonly client: ValkeyClient; readonly budgetMs: number },
+  options: {
+    readonly client: ValkeyClient;
+    readonly budgetMs: number;
+    /** Whether the caller was closed: its failures are final then. */
+    readonly closed?: () => boolean;
+  },
 ): Promise<T> {
-  const { client, budgetMs } = options;
+  const { client, budgetMs, closed } = options;
   return retryWithBackoff(call, {
     budgetMs,
     // A refusal of credentials behind a connection error is not a blip.
     retryable: (error) =>
-      !closedClients.has(client) && isConnectionError(error) &&
+      !closedClients.has(client) && !closed?.() && isConnectionError(error) &&
       authFailure(client, error) === undefined,
   });
 }
@@ -190,8 +195,25 @@ export function isDataError(error: unknown): boolean {
  * closed". On a timeout the client goes on trying in the background.
  */
 export async function connectClient(client: ValkeyClient): Promise<void> {
-  if (client.status === "ready") return;
-  const connecting = client.connect();
+  if (client.status !== "ready") await becomeReady(client);
+  const refusal = refusals.get(client);
+  if (refusal === undefined) return;
+  if (DB_INDEX.test(describeThrown(refusal))) {
+    throw new InvalidJobError(
+      `the server has no such database index (${describeThrown(refusal)})`,
+      { kind: InvalidJobKind.Other },
+    );
+  }
+  throw refusal;
+}
+
+async function becomeReady(client: ValkeyClient): Promise<void> {
+  // A client the user built may already be connecting: wait for it then.
+  const connecting = ["connecting", "connect", "reconnecting"].includes(
+      client.status,
+    )
+    ? new Promise<void>((resolve) => client.once("ready", () => resolve()))
+    : client.connect();
   connecting.catch(() => {}); // it may settle after the timeout
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -286,28 +308,4 @@ export async function closeClient(client: ValkeyClient): Promise<void> {
     new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000))),
   ]);
   clearTimeout(timer);
-}
-
-/** Checks a server URL (`redis://`, `rediss://`, `valkey://`, `valkeys://`). */
-export function validateUrl(url: unknown, what: string): string {
-  if (typeof url !== "string" || !/^(redis|valkey)s?:\/\//.test(url)) {
-    throw new InvalidJobError(
-      `${what} needs a URL such as "redis://127.0.0.1:6379", got ${
-        describeValue(url)
-      }`,
-      { kind: InvalidJobKind.Other },
-    );
-  }
-  return url;
-}
-
-/** Checks a key prefix. */
-export function validatePrefix(prefix: unknown, what: string): string {
-  if (typeof prefix !== "string") {
-    throw new InvalidJobError(
-      `${what} keyPrefix must be a string, got ${describeValue(prefix)}`,
-      { kind: InvalidJobKind.Other },
-    );
-  }
-  return prefix;
 }

@@ -1,49 +1,67 @@
 /**
  * The Lua scripts of the Valkey guard's lease commands: acquire (with the
- * fencing token), renew and release, each one atomic command.
+ * fencing token), renew and release, each one atomic command. Registered
+ * with their key counts in `_commands.ts`.
  *
  * @module
  */
 
-import { LEASE_KEY_FREE, nextFenceLua } from "./_lua_fencing.ts";
-import type { ValkeyClient } from "./_client.ts";
+import { LEASE_FREE, NEXT_FENCE } from "./_lua_lib.ts";
 
 /**
- * Takes the occurrence if its key is free (see `LEASE_KEY_FREE`): allots
- * the next fencing token (see `nextFenceLua`; ARGV[3] is the floor) and sets
- * the key to the holder's token with a millisecond expiry. Answers
- * {token, "present" | "absent" | "behind"}.
+ * Takes the occurrence if its lease key is free: allots the next fencing
+ * token and sets the key to the holder's token with a millisecond expiry.
  */
-const ACQUIRE = `${LEASE_KEY_FREE}${nextFenceLua(3)}
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+export const ACQUIRE = `
+-- KEYS[1] lease key, KEYS[2] fencing counter
+-- ARGV[1] holder token, ARGV[2] ttl (ms), ARGV[3] floor (digits)
+-- returns nil when contended, else {token digits, "present" | "absent" | "behind"}
+local leaseKey, fenceKey = KEYS[1], KEYS[2]
+local holder, ttlMs, floor = ARGV[1], ARGV[2], ARGV[3]
+${LEASE_FREE}${NEXT_FENCE}
+if not lease_free(leaseKey) then return false end
+local fence, found = next_fence(fenceKey, floor)
+redis.call("SET", leaseKey, holder, "PX", ttlMs)
 return {fence, found}`;
 
 /** Extends the lease only while it still holds the caller's token. */
-const RENEW = `
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+export const RENEW = `
+-- KEYS[1] lease key
+-- ARGV[1] holder token, ARGV[2] ttl (ms)
+-- returns 1 when renewed, 0 when the lease is no longer the caller's
+local leaseKey = KEYS[1]
+local holder, ttlMs = ARGV[1], ARGV[2]
+if redis.call("GET", leaseKey) == holder then
+  return redis.call("PEXPIRE", leaseKey, ttlMs)
 end
 return 0`;
 
 /**
- * Turns the caller's lease into a done marker kept for the retention (the
- * key stays, so a Rust instance's SET NX also sees the occurrence taken), or
- * deletes it when the retention is 0. A lease that expired while its run
- * was finishing is marked done too; someone else's key is left alone.
+ * `release(leaseKey, holder, retentionMs)`: turns the caller's lease into a
+ * done marker kept for the retention (the key stays, so a Rust instance's
+ * SET NX also sees the occurrence taken), or deletes it when the retention
+ * is 0. A lease that expired while its run was finishing is marked done
+ * too; someone else's key is left alone. Returns 1, or 0 for someone
+ * else's key. Shared with the in-flight ledger's complete.
  */
-export const RELEASE = `
-local current = redis.call("GET", KEYS[1])
-if current ~= false and current ~= ARGV[1] then return 0 end
-if tonumber(ARGV[2]) > 0 then
-  redis.call("SET", KEYS[1], "done:" .. ARGV[1], "PX", ARGV[2])
-else
-  redis.call("DEL", KEYS[1])
-end
-return 1`;
+export const RELEASE_FUNCTION = `
+local function release(leaseKey, holder, retentionMs)
+  local current = redis.call("GET", leaseKey)
+  if current ~= false and current ~= holder then return 0 end
+  if tonumber(retentionMs) > 0 then
+    redis.call("SET", leaseKey, "done:" .. holder, "PX", retentionMs)
+  else
+    redis.call("DEL", leaseKey)
+  end
+  return 1
+end`;
 
-/** Registers the lease commands on a client. */
-export function defineLeaseCommands(client: ValkeyClient): void {
-  client.defineCommand("schedulerAcquire", { numberOfKeys: 2, lua: ACQUIRE });
-  client.defineCommand("schedulerRenew", { numberOfKeys: 1, lua: RENEW });
-  client.defineCommand("schedulerRelease", { numberOfKeys: 1, lua: RELEASE });
-}
+/** Marks the occurrence done if the caller still holds it. */
+export const RELEASE = `
+-- KEYS[1] lease key
+-- ARGV[1] holder token, ARGV[2] retention of the done marker (ms; 0 deletes)
+-- returns 1 when released, 0 when the key is someone else's
+local leaseKey = KEYS[1]
+local holder, retentionMs = ARGV[1], ARGV[2]
+${RELEASE_FUNCTION}
+return release(leaseKey, holder, retentionMs)`;

@@ -12,30 +12,9 @@
 
 import { ExecutionGuardErrorKind } from "../constants.ts";
 import { describeValue, ExecutionGuardError } from "../errors.ts";
-import type { ValkeyClient } from "./_client.ts";
-
-type Scripts = Record<
-  string,
-  (...args: (string | number)[]) => Promise<unknown>
->;
-
-function scripts(client: ValkeyClient): Scripts {
-  return client as unknown as Scripts;
-}
-
-/** The quarantine key of the job's `what` (a key's last part) at `now`. */
-export function quarantineKey(
-  prefix: string,
-  jobId: string,
-  what: string,
-): string {
-  return `${prefix}${jobId}:quarantine:${what}:${Date.now()}`;
-}
-
-/** The hash that keeps the job's set-aside in-flight records. */
-export function quarantineHash(prefix: string, jobId: string): string {
-  return `${prefix}${jobId}:quarantine:in-flight`;
-}
+import type { ValkeyClient } from "./_open_client.ts";
+import { commands } from "./_commands.ts";
+import type { ValkeyKeys } from "./_key_layout.ts";
 
 /**
  * After a grant failed with `error`: the job's fencing counter and the
@@ -47,29 +26,27 @@ export async function setAsideGrantKeys(
   client: ValkeyClient,
   options: {
     error: ExecutionGuardError;
-    prefix: string;
+    keys: ValkeyKeys;
     jobId: string;
-    leaseKey: string;
+    /** The occurrence's timestamp, as in its lease key. */
+    at: string;
     /** The failed grant's holder token. */
     token: string;
   },
 ): Promise<ExecutionGuardError> {
-  const { error, prefix, jobId, leaseKey, token } = options;
+  const { error, keys, jobId, at, token } = options;
   if (error.kind !== ExecutionGuardErrorKind.Data) return error;
   const moved: string[] = [];
   const candidates = [
-    { key: `${prefix}${jobId}:fencing-token`, kind: "counter" },
-    { key: leaseKey, kind: "lease" },
-  ];
+    { key: keys.fence(jobId), what: "fencing-token", use: "counter" },
+    { key: keys.lease(jobId, at), what: at, use: "lease" },
+  ] as const;
   try {
-    for (const { key, kind } of candidates) {
-      const what = key.slice(`${prefix}${jobId}:`.length);
-      const target = quarantineKey(prefix, jobId, what);
-      const reply = await scripts(client).schedulerSetAsideKey(
-        key,
-        target,
-        kind,
-        token,
+    for (const { key, what, use } of candidates) {
+      const target = keys.quarantine(jobId, what, Date.now());
+      const reply = await commands(client).setAsideKey(
+        { key, target },
+        { use, holder: token },
       );
       if (reply === 1) moved.push(`${key} set aside at ${target}`);
     }
@@ -91,13 +68,13 @@ export async function setAsideGrantKeys(
 export async function setAsideUndecodable(
   client: ValkeyClient,
   options: {
-    prefix: string;
+    keys: ValkeyKeys;
     jobId: string;
-    hash: string;
     decode: (value: string) => unknown;
   },
 ): Promise<ExecutionGuardError> {
-  const { hash, jobId } = options;
+  const { keys, jobId } = options;
+  const hash = keys.inFlight(jobId);
   const all = await client.hgetall(hash);
   let first: ExecutionGuardError | undefined;
   for (const [field, value] of Object.entries(all)) {
@@ -108,7 +85,8 @@ export async function setAsideUndecodable(
       // damaged: set aside below
     }
     first ??= await setAsideRecord(client, {
-      ...options,
+      keys,
+      jobId,
       field,
       value,
       reason: "does not decode",
@@ -130,23 +108,20 @@ export async function setAsideUndecodable(
 async function setAsideRecord(
   client: ValkeyClient,
   options: {
-    prefix: string;
+    keys: ValkeyKeys;
     jobId: string;
-    hash: string;
     field: string;
     value: string;
     reason: string;
   },
 ): Promise<ExecutionGuardError> {
-  const { prefix, jobId, hash, field, value, reason } = options;
-  const target = quarantineHash(prefix, jobId);
+  const { keys, jobId, field, value, reason } = options;
+  const hash = keys.inFlight(jobId);
+  const target = keys.quarantineInFlight(jobId);
   const at = `${field} ${Date.now()}`;
-  const reply = await scripts(client).schedulerSetAsideField(
-    hash,
-    target,
-    field,
-    value,
-    at,
+  const reply = await commands(client).setAsideField(
+    { inFlight: hash, target },
+    { field, value, aside: at },
   );
   const where = reply === 1
     ? `set aside in ${target} field ${JSON.stringify(at)}`
@@ -160,32 +135,27 @@ async function setAsideRecord(
 }
 
 /**
- * Moves the record of `leaseKey`'s occurrence in `hash`, still held by `holder`, to the job's
- * quarantine hash if the occurrence's lease key is another holder's done
- * marker (an orphan). Answers the error to report, or `undefined` when the
- * record is no orphan.
+ * Moves the record of the occurrence at `field` (its timestamp), still held
+ * by `holder`, to the job's quarantine hash if the occurrence's lease key
+ * is another holder's done marker (an orphan). Answers the error to
+ * report, or `undefined` when the record is no orphan.
  */
 export async function setAsideOrphan(
   client: ValkeyClient,
   options: {
-    prefix: string;
+    keys: ValkeyKeys;
     jobId: string;
-    hash: string;
-    leaseKey: string;
+    field: string;
     holder: string;
   },
 ): Promise<ExecutionGuardError | undefined> {
-  const { prefix, jobId, hash, leaseKey, holder } = options;
-  const field = leaseKey.slice(`${prefix}${jobId}:`.length);
-  const target = quarantineHash(prefix, jobId);
+  const { keys, jobId, field, holder } = options;
+  const hash = keys.inFlight(jobId);
+  const target = keys.quarantineInFlight(jobId);
   const at = `${field} ${Date.now()}`;
-  const reply = await scripts(client).schedulerSetAsideOrphan(
-    leaseKey,
-    hash,
-    target,
-    field,
-    holder,
-    at,
+  const reply = await commands(client).setAsideOrphan(
+    { lease: keys.lease(jobId, field), inFlight: hash, target },
+    { field, holder, aside: at },
   );
   if (reply !== 1) return undefined;
   return new ExecutionGuardError(

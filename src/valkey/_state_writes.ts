@@ -1,7 +1,7 @@
 /**
  * The Valkey state store's writes that must never lose a race: the first
  * state created with `SET NX`, and saves merged over what is stored and
- * written with a compare-and-set script. The value stays the Rust crate's
+ * written with a compare-and-set script (`_lua_state.ts`). The value stays the Rust crate's
  * JSON: no version field is added, the compared value is the JSON text.
  *
  * @module
@@ -14,44 +14,8 @@ import {
   mergedText,
   writeStormError,
 } from "../store/_merge_state.ts";
-import type { ValkeyClient } from "./_client.ts";
-
-/**
- * Writes ARGV[3] if the key still holds what the caller merged over:
- * ARGV[1] "0" = absent, "1" = the text ARGV[2]. Answers 1 when written;
- * otherwise what the key holds now (a string), or 0 when it is absent.
- */
-const COMPARE_AND_SET = `
-local current = redis.call("GET", KEYS[1])
-if (current == false and ARGV[1] == "0") or
-   (current ~= false and ARGV[1] == "1" and current == ARGV[2]) then
-  redis.call("SET", KEYS[1], ARGV[3])
-  return 1
-end
-if current == false then return 0 end
-return current`;
-
-interface ScriptClient {
-  schedulerCompareAndSet(
-    key: string,
-    expectation: string,
-    expected: string,
-    text: string,
-  ): Promise<unknown>;
-}
-
-const defined = new WeakSet<ValkeyClient>();
-
-function scripts(client: ValkeyClient): ScriptClient {
-  if (!defined.has(client)) {
-    client.defineCommand("schedulerCompareAndSet", {
-      numberOfKeys: 1,
-      lua: COMPARE_AND_SET,
-    });
-    defined.add(client);
-  }
-  return client as unknown as ScriptClient;
-}
+import type { ValkeyClient } from "./_open_client.ts";
+import { commands } from "./_commands.ts";
 
 /**
  * What the writes of one store remember: the text last seen under each key
@@ -80,7 +44,7 @@ export async function saveMerged(
     const text = mergedText(current, state);
     // Always written, even when nothing changed: a save confirms the state
     // is stored (the server may have restarted empty since we last looked).
-    const answer = await scripts(client).schedulerCompareAndSet(
+    const answer = await commands(client).compareAndSet(
       key,
       current === null ? "0" : "1",
       current ?? "",

@@ -10,11 +10,6 @@ import type { StoreOperation } from "../constants.ts";
 import { isInstance, StoreError } from "../errors.ts";
 import { classifyFailure, type ValkeyClient } from "./_client.ts";
 
-/** A URL fit for an error message: without its credentials. */
-export function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
-}
-
 /** Where a client failure happened, for {@linkcode toValkeyStoreError}. */
 export interface ValkeyFailureSite {
   /** The store call, or `undefined` for connecting. */

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import type {
   ExecutionGuardAcquire,
@@ -22,27 +21,24 @@ import {
   resolveLeaseConfig,
 } from "../guard/lease_config.ts";
 import { renewalBudget, resolveRetryBudget } from "../_retry.ts";
-import {
-  checkScriptPermissions,
-  closeClient,
-  connectClient,
-  createClient,
-  retryConnection,
-  validatePrefix,
-  validateUrl,
-  type ValkeyClient,
-} from "./_client.ts";
+import type { ValkeyClient } from "./_open_client.ts";
 import { checkOptions } from "../_options.ts";
+import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import { readGrant } from "./_fencing_reply.ts";
 import { type GuardCall, guardError } from "./_guard_errors.ts";
-import { defineLeaseCommands, RELEASE } from "./_lua_lease.ts";
-import { defineQuarantineCommands } from "./_lua_quarantine.ts";
+import { commands } from "./_commands.ts";
 import { setAsideGrantKeys } from "./_quarantine.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
-import {
-  defineInFlightCommands,
-  ValkeyInFlightLedger,
-} from "./_in_flight_ledger.ts";
+import { ValkeyInFlightLedger } from "./_in_flight_ledger.ts";
+import { DEFAULT_LEASE_PREFIX } from "./_key_layout.ts";
+import { ValkeyLink } from "./_link.ts";
+import type { ValkeyConnection, ValkeyKeyLayout } from "./connection.ts";
+import type {
+  ValkeyDurability,
+  ValkeyExecutionGuardOptions,
+} from "./execution_guard_options.ts";
+import { awaitReplicas, resolveDurability } from "./_durability.ts";
+import { InvalidJobError, isInstance } from "../errors.ts";
 
 /**
  * How long a Valkey lease lasts and how often it is renewed.
@@ -56,49 +52,23 @@ import {
 export type ValkeyLeaseConfig = LeaseConfig;
 
 /**
- * Options of {@linkcode ValkeyExecutionGuard.connect}.
- *
- * @example
- * ```ts
- * import type { ValkeyExecutionGuardOptions } from "@cloudiful/scheduler/valkey";
- * // For ValkeyExecutionGuard.connect(url, lease, options).
- * const options: ValkeyExecutionGuardOptions = { keyPrefix: "my-app:lease:" };
- * ```
- */
-export interface ValkeyExecutionGuardOptions {
-  /**
-   * Lease keys are `<keyPrefix><jobId>:<scheduledAt>` (RFC 3339 UTC, nine
-   * fractional digits); the fencing counter is `<keyPrefix><jobId>:fencing-token`.
-   *
-   * @default {"scheduler:valkey:execution-lease:"}
-   */
-  keyPrefix?: string;
-  /**
-   * How long an acquire or release retries connection-class failures with a
-   * capped exponential back-off before it fails with kind `connection`; a
-   * renewal retries no longer than its lease can still be alive
-   * (`ttlMs - renewIntervalMs`). 0 fails at once.
-   *
-   * @default {10000}
-   */
-  retryBudgetMs?: number;
-}
-
-/** The default prefix of lease keys (the Rust crate's). */
-export const DEFAULT_LEASE_PREFIX = "scheduler:valkey:execution-lease:";
-
-/**
  * Guards occurrences with leases in Valkey. Each operation is one atomic
  * server-side script (sent as one command); acquire also allots the fencing
  * token, strictly greater than every earlier grant's for the job id (`INCR`
  * in the same script). A released lease key stays in place as a done marker
  * for `completedRetentionMs`.
  *
- * Tokens survive a counter reset (the server restarted empty): a missing
- * counter starts from the server time in microseconds, and never below the
- * highest token this guard has seen, which it reports with a
- * `fencing-reset` event ({@linkcode FencingResetDetail}). Tokens are
- * bigints, exact beyond 2^53.
+ * Each grant raises the counter to at least the server's clock in
+ * microseconds before incrementing it, so a token is never issued twice,
+ * even when a failover promoted a replica that lost the last grants (see
+ * `docs/valkey.md` for the clock assumption). A counter found missing or
+ * below the highest token this guard has seen is reported with a
+ * `fencing-reset` event ({@linkcode FencingResetDetail}) and raised above
+ * it. Tokens are bigints, exact beyond 2^53.
+ *
+ * It connects like the store ({@linkcode ValkeyConnection}): one server, a
+ * primary through Sentinel, a Cluster, or a client the user built, which
+ * `close()` leaves open.
  *
  * @example Two instances, one server
  * ```ts ignore
@@ -115,10 +85,10 @@ export const DEFAULT_LEASE_PREFIX = "scheduler:valkey:execution-lease:";
  */
 export class ValkeyExecutionGuard extends GuardedEventTarget
   implements ExecutionGuard {
-  readonly #client: ValkeyClient;
+  readonly #link: ValkeyLink;
   readonly #lease: ResolvedLeaseConfig;
-  readonly #prefix: string;
   #retryBudgetMs = 0;
+  #durability: ValkeyDurability | undefined;
   readonly #fencing = new FencingWatch();
   /**
    * The in-flight ledger for at-least-once jobs: the hash
@@ -126,18 +96,13 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    */
   readonly inFlight: InFlightLedger;
 
-  private constructor(
-    client: ValkeyClient,
-    lease: ResolvedLeaseConfig,
-    prefix: string,
-  ) {
+  private constructor(link: ValkeyLink, lease: ResolvedLeaseConfig) {
     super();
-    this.#client = client;
+    this.#link = link;
     this.#lease = lease;
-    this.#prefix = prefix;
     this.inFlight = new ValkeyInFlightLedger({
       lease,
-      prefix,
+      keys: link.keys,
       call: (call, body) => this.#ledgerCall(call, body),
       floor: (jobId) => this.#fencing.floor(jobId),
       granted: (reply, granted) => this.#granted(reply, granted),
@@ -145,11 +110,16 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
   }
 
   /**
-   * Validates the lease config and connects to `url`.
+   * Validates the lease config and connects to `connection`: a URL, a
+   * Sentinel or Cluster configuration, or `{ client }` (a client the user
+   * built, which `close()` leaves open).
    *
    * @throws {ExecutionGuardError} kind `data` for an invalid lease config,
-   * kind `connection` when the server cannot be reached.
-   * @throws {InvalidJobError} kind `other` for a bad URL or prefix.
+   * kind `connection` when the server cannot be reached, kind `auth` when
+   * it refuses the credentials.
+   * @throws {InvalidJobError} kind `other` for a bad connection, prefix or
+   * layout, a database index the server lacks, or keys claimed by another
+   * layout.
    *
    * @example
    * ```ts ignore
@@ -163,45 +133,61 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    * ```
    */
   static async connect(
-    url: string,
+    connection: ValkeyConnection,
     lease: ValkeyLeaseConfig,
     options: ValkeyExecutionGuardOptions = {},
   ): Promise<ValkeyExecutionGuard> {
+    const what = "ValkeyExecutionGuard.connect";
     const resolved = resolveLeaseConfig(lease);
-    validateUrl(url, "ValkeyExecutionGuard.connect");
     checkOptions(options, {
-      what: "ValkeyExecutionGuard.connect options",
-      known: ["keyPrefix", "retryBudgetMs"],
+      what: `${what} options`,
+      known: ["keyPrefix", "keyLayout", "retryBudgetMs", "durability"],
     });
-    const prefix = validatePrefix(
-      options?.keyPrefix === undefined
-        ? DEFAULT_LEASE_PREFIX
-        : options.keyPrefix,
-      "ValkeyExecutionGuard",
-    );
     const retryBudgetMs = resolveRetryBudget(
       options?.retryBudgetMs,
       "ValkeyExecutionGuard",
     );
-    const client = createClient(url);
+    const link = ValkeyLink.open(connection, {
+      what,
+      keyPrefix: options.keyPrefix,
+      defaultPrefix: DEFAULT_LEASE_PREFIX,
+      keyLayout: options.keyLayout,
+    });
+    let durability: ValkeyDurability | undefined;
     try {
-      await connectClient(client);
-      await checkScriptPermissions(client);
+      durability = resolveDurability(options.durability, link.topology, what);
+      await link.connect();
     } catch (cause) {
-      await closeClient(client);
-      throw guardError(cause, { operation: "connect", jobId: "(none yet)" });
+      await link.close();
+      if (isInstance(cause, InvalidJobError)) throw cause;
+      throw guardError(cause, {
+        operation: "connect",
+        jobId: "(none yet)",
+        client: link.client,
+      });
     }
-    defineLeaseCommands(client);
-    defineInFlightCommands(client, RELEASE);
-    defineQuarantineCommands(client);
-    const guard = new ValkeyExecutionGuard(client, resolved, prefix);
+    const guard = new ValkeyExecutionGuard(link, resolved);
     guard.#retryBudgetMs = retryBudgetMs;
+    guard.#durability = durability;
     return guard;
   }
 
   /**
-   * The lease key of an occurrence, as the Rust crate writes it:
-   * `<prefix><jobId>:<RFC 3339 UTC with nine fractional digits>`.
+   * The key layout in use (see {@linkcode ValkeyKeyLayout}).
+   *
+   * @example
+   * ```ts ignore
+   * console.log(guard.keyLayout); // "rust" or "cluster"
+   * ```
+   */
+  get keyLayout(): ValkeyKeyLayout {
+    return this.#link.keys.layout;
+  }
+
+  /**
+   * The lease key of an occurrence: with the `"rust"` layout as the Rust
+   * crate writes it, `<prefix><jobId>:<RFC 3339 UTC with nine fractional
+   * digits>`; with `"cluster"`, `<prefix>{<jobId>}:<...>`.
    *
    * @example
    * ```ts ignore
@@ -210,7 +196,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    * ```
    */
   leaseKey(jobId: string, scheduledAt: Date): string {
-    return `${this.#prefix}${jobId}:${formatRfc3339(scheduledAt.getTime(), 9)}`;
+    return this.#link.keys.lease(jobId, scheduledAt);
   }
 
   /**
@@ -226,16 +212,14 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     const scheduledAt = requireSlot(slot);
     const leaseKey = this.leaseKey(slot.jobId, scheduledAt);
     const token = crypto.randomUUID();
-    const fenceKey = `${this.#prefix}${slot.jobId}:fencing-token`;
+    const fenceKey = this.#link.keys.fence(slot.jobId);
     try {
       // A retry after a lost reply finds the key set by the first attempt
       // and answers contended: the occurrence is skipped, never run twice.
       const fence = await this.#retry(
         this.#retryBudgetMs,
-        () =>
-          (this.#client as unknown as {
-            schedulerAcquire(...args: (string | number)[]): Promise<unknown>;
-          }).schedulerAcquire(
+        (client) =>
+          commands(client).acquire(
             leaseKey,
             fenceKey,
             token,
@@ -256,16 +240,20 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
         operation: "acquire",
         jobId: slot.jobId,
         keys: [leaseKey, fenceKey],
-        client: this.#client,
+        client: this.#link.client,
       });
       // Damaged keys are set aside, so the next grant goes through.
-      throw await setAsideGrantKeys(this.#client, {
-        error,
-        prefix: this.#prefix,
-        jobId: slot.jobId,
-        leaseKey,
-        token,
-      });
+      throw await this.#retry(
+        this.#retryBudgetMs,
+        (client) =>
+          setAsideGrantKeys(client, {
+            error,
+            keys: this.#link.keys,
+            jobId: slot.jobId,
+            at: formatRfc3339(scheduledAt.getTime(), 9),
+            token,
+          }),
+      );
     }
   }
 
@@ -274,13 +262,20 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    * script replied `reply`: contended for nil, else the lease with the
    * fencing token, a counter reset reported.
    */
-  #granted(
+  async #granted(
     reply: unknown,
     lease: Omit<ExecutionLease, "fencingToken">,
-  ): ExecutionGuardAcquire {
+  ): Promise<ExecutionGuardAcquire> {
     const { answer, reset } = readGrant(reply, lease, this.#fencing);
     if (reset !== undefined) {
       this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
+    }
+    if (answer.kind === "acquired" && this.#durability !== undefined) {
+      await awaitReplicas(this.#link.client, {
+        durability: this.#durability,
+        jobId: lease.jobId,
+        leaseKey: lease.leaseKey,
+      });
     }
     return answer;
   }
@@ -297,10 +292,12 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     try {
       const renewed = await this.#retry(
         renewalBudget(this.#retryBudgetMs, this.#lease),
-        () =>
-          (this.#client as unknown as {
-            schedulerRenew(...args: (string | number)[]): Promise<number>;
-          }).schedulerRenew(lease.leaseKey, lease.token, this.#lease.ttlMs),
+        (client) =>
+          commands(client).renew(
+            lease.leaseKey,
+            lease.token,
+            this.#lease.ttlMs,
+          ),
       );
       return renewed === 1 ? "renewed" : "lost";
     } catch (cause) {
@@ -308,7 +305,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
         operation: "renew",
         jobId: lease.jobId,
         keys: [lease.leaseKey],
-        client: this.#client,
+        client: this.#link.client,
       });
     }
   }
@@ -324,20 +321,21 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    */
   async release(lease: ExecutionLease): Promise<void> {
     try {
-      await this.#retry(this.#retryBudgetMs, () =>
-        (this.#client as unknown as {
-          schedulerRelease(...args: (string | number)[]): Promise<number>;
-        }).schedulerRelease(
-          lease.leaseKey,
-          lease.token,
-          this.#lease.completedRetentionMs,
-        ));
+      await this.#retry(
+        this.#retryBudgetMs,
+        (client) =>
+          commands(client).release(
+            lease.leaseKey,
+            lease.token,
+            this.#lease.completedRetentionMs,
+          ),
+      );
     } catch (cause) {
       throw guardError(cause, {
         operation: "release",
         jobId: lease.jobId,
         keys: [lease.leaseKey],
-        client: this.#client,
+        client: this.#link.client,
       });
     }
   }
@@ -355,7 +353,8 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
   }
 
   /**
-   * Ends the connection, so that the process can exit.
+   * Ends the connection, so that the process can exit. A client the user
+   * built stays open.
    *
    * @example
    * ```ts ignore
@@ -363,12 +362,15 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    * ```
    */
   close(): Promise<void> {
-    return closeClient(this.#client);
+    return this.#link.close();
   }
 
   /** The single point where client calls meet the retry budget. */
-  #retry<T>(budgetMs: number, call: () => Promise<T>): Promise<T> {
-    return retryConnection(call, { client: this.#client, budgetMs });
+  #retry<T>(
+    budgetMs: number,
+    call: (client: ValkeyClient) => Promise<T>,
+  ): Promise<T> {
+    return this.#link.retry(budgetMs, call);
   }
 
   /**
@@ -381,12 +383,9 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     body: (client: ValkeyClient) => Promise<T>,
   ): Promise<T> {
     try {
-      return await this.#retry(
-        this.#retryBudgetMs,
-        () => body(this.#client),
-      );
+      return await this.#retry(this.#retryBudgetMs, body);
     } catch (cause) {
-      throw guardError(cause, { ...call, client: this.#client });
+      throw guardError(cause, { ...call, client: this.#link.client });
     }
   }
 }

@@ -27,13 +27,25 @@
  * @module
  */
 
-export {
-  type ValkeyResilientOptions,
-  ValkeyStateStore,
-  type ValkeyStateStoreOptions,
-} from "./state_store.ts";
+export { ValkeyStateStore } from "./state_store.ts";
+export type {
+  ValkeyResilientOptions,
+  ValkeyStateStoreOptions,
+} from "./state_store_options.ts";
+export type {
+  ValkeyClientConnection,
+  ValkeyClusterConnection,
+  ValkeyConnection,
+  ValkeyIovalkeyClient,
+  ValkeyKeyLayout,
+  ValkeyNodeAddress,
+  ValkeySentinelConnection,
+} from "./connection.ts";
 export {
   ValkeyExecutionGuard,
-  type ValkeyExecutionGuardOptions,
   type ValkeyLeaseConfig,
 } from "./execution_guard.ts";
+export type {
+  ValkeyDurability,
+  ValkeyExecutionGuardOptions,
+} from "./execution_guard_options.ts";

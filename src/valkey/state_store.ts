@@ -6,7 +6,6 @@
  */
 
 import { StoreOperation } from "../constants.ts";
-import { describeThrown } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
 import {
   requireSavableState,
@@ -15,6 +14,7 @@ import {
 import { decodeJobState, encodeJobState } from "../store/_json_codec.ts";
 import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
 import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
+import type { ValkeyClient } from "./_open_client.ts";
 import { resolveRetryBudget } from "../_retry.ts";
 import {
   createIfAbsent,
@@ -22,84 +22,27 @@ import {
   type MergedSave,
   saveMerged,
 } from "./_state_writes.ts";
-import {
-  checkScriptPermissions,
-  closeClient,
-  connectClient,
-  createClient,
-  isConnectionError,
-  retryConnection,
-  validatePrefix,
-  validateUrl,
-  type ValkeyClient,
-} from "./_client.ts";
 import { checkOptions } from "../_options.ts";
-import { redact, toValkeyStoreError } from "./_store_errors.ts";
-
-/** The default prefix of state keys. */
-export const DEFAULT_STATE_PREFIX = "scheduler:valkey:job-state:";
-/** Where the Rust crate's earlier versions kept states (read-only fallback). */
-export const LEGACY_STATE_PREFIX = "scheduler:job-state:";
+import { toValkeyStoreError } from "./_store_errors.ts";
+import { DEFAULT_STATE_PREFIX } from "./_key_layout.ts";
+import { ValkeyLink } from "./_link.ts";
+import type { ValkeyConnection, ValkeyKeyLayout } from "./connection.ts";
+import type {
+  ValkeyResilientOptions,
+  ValkeyStateStoreOptions,
+} from "./state_store_options.ts";
+import { describeThrown, InvalidJobError, isInstance } from "../errors.ts";
 
 /**
- * Options of {@linkcode ValkeyStateStore.connect}.
+ * Persists job states in Valkey: key `<prefix><jobId>` (layout `"rust"`)
+ * or `<prefix>{<jobId>}` (layout `"cluster"`), value the Rust crate's JSON.
+ * With the default prefix and the `"rust"` layout, a missing state is also
+ * looked up under the legacy `scheduler:job-state:<jobId>`, and `delete`
+ * removes both.
  *
- * @example
- * ```ts
- * import type { ValkeyStateStoreOptions } from "@cloudiful/scheduler/valkey";
- * // For ValkeyStateStore.connect(url, options).
- * const options: ValkeyStateStoreOptions = { keyPrefix: "my-app:job-state:" };
- * ```
- */
-export interface ValkeyStateStoreOptions {
-  /**
-   * Keys are `<keyPrefix><jobId>`.
-   *
-   * @default {"scheduler:valkey:job-state:"}
-   */
-  keyPrefix?: string;
-  /**
-   * How long a call retries connection-class failures (refused, reset,
-   * timeout, closed, `LOADING`...) with a capped exponential back-off before
-   * it fails with kind `connection`; 0 fails at once. A call settles within
-   * this budget or the client's 5 s command timeout, whichever is longer.
-   *
-   * @default {10000}
-   */
-  retryBudgetMs?: number;
-}
-
-/**
- * Options of {@linkcode ValkeyStateStore.resilient}.
- *
- * @example
- * ```ts
- * import type { ValkeyResilientOptions } from "@cloudiful/scheduler/valkey";
- * // For ValkeyStateStore.resilient(url, options).
- * const options: ValkeyResilientOptions = { probeIntervalMs: 10_000 };
- * ```
- */
-export interface ValkeyResilientOptions extends ValkeyStateStoreOptions {
-  /**
-   * How long the wrapped store retries a connection-class failure before
-   * the wrapper serves from its mirror. 0 (the default) degrades at once, so
-   * no call waits on the server.
-   *
-   * @default {0}
-   */
-  retryBudgetMs?: number;
-  /**
-   * While degraded, the server is tried again at most once per this many ms.
-   *
-   * @default {5000}
-   */
-  probeIntervalMs?: number;
-}
-
-/**
- * Persists job states in Valkey: key `<prefix><jobId>`, value the Rust
- * crate's JSON. With the default prefix, a missing state is also looked up
- * under the legacy `scheduler:job-state:<jobId>`, and `delete` removes both.
+ * It connects to one server by URL, to a primary through Sentinel, to a
+ * Cluster, or uses a client the user built ({@linkcode ValkeyConnection};
+ * see `docs/valkey.md`).
  *
  * Several instances may share a state: a job's first state is created with
  * `SET NX` ({@linkcode ValkeyStateStore.createIfAbsent}), and `save` merges
@@ -108,12 +51,14 @@ export interface ValkeyResilientOptions extends ValkeyStateStoreOptions {
  * stored state back. The value stays the Rust crate's JSON.
  *
  * Connection-class failures (refused, reset, timeout, closed, `LOADING`,
- * `BUSY`, `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`) are kind `connection`, a
- * value that does not decode is kind `data`, anything else `unknown`.
- * Connection-class failures are retried for `retryBudgetMs` (default 10 s)
- * while the client reconnects in the background, so a short restart goes
- * unnoticed; data-class failures are never retried. To keep scheduling
- * through a longer outage, use {@linkcode ValkeyStateStore.resilient}.
+ * `BUSY`, `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN`, `READONLY`,
+ * `NOREPLICAS`, a failover in progress) are kind `connection`, refused
+ * credentials kind `auth`, a value that does not decode kind `data`,
+ * anything else `unknown`. Connection-class failures are retried for
+ * `retryBudgetMs` (default 10 s) while the client reconnects in the
+ * background, so a short restart or a failover goes unnoticed; data-class
+ * failures are never retried. To keep scheduling through a longer outage,
+ * use {@linkcode ValkeyStateStore.resilient}.
  *
  * @example
  * ```ts ignore
@@ -129,22 +74,24 @@ export interface ValkeyResilientOptions extends ValkeyStateStoreOptions {
  * ```
  */
 export class ValkeyStateStore implements CreateIfAbsentStateStore {
-  readonly #client: ValkeyClient;
-  readonly #prefix: string;
+  readonly #link: ValkeyLink;
   #retryBudgetMs = 0;
   /** The last text seen per key, so that a merged save is one command. */
   readonly #known: KnownTexts = new Map();
 
-  private constructor(client: ValkeyClient, prefix: string) {
-    this.#client = client;
-    this.#prefix = prefix;
+  private constructor(link: ValkeyLink) {
+    this.#link = link;
   }
 
   /**
-   * Connects to `url`.
+   * Connects to `connection`: a URL, a Sentinel or Cluster configuration,
+   * or `{ client }` (a client the user built, which `close()` leaves open).
    *
-   * @throws {StoreError} kind `connection` when the server cannot be reached.
-   * @throws {InvalidJobError} kind `other` for a bad URL or prefix.
+   * @throws {StoreError} kind `connection` when the server cannot be
+   * reached, kind `auth` when it refuses the credentials.
+   * @throws {InvalidJobError} kind `other` for a bad connection, prefix or
+   * layout, a database index the server lacks, or keys claimed by another
+   * layout.
    *
    * @example
    * ```ts ignore
@@ -156,23 +103,19 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
    * ```
    */
   static async connect(
-    url: string,
+    connection: ValkeyConnection,
     options: ValkeyStateStoreOptions = {},
   ): Promise<ValkeyStateStore> {
     const store = ValkeyStateStore.#create(
-      url,
+      connection,
       options,
       "ValkeyStateStore.connect",
     );
     try {
-      await connectClient(store.#client);
-      await checkScriptPermissions(store.#client);
+      await store.#link.connect();
     } catch (cause) {
-      await closeClient(store.#client);
-      throw toValkeyStoreError(cause, {
-        operation: undefined,
-        subject: redact(url),
-      });
+      await store.#link.close();
+      throw store.#connectError(cause);
     }
     return store;
   }
@@ -180,10 +123,13 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
   /**
    * A {@linkcode ResilientStateStore} over a Valkey store. It never fails
    * because the server is down at start-up: it starts degraded (serving from
-   * its in-process mirror) and recovers when the server answers.
+   * its in-process mirror) and recovers when the server answers. Refused
+   * credentials, a database index the server lacks and keys of another
+   * layout are not outages: they fail at once.
    *
-   * @throws {InvalidJobError} kind `other` for a bad URL, prefix or
-   * `probeIntervalMs`.
+   * @throws {StoreError} kind `auth` when the server refuses the credentials.
+   * @throws {InvalidJobError} kind `other` for a bad connection, prefix,
+   * layout or `probeIntervalMs`.
    *
    * @example
    * ```ts ignore
@@ -196,11 +142,11 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
    * ```
    */
   static async resilient(
-    url: string,
+    connection: ValkeyConnection,
     options: ValkeyResilientOptions = {},
   ): Promise<ResilientStateStore> {
     const store = ValkeyStateStore.#create(
-      url,
+      connection,
       options,
       "ValkeyStateStore.resilient",
     );
@@ -216,16 +162,13 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
       throw error;
     }
     try {
-      await connectClient(store.#client);
-      await checkScriptPermissions(store.#client);
+      await store.#link.connect();
     } catch (cause) {
-      if (!isConnectionError(cause)) {
+      const error = store.#connectError(cause);
+      if (isInstance(error, InvalidJobError) || error.kind !== "connection") {
         // Wrong credentials and the like: no reconnection will cure them.
         await store.close();
-        throw toValkeyStoreError(cause, {
-          operation: undefined,
-          subject: redact(url),
-        });
+        throw error;
       }
       // The client keeps reconnecting in the background; until it does,
       // the wrapper serves from its mirror.
@@ -235,27 +178,61 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
   }
 
   static #create(
-    url: string,
+    connection: ValkeyConnection,
     options: ValkeyStateStoreOptions,
     what: string,
   ): ValkeyStateStore {
-    validateUrl(url, what);
     checkOptions(options, {
       what: `${what} options`,
       known: what.endsWith("resilient")
-        ? ["keyPrefix", "retryBudgetMs", "probeIntervalMs"]
-        : ["keyPrefix", "retryBudgetMs"],
+        ? ["keyPrefix", "keyLayout", "retryBudgetMs", "probeIntervalMs"]
+        : ["keyPrefix", "keyLayout", "retryBudgetMs"],
     });
-    const prefix = validatePrefix(
-      options.keyPrefix === undefined
-        ? DEFAULT_STATE_PREFIX
-        : options.keyPrefix,
-      what,
-    );
     const retryBudgetMs = resolveRetryBudget(options.retryBudgetMs, what);
-    const store = new ValkeyStateStore(createClient(url), prefix);
+    const store = new ValkeyStateStore(
+      ValkeyLink.open(connection, {
+        what,
+        keyPrefix: options.keyPrefix,
+        defaultPrefix: DEFAULT_STATE_PREFIX,
+        keyLayout: options.keyLayout,
+      }),
+    );
     store.#retryBudgetMs = retryBudgetMs;
     return store;
+  }
+
+  #connectError(cause: unknown) {
+    if (isInstance(cause, InvalidJobError)) return cause;
+    return toValkeyStoreError(cause, {
+      operation: undefined,
+      subject: this.#link.subject,
+      client: this.#link.client,
+    });
+  }
+
+  /**
+   * The key layout in use (see {@linkcode ValkeyKeyLayout}).
+   *
+   * @example
+   * ```ts ignore
+   * console.log(store.keyLayout); // "rust" or "cluster"
+   * ```
+   */
+  get keyLayout(): ValkeyKeyLayout {
+    return this.#link.keys.layout;
+  }
+
+  /**
+   * The key under which `jobId`'s state is stored.
+   *
+   * @example
+   * ```ts ignore
+   * store.stateKey("sync"); // "scheduler:valkey:job-state:sync"
+   * ```
+   */
+  stateKey(jobId: string): string {
+    requireStoreJobId(jobId);
+    return this.#link.keys.state(jobId);
   }
 
   /**
@@ -267,28 +244,23 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
    * ```
    */
   async load(jobId: string): Promise<JobState | undefined> {
-    requireStoreJobId(jobId);
+    const key = this.stateKey(jobId);
+    const legacy = this.#link.keys.legacyState(jobId);
     let text: string | null;
     try {
-      text = await this.#retry(() => this.#client.get(this.#prefix + jobId));
-      this.#known.set(this.#prefix + jobId, text);
-      if (text === null && this.#prefix === DEFAULT_STATE_PREFIX) {
-        text = await this.#retry(() =>
-          this.#client.get(LEGACY_STATE_PREFIX + jobId)
-        );
+      text = await this.#retry((client) => client.get(key));
+      this.#known.set(key, text);
+      if (text === null && legacy !== undefined) {
+        text = await this.#retry((client) => client.get(legacy));
       }
     } catch (cause) {
-      throw toValkeyStoreError(cause, {
-        operation: StoreOperation.Load,
-        subject: `job ${JSON.stringify(jobId)}`,
-        client: this.#client,
-      });
+      throw this.#failure(cause, StoreOperation.Load, jobId);
     }
     return text === null ? undefined : decodeJobState(text, jobId);
   }
 
   /**
-   * Stores `state` under `<prefix><jobId>`.
+   * Stores `state` under its job's key, merged over what is stored.
    *
    * @example
    * ```ts ignore
@@ -328,25 +300,19 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
     state: JobState,
     write: (client: ValkeyClient, target: MergedSave) => Promise<T>,
   ): Promise<T> {
+    const key = this.stateKey(state.jobId);
     try {
-      return await this.#retry(() =>
-        write(this.#client, {
-          key: this.#prefix + state.jobId,
-          state,
-          known: this.#known,
-        })
+      return await this.#retry((client) =>
+        write(client, { key, state, known: this.#known })
       );
     } catch (cause) {
-      throw toValkeyStoreError(cause, {
-        operation: StoreOperation.Save,
-        subject: `job ${JSON.stringify(state.jobId)}`,
-        client: this.#client,
-      });
+      throw this.#failure(cause, StoreOperation.Save, state.jobId);
     }
   }
 
   /**
-   * Removes the state of `jobId` (and its legacy key with the default prefix).
+   * Removes the state of `jobId` (and its legacy key with the default
+   * prefix and the `"rust"` layout).
    *
    * @example
    * ```ts ignore
@@ -354,25 +320,24 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
    * ```
    */
   async delete(jobId: string): Promise<void> {
-    requireStoreJobId(jobId);
-    const keys = [this.#prefix + jobId];
-    this.#known.delete(keys[0]);
-    if (this.#prefix === DEFAULT_STATE_PREFIX) {
-      keys.push(LEGACY_STATE_PREFIX + jobId);
-    }
+    const key = this.stateKey(jobId);
+    const legacy = this.#link.keys.legacyState(jobId);
+    this.#known.delete(key);
     try {
-      await this.#retry(() => this.#client.del(...keys));
+      // One key per command: on a Cluster the legacy key may live in
+      // another slot.
+      await this.#retry((client) => client.del(key));
+      if (legacy !== undefined) {
+        await this.#retry((client) => client.del(legacy));
+      }
     } catch (cause) {
-      throw toValkeyStoreError(cause, {
-        operation: StoreOperation.Delete,
-        subject: `job ${JSON.stringify(jobId)}`,
-        client: this.#client,
-      });
+      throw this.#failure(cause, StoreOperation.Delete, jobId);
     }
   }
 
   /**
-   * Ends the connection, so that the process can exit.
+   * Ends the connection, so that the process can exit. A client the user
+   * built stays open.
    *
    * @example
    * ```ts ignore
@@ -380,14 +345,19 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
    * ```
    */
   close(): Promise<void> {
-    return closeClient(this.#client);
+    return this.#link.close();
+  }
+
+  #failure(cause: unknown, operation: StoreOperation, jobId: string) {
+    return toValkeyStoreError(cause, {
+      operation,
+      subject: `job ${JSON.stringify(jobId)}`,
+      client: this.#link.client,
+    });
   }
 
   /** The single point where client calls meet the retry budget. */
-  #retry<T>(call: () => Promise<T>): Promise<T> {
-    return retryConnection(call, {
-      client: this.#client,
-      budgetMs: this.#retryBudgetMs,
-    });
+  #retry<T>(call: (client: ValkeyClient) => Promise<T>): Promise<T> {
+    return this.#link.retry(this.#retryBudgetMs, call);
   }
 }

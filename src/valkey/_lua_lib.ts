@@ -1,0 +1,77 @@
+/**
+ * Lua functions the Valkey scripts share, so that every grant of a lease
+ * (the guard's acquire, the in-flight acquire and reclaim) applies the same
+ * rules. Each is a function of its parameters; a script prepends the ones
+ * it calls (see `_lua_lease.ts`, `_lua_in_flight.ts`).
+ *
+ * @module
+ */
+
+/**
+ * `lease_free(leaseKey)`: true when the lease key is absent. A done marker
+ * or another holder's token is taken (false); any string may be a holder's
+ * token (Rust instances write their own), but a key of another type holds
+ * no lease at all: that is raised as a `WRONGTYPE` error, not taken for
+ * contention.
+ */
+export const LEASE_FREE = `
+local function lease_free(leaseKey)
+  local held = redis.call("TYPE", leaseKey).ok
+  if held == "none" then return true end
+  if held == "string" then return false end
+  error({err = "WRONGTYPE the lease key holds a " .. held .. ", not a lease"})
+end`;
+
+/**
+ * `server_clock_us()`: the server's clock in microseconds, as digits.
+ * `above(a, b)`: whether the digit string a is the larger number (Lua
+ * numbers are doubles and would round tokens beyond 2^53).
+ */
+export const CLOCK = `
+local function server_clock_us()
+  local time = redis.call("TIME")
+  return time[1] .. string.format("%06d", tonumber(time[2]))
+end
+local function above(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
+end`;
+
+/**
+ * `next_fence(fenceKey, floor)`: the next fencing token of the counter, as
+ * digits, and what the counter was: "present", "absent" (a server restarted
+ * empty) or "behind" (below `floor`, the highest token this client saw).
+ *
+ * Before each grant the counter is raised to at least the server's clock in
+ * microseconds, then incremented. So a counter that lost its last grants (a
+ * replica promoted before they reached it) still issues tokens above every
+ * earlier one, as long as the servers' clocks agree to within the time a
+ * failover takes and grants come slower than one per microsecond on
+ * average (see docs/valkey.md, "Fencing across a failover"). A counter that
+ * is not digits, or one INCR could not raise (at or beyond 2^63 - 1), is
+ * left alone and refused like INCR refuses it: a data error, set aside by
+ * `_quarantine.ts`.
+ */
+export const NEXT_FENCE = `${CLOCK}
+local function next_fence(fenceKey, floor)
+  local stored = redis.call("GET", fenceKey)
+  local counter = stored
+  local found = "present"
+  local clock = server_clock_us()
+  if counter == false then
+    counter = clock
+    found = "absent"
+  elseif not string.match(counter, "^[0-9]+$") or #counter > 19 or
+      (#counter == 19 and counter >= "9223372036854775807") then
+    error({err = "ERR value is not an integer or out of range (the fencing counter holds " .. string.format("%q", string.sub(counter, 1, 40)) .. ")"})
+  else
+    -- Behind is judged on the stored value: the clock may have passed the
+    -- floor, and a counter restored from an old backup is still reported.
+    if above(floor, counter) then found = "behind" end
+    if above(clock, counter) then counter = clock end
+  end
+  if above(floor, counter) then counter = floor end
+  if counter ~= stored then redis.call("SET", fenceKey, counter) end
+  redis.call("INCR", fenceKey)
+  return redis.call("GET", fenceKey), found
+end`;
