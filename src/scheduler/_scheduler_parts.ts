@@ -13,6 +13,9 @@ import type { StateStore, StoreEventDetail } from "../store/state_store.ts";
 import { SCHEDULER_EVENT_TYPES, type SchedulerEvent } from "./events/events.ts";
 import type { SchedulerObserver } from "./events/observer.ts";
 import { checkOptions } from "../_options.ts";
+import type { Job } from "./job/job.ts";
+import type { ResolvedConfig } from "./job/config.ts";
+import type { ActiveRun } from "./loop/_active_run.ts";
 
 function requireMethods(
   what: string,
@@ -167,4 +170,24 @@ export function notifyObserver(
   } catch (error) {
     report(error);
   }
+}
+
+/** What the handles see of a `run()` of `job`. */
+export function activeRun<D>(
+  job: Job<D>,
+  store: StateStore,
+  config: ResolvedConfig,
+): ActiveRun {
+  let markLoaded!: () => void;
+  const loaded = new Promise<void>((resolve) => markLoaded = resolve);
+  return {
+    jobId: job.jobId,
+    store,
+    schedule: job.schedule,
+    maxRuns: job.maxRuns,
+    timezone: config.timezone,
+    dst: config.dst,
+    loaded,
+    markLoaded,
+  };
 }

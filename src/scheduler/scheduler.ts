@@ -30,6 +30,7 @@ import {
 } from "./events/observer.ts";
 import type { SchedulerReport } from "./events/report.ts";
 import {
+  activeRun,
   forwardPartEvents,
   notifyObserver,
   requireEventType,
@@ -82,13 +83,8 @@ export interface RunOptions {
  * scheduler.addEventListener("run-completed", (event) => {
  *   console.log(event.detail.triggerCount, event.detail.status);
  * });
- * const job = Job.withoutDeps(
- *   "heartbeat",
- *   Schedule.interval(20),
- *   Task.fromAsync(async ({ run }) => {
- *     console.log("beat", run.scheduledAt.toISOString());
- *   }),
- * ).withMaxRuns(5);
+ * const beat = Task.fromSync(({ run }) => console.log(run.scheduledAt));
+ * const job = Job.withoutDeps("heartbeat", Schedule.interval(20), beat).withMaxRuns(5);
  * const report = await scheduler.run(job);
  * console.log(report.stopReason, report.history.length); // terminal 5
  * ```
@@ -253,6 +249,8 @@ export class Scheduler extends EventTarget {
     });
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
+    const active = activeRun(job, this.#store, this.#config);
+    this.#control.attachRun(active);
     let finished = false;
     // Runs once, before scheduler-stopped is dispatched: a listener of that
     // event may already start the next run().
@@ -265,18 +263,24 @@ export class Scheduler extends EventTarget {
       this.#runningJobId = undefined;
     };
     try {
-      return await new Engine({
+      const report = await new Engine({
         job,
         config: this.#config,
         store: this.#store,
         guard: this.#guard,
         control: this.#control,
-        listens: (type) => this.#listens(type),
-        dispatch: (event) => this.#dispatch(event),
+        listens: (type) => type === "state-loaded" || this.#listens(type),
+        dispatch: (event) => {
+          if (event.type === "state-loaded") active.markLoaded();
+          this.#dispatch(event);
+        },
         finish,
       }).run();
-    } finally {
-      finish();
+      this.#control.settleRun({ report }, finish);
+      return report;
+    } catch (error) {
+      this.#control.settleRun({ error }, finish);
+      throw error;
     }
   }
 
