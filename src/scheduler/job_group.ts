@@ -102,6 +102,7 @@ export class JobGroup {
   readonly #jobs = new Map<string, ScheduledJob>();
   readonly #settled: Promise<SchedulerReport>[] = [];
   #firstError: { error: unknown } | undefined;
+  #shutDown = false;
 
   /**
    * A group with what its jobs share.
@@ -145,7 +146,8 @@ export class JobGroup {
    * @param task What runs.
    * @returns The running job.
    * @throws {InvalidJobError} kind `other` for a missing or repeated job id,
-   * or anything `schedule()` refuses.
+   * or anything `schedule()` refuses, and once the group was shut down or
+   * cancelled (a job started then would run outside it).
    *
    * @example
    * ```ts
@@ -166,6 +168,20 @@ export class JobGroup {
         key !== "store" && key !== "guard" && key !== "signal"
       ),
     });
+    const stopped = this.#shutDown
+      ? "shut down"
+      : this.#stop.signal.aborted
+      ? "cancelled (by cancel(), its signal or a failed job)"
+      : undefined;
+    if (stopped !== undefined) {
+      // A job started now would run outside the group: nothing would stop it.
+      throw new InvalidJobError(
+        `JobGroup.schedule(): the group was ${stopped}; ${
+          JSON.stringify(given?.jobId)
+        } was not started`,
+        { kind: InvalidJobKind.Other },
+      );
+    }
     if (given?.jobId === undefined) {
       throw new InvalidJobError(
         "JobGroup.schedule() needs a jobId: the jobs share one store",
@@ -237,6 +253,7 @@ export class JobGroup {
    * ```
    */
   shutdown(): void {
+    this.#shutDown = true;
     for (const job of this.#jobs.values()) job.shutdown();
   }
 

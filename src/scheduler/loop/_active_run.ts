@@ -10,10 +10,7 @@ import { Schedule } from "../../schedule/schedule.ts";
 import type { DstPolicy } from "../../schedule/dst_policy.ts";
 import type { StateStore } from "../../store/state_store.ts";
 import type { SchedulerReport } from "../events/report.ts";
-import { describeValue, invalid } from "../../errors.ts";
-
-/** At most as many as `Schedule.nextRuns` lists. */
-const MAX_NEXT_RUNS = 10_000;
+import { checkNextRunsCount } from "../../schedule/_next_runs.ts";
 
 /** The active `run()`, as a handle sees it. */
 export interface ActiveRun {
@@ -37,13 +34,7 @@ export async function nextRunsOf(
   run: ActiveRun | undefined,
   count: number,
 ): Promise<Date[]> {
-  if (!Number.isSafeInteger(count) || count < 0 || count > MAX_NEXT_RUNS) {
-    throw invalid(
-      `nextRuns count must be a whole number from 0 to ${MAX_NEXT_RUNS}, got ${
-        describeValue(count)
-      }`,
-    );
-  }
+  checkNextRunsCount(count);
   if (run === undefined || count === 0) return [];
   await run.loaded;
   const state = await run.store.load(run.jobId);
