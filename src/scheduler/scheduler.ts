@@ -5,6 +5,7 @@
  * @module
  */
 
+import { jsonSafe } from "../_json_tokens.ts";
 import { describeValue, invalid, SchedulerError } from "../errors.ts";
 import {
   type ExecutionGuard,
@@ -288,7 +289,8 @@ export class Scheduler extends EventTarget {
     return this.#observer !== undefined || this.#listeners.has(type);
   }
 
-  #dispatch(detail: SchedulerEvent): void {
+  #dispatch(event: SchedulerEvent): void {
+    const detail = jsonSafe(event);
     const observer = this.#observer;
     const type = detail.type;
     if (observer !== undefined) notifyObserver(observer, detail);
