@@ -8,7 +8,7 @@
  */
 
 import { InvalidJobKind } from "../constants.ts";
-import { InvalidJobError } from "../errors.ts";
+import { describeThrown, InvalidJobError } from "../errors.ts";
 import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import { checkOptions } from "../_options.ts";
 import { InMemoryStateStore } from "../store/in_memory.ts";
@@ -103,6 +103,7 @@ export class JobGroup {
   readonly #settled: Promise<SchedulerReport>[] = [];
   #firstError: { error: unknown } | undefined;
   #shutDown = false;
+  #awaited = false;
 
   /**
    * A group with what its jobs share.
@@ -212,6 +213,13 @@ export class JobGroup {
     this.#settled.push(job.done.catch((error) => {
       // One failed job stops the group: its store or guard is likely gone
       // for the others too, and a half-running service is worse than none.
+      if (this.#firstError === undefined && !this.#awaited) {
+        console.error(
+          `scheduler: job ${JSON.stringify(job.jobId)} of a JobGroup stopped: ${
+            describeThrown(error)
+          }; the group stops its other jobs (await jobs.done() to handle it)`,
+        );
+      }
       this.#firstError ??= { error };
       this.#stop.abort(error);
       return undefined as unknown as SchedulerReport;
@@ -274,6 +282,7 @@ export class JobGroup {
    * ```
    */
   async done(): Promise<SchedulerReport[]> {
+    this.#awaited = true;
     const reports = await Promise.all(this.#settled);
     if (this.#firstError !== undefined) throw this.#firstError.error;
     return reports;

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { describeThrown } from "../errors.ts";
 import { SchedulerHandle } from "./control.ts";
 import type { SchedulerReport } from "./events/report.ts";
 import type { Scheduler } from "./scheduler.ts";
@@ -30,6 +31,7 @@ export class ScheduledJob extends SchedulerHandle {
   /** The scheduler running it, for `addEventListener`. */
   readonly scheduler: Scheduler;
   readonly #done: Promise<SchedulerReport>;
+  #observed = false;
 
   /**
    * Wraps a started run. `schedule()` builds these; there is no reason to
@@ -48,13 +50,26 @@ export class ScheduledJob extends SchedulerHandle {
     this.jobId = started.jobId;
     this.scheduler = started.scheduler;
     this.#done = started.run(started.scheduler);
+    // A quick-start program that never looks at `done` would die of an
+    // unhandled rejection when the job fails: say so on stderr instead.
+    this.#done.catch((error) => {
+      if (this.#observed) return;
+      console.error(
+        `scheduler: job ${JSON.stringify(this.jobId)} stopped: ${
+          describeThrown(error)
+        } (await or catch job.done to handle it)`,
+      );
+    });
   }
 
   /**
    * Settles when the job stops: resolves with its report (`terminal`,
    * `cancelled`, `shutdown`), or rejects with the error that stopped it
-   * (`StoreError`, `ExecutionGuardError`, `TaskJoinError`). Await or catch
-   * it: an unobserved rejection ends a Deno process, as any would.
+   * (`StoreError`, `ExecutionGuardError`, `TaskJoinError`); the event
+   * `scheduler-stopped` (reason `failed`) says so too. Once read, it is
+   * yours to await or catch (an unobserved rejection ends a Deno process);
+   * a job whose `done` is never read reports its failure with one
+   * `console.error` line naming it instead.
    *
    * @example
    * ```ts
@@ -64,6 +79,7 @@ export class ScheduledJob extends SchedulerHandle {
    * ```
    */
   override get done(): Promise<SchedulerReport> {
+    this.#observed = true;
     return this.#done;
   }
 }
