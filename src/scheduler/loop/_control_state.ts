@@ -6,7 +6,11 @@
  */
 
 import { TriggerNowErrorKind } from "../../constants.ts";
-import { triggerNowError, type TriggerNowOptions } from "../run/manual.ts";
+import {
+  requestedInstant,
+  triggerNowError,
+  type TriggerNowOptions,
+} from "../run/manual.ts";
 import type { RunRecord, SchedulerReport } from "../events/report.ts";
 import { type ActiveRun, nextRunsOf, RunOutcome } from "./_active_run.ts";
 
@@ -86,6 +90,11 @@ export class ControlState {
 
   /** Starts a manual run, or rejects when no `run()` can take one. */
   triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
+    try {
+      requestedInstant(options); // a typo is named whether or not a run is active
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#trigger === undefined) {
       return Promise.reject(
         triggerNowError(undefined, TriggerNowErrorKind.NotRunning),
