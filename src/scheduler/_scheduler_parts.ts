@@ -15,7 +15,7 @@ import type { SchedulerObserver } from "./events/observer.ts";
 import { checkOptions } from "../_options.ts";
 import type { Job } from "./job/job.ts";
 import type { ResolvedConfig } from "./job/config.ts";
-import type { ActiveRun } from "./loop/_active_run.ts";
+import type { RunView } from "./loop/_run_view.ts";
 
 function requireMethods(
   what: string,
@@ -177,7 +177,7 @@ export function activeRun<D>(
   job: Job<D>,
   store: StateStore,
   config: ResolvedConfig,
-): ActiveRun {
+): RunView {
   let markLoaded!: () => void;
   const loaded = new Promise<void>((resolve) => markLoaded = resolve);
   return {

@@ -12,7 +12,7 @@ import {
   type TriggerNowOptions,
 } from "../run/manual.ts";
 import type { RunRecord, SchedulerReport } from "../events/report.ts";
-import { type ActiveRun, nextRunsOf, RunOutcome } from "./_active_run.ts";
+import { nextRunsOf, RunOutcome, type RunView } from "./_run_view.ts";
 
 /** Starts a manual run of the active `run()`. */
 type ManualTrigger = (options?: TriggerNowOptions) => Promise<RunRecord>;
@@ -37,7 +37,7 @@ export class ControlState {
   #paused = false;
   #listener: (() => void) | undefined;
   #trigger: ManualTrigger | undefined;
-  #run: ActiveRun | undefined;
+  #run: RunView | undefined;
   #outcome: RunOutcome | undefined;
 
   /** The pending stop request, if any. */
@@ -104,7 +104,7 @@ export class ControlState {
   }
 
   /** Lets handles see the active `run()`'s job and store. */
-  attachRun(run: ActiveRun): void {
+  attachRun(run: RunView): void {
     this.#run = run;
   }
 

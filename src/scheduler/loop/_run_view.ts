@@ -13,7 +13,7 @@ import type { SchedulerReport } from "../events/report.ts";
 import { checkNextRunsCount } from "../../schedule/_next_runs.ts";
 
 /** The active `run()`, as a handle sees it. */
-export interface ActiveRun {
+export interface RunView {
   readonly jobId: string;
   readonly store: StateStore;
   readonly schedule: Schedule;
@@ -31,7 +31,7 @@ export interface ActiveRun {
  * `nextRun()` gives), the rest from the schedule after it, within `maxRuns`.
  */
 export async function nextRunsOf(
-  run: ActiveRun | undefined,
+  run: RunView | undefined,
   count: number,
 ): Promise<Date[]> {
   checkNextRunsCount(count);
