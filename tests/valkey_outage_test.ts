@@ -12,6 +12,7 @@ import {
   InMemoryStateStore,
   InvalidJobError,
   Job,
+  MissedRunPolicy,
   Schedule,
   Scheduler,
   type SchedulerEvent,
@@ -221,7 +222,7 @@ valkeyTest(
       });
       try {
         const start = Date.now() + 300;
-        const times = [0, 1, 2, 3].map((i) => start + i * 60);
+        const times = [0, 1, 2, 3].map((i) => start + i * 100);
         const key = (at: number) => guard.leaseKey("garbage-job", new Date(at));
         await raw.set(key(times[1]), "\u0000not-a-token");
         await raw.hset(key(times[2]), "token", "x");
@@ -239,7 +240,10 @@ valkeyTest(
             Task.fromSync(({ run }) =>
               void ran.push(run.scheduledAt.getTime())
             ),
-          ),
+            // Each occurrence is decided on its own even when a busy
+            // machine makes several come due at once (catch-up-once would
+            // then skip the garbage keys this test is about).
+          ).withMissedRunPolicy(MissedRunPolicy.ReplayAll),
         );
         assert.deepEqual(ran, [times[0], times[3]]);
         assert.equal(report.stopReason, "terminal");
@@ -270,7 +274,9 @@ valkeyTest(
           "data",
           key(times[2]),
         );
-        assert.ok(Date.now() - started < 1_000, "answered without retrying");
+        // Far below the 10 s budget a retried call would take, even on a
+        // loaded machine.
+        assert.ok(Date.now() - started < 3_000, "answered without retrying");
         // Left in place for an operator to look at.
         assert.equal(await raw.type(key(times[2])), "hash");
         assert.equal(await raw.get(key(times[1])), "\u0000not-a-token");
