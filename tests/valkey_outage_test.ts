@@ -158,7 +158,12 @@ valkeyTest(
       );
       const running = scheduler.run(job);
       running.catch(() => {});
-      while (!paused) await sleep(10);
+      // Bounded: a pause that never comes fails the test instead of hanging.
+      const pauseDeadline = Date.now() + 30_000;
+      while (!paused) {
+        assert.ok(Date.now() < pauseDeadline, "the job reached its second run");
+        await sleep(10);
+      }
       scheduler.handle().cancel();
       // A guard call meets the same paused server meanwhile.
       const acquiring = assertGuardError(
