@@ -435,3 +435,23 @@ Deno.test("fields are separated by spaces and tabs only", () => {
   assertRejected("0\n9 * * *");
   assertRejected("0\u00a09 * * * *");
 });
+
+Deno.test("no occurrence past 9999-12-31: nextAfter gives undefined, nextRuns stops there", () => {
+  const cron = CronSchedule.parse("0 3 * * *");
+  assert.equal(cron.nextAfter(new Date("9999-12-31T23:59:59Z")), undefined);
+  assert.equal(
+    cron.nextAfter(new Date("9999-12-30T12:00:00Z"))?.toISOString(),
+    "9999-12-31T03:00:00.000Z",
+  );
+  // In a zone west of UTC the last local 03:00 is after the limit.
+  assert.equal(
+    cron.nextAfter(new Date("9999-12-31T12:00:00Z"), "America/Los_Angeles"),
+    undefined,
+  );
+  assert.deepEqual(
+    cron.nextRuns(5, new Date("9999-12-29T12:00:00Z")).map((at) =>
+      at.toISOString()
+    ),
+    ["9999-12-30T03:00:00.000Z", "9999-12-31T03:00:00.000Z"],
+  );
+});

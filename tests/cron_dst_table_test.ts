@@ -1,14 +1,14 @@
 /**
- * The README's daylight-saving table is the test: every row is read from
- * README.md and checked, so the documentation cannot drift from behaviour.
+ * The daylight-saving table of docs/cron.md is the test: every row is read
+ * from the guide and checked, so the documentation cannot drift from behaviour.
  */
 import assert from "node:assert/strict";
 import { CronSchedule } from "../mod.ts";
-import { readDstTable } from "./_readme_dst_table.ts";
+import { readDstTable } from "./_dst_table.ts";
 
 const table = await readDstTable();
 
-Deno.test("README DST table has rows for every zone the rules must cover", () => {
+Deno.test("the DST table has rows for every zone the rules must cover", () => {
   const zones = new Set(table.map((row) => row.zone));
   for (
     const zone of [
@@ -20,7 +20,7 @@ Deno.test("README DST table has rows for every zone the rules must cover", () =>
       "Asia/Kolkata",
     ]
   ) {
-    assert.ok(zones.has(zone), `README DST table covers ${zone}`);
+    assert.ok(zones.has(zone), `the DST table covers ${zone}`);
   }
   const policies = new Set(table.map((row) => JSON.stringify(row.dst ?? {})));
   for (

@@ -81,7 +81,12 @@ Deno.test("demo: --store memory starts fresh every time and prints no fencing to
       const result = await demo(args);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /^new state: /m);
-      assert.match(result.stdout, /^run #1 .*fencing token -$/m);
+      // On a busy machine the first 100 ms occurrence can be missed and
+      // caught up as #2: what matters is a fresh state and no token.
+      assert.match(
+        result.stdout,
+        /^run #[12] .*fencing token -( {2}\(catch-up\))?$/m,
+      );
     }
     assert.deepEqual([...Deno.readDirSync(data)], [], "nothing written");
   } finally {

@@ -214,3 +214,24 @@ Deno.test({
     );
   },
 });
+
+Deno.test("JobGroup.schedule() after shutdown() or cancel() is refused, naming the job, and starts nothing", async () => {
+  for (const stop of ["shutdown", "cancel", "signal"] as const) {
+    const controller = new AbortController();
+    const group = new JobGroup({ signal: controller.signal });
+    let ran = 0;
+    group.schedule({ everyMs: 60_000 }, { jobId: "first" }, () => void ran++);
+    if (stop === "shutdown") group.shutdown();
+    else if (stop === "cancel") group.cancel();
+    else controller.abort();
+    assert.throws(
+      () => group.schedule({ everyMs: 1 }, { jobId: "late" }, () => void ran++),
+      (error: unknown) =>
+        error instanceof InvalidJobError && /"late"/.test(error.message),
+      stop,
+    );
+    assert.deepEqual([...group.jobs.keys()], ["first"]);
+    await group.done();
+    assert.equal(ran, 0);
+  }
+});

@@ -5,14 +5,18 @@
  */
 import assert from "node:assert/strict";
 import {
+  CronSchedule,
   DenoKvExecutionGuard,
   DenoKvStateStore,
   InMemoryStateStore,
   InvalidJobError,
   Job,
+  JobGroup,
   ResilientStateStore,
   Schedule,
+  schedule,
   Scheduler,
+  ShutdownSignal,
   Task,
 } from "../mod.ts";
 import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
@@ -129,6 +133,81 @@ Deno.test("task, store and guard options refuse unknown keys", async () => {
       ),
     "completedRetention",
   );
+});
+
+Deno.test("every other options object of the public API, nested ones included, refuses unknown keys", async () => {
+  // Together with the two tests above, this lists every options object:
+  // Scheduler options, config, config.dst, run() options, Task.fromWorker,
+  // ResilientStateStore, Deno KV and Valkey stores and guards, lease
+  // configs (above); withRetry, triggerNow, schedule() and its nested
+  // retry and dst, JobGroup and JobGroup.schedule(), nextRuns options,
+  // CronSchedule.nextRuns dst and ShutdownSignal (here).
+  const job = Job.withoutDeps(
+    "j",
+    Schedule.interval(1000),
+    Task.fromSync(() => {}),
+  );
+  await assertTypo(
+    () => job.withRetry({ attempts: 3, backofMs: 100 } as Any),
+    "backofMs",
+  );
+  await assertTypo(
+    () => schedule({ everyMs: 1000 }, { maxRun: 3 } as Any, () => {}),
+    "maxRun",
+  );
+  await assertTypo(
+    () => schedule({ everyMs: 1000, every: 5 } as Any, () => {}),
+    "every",
+  );
+  await assertTypo(
+    () =>
+      schedule({ everyMs: 1000 }, {
+        retry: { attempts: 2, backofMs: [1] },
+      } as Any, () => {}),
+    "backofMs",
+  );
+  await assertTypo(
+    () => schedule("0 3 * * *", { dst: { overlapp: "both" } } as Any, () => {}),
+    "overlapp",
+  );
+  await assertTypo(() => new JobGroup({ stor: undefined } as Any), "stor");
+  const group = new JobGroup();
+  await assertTypo(
+    () => group.schedule({ everyMs: 1000 }, { jobID: "x" } as Any, () => {}),
+    "jobID",
+  );
+  await assertTypo(
+    () => Schedule.nextRuns(Schedule.interval(1000), 1, { form: 0 } as Any),
+    "form",
+  );
+  await assertTypo(
+    () =>
+      CronSchedule.parse("0 3 * * *").nextRuns(1, new Date(), "UTC", {
+        gapp: "skip",
+      } as Any),
+    "gapp",
+  );
+  await assertTypo(
+    () => new ShutdownSignal({ signal: ["SIGINT"] } as Any),
+    "signal",
+  );
+  // triggerNow checks its options before anything else: the typo is named
+  // even with no run() active.
+  const handle = new Scheduler({}, new InMemoryStateStore()).handle();
+  await assertTypo(
+    () => handle.triggerNow({ requestAt: Date.now() } as Any),
+    "requestAt",
+  );
+  const started = schedule("0 3 * * *", () => {});
+  try {
+    await assertTypo(
+      () => started.triggerNow({ requestAt: Date.now() } as Any),
+      "requestAt",
+    );
+  } finally {
+    started.cancel();
+    await started.done;
+  }
 });
 
 Deno.test("the known keys are still accepted", () => {

@@ -1,10 +1,10 @@
 /**
- * Daylight-saving behaviour: every row of the README's DST table (the cron(8)
+ * Daylight-saving behaviour: every row of the DST table in docs/cron.md (the cron(8)
  * rules, checked against ours by tests/cron_dst_table_test.ts) run through
  * each library; a cell shows ✓ when the library fires at exactly the
  * documented instants, else the instants it fires at.
  */
-import { type DstRow, readDstTable } from "../../tests/_readme_dst_table.ts";
+import { type DstRow, readDstTable } from "../../tests/_dst_table.ts";
 import { installFakeClock } from "../../tests/_fake_time.ts";
 import { type CronWalker, cronWalkers } from "./_cron_walkers.ts";
 import { describeError, type Section, table } from "./_report.ts";
@@ -71,9 +71,9 @@ export async function measureDst(): Promise<Section> {
     `${agree.get(contender.name)} / ${defaultRows}`,
   ]);
   return {
-    title: "Daylight saving: the README's cron(8) table",
+    title: "Daylight saving: the cron(8) table of docs/cron.md",
     body: [
-      "Each row of the DST table in README.md (section \"Daylight-saving rules\"): after the instant in `after`, the first occurrences each library computes, against the instants cron(8)'s rules give (`expected`). ✓ means exactly those instants; ✗ lists what the library computes instead. Rows with explicit rules use ours' `DstPolicy`, which the peers have no equivalent of. node-cron only computes from the current time, so it runs under a fake `Date` set to `after`.",
+      "Each row of the DST table in docs/cron.md (section \"Daylight-saving rules\"): after the instant in `after`, the first occurrences each library computes, against the instants cron(8)'s rules give (`expected`). ✓ means exactly those instants; ✗ lists what the library computes instead. Rows with explicit rules use ours' `DstPolicy`, which the peers have no equivalent of. node-cron only computes from the current time, so it runs under a fake `Date` set to `after`.",
       "",
       "Rows with the default (cron(8)) rules that each library gets exactly right:",
       "",

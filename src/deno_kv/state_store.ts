@@ -7,6 +7,7 @@
  * @module
  */
 
+import { requireDenoKv } from "./_require_deno.ts";
 import {
   InvalidJobKind,
   StoreErrorKind,
@@ -163,6 +164,9 @@ export class DenoKvStateStore implements CreateIfAbsentStateStore {
    * Opens a Deno KV database (a file path, `":memory:"`, or Deno's default
    * database when omitted) and a store on it; `close()` closes it.
    *
+   * @throws {InvalidJobError} kind `other` (as a rejection) on a runtime
+   * without `Deno.openKv` (Node, Bun, Deno without `--unstable-kv`).
+   *
    * @example
    * ```ts
    * import { DenoKvStateStore } from "@cloudiful/scheduler";
@@ -178,6 +182,7 @@ export class DenoKvStateStore implements CreateIfAbsentStateStore {
       what: "DenoKvStateStore.open options",
       known: ["keyPrefix", "retryBudgetMs"],
     });
+    requireDenoKv("DenoKvStateStore.open()");
     const prefix = validateKeyPrefix(
       options?.keyPrefix === undefined
         ? DEFAULT_STATE_KEY_PREFIX

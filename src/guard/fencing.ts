@@ -8,6 +8,8 @@
  * @module
  */
 
+import { jsonSafe } from "../_json_tokens.ts";
+
 /**
  * The detail of the `fencing-reset` event an execution guard dispatches
  * when it finds the fencing counter of a job gone or behind a token it has
@@ -73,11 +75,11 @@ export class FencingWatch {
       this.#highest.set(jobId, fencingToken);
     }
     if (counter === "present" || previous === undefined) return undefined;
-    return {
+    return jsonSafe<FencingResetDetail>({
       type: "fencing-reset",
       jobId,
       previousFencingToken: previous,
       fencingToken,
-    };
+    });
   }
 }

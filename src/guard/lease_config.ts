@@ -47,7 +47,7 @@ export const DEFAULT_COMPLETED_RETENTION_MS = 3_600_000;
  * these into expiries (Deno KV refuses `expireIn` beyond ~8.2e15 ms), and a
  * lease longer than a year is a configuration mistake.
  */
-export const MAX_LEASE_MS = 365 * 24 * 3_600_000;
+export const MAX_LEASE_MS: number = 365 * 24 * 3_600_000;
 
 function leaseError(message: string): ExecutionGuardError {
   return new ExecutionGuardError(message, {

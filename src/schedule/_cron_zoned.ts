@@ -21,7 +21,7 @@ import type { ResolvedDstRules } from "./dst_policy.ts";
 import type { TimeZoneRules } from "./_time_zone.ts";
 
 /** How far ahead a search may look before it concludes there is nothing. */
-export const CRON_SEARCH_HORIZON_MS = 400 * 366 * 86_400_000;
+export const CRON_SEARCH_HORIZON_MS: number = 400 * 366 * 86_400_000;
 
 /**
  * The first instant strictly after `after` (epoch ms) at which the pattern

@@ -8,6 +8,7 @@
  */
 
 import { describeValue, invalid } from "../errors.ts";
+import { MAX_STORABLE_MS } from "./_civil.ts";
 
 /** The most occurrences one call lists: a preview, not a data export. */
 export const MAX_NEXT_RUNS = 10_000;
@@ -28,16 +29,10 @@ export function startOfListing(from: unknown): number {
 }
 
 /**
- * Up to `count` instants, each strictly after the one before, starting
- * strictly after `from`; fewer when `after` finds no more.
- *
- * @throws {InvalidJobError} kind `other` for a `count` that is not a whole
- * number from 0 to {@linkcode MAX_NEXT_RUNS}.
+ * Throws `InvalidJobError` unless `count` is a whole number from 0 to
+ * {@linkcode MAX_NEXT_RUNS}.
  */
-export function listOccurrences(
-  count: unknown,
-  walk: { from: number; after: (ms: number) => number | null | undefined },
-): Date[] {
+export function checkNextRunsCount(count: unknown): asserts count is number {
   if (
     typeof count !== "number" || !Number.isSafeInteger(count) || count < 0 ||
     count > MAX_NEXT_RUNS
@@ -48,11 +43,27 @@ export function listOccurrences(
       }`,
     );
   }
+}
+
+/**
+ * Up to `count` instants, each strictly after the one before, starting
+ * strictly after `from`; fewer when `after` finds no more or the
+ * next is past 9999-12-31.
+ *
+ * @throws {InvalidJobError} kind `other` for a `count` that is not a whole
+ * number from 0 to {@linkcode MAX_NEXT_RUNS}.
+ */
+export function listOccurrences(
+  count: unknown,
+  walk: { from: number; after: (ms: number) => number | null | undefined },
+): Date[] {
+  checkNextRunsCount(count);
   const runs: Date[] = [];
   let cursor = walk.from;
   while (runs.length < count) {
     const next = walk.after(cursor);
-    if (next === null || next === undefined) break;
+    // Past 9999-12-31 no job state can hold an instant: the listing ends.
+    if (next === null || next === undefined || next > MAX_STORABLE_MS) break;
     runs.push(new Date(next));
     cursor = next;
   }

@@ -15,6 +15,7 @@ import {
   resolveDstRules,
   validateDstPolicy,
 } from "./dst_policy.ts";
+import { MAX_STORABLE_MS } from "./_civil.ts";
 import { timeZoneRules } from "./_time_zone.ts";
 import { listOccurrences, startOfListing } from "./_next_runs.ts";
 
@@ -86,8 +87,9 @@ export class CronSchedule {
    * omitted, as in the scheduler (never the machine's `TZ`).
    * @param dst Overrides of the daylight-saving rules.
    * @returns The instant, or `undefined` when there is none within 400 years
-   * (an expression whose only matches fall in skipped local times) or before
-   * the end of the `Date` range. The search is bounded; it never loops.
+   * (an expression whose only matches fall in skipped local times), or none
+   * up to 9999-12-31T23:59:59.999Z, the last instant a job state (RFC 3339)
+   * can hold. The search is bounded; it never loops.
    * @throws {InvalidJobError} kind `timezone` for an unknown zone, kind
    * `other` for an invalid `dst` or an `after` that is not a valid `Date`.
    *
@@ -121,7 +123,8 @@ export class CronSchedule {
    * @param after Epoch milliseconds to search from (exclusive).
    * @param timezone An IANA zone name; UTC when omitted.
    * @param dst Overrides of the daylight-saving rules.
-   * @returns Epoch milliseconds of the next occurrence, or `undefined`.
+   * @returns Epoch milliseconds of the next occurrence, or `undefined` (none
+   * up to 9999-12-31, as for `nextAfter`).
    *
    * @example
    * ```ts
@@ -143,12 +146,14 @@ export class CronSchedule {
         { kind: InvalidJobKind.Other },
       );
     }
-    return nextZonedOccurrence(
+    const next = nextZonedOccurrence(
       this.#pattern,
       after,
       timeZoneRules(timezone),
       resolveDstRules(this.#pattern.fixedTime, validateDstPolicy(dst)),
     );
+    // Past 9999-12-31 no job state can hold the instant: the schedule ends.
+    return next === undefined || next > MAX_STORABLE_MS ? undefined : next;
   }
 
   /**

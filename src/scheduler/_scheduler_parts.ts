@@ -6,13 +6,21 @@
  * @module
  */
 
-import { describeThrown, describeValue, invalid } from "../errors.ts";
+import {
+  describeThrown,
+  describeValue,
+  invalid,
+  SchedulerError,
+} from "../errors.ts";
 import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import type { FencingResetDetail } from "../guard/fencing.ts";
 import type { StateStore, StoreEventDetail } from "../store/state_store.ts";
 import { SCHEDULER_EVENT_TYPES, type SchedulerEvent } from "./events/events.ts";
 import type { SchedulerObserver } from "./events/observer.ts";
 import { checkOptions } from "../_options.ts";
+import { Job } from "./job/job.ts";
+import type { ResolvedConfig } from "./job/config.ts";
+import type { RunView } from "./loop/_run_view.ts";
 
 function requireMethods(
   what: string,
@@ -49,6 +57,26 @@ export function requireParts(
   }
   if (observer !== undefined) {
     requireMethods("the observer", observer, ["onEvent"]);
+  }
+}
+
+/**
+ * Refuses a second `run()` while one is active (one job at a time) and
+ * anything but a `Job`.
+ */
+export function requireRunnable(
+  job: unknown,
+  runningJobId: string | undefined,
+): void {
+  if (runningJobId !== undefined) {
+    throw new SchedulerError(
+      `this scheduler is already running job ${
+        JSON.stringify(runningJobId)
+      }; a scheduler runs one job at a time (create another Scheduler)`,
+    );
+  }
+  if (!(job instanceof Job)) {
+    throw invalid(`run() needs a Job, got ${describeValue(job)}`);
   }
 }
 
@@ -167,4 +195,24 @@ export function notifyObserver(
   } catch (error) {
     report(error);
   }
+}
+
+/** What the handles see of a `run()` of `job`. */
+export function activeRun<D>(
+  job: Job<D>,
+  store: StateStore,
+  config: ResolvedConfig,
+): RunView {
+  let markLoaded!: () => void;
+  const loaded = new Promise<void>((resolve) => markLoaded = resolve);
+  return {
+    jobId: job.jobId,
+    store,
+    schedule: job.schedule,
+    maxRuns: job.maxRuns,
+    timezone: config.timezone,
+    dst: config.dst,
+    loaded,
+    markLoaded,
+  };
 }

@@ -7,7 +7,7 @@
 // deno-lint-ignore no-unused-vars -- resolves {@linkcode TriggerNowErrorKind} in the JSDoc
 import type { TriggerNowErrorKind } from "../constants.ts";
 import type { TriggerNowOptions } from "./run/manual.ts";
-import type { RunRecord } from "./events/report.ts";
+import type { RunRecord, SchedulerReport } from "./events/report.ts";
 import {
   type ControlState,
   defaultCancelReason,
@@ -15,7 +15,10 @@ import {
 
 /**
  * Controls a scheduler from outside its `run()`: stop it, pause and resume it,
- * run its job now. Every handle of a scheduler controls the same state.
+ * run its job now, read its next runs, await its report. Every handle of a
+ * scheduler controls the same state; the object `schedule()` returns and the
+ * entries of a `JobGroup` are handles too (`ScheduledJob` extends this class),
+ * so they all share these controls.
  *
  * @example Stop a scheduler on a signal from elsewhere
  * ```ts
@@ -32,8 +35,73 @@ export class SchedulerHandle {
   readonly #control: ControlState;
 
   /** @internal Use `Scheduler.handle()`. */
-  constructor(control: ControlState) {
-    this.#control = control;
+  constructor(control: ControlState | SchedulerHandle) {
+    this.#control = control instanceof SchedulerHandle
+      ? control.#control
+      : control;
+  }
+
+  /**
+   * The report of the active `run()` (or, with none active, of the next
+   * one): resolves with it, or rejects with the error `run()` rejects with.
+   * Nobody awaiting it does not make an unhandled rejection.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryStateStore, Job, Schedule, Scheduler, Task } from "@cloudiful/scheduler";
+   * const scheduler = new Scheduler({}, new InMemoryStateStore());
+   * const handle = scheduler.handle();
+   * const job = Job.withoutDeps("once", Schedule.atTimes([Date.now()]), Task.fromSync(() => {}));
+   * void scheduler.run(job);
+   * console.log((await handle.done).stopReason); // terminal
+   * ```
+   */
+  get done(): Promise<SchedulerReport> {
+    return this.#control.done;
+  }
+
+  /**
+   * The next occurrence of the active (or last) `run()`'s job not yet taken
+   * off its schedule, as the store holds it (saved before each run starts);
+   * `null` once the schedule is exhausted, the state was deleted, or before
+   * any `run()`. Waits for the run to load its state.
+   *
+   * @returns The instant, or `null`.
+   * @throws {StoreError} (as a rejection) when the store cannot be read.
+   *
+   * @example
+   * ```ts
+   * import { schedule } from "@cloudiful/scheduler";
+   * const job = schedule("0 3 * * *", { timezone: "Europe/Berlin" }, () => {});
+   * const next = await job.nextRun(); // 03:00 Berlin time, as a Date
+   * job.cancel();
+   * await job.done;
+   * ```
+   */
+  async nextRun(): Promise<Date | null> {
+    return (await this.#control.nextRuns(1))[0] ?? null;
+  }
+
+  /**
+   * Up to `count` next runs: the one {@linkcode SchedulerHandle.nextRun}
+   * gives, then the schedule's occurrences after it, within `maxRuns`.
+   *
+   * @param count A whole number from 0 to 10 000.
+   * @returns The instants, oldest first.
+   * @throws {InvalidJobError} (as a rejection) for a bad `count`.
+   * @throws {StoreError} (as a rejection) when the store cannot be read.
+   *
+   * @example
+   * ```ts
+   * import { schedule } from "@cloudiful/scheduler";
+   * const job = schedule({ everyMs: 60_000 }, { maxRuns: 2 }, () => {});
+   * console.log((await job.nextRuns(5)).length); // 2
+   * job.cancel();
+   * await job.done;
+   * ```
+   */
+  async nextRuns(count: number): Promise<Date[]> {
+    return await this.#control.nextRuns(count);
   }
 
   /**

@@ -8,7 +8,7 @@
  */
 
 import { InvalidJobKind } from "../constants.ts";
-import { InvalidJobError } from "../errors.ts";
+import { describeThrown, InvalidJobError } from "../errors.ts";
 import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import { checkOptions } from "../_options.ts";
 import { InMemoryStateStore } from "../store/in_memory.ts";
@@ -102,6 +102,8 @@ export class JobGroup {
   readonly #jobs = new Map<string, ScheduledJob>();
   readonly #settled: Promise<SchedulerReport>[] = [];
   #firstError: { error: unknown } | undefined;
+  #shutDown = false;
+  #awaited = false;
 
   /**
    * A group with what its jobs share.
@@ -145,7 +147,8 @@ export class JobGroup {
    * @param task What runs.
    * @returns The running job.
    * @throws {InvalidJobError} kind `other` for a missing or repeated job id,
-   * or anything `schedule()` refuses.
+   * or anything `schedule()` refuses, and once the group was shut down or
+   * cancelled (a job started then would run outside it).
    *
    * @example
    * ```ts
@@ -166,6 +169,20 @@ export class JobGroup {
         key !== "store" && key !== "guard" && key !== "signal"
       ),
     });
+    const stopped = this.#shutDown
+      ? "shut down"
+      : this.#stop.signal.aborted
+      ? "cancelled (by cancel(), its signal or a failed job)"
+      : undefined;
+    if (stopped !== undefined) {
+      // A job started now would run outside the group: nothing would stop it.
+      throw new InvalidJobError(
+        `JobGroup.schedule(): the group was ${stopped}; ${
+          JSON.stringify(given?.jobId)
+        } was not started`,
+        { kind: InvalidJobKind.Other },
+      );
+    }
     if (given?.jobId === undefined) {
       throw new InvalidJobError(
         "JobGroup.schedule() needs a jobId: the jobs share one store",
@@ -196,6 +213,13 @@ export class JobGroup {
     this.#settled.push(job.done.catch((error) => {
       // One failed job stops the group: its store or guard is likely gone
       // for the others too, and a half-running service is worse than none.
+      if (this.#firstError === undefined && !this.#awaited) {
+        console.error(
+          `scheduler: job ${JSON.stringify(job.jobId)} of a JobGroup stopped: ${
+            describeThrown(error)
+          }; the group stops its other jobs (await jobs.done() to handle it)`,
+        );
+      }
       this.#firstError ??= { error };
       this.#stop.abort(error);
       return undefined as unknown as SchedulerReport;
@@ -237,6 +261,7 @@ export class JobGroup {
    * ```
    */
   shutdown(): void {
+    this.#shutDown = true;
     for (const job of this.#jobs.values()) job.shutdown();
   }
 
@@ -275,6 +300,7 @@ export class JobGroup {
    * ```
    */
   async done(): Promise<SchedulerReport[]> {
+    this.#awaited = true;
     const reports = await Promise.all(this.#settled);
     if (this.#firstError !== undefined) throw this.#firstError.error;
     return reports;

@@ -318,7 +318,6 @@ export function schedule(
   }
   return new ScheduledJob({
     scheduler,
-    store,
     jobId: job.jobId,
     run: (started) => started.run(job, signal === undefined ? {} : { signal }),
   });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeValue, invalid, SchedulerError } from "../errors.ts";
+import { jsonSafe } from "../_json_tokens.ts";
 import {
   type ExecutionGuard,
   NoopExecutionGuard,
@@ -22,7 +22,7 @@ import { SchedulerHandle } from "./control.ts";
 import { ControlState } from "./loop/_control_state.ts";
 import { Engine } from "./loop/_engine.ts";
 import type { SchedulerEvent, SchedulerEventMap } from "./events/events.ts";
-import { Job } from "./job/job.ts";
+import type { Job } from "./job/job.ts";
 import {
   LogObserver,
   NoopObserver,
@@ -30,10 +30,12 @@ import {
 } from "./events/observer.ts";
 import type { SchedulerReport } from "./events/report.ts";
 import {
+  activeRun,
   forwardPartEvents,
   notifyObserver,
   requireEventType,
   requireParts,
+  requireRunnable,
   runSignal,
 } from "./_scheduler_parts.ts";
 import { runTelemetry } from "../telemetry/_registered.ts";
@@ -83,13 +85,8 @@ export interface RunOptions {
  * scheduler.addEventListener("run-completed", (event) => {
  *   console.log(event.detail.triggerCount, event.detail.status);
  * });
- * const job = Job.withoutDeps(
- *   "heartbeat",
- *   Schedule.interval(20),
- *   Task.fromAsync(async ({ run }) => {
- *     console.log("beat", run.scheduledAt.toISOString());
- *   }),
- * ).withMaxRuns(5);
+ * const beat = Task.fromSync(({ run }) => console.log(run.scheduledAt));
+ * const job = Job.withoutDeps("heartbeat", Schedule.interval(20), beat).withMaxRuns(5);
  * const report = await scheduler.run(job);
  * console.log(report.stopReason, report.history.length); // terminal 5
  * ```
@@ -233,16 +230,7 @@ export class Scheduler extends EventTarget {
     job: Job<D>,
     options: RunOptions = {},
   ): Promise<SchedulerReport> {
-    if (this.#runningJobId !== undefined) {
-      throw new SchedulerError(
-        `this scheduler is already running job ${
-          JSON.stringify(this.#runningJobId)
-        }; a scheduler runs one job at a time (create another Scheduler)`,
-      );
-    }
-    if (!(job instanceof Job)) {
-      throw invalid(`run() needs a Job, got ${describeValue(job)}`);
-    }
+    requireRunnable(job, this.#runningJobId);
     const signal = runSignal(options);
     this.#runningJobId = job.jobId;
     const telemetry = runTelemetry();
@@ -256,6 +244,8 @@ export class Scheduler extends EventTarget {
     });
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
+    const active = activeRun(job, this.#store, this.#config);
+    this.#control.attachRun(active);
     let finished = false;
     // Runs once, before scheduler-stopped is dispatched: a listener of that
     // event may already start the next run().
@@ -269,19 +259,25 @@ export class Scheduler extends EventTarget {
       this.#runningJobId = undefined;
     };
     try {
-      return await new Engine({
+      const report = await new Engine({
         job,
         config: this.#config,
         store: this.#store,
         guard: this.#guard,
         control: this.#control,
         tracer: telemetry?.tracer,
-        listens: (type) => this.#listens(type),
-        dispatch: (event) => this.#dispatch(event),
+        listens: (type) => type === "state-loaded" || this.#listens(type),
+        dispatch: (event) => {
+          if (event.type === "state-loaded") active.markLoaded();
+          this.#dispatch(event);
+        },
         finish,
       }).run();
-    } finally {
-      finish();
+      this.#control.settleRun({ report }, finish);
+      return report;
+    } catch (error) {
+      this.#control.settleRun({ error }, finish);
+      throw error;
     }
   }
 
@@ -289,7 +285,8 @@ export class Scheduler extends EventTarget {
     return this.#observer !== undefined || this.#listeners.has(type);
   }
 
-  #dispatch(detail: SchedulerEvent): void {
+  #dispatch(event: SchedulerEvent): void {
+    const detail = jsonSafe(event);
     const observer = this.#observer;
     const type = detail.type;
     if (observer !== undefined) notifyObserver(observer, detail);

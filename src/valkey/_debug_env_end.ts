@@ -10,7 +10,8 @@ const global = globalThis as {
   __cloudifulDebugEnv?: { had: boolean; browser: unknown };
 };
 
-const saved = global.__cloudifulDebugEnv;
+const saved: { had: boolean; browser: unknown } | undefined =
+  global.__cloudifulDebugEnv;
 if (saved !== undefined && global.process !== undefined) {
   if (saved.had) global.process.browser = saved.browser;
   else delete global.process.browser;

@@ -348,6 +348,18 @@ await step(
 );
 
 await step(
+  "DenoKvStateStore.open() refuses a runtime without Deno with InvalidJobError",
+  async () => {
+    await assert.rejects(
+      DenoKvStateStore.open(":memory:"),
+      (error) =>
+        error instanceof InvalidJobError &&
+        /needs Deno \(Deno KV is Deno only\)/.test(error.message),
+    );
+  },
+);
+
+await step(
   "schedule() in one call; a JobGroup stops on SIGTERM via ShutdownSignal",
   async () => {
     const seen = [];

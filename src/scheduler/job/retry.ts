@@ -7,6 +7,7 @@
 
 import { OverlapPolicy, RunStatus } from "../../constants.ts";
 import { describeThrown, describeValue, invalid } from "../../errors.ts";
+import { checkOptions } from "../../_options.ts";
 
 /** The longest backoff accepted: one day. */
 export const MAX_BACKOFF_MS = 86_400_000;
@@ -46,7 +47,10 @@ export function validateRetryPolicy(policy: unknown): RetryPolicy {
       `withRetry needs { attempts, backoffMs? }, got ${describeValue(policy)}`,
     );
   }
-  const { attempts, backoffMs } = policy as Record<string, unknown>;
+  const { attempts, backoffMs } = checkOptions(
+    policy as Record<string, unknown>,
+    { what: "withRetry options", known: ["attempts", "backoffMs"] },
+  );
   if (
     typeof attempts !== "number" || !Number.isSafeInteger(attempts) ||
     attempts < 1

@@ -6,8 +6,13 @@
  */
 
 import { TriggerNowErrorKind } from "../../constants.ts";
-import { triggerNowError, type TriggerNowOptions } from "../run/manual.ts";
-import type { RunRecord } from "../events/report.ts";
+import {
+  requestedInstant,
+  triggerNowError,
+  type TriggerNowOptions,
+} from "../run/manual.ts";
+import type { RunRecord, SchedulerReport } from "../events/report.ts";
+import { nextRunsOf, RunOutcome, type RunView } from "./_run_view.ts";
 
 /** Starts a manual run of the active `run()`. */
 type ManualTrigger = (options?: TriggerNowOptions) => Promise<RunRecord>;
@@ -33,6 +38,8 @@ export class ControlState {
   #listener: (() => void) | undefined;
   #trigger: ManualTrigger | undefined;
   #idle: (() => Promise<void>) | undefined;
+  #run: RunView | undefined;
+  #outcome: RunOutcome | undefined;
 
   /** The pending stop request, if any. */
   get stop(): StopRequest | undefined {
@@ -97,6 +104,11 @@ export class ControlState {
 
   /** Starts a manual run, or rejects when no `run()` can take one. */
   triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
+    try {
+      requestedInstant(options); // a typo is named whether or not a run is active
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#trigger === undefined) {
       return Promise.reject(
         triggerNowError(undefined, TriggerNowErrorKind.NotRunning),
@@ -105,11 +117,47 @@ export class ControlState {
     return this.#trigger(options);
   }
 
+  /** Lets handles see the active `run()`'s job and store. */
+  attachRun(run: RunView): void {
+    this.#run = run;
+  }
+
+  /** The next `count` runs of the active (or last) run; none before any. */
+  nextRuns(count: number): Promise<Date[]> {
+    return nextRunsOf(this.#run, count);
+  }
+
+  /** The report of the current `run()`, or of the next one. */
+  get done(): Promise<SchedulerReport> {
+    this.#outcome ??= new RunOutcome();
+    return this.#outcome.promise;
+  }
+
   /** Ends a `run()`: detaches it and uses up its stop request. */
   finishRun(): void {
     this.#listener = undefined;
     this.#trigger = undefined;
     this.#idle = undefined;
     this.#stop = undefined;
+    // The run stays visible: its next runs are read from the store after it
+    // ended too (none once the schedule is exhausted).
+    this.#run?.markLoaded();
+  }
+
+  /**
+   * Settles `done` with how the `run()` that just finished ended, after
+   * `finish` (which detaches the run) so that a handle awaiting `done` may
+   * start the next `run()` at once.
+   */
+  settleRun(
+    outcome: { report: SchedulerReport } | { error: unknown },
+    finish: () => void,
+  ): void {
+    finish();
+    const pending = this.#outcome;
+    this.#outcome = undefined;
+    if (pending === undefined) return;
+    if ("report" in outcome) pending.resolve(outcome.report);
+    else pending.reject(outcome.error);
   }
 }

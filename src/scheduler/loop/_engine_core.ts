@@ -57,13 +57,13 @@ export class EngineCore<D> {
   readonly delivery: ReturnType<typeof deliveryFor>;
   readonly history: RunHistory;
   readonly manual: ManualRequests;
-  readonly active = new Set<ActiveRun>();
+  readonly active: Set<ActiveRun> = new Set();
   readonly completions: RunOutcome[] = [];
-  readonly wakeup = new Wakeup();
+  readonly wakeup: Wakeup = new Wakeup();
   /** Settles when the state is loaded (or failed to load). */
   markLoaded!: () => void;
   // Not Promise.withResolvers: the library also runs on Node 20.
-  readonly loaded = new Promise<void>((
+  readonly loaded: Promise<void> = new Promise<void>((
     resolve,
   ) => (this.markLoaded = resolve));
   /**
@@ -75,7 +75,7 @@ export class EngineCore<D> {
   fatal: SchedulerError | undefined;
   /** Start of the newest run recorded so far, so parallel runs never move
    * `lastRunAt` backwards. */
-  newestStart = -Infinity;
+  newestStart: number = -Infinity;
   /**
    * Whether runs were given a macrotask to finish since the last burst
    * instant was taken or the last run started or completed.

@@ -9,7 +9,7 @@
 
 import type { OccurrenceCursor } from "../../schedule/_occurrences.ts";
 import type { ResolvedConfig } from "../job/config.ts";
-import { cursorAfterDecision } from "./_decide.ts";
+import { cursorAfterDecision, type DecisionInput } from "./_decide.ts";
 import type { Jitter } from "../job/_jitter.ts";
 import type { Job } from "../job/job.ts";
 
@@ -31,7 +31,10 @@ export class WakePlan<D> {
    * The parts of a decision's input that move the cursor, at the wall-clock
    * (or burst) instant `at`, which jitter shifts back to the nominal grid.
    */
-  cursorInput(cursor: OccurrenceCursor, at: number) {
+  cursorInput(
+    cursor: OccurrenceCursor,
+    at: number,
+  ): Omit<DecisionInput, "overlapPolicy" | "activeRuns" | "queued"> {
     const job = this.#job;
     const config = this.#config;
     return {

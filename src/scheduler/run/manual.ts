@@ -15,6 +15,7 @@ import {
   InvalidJobError,
   TriggerNowError,
 } from "../../errors.ts";
+import { checkOptions } from "../../_options.ts";
 import type { OccurrenceZone } from "../../schedule/_occurrences.ts";
 import type { Schedule } from "../../schedule/schedule.ts";
 import type { Decision, Trigger } from "../rules/_decide.ts";
@@ -50,13 +51,10 @@ export function requestedInstant(options: unknown): number {
   if (options === undefined) {
     return Math.floor(Date.now() / DEFAULT_WINDOW_MS) * DEFAULT_WINDOW_MS;
   }
-  if (typeof options !== "object" || options === null) {
-    throw new InvalidJobError(
-      `triggerNow options must be an object, got ${describeValue(options)}`,
-      { kind: InvalidJobKind.Other },
-    );
-  }
-  const at = (options as TriggerNowOptions).requestedAt;
+  const { requestedAt: at } = checkOptions(options as TriggerNowOptions, {
+    what: "triggerNow options",
+    known: ["requestedAt"],
+  });
   if (at === undefined) return requestedInstant(undefined);
   const ms = at instanceof Date ? at.getTime() : at;
   if (typeof ms !== "number" || !Number.isSafeInteger(ms)) {

@@ -1,11 +1,11 @@
 /**
  * Reads the daylight-saving table between the `dst-table` markers of
- * README.md: the documented cron(8) behaviour that the test suite checks and
+ * docs/cron.md: the documented cron(8) behaviour that the test suite checks and
  * `bench/compare` holds other libraries against.
  */
 import type { DstPolicy } from "../mod.ts";
 
-/** One row of the README's DST table. */
+/** One row of the DST table in docs/cron.md. */
 export interface DstRow {
   zone: string;
   expression: string;
@@ -26,15 +26,15 @@ function parseRules(text: string): DstPolicy | undefined {
   return policy as DstPolicy;
 }
 
-/** The table's rows, in README order. */
+/** The table's rows, in the guide's order. */
 export async function readDstTable(): Promise<DstRow[]> {
   const readme = await Deno.readTextFile(
-    new URL("../README.md", import.meta.url),
+    new URL("../docs/cron.md", import.meta.url),
   );
   const start = readme.indexOf("<!-- dst-table:start -->");
   const end = readme.indexOf("<!-- dst-table:end -->");
   if (start < 0 || end <= start) {
-    throw new Error("README.md lacks the dst-table:start/end markers");
+    throw new Error("docs/cron.md lacks the dst-table:start/end markers");
   }
   const rows = readme.slice(start, end).split("\n")
     .filter((line) => line.startsWith("|"))
