@@ -9,11 +9,16 @@ import {
   InMemoryStateStore,
   Job,
   MissedRunPolicy,
+  RunStatus,
   Schedule,
   Scheduler,
   type SchedulerEvent,
+  type SchedulerEventMap,
+  SchedulerStopReason,
+  StoreOperation,
   Task,
 } from "../mod.ts";
+import { jsonSafe } from "../src/_json_tokens.ts";
 import { SCHEDULER_EVENT_TYPES } from "../src/scheduler/events/events.ts";
 
 /** Runs `job` on a scheduler that records every event through an observer. */
@@ -154,5 +159,139 @@ Deno.test("the fencing-reset detail a guard dispatches on itself stringifies too
     );
   } finally {
     kv.close();
+  }
+});
+
+Deno.test("one detail of every event type stringifies, every bigint as decimal text, through the scheduler's dispatch", () => {
+  const at = new Date(Date.UTC(2026, 11, 7, 3));
+  const run = {
+    jobId: "every",
+    scheduledAt: at,
+    catchUp: false,
+    triggerCount: 3,
+  };
+  const token = 1_796_630_649_515_322n;
+  // One detail per type; the mapped type fails to compile when an event type
+  // is added without a sample here.
+  const samples: { [K in keyof SchedulerEventMap]: SchedulerEventMap[K] } = {
+    "state-loaded": {
+      type: "state-loaded",
+      jobId: "every",
+      triggerCount: 3,
+      nextRunAt: at,
+      source: "restored",
+    },
+    "state-repaired": {
+      type: "state-repaired",
+      jobId: "every",
+      triggerCount: 3,
+      previousNextRunAt: null,
+      repairedNextRunAt: at,
+    },
+    "state-reconciled": {
+      type: "state-reconciled",
+      jobId: "every",
+      triggerCount: 3,
+      previous: { fingerprint: "a", nextRunAt: at },
+      next: { fingerprint: "b", nextRunAt: null },
+    },
+    "trigger-emitted": { type: "trigger-emitted", ...run },
+    "run-reclaimed": {
+      type: "run-reclaimed",
+      ...run,
+      fencingToken: token + 1n,
+      previousFencingToken: token,
+    },
+    "run-started": {
+      type: "run-started",
+      ...run,
+      fencingToken: token,
+      attempt: 1,
+      replayed: true,
+    },
+    "run-completed": {
+      type: "run-completed",
+      ...run,
+      status: RunStatus.Failed,
+      error: "boom",
+      attempt: 2,
+    },
+    "run-retrying": {
+      type: "run-retrying",
+      ...run,
+      attempt: 2,
+      delayMs: 100,
+      error: "boom",
+    },
+    "run-timed-out": {
+      type: "run-timed-out",
+      ...run,
+      attempt: 1,
+      timeoutMs: 50,
+    },
+    "run-skipped": {
+      type: "run-skipped",
+      jobId: "every",
+      scheduledAt: at,
+      triggerCount: 3,
+      count: 2,
+      reason: "missed",
+    },
+    "execution-guard-contended": { type: "execution-guard-contended", ...run },
+    "execution-guard-acquire-failed": {
+      type: "execution-guard-acquire-failed",
+      ...run,
+      error: "damaged",
+    },
+    "execution-guard-data-damaged": {
+      type: "execution-guard-data-damaged",
+      jobId: "every",
+      error: "damaged",
+    },
+    "execution-guard-lost": { type: "execution-guard-lost", ...run },
+    "execution-guard-release-failed": {
+      type: "execution-guard-release-failed",
+      ...run,
+      error: "gone",
+    },
+    "store-degraded": {
+      type: "store-degraded",
+      jobId: "every",
+      operation: StoreOperation.Save,
+      error: "refused",
+    },
+    "store-recovered": {
+      type: "store-recovered",
+      jobId: "every",
+      operation: StoreOperation.Save,
+    },
+    "fencing-reset": {
+      type: "fencing-reset",
+      jobId: "every",
+      previousFencingToken: token,
+      fencingToken: token + 10n,
+    },
+    "terminal-state-deleted": {
+      type: "terminal-state-deleted",
+      jobId: "every",
+      triggerCount: 3,
+    },
+    "scheduler-stopped": {
+      type: "scheduler-stopped",
+      jobId: "every",
+      triggerCount: 3,
+      reason: SchedulerStopReason.Terminal,
+    },
+  };
+  assert.deepEqual(
+    Object.keys(samples).sort(),
+    [...SCHEDULER_EVENT_TYPES].sort(),
+  );
+  // What a listener receives: the scheduler passes every detail through
+  // jsonSafe before the observer and the listeners see it.
+  for (const detail of Object.values(samples)) {
+    const event = jsonSafe({ ...detail }) as SchedulerEvent;
+    assert.doesNotThrow(() => JSON.stringify(event), event.type);
+    assertJson(event);
   }
 });
