@@ -28,7 +28,7 @@ local function grant(leaseKey, hashKey, g)
 end`;
 
 /** The guard's acquire plus the in-flight record, in one step. */
-export const IN_FLIGHT_ACQUIRE = `
+export const IN_FLIGHT_ACQUIRE: string = `
 -- KEYS[1] lease key, KEYS[2] fencing counter, KEYS[3] in-flight hash
 -- ARGV[1] holder token, ARGV[2] ttl (ms), ARGV[3] record field (timestamp),
 -- ARGV[4] the record's JSON head ('{"job_id":...,"catch_up":...'), ARGV[5] floor
@@ -42,7 +42,7 @@ grant(leaseKey, hashKey, {holder = holder, ttlMs = ttlMs, field = field, head = 
 return {fence, found}`;
 
 /** The guard's release, with the record cleared if the caller owns it. */
-export const IN_FLIGHT_COMPLETE = `
+export const IN_FLIGHT_COMPLETE: string = `
 -- KEYS[1] lease key, KEYS[2] in-flight hash
 -- ARGV[1] holder token, ARGV[2] retention of the done marker (ms; 0 deletes),
 -- ARGV[3] record field
@@ -92,7 +92,7 @@ return remaining`;
  * Repeated after a lost reply, it finds the record rewritten for the new
  * holder and answers contended.
  */
-export const IN_FLIGHT_RECLAIM = `
+export const IN_FLIGHT_RECLAIM: string = `
 -- KEYS[1] lease key, KEYS[2] fencing counter, KEYS[3] in-flight hash
 -- ARGV[1] new holder token, ARGV[2] ttl (ms), ARGV[3] record field,
 -- ARGV[4] expected holder, ARGV[5] the record's JSON head, ARGV[6] floor

@@ -12,7 +12,7 @@ import { LEASE_FREE, NEXT_FENCE } from "./_lua_lib.ts";
  * Takes the occurrence if its lease key is free: allots the next fencing
  * token and sets the key to the holder's token with a millisecond expiry.
  */
-export const ACQUIRE = `
+export const ACQUIRE: string = `
 -- KEYS[1] lease key, KEYS[2] fencing counter
 -- ARGV[1] holder token, ARGV[2] ttl (ms), ARGV[3] floor (digits)
 -- returns nil when contended, else {token digits, "present" | "absent" | "behind"}
@@ -57,7 +57,7 @@ local function release(leaseKey, holder, retentionMs)
 end`;
 
 /** Marks the occurrence done if the caller still holds it. */
-export const RELEASE = `
+export const RELEASE: string = `
 -- KEYS[1] lease key
 -- ARGV[1] holder token, ARGV[2] retention of the done marker (ms; 0 deletes)
 -- returns 1 when released, 0 when the key is someone else's

@@ -52,7 +52,7 @@ end`;
  * left alone and refused like INCR refuses it: a data error, set aside by
  * `_quarantine.ts`.
  */
-export const NEXT_FENCE = `${CLOCK}
+export const NEXT_FENCE: string = `${CLOCK}
 local function next_fence(fenceKey, floor)
   local stored = redis.call("GET", fenceKey)
   local counter = stored

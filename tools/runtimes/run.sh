@@ -34,6 +34,22 @@ fi
 
 "$node" "$here/build_npm.mjs" "$root" \
   "$scratch/node_modules/@cloudiful/scheduler" "$scratch"
+# The package's own npm dependencies (from its npm: imports), as a user's
+# package manager would install them beside it. npm prunes what it did not
+# install, so the package is built again afterwards.
+dependencies=$("$node" -e '
+  const manifest = require(process.argv[1]);
+  const deps = Object.entries(manifest.dependencies ?? {});
+  console.log(deps.map(([name, range]) => `${name}@${range}`).join(" "));
+' "$scratch/node_modules/@cloudiful/scheduler/package.json")
+if [ -n "$dependencies" ]; then
+  # shellcheck disable=SC2086 # one word per dependency
+  npm install --prefix "$scratch" --no-audit --no-fund --no-save \
+    "esbuild@$esbuild_version" "bun@$bun_version" \
+    "typescript@$typescript_version" $dependencies >/dev/null
+  "$node" "$here/build_npm.mjs" "$root" \
+    "$scratch/node_modules/@cloudiful/scheduler" "$scratch"
+fi
 "$node" "$here/build_types.mjs" "$root" \
   "$scratch/node_modules/@cloudiful/scheduler" "$scratch"
 cp "$here/smoke.mjs" "$here/smoke_worker.mjs" "$here/consumer.ts" "$scratch/"
