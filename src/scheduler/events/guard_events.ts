@@ -31,6 +31,12 @@ export interface ExecutionGuardContendedEvent {
  * `ExecutionGuardError` kind `data`, such as an undecodable lease value).
  * The occurrence is treated as contended — it does not run here, as it may
  * be another instance's — and scheduling goes on with later occurrences.
+ *
+ * @example
+ * ```ts
+ * import type { ExecutionGuardAcquireFailedEvent } from "@cloudiful/scheduler";
+ * const show = (e: ExecutionGuardAcquireFailedEvent) => console.warn(e.jobId, e.scheduledAt, e.error);
+ * ```
  */
 export interface ExecutionGuardAcquireFailedEvent {
   /** The event type. */

@@ -32,6 +32,12 @@ export interface TriggerEmittedEvent {
  * An at-least-once occurrence whose holder died (its lease expired with the
  * in-flight record still there) was reclaimed by this instance; its
  * `run-started` follows, and the task sees `ctx.run.replayed === true`.
+ *
+ * @example
+ * ```ts
+ * import type { RunReclaimedEvent } from "@cloudiful/scheduler";
+ * const show = (e: RunReclaimedEvent) => console.log(e.jobId, e.scheduledAt, e.previousFencingToken, e.fencingToken);
+ * ```
  */
 export interface RunReclaimedEvent {
   /** The event type. */
@@ -119,6 +125,12 @@ export interface RunCompletedEvent {
  * A failed or timed-out attempt will be retried on the same occurrence after
  * `delayMs` (see `Job.withRetry`); emitted after that attempt's
  * `run-completed`.
+ *
+ * @example
+ * ```ts
+ * import type { RunRetryingEvent } from "@cloudiful/scheduler";
+ * const show = (e: RunRetryingEvent) => console.log(e.jobId, e.attempt, e.delayMs, e.error);
+ * ```
  */
 export interface RunRetryingEvent {
   /** The event type. */
@@ -145,6 +157,12 @@ export interface RunRetryingEvent {
  * An attempt outlived `Job.withRunTimeout(ms)`: its signal was aborted with a
  * `TimeoutError`. Emitted at the deadline, whether or not the task heeds the
  * signal; the attempt is recorded (`timed-out`) once the task settles.
+ *
+ * @example
+ * ```ts
+ * import type { RunTimedOutEvent } from "@cloudiful/scheduler";
+ * const show = (e: RunTimedOutEvent) => console.log(e.jobId, e.attempt, e.timeoutMs);
+ * ```
  */
 export interface RunTimedOutEvent {
   /** The event type. */

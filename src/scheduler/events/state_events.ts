@@ -53,6 +53,12 @@ export interface StateRepairedEvent {
 /**
  * The stored state came from another job definition (its fingerprint
  * differs): `nextRunAt` was recomputed from the job's definition.
+ *
+ * @example
+ * ```ts
+ * import type { StateReconciledEvent } from "@cloudiful/scheduler";
+ * const show = (e: StateReconciledEvent) => console.log(e.jobId, e.previous.fingerprint, e.next.fingerprint);
+ * ```
  */
 export interface StateReconciledEvent {
   /** The event type. */
@@ -69,6 +75,12 @@ export interface StateReconciledEvent {
 
 /**
  * One side of a `state-reconciled` event.
+ *
+ * @example
+ * ```ts
+ * import type { ReconciledSide } from "@cloudiful/scheduler";
+ * const changed = (a: ReconciledSide, b: ReconciledSide) => a.fingerprint !== b.fingerprint;
+ * ```
  */
 export interface ReconciledSide {
   /** The definition fingerprint (see the README's "Reconciliation"). */

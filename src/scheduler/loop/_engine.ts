@@ -219,8 +219,9 @@ export class Engine<D> implements RunHost<D> {
    * waiting for runs that wait themselves) and a whole turn of the event
    * loop passed without anything waking it: every timer firing delivered so
    * far has been decided and every run that could finish without another
-   * timer has been recorded and saved. The turn is a `MessageChannel` one,
-   * which fake clocks leave real (see docs/testing.md).
+   * timer has been recorded and saved. The turn is a timer of the runtime's
+   * own `setTimeout`, taken before any fake clock replaces it
+   * (`nextMacrotask` in `_wake_clock.ts`; see docs/testing.md).
    */
   async #idle(): Promise<void> {
     const { wakeup } = this.#core;
