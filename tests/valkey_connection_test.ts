@@ -218,3 +218,49 @@ valkeyTest(
     });
   },
 );
+
+Deno.test({
+  name:
+    "a resilient store that started while the server was down claims its layout when the server answers, and refuses a mix then",
+  ignore: !(await hasValkeyServer()),
+  fn: () =>
+    withValkeyServer(async (server) => {
+      await server.stop();
+      const resilient = await ValkeyStateStore.resilient(server.url, {
+        probeIntervalMs: 10,
+      });
+      try {
+        assert.equal(resilient.degraded, true, "started degraded");
+        await server.restart();
+        // Another deployment claims the same keys for the other layout
+        // while this store still serves from its mirror.
+        const other = await ValkeyStateStore.connect(server.url, {
+          keyLayout: "cluster",
+        });
+        await other.close();
+        const client = new Valkey(server.url);
+        try {
+          // Served from the mirror until this store's own client has
+          // reconnected (in the background, with a back-off): then refused.
+          const deadline = Date.now() + 15_000;
+          let refusal: unknown;
+          while (refusal === undefined && Date.now() < deadline) {
+            await resilient.load("mixed").then(
+              () => new Promise((resolve) => setTimeout(resolve, 100)),
+              (error: unknown) => (refusal = error),
+            );
+          }
+          await refused(Promise.reject(refusal), 'keyLayout "cluster"');
+          assert.equal(
+            await client.get("scheduler:valkey:job-state:mixed"),
+            null,
+            "nothing written under the other layout's keys",
+          );
+        } finally {
+          client.disconnect();
+        }
+      } finally {
+        await resilient.close();
+      }
+    }),
+});

@@ -43,6 +43,7 @@ export class ValkeyLink {
   /** Every key this store or guard uses. */
   readonly keys: ValkeyKeys;
   #closed = false;
+  #claimed = false;
 
   private constructor(opened: OpenedClient, keys: ValkeyKeys) {
     this.client = opened.client;
@@ -101,6 +102,15 @@ export class ValkeyLink {
     );
     const conflict = keys.conflict(found);
     if (conflict !== undefined) throw conflict;
+    this.#claimed = true;
+  }
+
+  /**
+   * Whether `connect()` has succeeded: the scripts may run and the prefix is
+   * claimed for this layout.
+   */
+  get claimed(): boolean {
+    return this.#claimed;
   }
 
   /** Whether `close()` was called: calls fail for good then. */

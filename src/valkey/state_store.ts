@@ -31,7 +31,12 @@ import type {
   ValkeyResilientOptions,
   ValkeyStateStoreOptions,
 } from "./state_store_options.ts";
-import { describeThrown, InvalidJobError, isInstance } from "../errors.ts";
+import {
+  describeThrown,
+  InvalidJobError,
+  isInstance,
+  type StoreError,
+} from "../errors.ts";
 
 /**
  * Persists job states in Valkey: key `<prefix><jobId>` (layout `"rust"`)
@@ -348,7 +353,12 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
     return this.#link.close();
   }
 
-  #failure(cause: unknown, operation: StoreOperation, jobId: string) {
+  #failure(
+    cause: unknown,
+    operation: StoreOperation,
+    jobId: string,
+  ): StoreError | InvalidJobError {
+    if (isInstance(cause, InvalidJobError)) return cause;
     return toValkeyStoreError(cause, {
       operation,
       subject: `job ${JSON.stringify(jobId)}`,
@@ -358,6 +368,13 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
 
   /** The single point where client calls meet the retry budget. */
   #retry<T>(call: (client: ValkeyClient) => Promise<T>): Promise<T> {
-    return this.#link.retry(this.#retryBudgetMs, call);
+    if (this.#link.claimed) return this.#link.retry(this.#retryBudgetMs, call);
+    // A resilient store that started while the server was down has not yet
+    // checked its permissions and claimed its layout: its first call that
+    // reaches the server does, so a mix of layouts is refused then.
+    return this.#link.retry(this.#retryBudgetMs, async (client) => {
+      await this.#link.connect();
+      return await call(client);
+    });
   }
 }
