@@ -130,6 +130,22 @@ async function damageAndRecover(
   await raw.set(good.leaseKey, "done:another", "PX", 60_000);
   await check(await setAside(inFlight.reclaim(record), "orphaned"));
   assert.deepEqual(await inFlight.list(jobId), []);
+
+  // A damaged string over a record's lease would keep it from ever being
+  // reclaimed: set aside, and the reclaim goes through.
+  const held = acquired(
+    await inFlight.acquire({
+      jobId,
+      scheduledAt: at(13),
+      triggerCount: 2,
+      catchUp: false,
+    }),
+  );
+  await raw.set(held.leaseKey, "garbage");
+  const [stale] = await inFlight.list(jobId);
+  await check(await setAside(inFlight.reclaim(stale), held.leaseKey));
+  const [again] = await inFlight.list(jobId);
+  acquired(await inFlight.reclaim(again));
   return moved;
 }
 
@@ -191,7 +207,7 @@ Deno.test({
             jobId,
             async (key) => String(await raw.cluster("KEYSLOT", key)),
           );
-          assert.equal(moved.length, 5);
+          assert.equal(moved.length, 6);
         }
       } finally {
         await guard.close();
