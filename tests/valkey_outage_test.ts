@@ -220,7 +220,7 @@ async function rawClient(server: ValkeyServer) {
 }
 
 valkeyTest(
-  "garbage in lease keys: a foreign string is contended, a wrong-type key is reported naming it and set aside under a quarantine key; the job goes on",
+  "garbage in lease keys: a string that is no token and a wrong-type key are reported naming the key and set aside under quarantine keys, and run; a Rust token is contended, a value that may be a holder's is contended with a note naming the key",
   async () => {
     await withValkeyServer(async (server) => {
       const raw = await rawClient(server);
@@ -230,10 +230,12 @@ valkeyTest(
       });
       try {
         const start = Date.now() + 300;
-        const times = [0, 1, 2, 3].map((i) => start + i * 100);
+        const times = [0, 1, 2, 3, 4, 5].map((i) => start + i * 100);
         const key = (at: number) => guard.leaseKey("garbage-job", new Date(at));
         await raw.set(key(times[1]), "\u0000not-a-token");
         await raw.hset(key(times[2]), "token", "x");
+        await raw.set(key(times[4]), "lease-1775178123000000000-7");
+        await raw.set(key(times[5]), "lease-from-elsewhere");
         const scheduler = Scheduler.withExecutionGuard(
           {},
           new InMemoryStateStore(),
@@ -253,31 +255,51 @@ valkeyTest(
             // then skip the garbage keys this test is about).
           ).withMissedRunPolicy(MissedRunPolicy.ReplayAll),
         );
-        // The wrong-type key was set aside, so the occurrence's second ask
-        // (docs/recovery.md) was granted.
-        assert.deepEqual(ran, [times[0], times[2], times[3]]);
+        // The damaged keys were set aside, so each occurrence's second ask
+        // (docs/recovery.md) was granted: nothing lost to them.
+        assert.deepEqual(ran, [times[0], times[1], times[2], times[3]]);
         assert.equal(report.stopReason, "terminal");
-        assert.equal(report.state.triggerCount, 4);
+        assert.equal(report.state.triggerCount, 6);
         const contended = events.filter((e) =>
           e.type === "execution-guard-contended"
         ) as Extract<SchedulerEvent, { type: "execution-guard-contended" }>[];
         assert.deepEqual(contended.map((e) => e.scheduledAt.getTime()), [
-          times[1],
+          times[4],
+          times[5],
         ]);
+        // A real Rust holder is contention as usual; a value that only
+        // looks like one is contended too, but never silently.
+        assert.equal(contended[0].note, undefined);
+        assert.ok(contended[1].note?.includes(key(times[5])));
+        assert.ok(contended[1].note?.includes("lease-from-elsewhere"));
+        assert.equal(await raw.get(key(times[5])), "lease-from-elsewhere");
         const failed = events.filter((e) =>
           e.type === "execution-guard-acquire-failed"
         ) as Extract<
           SchedulerEvent,
           { type: "execution-guard-acquire-failed" }
         >[];
-        assert.equal(failed.length, 1);
-        assert.equal(failed[0].scheduledAt.getTime(), times[2]);
-        assert.ok(failed[0].error.includes(key(times[2])), failed[0].error);
-        assert.ok(failed[0].error.includes("hash"), failed[0].error);
-        assert.ok(failed[0].error.includes(":quarantine:"), failed[0].error);
-        // Set aside for an operator to look at; data errors are never
-        // retried by the guard (the default budget is 10 s).
-        const [moved] = await raw.keys("*garbage-job:quarantine:*");
+        assert.deepEqual(failed.map((e) => e.scheduledAt.getTime()), [
+          times[1],
+          times[2],
+        ]);
+        assert.ok(failed[0].error.includes(key(times[1])), failed[0].error);
+        assert.ok(failed[0].error.includes("damaged lease"), failed[0].error);
+        assert.ok(failed[1].error.includes(key(times[2])), failed[1].error);
+        assert.ok(failed[1].error.includes("hash"), failed[1].error);
+        for (const { error } of failed) {
+          assert.ok(error.includes(":quarantine:"), error);
+        }
+        // Set aside for an operator to look at, the string as it was.
+        const aside = await raw.keys("*garbage-job:quarantine:*");
+        assert.equal(aside.length, 2);
+        const types = await Promise.all(aside.map((k) => raw.type(k)));
+        assert.deepEqual([...types].sort(), ["hash", "string"]);
+        const asideString = aside[types.indexOf("string")];
+        assert.equal(await raw.get(asideString), "\u0000not-a-token");
+        // Data errors are never retried by the guard (the default budget is
+        // 10 s).
+        const moved = aside[types.indexOf("hash")];
         assert.equal(await raw.type(moved), "hash");
         await raw.del(key(times[2])); // the done marker of its run
         await raw.hset(key(times[2]), "token", "x");
@@ -293,7 +315,6 @@ valkeyTest(
         // Far below the 10 s budget a retried call would take, even on a
         // loaded machine.
         assert.ok(Date.now() - started < 3_000, "answered without retrying");
-        assert.equal(await raw.get(key(times[1])), "\u0000not-a-token");
       } finally {
         await guard.close();
         await raw.quit();

@@ -47,7 +47,9 @@ async function setAside(promise: Promise<unknown>, key: string) {
 }
 
 /**
- * A corrupt counter, a wrong-type lease key, an undecodable and an
+ * A corrupt counter, a wrong-type lease key, a lease key holding a string
+ * that is no token (a Rust holder's token and an unrecognised value stay
+ * contended, the latter noted), an undecodable and an
  * orphaned in-flight record of `jobId`, each set aside under a quarantine
  * key in the job's slot (`slotOf`), and granted again afterwards.
  */
@@ -87,6 +89,30 @@ async function damageAndRecover(
   );
   acquired(await guard.acquire({ jobId, scheduledAt: at(2) }));
 
+  // A string that is no token nor done marker: damaged, set aside too.
+  const garbageKey = guard.leaseKey(jobId, at(10));
+  await raw.set(garbageKey, "\u0000not-a-token");
+  await check(
+    await setAside(
+      guard.acquire({ jobId, scheduledAt: at(10) }),
+      garbageKey,
+    ),
+  );
+  acquired(await guard.acquire({ jobId, scheduledAt: at(10) }));
+  // A Rust holder's token is another holder's: contended, nothing noted.
+  const rustKey = guard.leaseKey(jobId, at(11));
+  await raw.set(rustKey, "lease-1775178123000000000-3");
+  assert.deepEqual(await guard.acquire({ jobId, scheduledAt: at(11) }), {
+    kind: "contended",
+  });
+  // A value that only starts like one may be a holder's: contended, noted
+  // with the key, and left in place.
+  const oddKey = guard.leaseKey(jobId, at(12));
+  await raw.set(oddKey, "done:somebody");
+  const odd = await guard.acquire({ jobId, scheduledAt: at(12) });
+  assert.ok(odd.kind === "contended" && odd.note?.includes(oddKey), odd.kind);
+  assert.equal(await raw.get(oddKey), "done:somebody");
+
   const inFlight = guard.inFlight;
   const good = acquired(
     await inFlight.acquire({
@@ -104,6 +130,22 @@ async function damageAndRecover(
   await raw.set(good.leaseKey, "done:another", "PX", 60_000);
   await check(await setAside(inFlight.reclaim(record), "orphaned"));
   assert.deepEqual(await inFlight.list(jobId), []);
+
+  // A damaged string over a record's lease would keep it from ever being
+  // reclaimed: set aside, and the reclaim goes through.
+  const held = acquired(
+    await inFlight.acquire({
+      jobId,
+      scheduledAt: at(13),
+      triggerCount: 2,
+      catchUp: false,
+    }),
+  );
+  await raw.set(held.leaseKey, "garbage");
+  const [stale] = await inFlight.list(jobId);
+  await check(await setAside(inFlight.reclaim(stale), held.leaseKey));
+  const [again] = await inFlight.list(jobId);
+  acquired(await inFlight.reclaim(again));
   return moved;
 }
 
@@ -165,7 +207,7 @@ Deno.test({
             jobId,
             async (key) => String(await raw.cluster("KEYSLOT", key)),
           );
-          assert.equal(moved.length, 4);
+          assert.equal(moved.length, 6);
         }
       } finally {
         await guard.close();

@@ -59,7 +59,7 @@ export interface ExecutionLease {
 
 /**
  * The answer to an acquire: the lease, or `contended` when another instance
- * holds (or has completed) the occurrence.
+ * holds (or has completed) the occurrence, or may (then with a `note`).
  *
  * @example
  * ```ts
@@ -70,7 +70,16 @@ export interface ExecutionLease {
  */
 export type ExecutionGuardAcquire =
   | { kind: "acquired"; lease: ExecutionLease }
-  | { kind: "contended" };
+  | {
+    kind: "contended";
+    /**
+     * Why the guard could not tell whose the occurrence is, when it could
+     * not (for example a Valkey lease key holding a value that is no
+     * known token): the scheduler adds it to its
+     * `execution-guard-contended` event, so that no such skip is silent.
+     */
+    note?: string;
+  };
 
 /**
  * The answer to a renewal: `lost` when the lease is no longer held.

@@ -83,7 +83,8 @@ const CONNECTION_MESSAGES =
 /** Refusals that no reconnection will cure: credentials and permissions. */
 const CONFIGURATION_MESSAGES = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
 /** What the server holds is not what we expect. */
-const DATA_MESSAGES = /^(WRONGTYPE\b|ERR value is not an integer)/;
+const DATA_MESSAGES =
+  /^(WRONGTYPE\b|ERR value is not an integer|ERR damaged lease\b)/;
 
 /** Whether a client error means the server cannot be reached or used now. */
 export function isConnectionError(error: unknown): boolean {

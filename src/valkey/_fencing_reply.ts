@@ -12,7 +12,8 @@ import type { FencingResetDetail, FencingWatch } from "../guard/fencing.ts";
 import type { ExecutionGuardAcquire, ExecutionLease } from "../guard/lease.ts";
 
 /**
- * The answer to a granting script's `reply`: contended for nil, else the
+ * The answer to a granting script's `reply`: contended for nil (with a
+ * `note` naming the key for `{"unrecognised", value}`), else the
  * lease with its fencing token, and the `fencing-reset` detail when
  * `fencing` finds the counter was reset.
  *
@@ -26,6 +27,19 @@ export function readGrant(
 ): { answer: ExecutionGuardAcquire; reset?: FencingResetDetail } {
   if (reply === null) return { answer: { kind: "contended" } };
   const [text, counter] = Array.isArray(reply) ? reply : [];
+  if (text === "unrecognised" && typeof counter === "string") {
+    // Taken (it may be a real holder's), but never silently.
+    return {
+      answer: {
+        kind: "contended",
+        note: `the lease key ${lease.leaseKey} of job ${
+          JSON.stringify(lease.jobId)
+        } holds ${
+          describeValue(counter)
+        }, neither a holder's token nor a done marker this library or the Rust crate writes; it is taken as another holder's (docs/recovery.md)`,
+      },
+    };
+  }
   if (
     typeof text !== "string" || !/^[0-9]+$/.test(text) ||
     !["present", "absent", "behind"].includes(counter)

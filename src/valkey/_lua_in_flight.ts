@@ -8,7 +8,7 @@
  * @module
  */
 
-import { LEASE_FREE, NEXT_FENCE } from "./_lua_lib.ts";
+import { LEASE_FREE, LEASE_VALUE, NEXT_FENCE } from "./_lua_lib.ts";
 import { RELEASE_FUNCTION } from "./_lua_lease.ts";
 
 /**
@@ -32,11 +32,13 @@ export const IN_FLIGHT_ACQUIRE: string = `
 -- KEYS[1] lease key, KEYS[2] fencing counter, KEYS[3] in-flight hash
 -- ARGV[1] holder token, ARGV[2] ttl (ms), ARGV[3] record field (timestamp),
 -- ARGV[4] the record's JSON head ('{"job_id":...,"catch_up":...'), ARGV[5] floor
--- returns nil when contended, else {token digits, "present" | "absent" | "behind"}
+-- returns nil when contended, {"unrecognised", value} when an unrecognised
+-- value takes the key, else {token digits, "present" | "absent" | "behind"}
 local leaseKey, fenceKey, hashKey = KEYS[1], KEYS[2], KEYS[3]
 local holder, ttlMs, field, head, floor = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 ${LEASE_FREE}${NEXT_FENCE}${GRANT}
-if not lease_free(leaseKey) then return false end
+local free = lease_free(leaseKey)
+if free ~= true then return free end
 local fence, found = next_fence(fenceKey, floor)
 grant(leaseKey, hashKey, {holder = holder, ttlMs = ttlMs, field = field, head = head, fence = fence})
 return {fence, found}`;
@@ -88,7 +90,8 @@ return remaining`;
 /**
  * Takes over a record still held by the expected holder whose lease key no
  * longer holds that token (expired): next fencing token, new lease, record
- * rewritten. A done marker of that holder clears the record instead.
+ * rewritten. A done marker of that holder clears the record instead; a
+ * damaged lease value is raised, to be set aside (`_quarantine.ts`).
  * Repeated after a lost reply, it finds the record rewritten for the new
  * holder and answers contended.
  */
@@ -100,13 +103,15 @@ export const IN_FLIGHT_RECLAIM: string = `
 local leaseKey, fenceKey, hashKey = KEYS[1], KEYS[2], KEYS[3]
 local holder, ttlMs, field, expected, head, floor =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-${NEXT_FENCE}${GRANT}
+${LEASE_VALUE}${NEXT_FENCE}${GRANT}
 local record = redis.call("HGET", hashKey, field)
 if not record or cjson.decode(record).holder ~= expected then return false end
 local current = redis.call("GET", leaseKey)
 if current == expected then return false end
 if current ~= false then
   if current == "done:" .. expected then redis.call("HDEL", hashKey, field) end
+  -- A damaged value would keep the record from ever being reclaimed.
+  if lease_value(current) == "damaged" then damaged_lease(current) end
   return false
 end
 local fence, found = next_fence(fenceKey, floor)

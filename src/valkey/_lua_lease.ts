@@ -15,11 +15,13 @@ import { LEASE_FREE, NEXT_FENCE } from "./_lua_lib.ts";
 export const ACQUIRE: string = `
 -- KEYS[1] lease key, KEYS[2] fencing counter
 -- ARGV[1] holder token, ARGV[2] ttl (ms), ARGV[3] floor (digits)
--- returns nil when contended, else {token digits, "present" | "absent" | "behind"}
+-- returns nil when contended, {"unrecognised", value} when an unrecognised
+-- value takes the key, else {token digits, "present" | "absent" | "behind"}
 local leaseKey, fenceKey = KEYS[1], KEYS[2]
 local holder, ttlMs, floor = ARGV[1], ARGV[2], ARGV[3]
 ${LEASE_FREE}${NEXT_FENCE}
-if not lease_free(leaseKey) then return false end
+local free = lease_free(leaseKey)
+if free ~= true then return free end
 local fence, found = next_fence(fenceKey, floor)
 redis.call("SET", leaseKey, holder, "PX", ttlMs)
 return {fence, found}`;

@@ -8,17 +8,52 @@
  */
 
 /**
- * `lease_free(leaseKey)`: true when the lease key is absent. A done marker
- * or another holder's token is taken (false); any string may be a holder's
- * token (Rust instances write their own), but a key of another type holds
- * no lease at all: that is raised as a `WRONGTYPE` error, not taken for
- * contention.
+ * `lease_value(v)`: what a string in a lease key is. Only two writers put
+ * strings there: this library (a `crypto.randomUUID()` holder token, then
+ * `done:<token>` once released) and the Rust crate (`lease-<unix
+ * nanoseconds>-<counter>`, deleted on release). Those are "held". A value
+ * that merely starts like one (`done:` or `lease-` with another tail: a
+ * done marker of a writer we do not know, a Rust release whose token
+ * differs) is "unrecognised": it may be a real holder, so it stays taken,
+ * but it is reported. Anything else is "damaged" (docs/recovery.md).
  */
-export const LEASE_FREE = `
+export const LEASE_VALUE = `
+local function lease_token(t)
+  return string.match(t, "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
+    or string.match(t, "^lease%-[0-9]+%-[0-9]+$") ~= nil
+end
+local function lease_value(v)
+  if lease_token(v) then return "held" end
+  if string.sub(v, 1, 5) == "done:" then
+    if lease_token(string.sub(v, 6)) then return "held" end
+    return "unrecognised"
+  end
+  if string.sub(v, 1, 6) == "lease-" then return "unrecognised" end
+  return "damaged"
+end
+local function damaged_lease(v)
+  error({err = "ERR damaged lease: the lease key holds " .. string.format("%q", string.sub(v, 1, 40)) .. ", neither a holder's token nor a done marker"})
+end`;
+
+/**
+ * `lease_free(leaseKey)`: true when the lease key is absent, false when a
+ * holder's token or a done marker takes it, `{"unrecognised", value}` when
+ * it holds a value that may be a holder's (taken, and reported by the
+ * guard). A damaged string (see `lease_value`) or a key of another type
+ * holds no lease at all: raised as an error the client classifies as data
+ * (`_client.ts`), so that `_quarantine.ts` sets it aside.
+ */
+export const LEASE_FREE = `${LEASE_VALUE}
 local function lease_free(leaseKey)
   local held = redis.call("TYPE", leaseKey).ok
   if held == "none" then return true end
-  if held == "string" then return false end
+  if held == "string" then
+    local value = redis.call("GET", leaseKey)
+    local what = lease_value(value)
+    if what == "held" then return false end
+    if what == "unrecognised" then return {"unrecognised", string.sub(value, 1, 80)} end
+    damaged_lease(value)
+  end
   error({err = "WRONGTYPE the lease key holds a " .. held .. ", not a lease"})
 end`;
 

@@ -24,6 +24,12 @@ export interface ExecutionGuardContendedEvent {
   readonly catchUp: boolean;
   /** The occurrence's ordinal. */
   readonly triggerCount: number;
+  /**
+   * Set when the guard could not tell that another instance holds it, only
+   * that it may (a Valkey lease key holding a value that is no known token
+   * or done marker): names the key (docs/recovery.md).
+   */
+  readonly note?: string;
 }
 
 /**

@@ -206,8 +206,14 @@ export interface RunSkippedEvent {
   readonly triggerCount: number;
   /** How many occurrences were consumed without a run. */
   readonly count: number;
-  /** Why they went without a run. */
-  readonly reason: "missed" | "overlap";
+  /**
+   * Why they went without a run: `missed` and `overlap` by the job's
+   * policies; `lost` (at-most-once, on a guard with an in-flight ledger:
+   * Valkey, Deno KV) an occurrence whose holder died before completing it,
+   * found by this instance once the holder's lease ran out
+   * (docs/recovery.md).
+   */
+  readonly reason: "missed" | "overlap" | "lost";
 }
 
 /**

@@ -122,7 +122,9 @@ export async function acquireSlot(
   }
   if (answer?.kind === "contended") {
     if (host.listens("execution-guard-contended")) {
-      host.dispatch(triggerEvent("execution-guard-contended", jobId, trigger));
+      const event = triggerEvent("execution-guard-contended", jobId, trigger);
+      const note = answer.note;
+      host.dispatch(typeof note === "string" ? { ...event, note } : event);
     }
     return TriggerNowErrorKind.Contended;
   }

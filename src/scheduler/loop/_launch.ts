@@ -21,7 +21,7 @@ import { overlapAfterManual } from "../run/manual.ts";
 import { ActiveRun } from "../run/_run_execution.ts";
 import { type AcquireHost, acquireSlot, toGuardError } from "./_acquire.ts";
 import type { EngineCore } from "./_engine_core.ts";
-import type { Reclaimed } from "./_reclaim.ts";
+import type { CheckResult } from "./_reclaim.ts";
 
 /**
  * Reports a saved decision and starts or queues its trigger; returns a
@@ -211,14 +211,15 @@ export function keepError<D>(core: EngineCore<D>, message: string): void {
 
 /**
  * Reclaims the expired in-flight records `planReclaim` picks and starts
- * them; whether anything started (or failed), so the loop looks again.
+ * them (at-most-once: reports them lost); whether anything started (or
+ * failed), so the loop looks again.
  */
 export async function reclaimExpired<D>(
   core: EngineCore<D>,
 ): Promise<boolean> {
-  let reclaimed: Reclaimed[];
+  let found: CheckResult;
   try {
-    reclaimed = await core.delivery.reclaimer!.check({
+    found = await core.delivery.reclaimer!.check({
       activeRuns: core.active.size,
       queued: core.queued !== undefined,
       stopping: () => core.stopping(),
@@ -241,11 +242,24 @@ export async function reclaimExpired<D>(
     }
     return core.delivery.reclaimer!.damaged();
   }
-  for (const { trigger, lease, event } of reclaimed) {
+  for (const record of found.lost) {
+    // At-most-once: its holder died before completing it (docs/recovery.md).
+    if (core.options.listens("run-skipped")) {
+      core.options.dispatch({
+        type: "run-skipped",
+        jobId: core.jobId,
+        scheduledAt: new Date(record.scheduledAt.getTime()),
+        triggerCount: core.state.triggerCount,
+        count: 1,
+        reason: "lost",
+      });
+    }
+  }
+  for (const { trigger, lease, event } of found.reclaimed) {
     if (core.options.listens("run-reclaimed")) core.options.dispatch(event);
     launch(core, trigger, lease);
   }
-  return reclaimed.length > 0;
+  return found.reclaimed.length > 0;
 }
 
 /** Starts a run that holds `lease`. */

@@ -2,6 +2,9 @@
  * At-least-once delivery for one `run()`: takes leases through the guard's
  * in-flight ledger, completes them through it, and reclaims the expired
  * records of dead instances (what to reclaim is `planReclaim`'s decision).
+ * At-most-once jobs on a guard with a ledger use it too, to report (not
+ * replay) an occurrence whose holder died: it is taken over and marked done
+ * at once, and reported lost (docs/recovery.md).
  *
  * @module
  */
@@ -20,7 +23,7 @@ import { Delivery } from "../job/delivery.ts";
 import type { Trigger } from "../rules/_decide.ts";
 import type { RunReclaimedEvent } from "../events/run_events.ts";
 import type { Job } from "../job/job.ts";
-import { planReclaim } from "../rules/_reclaim_plan.ts";
+import { planReclaim, type ReclaimPlan } from "../rules/_reclaim_plan.ts";
 
 /** A reclaimed occurrence, leased to this instance. */
 export interface Reclaimed {
@@ -35,6 +38,17 @@ export interface ReclaimContext {
   readonly queued: boolean;
 }
 
+/** What {@linkcode Reclaimer.check} found. */
+export interface CheckResult {
+  /** Occurrences to run again here (at-least-once). */
+  readonly reclaimed: Reclaimed[];
+  /**
+   * At-most-once occurrences whose holder died before completing them:
+   * taken over and marked done here, never run again, to be reported.
+   */
+  readonly lost: InFlightRecord[];
+}
+
 /** What {@linkcode Reclaimer.check} asks of the engine. */
 export interface CheckContext extends ReclaimContext {
   /** Whether a stop was requested (checked after the reclaims). */
@@ -42,17 +56,24 @@ export interface CheckContext extends ReclaimContext {
 }
 
 /**
- * The reclaimer of an at-least-once job (none for an at-most-once one), or
- * the error `run()` must reject with: an `InvalidJobError` kind `other` when
- * the job is at-least-once and the guard has no in-flight ledger.
+ * The reclaimer of an at-least-once job, or of an at-most-once one whose
+ * guard has an in-flight ledger (it only reports losses), or the error
+ * `run()` must reject with: an `InvalidJobError` kind `other` when the job
+ * is at-least-once and the guard has no in-flight ledger.
  */
 export function deliveryFor<D>(
   job: Job<D>,
   guard: ExecutionGuard,
   wake: () => void,
 ): { reclaimer?: Reclaimer; error?: InvalidJobError } {
-  if (job.delivery !== Delivery.AtLeastOnce) return {};
   const ledger: InFlightLedger | undefined = guard.inFlight;
+  if (job.delivery !== Delivery.AtLeastOnce) {
+    // A guard without a ledger (a custom one, the single-instance one)
+    // cannot tell a dead holder's occurrence from a skipped one.
+    return ledger === undefined
+      ? {}
+      : { reclaimer: new Reclaimer({ ledger, job, wake, replay: false }) };
+  }
   if (
     ledger === undefined &&
     Object.getPrototypeOf(guard) === NoopExecutionGuard.prototype
@@ -73,7 +94,7 @@ export function deliveryFor<D>(
       ),
     };
   }
-  return { reclaimer: new Reclaimer({ ledger, job, wake }) };
+  return { reclaimer: new Reclaimer({ ledger, job, wake, replay: true }) };
 }
 
 /** One `run()`'s at-least-once bookkeeping. */
@@ -81,6 +102,8 @@ export class Reclaimer {
   readonly #ledger: InFlightLedger;
   readonly #job: Pick<Job<unknown>, "jobId" | "overlapPolicy">;
   readonly #wake: () => void;
+  /** At-least-once: replay dead holders' runs; else report them lost. */
+  readonly #replay: boolean;
   /** Lease tokens of this run's own active runs. */
   readonly #own = new Set<string>();
   /** Look at the ledger at the next chance (run() start, a timer, a wait). */
@@ -96,11 +119,13 @@ export class Reclaimer {
       ledger: InFlightLedger;
       job: Pick<Job<unknown>, "jobId" | "overlapPolicy">;
       wake: () => void;
+      replay: boolean;
     },
   ) {
     this.#ledger = options.ledger;
     this.#job = options.job;
     this.#wake = options.wake;
+    this.#replay = options.replay;
   }
 
   /**
@@ -110,6 +135,10 @@ export class Reclaimer {
    * overlap policy would defer a reclaim anyway.
    */
   shouldCheck(nextRunAt: Date | null, context: ReclaimContext): boolean {
+    // Reporting starts nothing, so needs no order among the decisions: it
+    // looks at run() start, after a contended grant, and when a lease seen
+    // held elsewhere may have ended.
+    if (!this.#replay) return this.#recheck;
     // Nothing could be reclaimed now (planReclaim would defer it): spare
     // the round trip; a pending recheck waits until the instance is idle.
     if (
@@ -148,12 +177,17 @@ export class Reclaimer {
 
   /**
    * Ends a run's lease through the ledger: a run that completed clears its
-   * record; one that was cancelled or lost its lease (`cancelled`) gives
-   * the occurrence back to be replayed.
+   * record; under at-least-once one that was cancelled or lost its lease
+   * (`cancelled`) gives the occurrence back to be replayed (at-most-once:
+   * it ran, and is done).
    */
-  async settle(lease: ExecutionLease, status: RunStatus): Promise<void> {
+  settle(lease: ExecutionLease, status: RunStatus): Promise<void> {
+    return this.#end(lease, status === RunStatus.Cancelled && this.#replay);
+  }
+
+  async #end(lease: ExecutionLease, giveBack: boolean): Promise<void> {
     try {
-      if (status === RunStatus.Cancelled) await this.#ledger.abandon(lease);
+      if (giveBack) await this.#ledger.abandon(lease);
       else await this.#ledger.complete(lease);
     } finally {
       this.#own.delete(lease.token);
@@ -164,13 +198,14 @@ export class Reclaimer {
 
   /**
    * `guard` with its release giving the occurrence back (a lease taken but
-   * not used, because the scheduler is stopping, is not a completed run).
+   * not used, because the scheduler is stopping, is not a completed run:
+   * replayed, or under at-most-once reported lost).
    */
   wrap(guard: ExecutionGuard): ExecutionGuard {
     return {
       acquire: (slot) => guard.acquire(slot),
       renew: (lease) => guard.renew(lease),
-      release: (lease) => this.settle(lease, RunStatus.Cancelled),
+      release: (lease) => this.#end(lease, true),
       renewIntervalMs: (lease) => guard.renewIntervalMs?.(lease),
     };
   }
@@ -180,16 +215,20 @@ export class Reclaimer {
    * Arms a wake-up for when a lease held elsewhere ends. Reclaims made while
    * a stop was requested are given back at once, for others to take.
    */
-  async check(context: CheckContext): Promise<Reclaimed[]> {
+  async check(context: CheckContext): Promise<CheckResult> {
     this.#recheck = false;
     this.#clearTimer();
     const records = await this.#ledger.list(this.#job.jobId);
     const plan = planReclaim({
       records,
       ownHolders: this.#own,
-      overlapPolicy: this.#job.overlapPolicy,
+      // Nothing is run for a report, so nothing waits for room.
+      overlapPolicy: this.#replay
+        ? this.#job.overlapPolicy
+        : OverlapPolicy.AllowParallel,
       ...context,
     });
+    if (!this.#replay) return { reclaimed: [], lost: await this.#retire(plan) };
     const reclaimed: Reclaimed[] = [];
     for (const record of plan.reclaim) {
       const answer = await this.#ledger.reclaim(record);
@@ -198,10 +237,8 @@ export class Reclaimer {
       reclaimed.push(this.#reclaimed(record, answer.lease));
     }
     if (reclaimed.length > 0 && context.stopping()) {
-      for (const { lease } of reclaimed) {
-        await this.settle(lease, RunStatus.Cancelled);
-      }
-      return [];
+      for (const { lease } of reclaimed) await this.#end(lease, true);
+      return { reclaimed: [], lost: [] };
     }
     this.#damagedLooks = 0;
     const lost = plan.reclaim.length - reclaimed.length;
@@ -215,7 +252,32 @@ export class Reclaimer {
       ? Math.min(plan.recheckInMs ?? Infinity, 1_000)
       : plan.recheckInMs;
     if (wait !== undefined) this.#armTimer(wait);
-    return reclaimed;
+    return { reclaimed, lost: [] };
+  }
+
+  /**
+   * At-most-once: each expired record of another holder is taken over (one
+   * atomic reclaim: of several instances only one wins, and a live holder's
+   * record is never taken) and marked done at once, so it is reported by
+   * exactly one instance and never run. Records held by live instances are
+   * looked at again when their leases end; the job does not wait for them.
+   */
+  async #retire(plan: ReclaimPlan): Promise<InFlightRecord[]> {
+    const lost: InFlightRecord[] = [];
+    for (const record of plan.reclaim) {
+      const answer = await this.#ledger.reclaim(record);
+      if (answer?.kind !== "acquired") continue;
+      await this.#ledger.complete(answer.lease);
+      lost.push(record);
+    }
+    this.#damagedLooks = 0;
+    this.#open = false;
+    const raced = plan.reclaim.length - lost.length;
+    const wait = raced > 0
+      ? Math.min(plan.recheckInMs ?? Infinity, 1_000)
+      : plan.recheckInMs;
+    if (wait !== undefined) this.#armTimer(wait);
+    return lost;
   }
 
   /**
