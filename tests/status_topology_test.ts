@@ -4,9 +4,10 @@
  * pending), a job whose run holds its lease, with the jobs' keys on
  * different primaries, a damaged state and a key set aside; the command
  * (`--cluster`, `--sentinel … --name`) lists them all and writes nothing;
- * `readValkeyStatus` leaves a client the user built open. And the command's
- * Valkey flags: bad values named with exit code 2, passwords only from the
- * environment.
+ * `readValkeyStatus` leaves a client the user built open; a connection lost
+ * mid-read fails the read rather than calling the unread keys damaged. And
+ * the command's Valkey flags: bad values named with exit code 2, passwords
+ * only from the environment.
  */
 import assert from "node:assert/strict";
 import { scenario, status } from "./_status_scenario.ts";
@@ -19,6 +20,8 @@ import { readValkeyStatus } from "../src/status/mod.ts";
 import { closeClient, connectClient } from "../src/valkey/_client.ts";
 import { openClient, type ValkeyClient } from "../src/valkey/_open_client.ts";
 import { valkeyConnection } from "../src/status/_cli_valkey.ts";
+import { readValkeyEntries } from "../src/status/_valkey_reader.ts";
+import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 
 const topologies = await hasValkeyTopologies();
 
@@ -122,6 +125,49 @@ Deno.test({
       await set.stop();
     }
   },
+});
+
+Deno.test({
+  name:
+    "status view: a connection lost mid-read fails the read, no key is called damaged for it",
+  ignore: !(await hasValkeyServer()),
+  fn: () =>
+    withValkeyServer(async (server) => {
+      const client = openClient(server.url, "test").client;
+      await connectClient(client);
+      try {
+        await client.set("scheduler:valkey:job-state:a", "{not json");
+        // The state key's GET goes to a real client whose connection has
+        // ended (iovalkey's own failure); every other call succeeds, so
+        // only that key is in question.
+        const ended = openClient(server.url, "test").client;
+        await connectClient(ended);
+        await closeClient(ended);
+        const lossy = new Proxy(client, {
+          get(target, name) {
+            if (name === "get") {
+              return (key: string) =>
+                key === "scheduler:valkey:job-state:a"
+                  ? ended.get(key)
+                  : target.get(key);
+            }
+            const value = Reflect.get(target, name);
+            return typeof value === "function" ? value.bind(target) : value;
+          },
+        });
+        await assert.rejects(
+          readValkeyEntries({ client: lossy, topology: "single" }),
+          /Stream isn't writeable|Connection is closed/,
+        );
+        // The same key, read on a live connection: damaged, as it is.
+        const fresh = await readValkeyStatus(server.url);
+        assert.deepEqual(fresh.damaged.map((d) => d.key), [
+          "scheduler:valkey:job-state:a",
+        ]);
+      } finally {
+        await closeClient(client);
+      }
+    }),
 });
 
 Deno.test("status command: bad Valkey flags are named and exit 2", async () => {

@@ -22,7 +22,7 @@ import {
   DEFAULT_STATE_PREFIX,
   ValkeyKeys,
 } from "../valkey/_key_layout.ts";
-import type { ValkeyClient } from "../valkey/_client.ts";
+import { classifyFailure, type ValkeyClient } from "../valkey/_client.ts";
 import type { ValkeyTopology } from "../valkey/_open_client.ts";
 import { type FoundEntries, noEntries } from "./_build_report.ts";
 
@@ -49,6 +49,17 @@ async function keysUnder(
 /** `prefix` as a SCAN pattern that matches it literally. */
 function literalPattern(prefix: string): string {
   return prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`) + "*";
+}
+
+/**
+ * Rethrows `thrown` when it says the deployment cannot be read now (a lost
+ * connection, a node failing over, refused credentials): a key that could
+ * not be read is not a damaged key, and a report missing it would be a
+ * silent loss.
+ */
+function throwIfOutage(client: ValkeyClient, thrown: unknown): void {
+  const { kind } = classifyFailure(client, thrown);
+  if (kind === "connection" || kind === "auth") throw thrown;
 }
 
 /** What the reader reads from: a connected client and its topology. */
@@ -152,6 +163,7 @@ export async function readValkeyEntries(
         found.states.push({ jobId, state: decodeJobState(text, jobId) });
         seen.add(jobId);
       } catch (thrown) {
+        throwIfOutage(client, thrown);
         damaged(key, describeThrown(thrown));
       }
     }
@@ -217,6 +229,7 @@ export async function readValkeyEntries(
         });
       }
     } catch (thrown) {
+      throwIfOutage(client, thrown);
       damaged(key, describeThrown(thrown));
     }
   }
