@@ -7,7 +7,8 @@
  * `readValkeyStatus` leaves a client the user built open; a connection lost
  * mid-read fails the read rather than calling the unread keys damaged. And
  * the command's Valkey flags: bad values named with exit code 2, passwords
- * only from the environment.
+ * only from the environment (a real server requiring one refuses the command
+ * without `VALKEY_PASSWORD` and serves it with).
  */
 import assert from "node:assert/strict";
 import { scenario, status } from "./_status_scenario.ts";
@@ -190,6 +191,54 @@ Deno.test("status command: bad Valkey flags are named and exit 2", async () => {
     assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
     assert.match(result.stderr, message);
   }
+});
+
+Deno.test({
+  name:
+    "status command: a server's password from VALKEY_PASSWORD, never on the command line",
+  ignore: !(await hasValkeyServer()),
+  fn: () =>
+    withValkeyServer(async (server) => {
+      const admin = openClient(server.url, "test").client;
+      await connectClient(admin);
+      try {
+        await admin.set("scheduler:valkey:job-state:broken", "{not json");
+        await admin.config("SET", "requirepass", "pw-from-env");
+        const url = server.url;
+        const run = async (env: Record<string, string>) => {
+          const output = await new Deno.Command(Deno.execPath(), {
+            args: [
+              "run",
+              "-A",
+              new URL("../src/status/mod.ts", import.meta.url).pathname,
+              "--valkey",
+              url,
+              "--json",
+            ],
+            env,
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+          return {
+            ...output,
+            out: text(output.stdout),
+            err: text(output.stderr),
+          };
+        };
+        const refused = await run({ VALKEY_PASSWORD: "" });
+        assert.equal(refused.code, 1, refused.err);
+        assert.match(refused.err, /NOAUTH|Authentication required/);
+        const read = await run({ VALKEY_PASSWORD: "pw-from-env" });
+        assert.equal(read.code, 0, read.err);
+        assert.deepEqual(
+          JSON.parse(read.out).damaged.map((d: { key: string }) => d.key),
+          ["scheduler:valkey:job-state:broken"],
+        );
+      } finally {
+        await closeClient(admin);
+      }
+    }),
 });
 
 Deno.test("status command: passwords come from the environment, into every kind of connection", () => {
