@@ -6,169 +6,11 @@
  * and a key set aside; and it changes nothing it reads.
  */
 import assert from "node:assert/strict";
-import { denoRun } from "./_processes.ts";
+import { scenario, status } from "./_status_scenario.ts";
 import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
-import {
-  readDenoKvStatus,
-  readValkeyStatus,
-  type StatusReport,
-} from "../src/status/mod.ts";
+import { readDenoKvStatus, readValkeyStatus } from "../src/status/mod.ts";
 import { closeClient, connectClient } from "../src/valkey/_client.ts";
 import { openClient } from "../src/valkey/_open_client.ts";
-
-const INSTANCE = new URL(
-  "./fixtures/at_least_once_instance.ts",
-  import.meta.url,
-);
-const STATUS = new URL("../src/status/mod.ts", import.meta.url);
-
-/** Starts an at-least-once instance that holds the run of `at`. */
-async function holder(
-  backend: "kv" | "valkey",
-  where: string,
-  jobId: string,
-  at: number,
-): Promise<Deno.ChildProcess> {
-  const child = denoRun(INSTANCE, [
-    backend,
-    where,
-    jobId,
-    String(at),
-    String(at),
-  ])
-    .spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes(`holding ${at}`)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${jobId} ended before holding: ${text}`);
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  child.stderr.cancel().catch(() => {});
-  return child;
-}
-
-async function kill(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGKILL");
-  } catch { /* already gone */ }
-  await child.status;
-}
-
-async function status(args: string[]) {
-  const output = await denoRun(STATUS, args).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
-}
-
-/** Polls `read` until the dead holder's record waits for replay (≤ 10 s). */
-async function untilReplayPending(
-  read: () => Promise<StatusReport>,
-): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const report = await read();
-    const dead = report.jobs.find((job) => job.jobId === "dead-job");
-    if (dead?.inFlight[0]?.phase === "waiting-for-replay") return;
-    if (Date.now() > deadline) {
-      throw new Error(`no replay pending: ${JSON.stringify(report)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-interface Scenario {
-  readonly backend: "kv" | "valkey";
-  readonly where: string;
-  readonly flag: string;
-  read(): Promise<StatusReport>;
-  /** Writes a state that does not decode and a key set aside. */
-  damage(): Promise<void>;
-  /** Everything stored, to compare before and after the command. */
-  snapshot(): Promise<string>;
-}
-
-async function scenario(s: Scenario): Promise<void> {
-  const at = Date.now() + 1_000;
-  const dead = await holder(s.backend, s.where, "dead-job", at);
-  await kill(dead);
-  const live = await holder(s.backend, s.where, "live-job", at);
-  try {
-    await s.damage();
-    await untilReplayPending(() => s.read());
-    // The live holder renews its lease on its own schedule: frozen, it
-    // cannot change what is stored while the command reads it.
-    live.kill("SIGSTOP");
-    let json, table;
-    try {
-      const before = await s.snapshot();
-      json = await status([s.flag, s.where, "--json"]);
-      assert.equal(json.code, 0, json.stderr);
-      table = await status([s.flag, s.where]);
-      assert.equal(table.code, 0, table.stderr);
-      assert.equal(await s.snapshot(), before, "the command changed nothing");
-    } finally {
-      live.kill("SIGCONT");
-    }
-
-    const report = JSON.parse(json.stdout);
-    const jobs = Object.fromEntries(
-      // deno-lint-ignore no-explicit-any
-      report.jobs.map((job: any) => [job.jobId, job]),
-    );
-    assert.deepEqual(Object.keys(jobs), ["dead-job", "live-job"]);
-    for (const id of ["dead-job", "live-job"]) {
-      const job = jobs[id];
-      assert.equal(job.state.triggerCount, 1, `${id} trigger count`);
-      assert.equal(job.state.lastRunAt, null, `${id} never finished a run`);
-      assert.equal(job.inFlight.length, 1);
-      assert.equal(job.inFlight[0].scheduledAt, new Date(at).toISOString());
-      assert.equal(job.inFlight[0].triggerCount, 1);
-      assert.equal(job.inFlight[0].fencingToken, job.fencingCounter);
-    }
-    // The dead holder's lease expired: Valkey dropped the key, Deno KV may
-    // still hold the record with its deadline in the past.
-    for (const lease of jobs["dead-job"].leases) {
-      assert.ok(Date.parse(lease.deadline) <= Date.now(), lease.deadline);
-    }
-    assert.equal(jobs["live-job"].leases.length, 1);
-    assert.equal(
-      jobs["live-job"].inFlight[0].holder,
-      jobs["live-job"].leases[0].holder,
-    );
-    assert.equal(jobs["dead-job"].inFlight[0].phase, "waiting-for-replay");
-    const held = jobs["live-job"].leases[0];
-    assert.equal(held.status, "held");
-    assert.ok(Date.parse(held.deadline) > Date.now() - 5_000, held.deadline);
-    assert.equal(jobs["live-job"].inFlight[0].phase, "running");
-    assert.equal(report.damaged.length, 2, JSON.stringify(report.damaged));
-    assert.match(
-      report.damaged.map((d: { key: string }) => d.key).join(" "),
-      /broken/,
-    );
-    assert.match(
-      report.damaged.map((d: { key: string }) => d.key).join(" "),
-      /quarantine/,
-    );
-
-    assert.match(
-      table.stdout,
-      /^live-job\s+1\s+-\s+-\s+\S+\s+-\s+held \S+\s+\S+\s+\S+/m,
-    );
-    assert.match(
-      table.stdout,
-      /dead-job\s+\S+\s+1\s+\d+\s+\S+\s+waiting-for-replay/,
-    );
-    assert.match(table.stdout, /live-job\s+\S+\s+1\s+\d+\s+\S+\s+running/);
-  } finally {
-    await kill(live);
-  }
-}
 
 Deno.test("status command on Deno KV: a held lease, a replay pending, a damaged state and a key set aside; read-only", async () => {
   const dir = await Deno.makeTempDir();
@@ -185,7 +27,7 @@ Deno.test("status command on Deno KV: a held lease, a replay pending, a damaged 
     await scenario({
       backend: "kv",
       where,
-      flag: "--kv",
+      args: ["--kv", where],
       read: () => withKv((kv) => readDenoKvStatus(kv)),
       damage: () =>
         withKv(async (kv) => {
@@ -218,7 +60,7 @@ Deno.test({
         await scenario({
           backend: "valkey",
           where: server.url,
-          flag: "--valkey",
+          args: ["--valkey", server.url],
           read: () => readValkeyStatus(server.url),
           damage: async () => {
             await client.set("scheduler:valkey:job-state:broken", "{not json");
@@ -253,7 +95,7 @@ Deno.test("status command: a bad command line names the value and exits 2; a mis
     assert.match(unknown.stderr, /unknown argument "--jsn"/);
     const both = await status(["--kv", "a", "--valkey", "redis://x"]);
     assert.equal(both.code, 2);
-    assert.match(both.stderr, /exactly one of --kv PATH and --valkey URL/);
+    assert.match(both.stderr, /exactly one of --kv PATH, --valkey URL/);
     const missing = await status(["--kv", `${dir}/missing.kv`]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no Deno KV database at ".*missing\.kv"/);

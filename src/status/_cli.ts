@@ -1,6 +1,8 @@
 /**
- * The status command: `deno run -A jsr:@cloudiful/scheduler/status --kv PATH`
- * or `--valkey URL`, as a table or `--json`. See docs/observability.md.
+ * The status command: `deno run -A jsr:@cloudiful/scheduler/status --kv PATH`,
+ * `--valkey URL`, `--sentinel host:port[,…] --name NAME` or
+ * `--cluster host:port[,…]`, as a table or `--json`. See
+ * docs/observability.md.
  *
  * @module
  */
@@ -8,38 +10,80 @@
 import { readDenoKvStatus, readValkeyStatus } from "./read_status.ts";
 import { formatStatusTable } from "./status_table.ts";
 import type { StatusReport } from "./stored_status.ts";
+import { UsageError } from "./_usage_error.ts";
+import {
+  PASSWORD_ENV,
+  SENTINEL_PASSWORD_ENV,
+  valkeyConnection,
+} from "./_cli_valkey.ts";
 
-const USAGE = `usage: status (--kv PATH | --valkey URL) [--json]
+const USAGE = `usage: status (--kv PATH | --valkey URL
+                | --sentinel HOST:PORT[,...] --name NAME [--db N]
+                | --cluster HOST:PORT[,...])
+                [--username USER] [--tls] [--json]
                 [--state-prefix PREFIX] [--lease-prefix PREFIX]
   --kv PATH             a Deno KV database file (never created)
   --valkey URL          redis://, rediss://, valkey:// or valkeys://
+  --sentinel HOST:PORT,...  Sentinels watching the primary --name NAME
+                        (read on the current primary; --db N: its index)
+  --cluster HOST:PORT,...   startup nodes of a Cluster (every primary read)
+  --username USER       the ACL user of the Sentinel's or Cluster's nodes
+  --tls                 TLS to the Sentinels' or Cluster's nodes
   --json                print the report as JSON instead of tables
   --state-prefix, --lease-prefix
                         the keyPrefix of the store / guard, if not the
-                        default (a JSON array of key parts for --kv)`;
+                        default (a JSON array of key parts for --kv)
+  Passwords come from the environment only: ${PASSWORD_ENV} (the data
+  nodes'), ${SENTINEL_PASSWORD_ENV} (the Sentinels' own).`;
 
-/** A command line the command cannot act on. */
-class UsageError extends Error {}
+const VALUED = [
+  "--kv",
+  "--valkey",
+  "--sentinel",
+  "--name",
+  "--db",
+  "--cluster",
+  "--username",
+  "--state-prefix",
+  "--lease-prefix",
+];
+const SOURCES = ["kv", "valkey", "sentinel", "cluster"];
 
 function parse(args: readonly string[]) {
   const options: Record<string, string | true> = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const [name, inline] = arg.split(/=(.*)/s, 2);
-    if (name === "--json" && inline === undefined) {
-      options.json = true;
-    } else if (
-      ["--kv", "--valkey", "--state-prefix", "--lease-prefix"].includes(name)
-    ) {
+    if ((name === "--json" || name === "--tls") && inline === undefined) {
+      options[name.slice(2)] = true;
+    } else if (VALUED.includes(name)) {
       const value = inline ?? args[++i];
       if (value === undefined) throw new UsageError(`${name} needs a value`);
+      if (options[name.slice(2)] !== undefined) {
+        throw new UsageError(`${name} is given twice`);
+      }
       options[name.slice(2)] = value;
+    } else if (name === "--password" || name === "--sentinel-password") {
+      throw new UsageError(
+        `${name} is not taken (a process list would show it): set ${
+          name === "--password" ? PASSWORD_ENV : SENTINEL_PASSWORD_ENV
+        } instead`,
+      );
     } else {
       throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
-  if ((options.kv === undefined) === (options.valkey === undefined)) {
-    throw new UsageError("give exactly one of --kv PATH and --valkey URL");
+  if (SOURCES.filter((source) => options[source] !== undefined).length !== 1) {
+    throw new UsageError(
+      "give exactly one of --kv PATH, --valkey URL, --sentinel HOST:PORT,... and --cluster HOST:PORT,...",
+    );
+  }
+  if (options.kv !== undefined) {
+    for (const flag of ["name", "db", "username", "tls"]) {
+      if (options[flag] !== undefined) {
+        throw new UsageError(`--${flag} does not apply to --kv`);
+      }
+    }
   }
   return options;
 }
@@ -62,8 +106,9 @@ async function read(
 ): Promise<StatusReport> {
   const state = options["state-prefix"];
   const lease = options["lease-prefix"];
-  if (typeof options.valkey === "string") {
-    return await readValkeyStatus(options.valkey, {
+  const connection = valkeyConnection(options, (name) => Deno.env.get(name));
+  if (connection !== undefined) {
+    return await readValkeyStatus(connection, {
       ...(typeof state === "string" ? { statePrefix: state } : {}),
       ...(typeof lease === "string" ? { leasePrefix: lease } : {}),
     });

@@ -1,6 +1,8 @@
 /**
- * Reads every scheduler key of a Valkey server, without writing (SCAN, GET,
- * PTTL, HGETALL only). Key names are built and recognised by the library's
+ * Reads every scheduler key of a Valkey deployment, without writing (SCAN,
+ * GET, PTTL, HGETALL only): one server, the primary Sentinel names, or on a
+ * Cluster every primary's keys (SCAN runs node by node, each key is read
+ * through the cluster client, which routes it to its slot's primary). Key names are built and recognised by the library's
  * one key layout (`src/valkey/_key_layout.ts`), in the layout the prefix's
  * marker key names (`"rust"` when there is none): the job states (and the
  * legacy `scheduler:job-state:<jobId>` beside the default prefix), and under
@@ -20,7 +22,8 @@ import {
   DEFAULT_STATE_PREFIX,
   ValkeyKeys,
 } from "../valkey/_key_layout.ts";
-import type { ValkeyClient } from "../valkey/_client.ts";
+import { classifyFailure, type ValkeyClient } from "../valkey/_client.ts";
+import type { ValkeyTopology } from "../valkey/_open_client.ts";
 import { type FoundEntries, noEntries } from "./_build_report.ts";
 
 /** Where the scheduler's keys live on the server. */
@@ -48,23 +51,57 @@ function literalPattern(prefix: string): string {
   return prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`) + "*";
 }
 
+/**
+ * Rethrows `thrown` when it says the deployment cannot be read now (a lost
+ * connection, a node failing over, refused credentials): a key that could
+ * not be read is not a damaged key, and a report missing it would be a
+ * silent loss.
+ */
+function throwIfOutage(client: ValkeyClient, thrown: unknown): void {
+  const { kind } = classifyFailure(client, thrown);
+  if (kind === "connection" || kind === "auth") throw thrown;
+}
+
+/** What the reader reads from: a connected client and its topology. */
+export interface ValkeySource {
+  readonly client: ValkeyClient;
+  readonly topology: ValkeyTopology;
+}
+
+/**
+ * The clients SCAN runs on: a Cluster's SCAN covers one node only, so each
+ * primary (iovalkey's connections to them) is scanned in turn.
+ */
+function scanners(source: ValkeySource): ValkeyClient[] {
+  if (source.topology !== "cluster" || !("nodes" in source.client)) {
+    return [source.client];
+  }
+  const primaries = source.client.nodes("master");
+  if (primaries.length === 0) {
+    throw new Error("the cluster client knows no primary node to scan");
+  }
+  return primaries;
+}
+
 async function scanKeys(
-  client: ValkeyClient,
+  nodes: readonly ValkeyClient[],
   prefix: string,
 ): Promise<string[]> {
   const keys = new Set<string>();
-  let cursor = "0";
-  do {
-    const [next, batch] = await client.scan(
-      cursor,
-      "MATCH",
-      literalPattern(prefix),
-      "COUNT",
-      500,
-    );
-    cursor = next;
-    for (const key of batch) keys.add(key);
-  } while (cursor !== "0");
+  for (const node of nodes) {
+    let cursor = "0";
+    do {
+      const [next, batch] = await node.scan(
+        cursor,
+        "MATCH",
+        literalPattern(prefix),
+        "COUNT",
+        500,
+      );
+      cursor = next;
+      for (const key of batch) keys.add(key);
+    } while (cursor !== "0");
+  }
   return [...keys].sort();
 }
 
@@ -87,11 +124,13 @@ function inFlightRecord(text: string) {
   };
 }
 
-/** Every scheduler entry on the server `client` talks to. */
+/** Every scheduler entry of the deployment `source.client` talks to. */
 export async function readValkeyEntries(
-  client: ValkeyClient,
+  source: ValkeySource,
   prefixes: ValkeyPrefixes = {},
 ): Promise<FoundEntries> {
+  const { client } = source;
+  const nodes = scanners(source);
   const found = noEntries();
   const statePrefix = prefixes.statePrefix ?? DEFAULT_STATE_PREFIX;
   const leasePrefix = prefixes.leasePrefix ?? DEFAULT_LEASE_PREFIX;
@@ -105,7 +144,7 @@ export async function readValkeyEntries(
   if (legacy !== undefined) statePrefixes.push(legacy);
   const seen = new Set<string>();
   for (const prefix of statePrefixes) {
-    for (const key of await scanKeys(client, prefix)) {
+    for (const key of await scanKeys(nodes, prefix)) {
       if (key === stateKeys.marker()) continue;
       // In the Rust layout any text after the prefix is a job id.
       const parsed = stateKeys.layout === "cluster" && prefix === statePrefix
@@ -124,13 +163,14 @@ export async function readValkeyEntries(
         found.states.push({ jobId, state: decodeJobState(text, jobId) });
         seen.add(jobId);
       } catch (thrown) {
+        throwIfOutage(client, thrown);
         damaged(key, describeThrown(thrown));
       }
     }
   }
 
   const leaseKeys = await keysUnder(client, leasePrefix);
-  for (const key of await scanKeys(client, leasePrefix)) {
+  for (const key of await scanKeys(nodes, leasePrefix)) {
     const parsed = leaseKeys.parse(key);
     try {
       if (parsed?.kind === "marker") continue;
@@ -189,6 +229,7 @@ export async function readValkeyEntries(
         });
       }
     } catch (thrown) {
+      throwIfOutage(client, thrown);
       damaged(key, describeThrown(thrown));
     }
   }
