@@ -140,12 +140,11 @@ async function threeInstances(
   const runs = results.flatMap((result) => result.runs);
   assert.equal(runs.length, MAX_RUNS, "runs");
   assert.equal(new Set(runs.map((run) => run.scheduledAt)).size, MAX_RUNS);
-  // Tokens strictly increase with the occurrences.
-  const tokens = runs.sort((a, b) => a.scheduledAt - b.scheduledAt)
-    .map((run) => run.token);
-  for (let i = 1; i < tokens.length; i++) {
-    assert.ok(tokens[i] > tokens[i - 1], tokens.join(", "));
-  }
+  // Tokens order grants, not occurrences (docs/recovery.md): on a loaded
+  // machine a later occurrence may be granted before an earlier one's grant
+  // on another instance, so what holds is that no token is issued twice.
+  const tokens = runs.map((run) => run.token);
+  assert.equal(new Set(tokens).size, tokens.length, tokens.join(", "));
   assertNeverBackwards(seen);
   assert.equal(seen.at(-1)?.triggerCount, MAX_RUNS, "the stored count");
 }
