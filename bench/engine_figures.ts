@@ -5,8 +5,9 @@
  *    task and the in-memory store, beside a bare loop that awaits the same
  *    task 100 000 times, rounds interleaved. Aim: ≤ 1 µs per run and ≤ 100×
  *    the bare `await`. Then what each run control adds per run
- *    (`withRunTimeout`, `withRetry`, at-least-once on the single-instance
- *    guard; aim: ≤ 0.5 µs each), and the `Date` objects a run allocates.
+ *    (`withRunTimeout`, `withRetry`; aim: ≤ 0.5 µs each), and the `Date`
+ *    objects a run allocates. At-least-once is switched off on the default
+ *    single-instance guard (nothing to reclaim), so its cost is figure 5.
  * 2. Memory: heap growth over 1 000 000 runs with historyLimit 32. Aim: under
  *    10 MB.
  * 3. Lateness (start − scheduled) p50/p99 of a 50 ms interval over 200 real
@@ -20,10 +21,16 @@
  *    registered/nothing ratio. (The same backlog on the commit before
  *    telemetry, interleaved with this one: within the run-to-run noise; see
  *    docs/observability.md.)
+ * 5. At-least-once: a backlog of 2 000 runs on `DenoKvExecutionGuard` over
+ *    `Deno.openKv(":memory:")` (a fresh one per round) with its in-flight
+ *    ledger, beside the same backlog on the same guard at-most-once (the
+ *    floor: the same grants and saves, without the records), interleaved.
  *
  * Needs `--v8-flags=--expose-gc` for the memory figure.
  */
 import {
+  DenoKvExecutionGuard,
+  type ExecutionGuard,
   InMemoryStateStore,
   Job,
   MissedRunPolicy,
@@ -50,6 +57,7 @@ async function backlog(
   runs: number,
   historyLimit: number,
   controls: Controls = plain,
+  guard?: ExecutionGuard,
 ): Promise<number> {
   const store = new InMemoryStateStore();
   const now = Date.now();
@@ -69,7 +77,10 @@ async function backlog(
     ).withMissedRunPolicy(MissedRunPolicy.ReplayAll).withMaxRuns(runs),
   );
   const started = performance.now();
-  const report = await new Scheduler({ historyLimit }, store).run(job);
+  const report =
+    await (guard === undefined
+      ? new Scheduler({ historyLimit }, store)
+      : Scheduler.withExecutionGuard({ historyLimit }, store, guard)).run(job);
   const elapsed = performance.now() - started;
   if (report.state.triggerCount !== runs) {
     throw new Error(`expected ${runs} runs, got ${report.state.triggerCount}`);
@@ -146,7 +157,6 @@ const best = (values: number[]) => Math.min(...values);
 const CONTROLS: [string, Controls][] = [
   ["withRunTimeout(60 000)", (job) => job.withRunTimeout(60_000)],
   ["withRetry({ attempts: 3 })", (job) => job.withRetry({ attempts: 3 })],
-  ["at-least-once", (job) => job.withDelivery("at-least-once")],
 ];
 for (let i = 0; i < 3; i++) {
   await backlog(RUNS, 32); // warm up the JIT on every path
@@ -302,4 +312,49 @@ console.log(
   } ns, once per run(): ${
     (askNs / 1000 / RUNS).toExponential(1)
   } µs per run of a ${RUNS}-run backlog`,
+);
+
+/** The backlog on a fresh in-memory Deno KV guard, at `delivery`. */
+async function kvBacklog(
+  runs: number,
+  delivery: "at-most-once" | "at-least-once",
+): Promise<number> {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const guard = new DenoKvExecutionGuard(kv, {
+      ttlMs: 60_000,
+      renewIntervalMs: 20_000,
+    });
+    return await backlog(
+      runs,
+      32,
+      (job) => job.withDelivery(delivery),
+      guard,
+    );
+  } finally {
+    kv.close();
+  }
+}
+
+const KV_RUNS = 2_000;
+await kvBacklog(KV_RUNS, "at-most-once"); // warm up both paths
+await kvBacklog(KV_RUNS, "at-least-once");
+const kvMostTimes: number[] = [];
+const kvLeastTimes: number[] = [];
+for (let i = 0; i < 5; i++) {
+  kvMostTimes.push(await kvBacklog(KV_RUNS, "at-most-once"));
+  kvLeastTimes.push(await kvBacklog(KV_RUNS, "at-least-once"));
+}
+const kvMostUs = best(kvMostTimes) * 1000 / KV_RUNS;
+const kvLeastUs = best(kvLeastTimes) * 1000 / KV_RUNS;
+console.log(
+  `5. at-least-once on DenoKvExecutionGuard over Deno.openKv(":memory:"), ${KV_RUNS}-run backlog (best of 5, interleaved)`,
+);
+console.log(
+  `   at-most-once, same guard (the floor): ${kvMostUs.toFixed(1)} µs per run`,
+);
+console.log(
+  `   at-least-once: ${kvLeastUs.toFixed(1)} µs per run, ${
+    signed(kvLeastUs - kvMostUs)
+  } µs, ratio ${(kvLeastUs / kvMostUs).toFixed(2)}×`,
 );

@@ -7,166 +7,22 @@
  * them runs every occurrence with the damage reported as events.
  */
 import assert from "node:assert/strict";
-import {
-  DenoKvExecutionGuard,
-  type ExecutionGuard,
-  type ExecutionGuardAcquire,
-  ExecutionGuardError,
-  type ExecutionLease,
-  type InFlightLedger,
-  InMemoryStateStore,
-  Job,
-  Schedule,
-  Scheduler,
-  type SchedulerEvent,
-  Task,
-} from "../mod.ts";
+import { Job, Schedule, Scheduler, type SchedulerEvent, Task } from "../mod.ts";
 import { ValkeyExecutionGuard } from "../src/valkey/mod.ts";
 import { closeClient, connectClient } from "../src/valkey/_client.ts";
 import { openClient } from "../src/valkey/_open_client.ts";
-import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
-
-const LEASE = { ttlMs: 2_000, renewIntervalMs: 500 };
-const T = Date.UTC(2026, 3, 3, 1, 2, 3);
-const VALKEY_PREFIX = "scheduler:valkey:execution-lease:";
-const valkey = await hasValkeyServer();
-
-/** A backend's guard and the ways to damage its data. */
-interface Damager {
-  readonly name: string;
-  readonly guard: ExecutionGuard & { inFlight: InFlightLedger };
-  corruptCounter(jobId: string): Promise<void>;
-  plantUndecodable(jobId: string, at: number): Promise<void>;
-  /** The occurrence's lease becomes another holder's done marker. */
-  markDoneByAnother(jobId: string, at: number): Promise<void>;
-  /** The quarantined values, as text. */
-  quarantined(jobId: string): Promise<string[]>;
-}
-
-async function withKv(body: (damager: Damager) => Promise<void>) {
-  const kv = await Deno.openKv(":memory:");
-  const prefix = ["scheduler", "execution-lease"];
-  try {
-    await body({
-      name: "Deno KV",
-      guard: new DenoKvExecutionGuard(kv, LEASE),
-      corruptCounter: async (jobId) =>
-        void await kv.set([...prefix, "fence", jobId], "seven"),
-      plantUndecodable: async (jobId, at) =>
-        void await kv.set([...prefix, "in-flight", jobId, at], { holder: 42 }),
-      markDoneByAnother: async (jobId, at) =>
-        void await kv.set([...prefix, "lease", jobId, at], {
-          token: "another",
-          fencingToken: 1n,
-          status: "done",
-          deadline: Date.now() + 60_000,
-        }),
-      quarantined: async (jobId) => {
-        const values: string[] = [];
-        for await (
-          const entry of kv.list({ prefix: [...prefix, "quarantine"] })
-        ) {
-          if (entry.key.includes(jobId)) {
-            values.push(
-              JSON.stringify(
-                entry.value,
-                (_, v) => typeof v === "bigint" ? String(v) : v,
-              ),
-            );
-          }
-        }
-        return values;
-      },
-    });
-  } finally {
-    kv.close();
-  }
-}
-
-async function withValkey(body: (damager: Damager) => Promise<void>) {
-  await withValkeyServer(async (server) => {
-    const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
-    const raw = openClient(server.url, "test").client;
-    await connectClient(raw);
-    const field = (at: number) =>
-      new Date(at).toISOString().replace(
-        /\.(\d{3})Z$/,
-        ".$1000000Z",
-      );
-    try {
-      await body({
-        name: "Valkey",
-        guard,
-        corruptCounter: async (jobId) => {
-          // A hash where the counter should be: INCR fails WRONGTYPE.
-          await raw.del(`${VALKEY_PREFIX}${jobId}:fencing-token`);
-          await raw.hset(`${VALKEY_PREFIX}${jobId}:fencing-token`, "x", "1");
-        },
-        plantUndecodable: async (jobId, at) =>
-          void await raw.hset(
-            `${VALKEY_PREFIX}${jobId}:in-flight`,
-            field(at),
-            "{not json",
-          ),
-        markDoneByAnother: async (jobId, at) =>
-          void await raw.set(
-            `${VALKEY_PREFIX}${jobId}:${field(at)}`,
-            "done:another",
-            "PX",
-            60_000,
-          ),
-        quarantined: async (jobId) => {
-          const keys = await raw.keys(`${VALKEY_PREFIX}${jobId}:quarantine:*`);
-          const values: string[] = [];
-          for (const key of keys.sort()) {
-            const type = await raw.type(key);
-            if (type === "string") values.push((await raw.get(key))!);
-            else values.push(JSON.stringify(await raw.hgetall(key)));
-          }
-          return values;
-        },
-      });
-    } finally {
-      await closeClient(raw);
-      await guard.close();
-    }
-  });
-}
-
-function acquired(answer: ExecutionGuardAcquire): ExecutionLease {
-  assert.equal(answer.kind, "acquired", "expected a grant");
-  assert.ok(answer.kind === "acquired");
-  return answer.lease;
-}
-
-async function dataError(
-  promise: Promise<unknown>,
-  ...includes: string[]
-): Promise<string> {
-  const error = await promise.then(() => undefined, (error) => error);
-  assert.ok(error instanceof ExecutionGuardError, `got ${error}`);
-  assert.equal(error.kind, "data");
-  for (const text of includes) {
-    assert.ok(error.message.includes(text), `${error.message} has ${text}`);
-  }
-  return error.message;
-}
-
-const slot = (jobId: string, at: number, triggerCount = 1) => ({
-  jobId,
-  scheduledAt: new Date(at),
-  triggerCount,
-  catchUp: false,
-});
-
-const backends: [
-  string,
-  (body: (d: Damager) => Promise<void>) => Promise<void>,
-  boolean,
-][] = [
-  ["Deno KV", withKv, false],
-  ["Valkey", withValkey, !valkey],
-];
+import { withValkeyServer } from "./_valkey_server.ts";
+import {
+  acquired,
+  backends,
+  dataError,
+  LEASE,
+  SavesStore,
+  slot,
+  T,
+  valkey,
+  VALKEY_PREFIX,
+} from "./_damagers.ts";
 
 for (const [name, withBackend, ignore] of backends) {
   Deno.test({
@@ -249,11 +105,8 @@ for (const [name, withBackend, ignore] of backends) {
         const start = Date.now();
         const instants = [start + 100, start + 200, start + 300];
         const ran: number[] = [];
-        const scheduler = Scheduler.withExecutionGuard(
-          {},
-          new InMemoryStateStore(),
-          guard,
-        );
+        const store = new SavesStore();
+        const scheduler = Scheduler.withExecutionGuard({}, store, guard);
         const events: SchedulerEvent[] = [];
         for (
           const type of [
@@ -274,16 +127,50 @@ for (const [name, withBackend, ignore] of backends) {
         );
         assert.equal(report.stopReason, "terminal");
         assert.deepEqual(ran, instants, "every occurrence ran");
+        const named = (
+          type: SchedulerEvent["type"],
+          key: string,
+          what: RegExp,
+        ) => {
+          const found = events.filter((event) =>
+            event.type === type && "error" in event &&
+            String(event.error).replaceAll(", ", ",").includes(
+              key.replaceAll(", ", ","),
+            ) && what.test(String(event.error))
+          );
+          assert.equal(
+            found.length,
+            1,
+            `one ${type} naming ${key}: ${JSON.stringify(events)}`,
+          );
+        };
+        named(
+          "execution-guard-data-damaged",
+          damager.names.record(jobId, T),
+          /orphaned/,
+        );
+        named(
+          "execution-guard-data-damaged",
+          damager.names.record(jobId, T + 1_000),
+          /decode|corrupt/,
+        );
+        named(
+          "execution-guard-acquire-failed",
+          damager.names.counter(jobId),
+          /fencing/,
+        );
+        assert.equal(events.length, 3, "no other damage reported");
         const errors = events.map((event) =>
           "error" in event ? String(event.error) : ""
         );
-        assert.ok(
-          errors.some((error) => /orphaned/.test(error)),
-          errors.join("\n"),
-        );
-        assert.ok(errors.some((error) => /decode|corrupt/.test(error)));
-        assert.ok(errors.some((error) => /fencing/.test(error)));
         assert.ok(errors.every((error) => /quarantine/.test(error)));
+        // The damage was kept as the job's lastError (one field: the latest,
+        // the counter's at the first grant) and saved with the occurrence's
+        // consumption, before the run; the run's success cleared it.
+        const saved = store.saves.map((state) => state.lastError);
+        assert.equal(saved[0], errors[2], `saved: ${JSON.stringify(saved)}`);
+        assert.equal(store.saves[0].lastSuccessAt, null);
+        assert.equal(report.state.lastError, null, "runs succeeded since");
         assert.deepEqual(await guard.inFlight.list(jobId), []);
       }),
   });

@@ -285,3 +285,84 @@ Deno.test("no silent hole, Deno KV: one instance restarted after SIGKILL at each
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * Under `queue-one`, the occurrence due while a run lasts is queued: one
+ * instance killed right after that queued occurrence's consumption was
+ * saved (at its `trigger-emitted`), then restarted, still runs it.
+ */
+async function queuedScenario(backend: "valkey" | "kv", where: string) {
+  const origin = Date.now() + 2_500;
+  const queued = origin + 200;
+  const common = [
+    backend,
+    where,
+    "queued-job",
+    `${origin},${queued}`,
+    "-1",
+    "overlap=queue-one",
+    // replay-all would hold the next decision until the run ends.
+    "missed=catch-up-once",
+  ];
+  const results: Finished[] = [];
+  for (
+    const args of [
+      [...common, `slow=1500,${origin}`, `die=trigger-emitted,${queued}`],
+      common,
+    ]
+  ) {
+    const children: Deno.ChildProcess[] = [];
+    const disarm = watchdog(children, 30_000);
+    try {
+      results.push(
+        await spawnInstance(args, () => {}, (child) => children.push(child)),
+      );
+    } finally {
+      disarm();
+    }
+  }
+  const runs = ledgerOf(results);
+  printLedger(
+    `${backend}, queue-one, killed when the queued occurrence was saved`,
+    runs,
+    origin,
+  );
+  const [killed, restarted] = results;
+  assert.ok(
+    killed.killed && killed.lines.includes(`dying trigger-emitted ${queued}`),
+    `died with the occurrence queued: ${
+      killed.lines.join("\n")
+    }\n${killed.stderr}`,
+  );
+  assert.equal(restarted.code, 0, restarted.stderr);
+  assert.ok(
+    restarted.lines.some((line) => line.startsWith("done terminal")),
+    restarted.lines.join("\n"),
+  );
+  assert.ok(
+    (runs.get(queued) ?? []).length >= 1,
+    "the queued one was not lost",
+  );
+  assert.equal(
+    (runs.get(queued) ?? []).filter((run) => !run.replayed).length,
+    0,
+    "the queued one had not started when the instance died",
+  );
+  assert.ok((runs.get(origin) ?? []).length >= 1, "the first was not lost");
+}
+
+Deno.test({
+  name:
+    "no silent hole, Valkey, queue-one: an instance killed with an occurrence queued, restarted, still runs it",
+  ignore: !(await hasValkeyServer()),
+  fn: () => withValkeyServer((server) => queuedScenario("valkey", server.url)),
+});
+
+Deno.test("no silent hole, Deno KV, queue-one: an instance killed with an occurrence queued, restarted, still runs it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await queuedScenario("kv", `${dir}/shared.kv`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

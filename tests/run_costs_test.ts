@@ -1,11 +1,13 @@
 /**
  * What a run costs, counted: no `DOMException` is built on any steady path
- * (a plain run, a time limit, retries, at-least-once on the single-instance
- * guard), and the time limits of one job share one timer, which still fires
+ * (a plain run, a time limit, retries, at-least-once and at-most-once on
+ * the Deno KV guard over `Deno.openKv(":memory:")`: at-least-once is switched
+ * off on the default single-instance guard), and the time limits of one job share one timer, which still fires
  * each attempt's limit at its own instant.
  */
 import assert from "node:assert/strict";
 import {
+  DenoKvExecutionGuard,
   InMemoryStateStore,
   Job,
   MissedRunPolicy,
@@ -47,8 +49,15 @@ async function countDomExceptions(
   return { constructed, abortsWithoutReason };
 }
 
-/** Replays a backlog of `runs` due occurrences with the given controls. */
-async function replay(runs: number, decorate: (job: Job) => Job) {
+/**
+ * Replays a backlog of `runs` due occurrences with the given controls, on
+ * the default guard or, with `kv`, on a Deno KV guard over `:memory:`.
+ */
+async function replay(
+  runs: number,
+  decorate: (job: Job) => Job,
+  kv?: Deno.Kv,
+) {
   const store = new InMemoryStateStore();
   await store.save({
     jobId: "backlog",
@@ -67,24 +76,56 @@ async function replay(runs: number, decorate: (job: Job) => Job) {
       }),
     ).withMissedRunPolicy(MissedRunPolicy.ReplayAll).withMaxRuns(runs),
   );
-  const report = await new Scheduler({}, store).run(job);
+  let records = 0;
+  let scheduler = new Scheduler({}, store);
+  if (kv !== undefined) {
+    const guard = new DenoKvExecutionGuard(kv, {
+      ttlMs: 60_000,
+      renewIntervalMs: 20_000,
+    });
+    // Counts the grants that write an in-flight record.
+    const ledger = guard.inFlight;
+    const acquire = ledger.acquire.bind(ledger);
+    ledger.acquire = (slot) => (records++, acquire(slot));
+    scheduler = Scheduler.withExecutionGuard({}, store, guard);
+  }
+  let recorded = 0;
+  scheduler.addEventListener("run-started", () => void recorded++);
+  const report = await scheduler.run(job);
   assert.equal(report.state.triggerCount, runs);
+  assert.equal(recorded, runs, "every occurrence was granted and ran");
+  const atLeastOnce = job.delivery === "at-least-once" && kv !== undefined;
+  assert.equal(records, atLeastOnce ? runs : 0, "in-flight records written");
   assert.ok(report.history.every((record) => record.status === "success"));
 }
 
-const CONTROLS: [string, (job: Job) => Job][] = [
-  ["no controls", (job) => job],
-  ["withRunTimeout", (job) => job.withRunTimeout(60_000)],
-  ["withRetry", (job) => job.withRetry({ attempts: 3, backoffMs: [1] })],
-  ["at-least-once", (job) => job.withDelivery("at-least-once")],
+const CONTROLS: [string, (job: Job) => Job, boolean][] = [
+  ["no controls", (job) => job, false],
+  ["withRunTimeout", (job) => job.withRunTimeout(60_000), false],
+  [
+    "withRetry",
+    (job) => job.withRetry({ attempts: 3, backoffMs: [1] }),
+    false,
+  ],
+  ["at-most-once, Deno KV guard (:memory:)", (job) => job, true],
+  [
+    "at-least-once, Deno KV guard (:memory:)",
+    (job) => job.withDelivery("at-least-once"),
+    true,
+  ],
 ];
 
-for (const [name, decorate] of CONTROLS) {
+for (const [name, decorate, onKv] of CONTROLS) {
   Deno.test(`no DOMException is built while replaying 200 runs: ${name}`, async () => {
-    assert.deepEqual(await countDomExceptions(() => replay(200, decorate)), {
-      constructed: 0,
-      abortsWithoutReason: 0,
-    });
+    const kv = onKv ? await Deno.openKv(":memory:") : undefined;
+    try {
+      assert.deepEqual(
+        await countDomExceptions(() => replay(200, decorate, kv)),
+        { constructed: 0, abortsWithoutReason: 0 },
+      );
+    } finally {
+      kv?.close();
+    }
   });
 }
 

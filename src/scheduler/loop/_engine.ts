@@ -41,12 +41,8 @@ import {
 import { WakePlan } from "../rules/_wake_plan.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
 import { overlapBesideReplays } from "../rules/_reclaim_plan.ts";
-import {
-  carryOut,
-  reclaimExpired,
-  saveAndCarryOutLeased,
-  startRun,
-} from "./_launch.ts";
+import { carryOut, reclaimExpired, saveAndCarryOutLeased } from "./_launch.ts";
+import { giveBackQueued, startQueued } from "./_queued_lease.ts";
 import { applyCompletions } from "./_completions.ts";
 import { triggerNow } from "./_trigger_now.ts";
 import { EngineCore, type EngineOptions } from "./_engine_core.ts";
@@ -173,6 +169,7 @@ export class Engine<D> implements RunHost<D> {
         ? error
         : new SchedulerError(describeThrown(error), { cause: error });
     }
+    await giveBackQueued(core);
     this.#clock.disarm();
     this.#ended = true;
     this.controls.deadlines?.close();
@@ -263,9 +260,7 @@ export class Engine<D> implements RunHost<D> {
       }
       if (!control.paused) {
         if (core.active.size === 0 && core.queued !== undefined) {
-          const queued = core.queued;
-          core.queued = undefined;
-          const starting = startRun(core, queued);
+          const starting = startQueued(core);
           if (starting !== undefined) await starting;
           continue;
         }

@@ -9,7 +9,10 @@
 
 import { StoreOperation } from "../../constants.ts";
 import type { SchedulerError } from "../../errors.ts";
-import type { ExecutionGuard } from "../../guard/execution_guard.ts";
+import type {
+  ExecutionGuard,
+  ExecutionLease,
+} from "../../guard/execution_guard.ts";
 import { type JobState, savedState } from "../../store/job_state.ts";
 import { type StateStore, toStoreError } from "../../store/state_store.ts";
 import type { ResolvedConfig } from "../job/config.ts";
@@ -72,6 +75,11 @@ export class EngineCore<D> {
    */
   state!: Readonly<JobState>;
   queued: Trigger | undefined;
+  /**
+   * At-least-once: the lease (with its in-flight record) the queued trigger
+   * was granted before its consumption was saved; see _queued_lease.ts.
+   */
+  queuedLease: ExecutionLease | undefined;
   fatal: SchedulerError | undefined;
   /** Start of the newest run recorded so far, so parallel runs never move
    * `lastRunAt` backwards. */

@@ -7,7 +7,11 @@
  * @module
  */
 
-import { ExecutionGuardErrorKind } from "../../constants.ts";
+import {
+  ExecutionGuardErrorKind,
+  RunStatus,
+  TriggerNowErrorKind,
+} from "../../constants.ts";
 import { describeThrown, SchedulerError } from "../../errors.ts";
 import type { ExecutionLease } from "../../guard/execution_guard.ts";
 import type { Decision, Trigger } from "../rules/_decide.ts";
@@ -77,41 +81,82 @@ function report<D>(core: EngineCore<D>, decision: Decision): void {
 /**
  * At-least-once: takes the occurrence's lease (and so writes its in-flight
  * record) *before* the state that consumes it is saved, then saves and
- * launches. A crash between the two leaves either an unsaved state (the
- * occurrence is decided again) or a record whose lease runs out (it is
- * replayed): never a consumed occurrence without a record. Decisions that
- * start nothing are saved and reported as `carryOut` does.
+ * starts or queues it on that lease. A crash between the two leaves either
+ * an unsaved state (the occurrence is decided again) or a record whose
+ * lease runs out (it is replayed): never a consumed occurrence without a
+ * record (docs/recovery.md). A queued trigger keeps its lease
+ * (`core.queuedLease`, see _queued_lease.ts). Decisions that start and queue
+ * nothing are saved and reported as `carryOut` does.
  */
 export async function saveAndCarryOutLeased<D>(
   core: EngineCore<D>,
   decision: Decision,
 ): Promise<void> {
   const planned = effectiveAction(core, decision);
-  if (planned.action !== "start") {
+  if (planned.action === "none") {
     if (await core.persist()) await carryOut(core, decision);
     return;
   }
   const trigger = planned.decision.trigger!;
   const lease = await acquireSlot(acquireHost(core, trigger), trigger);
+  // A guard outage: run() fails, and the consumption is not saved, so the
+  // occurrence is decided again after a restart.
+  if (lease === TriggerNowErrorKind.Failed) return;
   const saved = await core.persist();
-  const { action } = effectiveAction(core, decision);
-  if (typeof lease === "object" && (!saved || action !== "start")) {
-    // Not launched after all (the save failed, or a stop or a pause came
-    // in): the occurrence goes back to the ledger, to be replayed.
-    await core.host.guard.release(lease).catch((error) => {
-      // The record stays held until its lease runs out: replayed then.
-      if (core.options.listens("execution-guard-release-failed")) {
-        core.options.dispatch(
-          releaseFailedEvent(core.jobId, trigger, describeThrown(error)),
-        );
-      }
-    });
+  // What to do now: a pause, a stop or a manual run may have come in during
+  // the grant or the save.
+  const now = effectiveAction(core, decision);
+  if (typeof lease !== "object") {
+    if (saved) report(core, planned.decision);
+    return;
   }
-  if (!saved) return;
-  report(core, planned.decision);
-  if (typeof lease === "object" && action === "start") {
-    launch(core, trigger, lease);
+  if (!saved || core.stopping()) {
+    // Not launched after all: the occurrence goes back to the ledger, to be
+    // replayed by whoever takes it.
+    await giveBack(core, trigger, lease);
+    if (saved) report(core, planned.decision);
+    return;
   }
+  const reclaimer = core.delivery.reclaimer!;
+  report(core, now.decision);
+  if (now.action === "start") launch(core, trigger, lease);
+  else if (now.action === "queue") {
+    core.queued = trigger;
+    core.queuedLease = lease;
+  } else {
+    // Skipped by the overlap policy (a manual run came in): consumed
+    // without a run, as run-skipped says, so its record is cleared.
+    await unused(
+      core,
+      trigger,
+      () => reclaimer.settle(lease, RunStatus.Success),
+    );
+  }
+}
+
+/** Gives back a lease that will not be used (its record is replayed). */
+export async function giveBack<D>(
+  core: EngineCore<D>,
+  trigger: Trigger,
+  lease: ExecutionLease,
+): Promise<void> {
+  await unused(core, trigger, () => core.host.guard.release(lease));
+}
+
+/** Ends an unused lease; a failure is reported, the lease runs out. */
+async function unused<D>(
+  core: EngineCore<D>,
+  trigger: Trigger,
+  end: () => Promise<void>,
+): Promise<void> {
+  await end().catch((error) => {
+    // The record stays held until its lease runs out: replayed then.
+    if (core.options.listens("execution-guard-release-failed")) {
+      core.options.dispatch(
+        releaseFailedEvent(core.jobId, trigger, describeThrown(error)),
+      );
+    }
+  });
 }
 
 function emitSkipped<D>(core: EngineCore<D>, decision: Decision): void {
@@ -263,7 +308,7 @@ export async function reclaimExpired<D>(
 }
 
 /** Starts a run that holds `lease`. */
-function launch<D>(
+export function launch<D>(
   core: EngineCore<D>,
   trigger: Trigger,
   lease: ExecutionLease,

@@ -197,6 +197,15 @@ export class Reclaimer {
   }
 
   /**
+   * A lease of ours ran out before its run started (a queued trigger): its
+   * record is no longer ours, and the ledger is looked at again at once.
+   */
+  forget(lease: ExecutionLease): void {
+    this.#own.delete(lease.token);
+    this.#recheck = true;
+  }
+
+  /**
    * `guard` with its release giving the occurrence back (a lease taken but
    * not used, because the scheduler is stopping, is not a completed run:
    * replayed, or under at-most-once reported lost).
