@@ -10,11 +10,28 @@ import {
   MeterProvider,
   MetricReader,
 } from "@opentelemetry/sdk-metrics";
-import { metrics as otelMetrics } from "@opentelemetry/api";
+import { metrics as otelMetrics, trace } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import { RunMetrics } from "../src/telemetry/_run_metrics.ts";
 import { runTelemetry } from "../src/telemetry/_registered.ts";
 import { ATTR, METRIC } from "../src/telemetry/_names.ts";
-import type { SchedulerEvent } from "../mod.ts";
+import {
+  InMemoryStateStore,
+  Job,
+  type JobState,
+  OverlapPolicy,
+  type RunCompletedEvent,
+  type RunRecord,
+  Schedule,
+  Scheduler,
+  type SchedulerEvent,
+  Task,
+} from "../mod.ts";
+import { installFakeClock } from "./_fake_time.ts";
 
 class Reader extends MetricReader {
   constructor() {
@@ -69,7 +86,14 @@ Deno.test("each event feeds its metric with the documented unit and attributes",
   const metrics = new RunMetrics(provider.getMeter("test"));
   const events: SchedulerEvent[] = [
     { ...base, type: "run-started" },
-    { ...base, type: "run-completed", status: "timed-out", error: "slow" },
+    {
+      ...base,
+      type: "run-completed",
+      status: "timed-out",
+      error: "slow",
+      startedAt: new Date(at.getTime() + 1_000),
+      finishedAt: new Date(at.getTime() + 3_500),
+    },
     { ...base, type: "run-skipped", count: 3, reason: "overlap" },
     {
       ...base,
@@ -110,7 +134,9 @@ Deno.test("each event feeds its metric with the documented unit and attributes",
   assert.ok(Math.abs(late.sum - (Date.now() - at.getTime()) / 1000) < 60);
   const [duration] = find(METRIC.duration);
   assert.deepEqual(duration.attributes, { ...job, [ATTR.status]: "timed-out" });
-  assert.equal((duration.value as { count: number }).count, 1);
+  // The attempt's own instants, whenever the event arrives.
+  const took = duration.value as { count: number; sum: number };
+  assert.deepEqual([took.count, took.sum], [1, 2.5]);
   assert.deepEqual(
     find(METRIC.skipped).map((p) => [p.unit, p.attributes, p.value]),
     [
@@ -184,4 +210,107 @@ Deno.test("with nothing registered a run gets no telemetry; a registered meter p
     otelMetrics.disable();
   }
   assert.equal(runTelemetry(), undefined);
+});
+
+/** A store whose every save takes a (fake) minute, as a slow backend would. */
+class SlowSaveStore extends InMemoryStateStore {
+  saves = 0;
+  override async save(state: JobState): Promise<void> {
+    this.saves++;
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
+    await super.save(state);
+  }
+}
+
+Deno.test("the duration is the attempt itself: not the slow store save after it, and a manual run beside a scheduled one of the same trigger count keeps its own", async () => {
+  const start = Date.UTC(2026, 3, 3, 1);
+  const clock = installFakeClock(start);
+  const reader = new Reader();
+  const meters = new MeterProvider({ readers: [reader] });
+  const exporter = new InMemorySpanExporter();
+  const tracers = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  assert.ok(otelMetrics.setGlobalMeterProvider(meters));
+  assert.ok(trace.setGlobalTracerProvider(tracers));
+  try {
+    const store = new SlowSaveStore();
+    // The scheduled run takes 5 s, the manual one 2 s, side by side.
+    const job = Job.withoutDeps(
+      "timed",
+      Schedule.atTimes([start + 1_000]),
+      Task.fromAsync(({ run }) =>
+        new Promise((resolve) =>
+          setTimeout(resolve, run.manual ? 2_000 : 5_000)
+        )
+      ),
+    ).withOverlapPolicy(OverlapPolicy.AllowParallel);
+    const scheduler = new Scheduler({}, store);
+    const handle = scheduler.handle();
+    const completed: RunCompletedEvent[] = [];
+    let manual: Promise<RunRecord> | undefined;
+    scheduler.addEventListener("run-started", (event) => {
+      if (!event.detail.manual) manual = handle.triggerNow();
+    });
+    scheduler.addEventListener("run-completed", (event) => {
+      completed.push(event.detail);
+    });
+    const running = scheduler.run(job);
+    await clock.runAllAsync();
+    const report = await running;
+    assert.equal((await manual!).manual, true);
+    assert.ok(store.saves >= 2, "the saves after the runs took their minute");
+    // Both runs have the same trigger count: only their own instants tell
+    // their attempts apart.
+    assert.deepEqual(
+      completed.map((e) => [e.triggerCount, e.manual === true]).sort(),
+      [[1, false], [1, true]],
+    );
+    const seconds = (e: RunCompletedEvent) =>
+      (e.finishedAt!.getTime() - e.startedAt!.getTime()) / 1000;
+    assert.deepEqual(completed.map(seconds).sort(), [2, 5]);
+    // The event's instants are the run record's.
+    assert.deepEqual(
+      completed.map((e) => [e.startedAt, e.finishedAt]).sort(),
+      report.history.map((r) => [r.startedAt, r.finishedAt]).sort(),
+    );
+    const [duration] = (await points(reader)).filter((p) =>
+      p.metric === METRIC.duration
+    );
+    assert.deepEqual(duration.attributes, {
+      [ATTR.jobId]: "timed",
+      [ATTR.status]: "success",
+    });
+    const value = duration.value as {
+      count: number;
+      sum: number;
+      min: number;
+      max: number;
+    };
+    assert.deepEqual(
+      [value.count, value.sum, value.min, value.max],
+      [2, 7, 2, 5],
+    );
+    // Each span ends where its attempt did, as the metric and record say.
+    const spans = exporter.getFinishedSpans();
+    const ms = ([s, ns]: [number, number]) => s * 1000 + ns / 1e6;
+    assert.deepEqual(
+      spans.map((span) => [
+        ms(span.startTime),
+        ms(span.endTime),
+        span.attributes[ATTR.manual],
+      ]).sort(),
+      completed.map((e) => [
+        e.startedAt!.getTime(),
+        e.finishedAt!.getTime(),
+        e.manual === true,
+      ]).sort(),
+    );
+  } finally {
+    otelMetrics.disable();
+    trace.disable();
+    clock.uninstall();
+    await meters.shutdown();
+    await tracers.shutdown();
+  }
 });

@@ -68,8 +68,6 @@ export class RunMetrics {
   /** The event types the metrics are fed from. */
   readonly types: ReadonlySet<SchedulerEvent["type"]> = METRIC_EVENT_TYPES;
   readonly #i: ReturnType<typeof instruments>;
-  /** When each attempt in flight started, by trigger count and attempt. */
-  readonly #started = new Map<string, number>();
 
   constructor(meter: Meter = metrics.getMeter(SCOPE)) {
     this.#i = instruments(meter);
@@ -93,26 +91,26 @@ export class RunMetrics {
     const job = { [ATTR.jobId]: event.jobId };
     const i = this.#i;
     switch (event.type) {
-      case "run-started": {
-        const now = Date.now();
-        this.#started.set(`${event.triggerCount}:${event.attempt ?? 1}`, now);
+      case "run-started":
         // A retry starts late by its backoff, not because the scheduler was.
         if (event.attempt === undefined) {
           i.lateness.record(
-            Math.max(0, now - event.scheduledAt.getTime()) / 1000,
+            Math.max(0, Date.now() - event.scheduledAt.getTime()) / 1000,
             job,
           );
         }
         return;
-      }
       case "run-completed": {
         const outcome = { ...job, [ATTR.status]: event.status };
         i.runs.add(1, outcome);
-        const key = `${event.triggerCount}:${event.attempt ?? 1}`;
-        const startedAt = this.#started.get(key);
-        if (startedAt !== undefined) {
-          this.#started.delete(key);
-          i.duration.record((Date.now() - startedAt) / 1000, outcome);
+        // The attempt's own instants, as its span has them: the event itself
+        // comes after the lease release and the store save.
+        const { startedAt, finishedAt } = event;
+        if (startedAt !== undefined && finishedAt !== undefined) {
+          i.duration.record(
+            (finishedAt.getTime() - startedAt.getTime()) / 1000,
+            outcome,
+          );
         }
         return;
       }

@@ -149,6 +149,8 @@ export function runCompletedEvent(
     triggerCount: run.triggerCount,
     status: run.status,
     error: run.error,
+    startedAt: new Date(run.startedAt),
+    finishedAt: new Date(run.finishedAt),
     ...attemptFields(run.attempt, run),
   };
 }
