@@ -5,11 +5,7 @@
  * span attributes the code uses.
  */
 import assert from "node:assert/strict";
-import {
-  AggregationTemporality,
-  MeterProvider,
-  MetricReader,
-} from "@opentelemetry/sdk-metrics";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { metrics as otelMetrics, trace } from "@opentelemetry/api";
 import {
   BasicTracerProvider,
@@ -32,45 +28,7 @@ import {
   Task,
 } from "../mod.ts";
 import { installFakeClock } from "./_fake_time.ts";
-
-class Reader extends MetricReader {
-  constructor() {
-    super({
-      aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
-    });
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-interface Point {
-  metric: string;
-  unit: string;
-  attributes: Record<string, unknown>;
-  value: unknown;
-}
-
-async function points(reader: Reader): Promise<Point[]> {
-  const { resourceMetrics } = await reader.collect();
-  return resourceMetrics.scopeMetrics.flatMap((scope) =>
-    scope.metrics.flatMap((metric) =>
-      (metric.dataPoints as {
-        attributes: Record<string, unknown>;
-        value: unknown;
-      }[])
-        .map((point) => ({
-          metric: metric.descriptor.name,
-          unit: metric.descriptor.unit,
-          attributes: point.attributes,
-          value: point.value,
-        }))
-    )
-  );
-}
+import { points, Reader } from "./_metric_reader.ts";
 
 const at = new Date("2026-04-03T01:00:00Z");
 const base = {
@@ -103,13 +61,32 @@ Deno.test("each event feeds its metric with the documented unit and attributes",
     },
     { ...base, type: "execution-guard-contended" },
     { ...base, type: "execution-guard-lost" },
-    { ...base, type: "execution-guard-acquire-failed", error: "down" },
-    { ...base, type: "execution-guard-release-failed", error: "down" },
+    {
+      ...base,
+      type: "execution-guard-acquire-failed",
+      error: "unreadable",
+      errorKind: "data",
+    },
+    {
+      ...base,
+      type: "execution-guard-release-failed",
+      error: "denied",
+      errorKind: "auth",
+    },
+    // A detail without a kind (a custom store's): counted as unknown.
+    { ...base, type: "execution-guard-release-failed", error: "odd" },
+    {
+      type: "execution-guard-data-damaged",
+      jobId: "report",
+      error: "set aside",
+      errorKind: "data",
+    },
     {
       type: "store-degraded",
       jobId: "report",
       operation: "save",
       error: "down",
+      errorKind: "connection",
     },
     // Not a metric: ignored.
     { type: "terminal-state-deleted", jobId: "report", triggerCount: 7 },
@@ -156,14 +133,20 @@ Deno.test("each event feeds its metric with the documented unit and attributes",
     1,
   ]]);
   assert.deepEqual(
-    find(METRIC.errors).map((
-      p,
-    ) => [
+    find(METRIC.errors).map((p) => [
       p.attributes[ATTR.errorSource],
       p.attributes[ATTR.errorType],
+      p.attributes[ATTR.errorOperation],
+      p.attributes[ATTR.errorFatal],
       p.value,
     ]).sort(),
-    [["guard", "acquire", 1], ["guard", "release", 1], ["store", "save", 1]],
+    [
+      ["guard", "auth", "release", false, 1],
+      ["guard", "data", "acquire", false, 1],
+      ["guard", "data", "reclaim", false, 1],
+      ["guard", "unknown", "release", false, 1],
+      ["store", "connection", "save", false, 1],
+    ],
   );
   assert.equal(find(METRIC.errors)[0].unit, "{error}");
   await provider.shutdown();
@@ -186,14 +169,20 @@ Deno.test("docs/observability.md names exactly the metrics and span attributes t
     tableColumn(doc, "metrics").sort(),
     Object.values(METRIC).sort(),
   );
+  const metricOnly: string[] = [
+    ATTR.skipReason,
+    ATTR.errorSource,
+    ATTR.errorOperation,
+    ATTR.errorFatal,
+  ];
   const spanAttributes = Object.values(ATTR).filter((name) =>
-    name !== ATTR.skipReason && name !== ATTR.errorSource
+    !metricOnly.includes(name)
   );
   assert.deepEqual(
     tableColumn(doc, "span-attributes").sort(),
     spanAttributes.sort(),
   );
-  for (const name of [ATTR.skipReason, ATTR.errorSource]) {
+  for (const name of metricOnly) {
     assert.ok(doc.includes(`\`${name}\``), name);
   }
 });

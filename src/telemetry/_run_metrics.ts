@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type Meter, metrics } from "@opentelemetry/api";
+import { type Attributes, type Meter, metrics } from "@opentelemetry/api";
+import {
+  ExecutionGuardError,
+  isInstance,
+  StoreError,
+  TaskJoinError,
+} from "../errors.ts";
 import type { SchedulerEvent } from "../scheduler/events/events.ts";
 import { ATTR, METRIC, SCOPE } from "./_names.ts";
 
@@ -23,8 +29,17 @@ export const METRIC_EVENT_TYPES: ReadonlySet<SchedulerEvent["type"]> = new Set<
   "execution-guard-lost",
   "execution-guard-acquire-failed",
   "execution-guard-release-failed",
+  "execution-guard-data-damaged",
   "store-degraded",
 ]);
+
+/** Where an error `run()` fails with came from, by its class. */
+function fatalSource(error: unknown): string {
+  if (isInstance(error, StoreError)) return "store";
+  if (isInstance(error, ExecutionGuardError)) return "guard";
+  if (isInstance(error, TaskJoinError)) return "task";
+  return "scheduler";
+}
 
 function instruments(meter: Meter) {
   return {
@@ -53,7 +68,7 @@ function instruments(meter: Meter) {
       unit: "{lease}",
     }),
     errors: meter.createCounter(METRIC.errors, {
-      description: "Store and guard failures, by source and operation",
+      description: "Store, guard and fatal failures, by source and kind",
       unit: "{error}",
     }),
     reclaimed: meter.createCounter(METRIC.reclaimed, {
@@ -128,21 +143,50 @@ export class RunMetrics {
         return;
       case "execution-guard-acquire-failed":
       case "execution-guard-release-failed":
+      case "execution-guard-data-damaged":
         i.errors.add(1, {
           ...job,
           [ATTR.errorSource]: "guard",
-          [ATTR.errorType]: event.type === "execution-guard-acquire-failed"
-            ? "acquire"
-            : "release",
+          [ATTR.errorType]: event.errorKind ?? "unknown",
+          [ATTR.errorOperation]: GUARD_OPERATION[event.type],
+          [ATTR.errorFatal]: false,
         });
         return;
       case "store-degraded":
         i.errors.add(1, {
           ...job,
           [ATTR.errorSource]: "store",
-          [ATTR.errorType]: event.operation,
+          [ATTR.errorType]: event.errorKind ?? "unknown",
+          [ATTR.errorOperation]: event.operation,
+          [ATTR.errorFatal]: false,
         });
         return;
     }
   }
+
+  /**
+   * Counts the error `run()` of job `jobId` rejects with (its
+   * `scheduler-stopped` says so, after the metrics stopped listening).
+   */
+  failed(jobId: string, error: unknown): void {
+    const kind = (error as { kind?: unknown } | null)?.kind;
+    const attributes: Attributes = {
+      [ATTR.jobId]: jobId,
+      [ATTR.errorSource]: fatalSource(error),
+      [ATTR.errorType]: typeof kind === "string" ? kind : "unknown",
+      [ATTR.errorFatal]: true,
+    };
+    if (isInstance(error, StoreError)) {
+      attributes[ATTR.errorOperation] = error.operation;
+    }
+    this.#i.errors.add(1, attributes);
+  }
 }
+
+/** The guard call behind each guard error event. */
+const GUARD_OPERATION = {
+  "execution-guard-acquire-failed": "acquire",
+  "execution-guard-release-failed": "release",
+  // Damaged in-flight records are found when looking for runs to reclaim.
+  "execution-guard-data-damaged": "reclaim",
+} as const;

@@ -102,7 +102,7 @@ export async function saveAndCarryOutLeased<D>(
       // The record stays held until its lease runs out: replayed then.
       if (core.options.listens("execution-guard-release-failed")) {
         core.options.dispatch(
-          releaseFailedEvent(core.jobId, trigger, describeThrown(error)),
+          releaseFailedEvent(core.jobId, trigger, error),
         );
       }
     });
@@ -237,6 +237,7 @@ export async function reclaimExpired<D>(
         type: "execution-guard-data-damaged",
         jobId: core.jobId,
         error: failure.message,
+        errorKind: failure.kind,
       });
     }
     return core.delivery.reclaimer!.damaged();
