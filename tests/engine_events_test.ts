@@ -83,6 +83,9 @@ Deno.test("observer receives repair, trigger, completion and shutdown events in 
         triggerCount: 3,
         status: "success",
         error: null,
+        // The task ran at its scheduled instant, in no (fake) time.
+        startedAt: at,
+        finishedAt: at,
       },
       {
         type: "scheduler-stopped",
@@ -306,7 +309,9 @@ Deno.test("LogObserver writes one key=value line per event at the right level", 
       lines[6][1],
       `scheduler run-completed job_id=logged scheduled_at=${
         new Date(T0 + 10).toISOString()
-      } catch_up=false trigger_count=2 status=failed error="second failed"`,
+      } catch_up=false trigger_count=2 status=failed error="second failed" started_at=${
+        new Date(T0 + 10).toISOString()
+      } finished_at=${new Date(T0 + 10).toISOString()}`,
     );
   });
 });

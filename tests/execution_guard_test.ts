@@ -380,6 +380,7 @@ Deno.test("guard: an acquire error of kind data is asked again once; still faili
         catchUp: false,
         triggerCount: 1,
         error: corrupt.message,
+        errorKind: "data",
       });
     }
     assert.equal(ofType(events, "execution-guard-contended").length, 0);
@@ -586,6 +587,7 @@ Deno.test("guard: a release error only emits execution-guard-release-failed", as
       catchUp: false,
       triggerCount: 1,
       error: "release failed",
+      errorKind: "connection",
     }]);
     const completed = ofType(events, "run-completed");
     assert.equal(completed.length, 1);

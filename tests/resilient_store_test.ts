@@ -364,9 +364,10 @@ Deno.test("observer, scheduler listeners and the store itself see exactly one st
     assert.equal(detail.jobId, "observed-job");
     assert.equal(typeof detail.error, "string");
     assert.ok(detail.error!.includes("connection reset"), detail.error);
+    assert.equal(detail.errorKind, "connection");
     assert.deepEqual(
       Object.keys(detail).sort(),
-      ["error", "jobId", "operation", "type"],
+      ["error", "errorKind", "jobId", "operation", "type"],
     );
   });
 });
@@ -485,6 +486,7 @@ Deno.test("after a load connection error, loads are served from the mirror and t
       type: "store-degraded",
       operation: "load",
       error: "timeout",
+      errorKind: "connection",
       jobId: "mirror-job",
     }]);
   });

@@ -5,55 +5,30 @@
  * span attributes the code uses.
  */
 import assert from "node:assert/strict";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { metrics as otelMetrics, trace } from "@opentelemetry/api";
 import {
-  AggregationTemporality,
-  MeterProvider,
-  MetricReader,
-} from "@opentelemetry/sdk-metrics";
-import { metrics as otelMetrics } from "@opentelemetry/api";
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import { RunMetrics } from "../src/telemetry/_run_metrics.ts";
 import { runTelemetry } from "../src/telemetry/_registered.ts";
 import { ATTR, METRIC } from "../src/telemetry/_names.ts";
-import type { SchedulerEvent } from "../mod.ts";
-
-class Reader extends MetricReader {
-  constructor() {
-    super({
-      aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
-    });
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-interface Point {
-  metric: string;
-  unit: string;
-  attributes: Record<string, unknown>;
-  value: unknown;
-}
-
-async function points(reader: Reader): Promise<Point[]> {
-  const { resourceMetrics } = await reader.collect();
-  return resourceMetrics.scopeMetrics.flatMap((scope) =>
-    scope.metrics.flatMap((metric) =>
-      (metric.dataPoints as {
-        attributes: Record<string, unknown>;
-        value: unknown;
-      }[])
-        .map((point) => ({
-          metric: metric.descriptor.name,
-          unit: metric.descriptor.unit,
-          attributes: point.attributes,
-          value: point.value,
-        }))
-    )
-  );
-}
+import {
+  InMemoryStateStore,
+  Job,
+  type JobState,
+  OverlapPolicy,
+  type RunCompletedEvent,
+  type RunRecord,
+  Schedule,
+  Scheduler,
+  type SchedulerEvent,
+  Task,
+} from "../mod.ts";
+import { installFakeClock } from "./_fake_time.ts";
+import { points, Reader } from "./_metric_reader.ts";
 
 const at = new Date("2026-04-03T01:00:00Z");
 const base = {
@@ -69,7 +44,14 @@ Deno.test("each event feeds its metric with the documented unit and attributes",
   const metrics = new RunMetrics(provider.getMeter("test"));
   const events: SchedulerEvent[] = [
     { ...base, type: "run-started" },
-    { ...base, type: "run-completed", status: "timed-out", error: "slow" },
+    {
+      ...base,
+      type: "run-completed",
+      status: "timed-out",
+      error: "slow",
+      startedAt: new Date(at.getTime() + 1_000),
+      finishedAt: new Date(at.getTime() + 3_500),
+    },
     { ...base, type: "run-skipped", count: 3, reason: "overlap" },
     {
       ...base,
@@ -79,13 +61,32 @@ Deno.test("each event feeds its metric with the documented unit and attributes",
     },
     { ...base, type: "execution-guard-contended" },
     { ...base, type: "execution-guard-lost" },
-    { ...base, type: "execution-guard-acquire-failed", error: "down" },
-    { ...base, type: "execution-guard-release-failed", error: "down" },
+    {
+      ...base,
+      type: "execution-guard-acquire-failed",
+      error: "unreadable",
+      errorKind: "data",
+    },
+    {
+      ...base,
+      type: "execution-guard-release-failed",
+      error: "denied",
+      errorKind: "auth",
+    },
+    // A detail without a kind (a custom store's): counted as unknown.
+    { ...base, type: "execution-guard-release-failed", error: "odd" },
+    {
+      type: "execution-guard-data-damaged",
+      jobId: "report",
+      error: "set aside",
+      errorKind: "data",
+    },
     {
       type: "store-degraded",
       jobId: "report",
       operation: "save",
       error: "down",
+      errorKind: "connection",
     },
     // Not a metric: ignored.
     { type: "terminal-state-deleted", jobId: "report", triggerCount: 7 },
@@ -110,7 +111,9 @@ Deno.test("each event feeds its metric with the documented unit and attributes",
   assert.ok(Math.abs(late.sum - (Date.now() - at.getTime()) / 1000) < 60);
   const [duration] = find(METRIC.duration);
   assert.deepEqual(duration.attributes, { ...job, [ATTR.status]: "timed-out" });
-  assert.equal((duration.value as { count: number }).count, 1);
+  // The attempt's own instants, whenever the event arrives.
+  const took = duration.value as { count: number; sum: number };
+  assert.deepEqual([took.count, took.sum], [1, 2.5]);
   assert.deepEqual(
     find(METRIC.skipped).map((p) => [p.unit, p.attributes, p.value]),
     [
@@ -130,14 +133,20 @@ Deno.test("each event feeds its metric with the documented unit and attributes",
     1,
   ]]);
   assert.deepEqual(
-    find(METRIC.errors).map((
-      p,
-    ) => [
+    find(METRIC.errors).map((p) => [
       p.attributes[ATTR.errorSource],
       p.attributes[ATTR.errorType],
+      p.attributes[ATTR.errorOperation],
+      p.attributes[ATTR.errorFatal],
       p.value,
     ]).sort(),
-    [["guard", "acquire", 1], ["guard", "release", 1], ["store", "save", 1]],
+    [
+      ["guard", "auth", "release", false, 1],
+      ["guard", "data", "acquire", false, 1],
+      ["guard", "data", "reclaim", false, 1],
+      ["guard", "unknown", "release", false, 1],
+      ["store", "connection", "save", false, 1],
+    ],
   );
   assert.equal(find(METRIC.errors)[0].unit, "{error}");
   await provider.shutdown();
@@ -160,14 +169,20 @@ Deno.test("docs/observability.md names exactly the metrics and span attributes t
     tableColumn(doc, "metrics").sort(),
     Object.values(METRIC).sort(),
   );
+  const metricOnly: string[] = [
+    ATTR.skipReason,
+    ATTR.errorSource,
+    ATTR.errorOperation,
+    ATTR.errorFatal,
+  ];
   const spanAttributes = Object.values(ATTR).filter((name) =>
-    name !== ATTR.skipReason && name !== ATTR.errorSource
+    !metricOnly.includes(name)
   );
   assert.deepEqual(
     tableColumn(doc, "span-attributes").sort(),
     spanAttributes.sort(),
   );
-  for (const name of [ATTR.skipReason, ATTR.errorSource]) {
+  for (const name of metricOnly) {
     assert.ok(doc.includes(`\`${name}\``), name);
   }
 });
@@ -184,4 +199,107 @@ Deno.test("with nothing registered a run gets no telemetry; a registered meter p
     otelMetrics.disable();
   }
   assert.equal(runTelemetry(), undefined);
+});
+
+/** A store whose every save takes a (fake) minute, as a slow backend would. */
+class SlowSaveStore extends InMemoryStateStore {
+  saves = 0;
+  override async save(state: JobState): Promise<void> {
+    this.saves++;
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
+    await super.save(state);
+  }
+}
+
+Deno.test("the duration is the attempt itself: not the slow store save after it, and a manual run beside a scheduled one of the same trigger count keeps its own", async () => {
+  const start = Date.UTC(2026, 3, 3, 1);
+  const clock = installFakeClock(start);
+  const reader = new Reader();
+  const meters = new MeterProvider({ readers: [reader] });
+  const exporter = new InMemorySpanExporter();
+  const tracers = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  assert.ok(otelMetrics.setGlobalMeterProvider(meters));
+  assert.ok(trace.setGlobalTracerProvider(tracers));
+  try {
+    const store = new SlowSaveStore();
+    // The scheduled run takes 5 s, the manual one 2 s, side by side.
+    const job = Job.withoutDeps(
+      "timed",
+      Schedule.atTimes([start + 1_000]),
+      Task.fromAsync(({ run }) =>
+        new Promise((resolve) =>
+          setTimeout(resolve, run.manual ? 2_000 : 5_000)
+        )
+      ),
+    ).withOverlapPolicy(OverlapPolicy.AllowParallel);
+    const scheduler = new Scheduler({}, store);
+    const handle = scheduler.handle();
+    const completed: RunCompletedEvent[] = [];
+    let manual: Promise<RunRecord> | undefined;
+    scheduler.addEventListener("run-started", (event) => {
+      if (!event.detail.manual) manual = handle.triggerNow();
+    });
+    scheduler.addEventListener("run-completed", (event) => {
+      completed.push(event.detail);
+    });
+    const running = scheduler.run(job);
+    await clock.runAllAsync();
+    const report = await running;
+    assert.equal((await manual!).manual, true);
+    assert.ok(store.saves >= 2, "the saves after the runs took their minute");
+    // Both runs have the same trigger count: only their own instants tell
+    // their attempts apart.
+    assert.deepEqual(
+      completed.map((e) => [e.triggerCount, e.manual === true]).sort(),
+      [[1, false], [1, true]],
+    );
+    const seconds = (e: RunCompletedEvent) =>
+      (e.finishedAt!.getTime() - e.startedAt!.getTime()) / 1000;
+    assert.deepEqual(completed.map(seconds).sort(), [2, 5]);
+    // The event's instants are the run record's.
+    assert.deepEqual(
+      completed.map((e) => [e.startedAt, e.finishedAt]).sort(),
+      report.history.map((r) => [r.startedAt, r.finishedAt]).sort(),
+    );
+    const [duration] = (await points(reader)).filter((p) =>
+      p.metric === METRIC.duration
+    );
+    assert.deepEqual(duration.attributes, {
+      [ATTR.jobId]: "timed",
+      [ATTR.status]: "success",
+    });
+    const value = duration.value as {
+      count: number;
+      sum: number;
+      min: number;
+      max: number;
+    };
+    assert.deepEqual(
+      [value.count, value.sum, value.min, value.max],
+      [2, 7, 2, 5],
+    );
+    // Each span ends where its attempt did, as the metric and record say.
+    const spans = exporter.getFinishedSpans();
+    const ms = ([s, ns]: [number, number]) => s * 1000 + ns / 1e6;
+    assert.deepEqual(
+      spans.map((span) => [
+        ms(span.startTime),
+        ms(span.endTime),
+        span.attributes[ATTR.manual],
+      ]).sort(),
+      completed.map((e) => [
+        e.startedAt!.getTime(),
+        e.finishedAt!.getTime(),
+        e.manual === true,
+      ]).sort(),
+    );
+  } finally {
+    otelMetrics.disable();
+    trace.disable();
+    clock.uninstall();
+    await meters.shutdown();
+    await tracers.shutdown();
+  }
 });

@@ -129,6 +129,9 @@ export function forwardPartEvents(options: {
         jobId,
         operation: detail.operation,
         error: detail.error ?? "",
+        ...(detail.errorKind === undefined
+          ? {}
+          : { errorKind: detail.errorKind }),
       });
     } else if (detail?.type === "store-recovered") {
       dispatch({

@@ -276,6 +276,7 @@ export class Scheduler extends EventTarget {
       this.#control.settleRun({ report }, finish);
       return report;
     } catch (error) {
+      telemetry?.metrics?.failed(job.jobId, error);
       this.#control.settleRun({ error }, finish);
       throw error;
     }

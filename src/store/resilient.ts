@@ -7,7 +7,7 @@
  */
 
 import { StoreErrorKind, StoreOperation } from "../constants.ts";
-import { describeThrown, StoreError } from "../errors.ts";
+import { describeThrown, isInstance, StoreError } from "../errors.ts";
 import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
 import { copyJobState, type JobState, jobStateProblem } from "./job_state.ts";
 import { StoreMirror } from "./_mirror.ts";
@@ -328,7 +328,14 @@ export class ResilientStateStore extends GuardedEventTarget
       if (this.#unreportedOutage !== undefined) {
         const error = this.#unreportedOutage;
         this.#unreportedOutage = undefined;
-        this.#dispatch({ type: "store-degraded", operation, error, jobId });
+        this.#dispatch({
+          type: "store-degraded",
+          operation,
+          error,
+          // startDegraded: the primary could not be reached at start-up.
+          errorKind: StoreErrorKind.Connection,
+          jobId,
+        });
       }
       if (Date.now() - this.#lastProbeAt < this.#probeIntervalMs) {
         if (this.#probeFailure !== undefined) throw this.#probeFailure;
@@ -360,6 +367,9 @@ export class ResilientStateStore extends GuardedEventTarget
         type: "store-degraded",
         operation,
         error: describeThrown(error),
+        errorKind: isInstance(error, StoreError)
+          ? error.kind
+          : StoreErrorKind.Unknown,
         jobId,
       });
       return onMirror();

@@ -127,6 +127,8 @@ export interface StoreEventDetail {
   readonly operation: StoreOperation;
   /** The primary's error message (`store-degraded` only). */
   readonly error?: string;
+  /** The primary's error kind (`store-degraded` only). */
+  readonly errorKind?: StoreErrorKind;
   /** The job id of that call. */
   readonly jobId?: string;
 }

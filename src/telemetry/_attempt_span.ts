@@ -22,6 +22,8 @@ import { ATTR, spanName } from "./_names.ts";
 export interface AttemptEnd {
   readonly status: RunStatus;
   readonly error: string | null;
+  /** When the task settled (ms): the span ends there, as the run record does. */
+  readonly finishedAt: number;
 }
 
 /** One attempt's open span. */
@@ -70,7 +72,7 @@ class OtelAttemptSpan implements AttemptSpan {
         ...(outcome.error === null ? {} : { message: outcome.error }),
       });
     }
-    span.end();
+    span.end(outcome.finishedAt);
   }
 }
 

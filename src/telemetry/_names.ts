@@ -25,6 +25,8 @@ export const ATTR = {
   status: "scheduler.run.status",
   skipReason: "scheduler.skip.reason",
   errorSource: "scheduler.error.source",
+  errorOperation: "scheduler.error.operation",
+  errorFatal: "scheduler.error.fatal",
   errorType: "error.type",
 } as const;
 

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type Meter, metrics } from "@opentelemetry/api";
+import { type Attributes, type Meter, metrics } from "@opentelemetry/api";
+import {
+  ExecutionGuardError,
+  isInstance,
+  StoreError,
+  TaskJoinError,
+} from "../errors.ts";
 import type { SchedulerEvent } from "../scheduler/events/events.ts";
 import { ATTR, METRIC, SCOPE } from "./_names.ts";
 
@@ -23,8 +29,17 @@ export const METRIC_EVENT_TYPES: ReadonlySet<SchedulerEvent["type"]> = new Set<
   "execution-guard-lost",
   "execution-guard-acquire-failed",
   "execution-guard-release-failed",
+  "execution-guard-data-damaged",
   "store-degraded",
 ]);
+
+/** Where an error `run()` fails with came from, by its class. */
+function fatalSource(error: unknown): string {
+  if (isInstance(error, StoreError)) return "store";
+  if (isInstance(error, ExecutionGuardError)) return "guard";
+  if (isInstance(error, TaskJoinError)) return "task";
+  return "scheduler";
+}
 
 function instruments(meter: Meter) {
   return {
@@ -53,7 +68,7 @@ function instruments(meter: Meter) {
       unit: "{lease}",
     }),
     errors: meter.createCounter(METRIC.errors, {
-      description: "Store and guard failures, by source and operation",
+      description: "Store, guard and fatal failures, by source and kind",
       unit: "{error}",
     }),
     reclaimed: meter.createCounter(METRIC.reclaimed, {
@@ -68,8 +83,6 @@ export class RunMetrics {
   /** The event types the metrics are fed from. */
   readonly types: ReadonlySet<SchedulerEvent["type"]> = METRIC_EVENT_TYPES;
   readonly #i: ReturnType<typeof instruments>;
-  /** When each attempt in flight started, by trigger count and attempt. */
-  readonly #started = new Map<string, number>();
 
   constructor(meter: Meter = metrics.getMeter(SCOPE)) {
     this.#i = instruments(meter);
@@ -93,26 +106,26 @@ export class RunMetrics {
     const job = { [ATTR.jobId]: event.jobId };
     const i = this.#i;
     switch (event.type) {
-      case "run-started": {
-        const now = Date.now();
-        this.#started.set(`${event.triggerCount}:${event.attempt ?? 1}`, now);
+      case "run-started":
         // A retry starts late by its backoff, not because the scheduler was.
         if (event.attempt === undefined) {
           i.lateness.record(
-            Math.max(0, now - event.scheduledAt.getTime()) / 1000,
+            Math.max(0, Date.now() - event.scheduledAt.getTime()) / 1000,
             job,
           );
         }
         return;
-      }
       case "run-completed": {
         const outcome = { ...job, [ATTR.status]: event.status };
         i.runs.add(1, outcome);
-        const key = `${event.triggerCount}:${event.attempt ?? 1}`;
-        const startedAt = this.#started.get(key);
-        if (startedAt !== undefined) {
-          this.#started.delete(key);
-          i.duration.record((Date.now() - startedAt) / 1000, outcome);
+        // The attempt's own instants, as its span has them: the event itself
+        // comes after the lease release and the store save.
+        const { startedAt, finishedAt } = event;
+        if (startedAt !== undefined && finishedAt !== undefined) {
+          i.duration.record(
+            (finishedAt.getTime() - startedAt.getTime()) / 1000,
+            outcome,
+          );
         }
         return;
       }
@@ -130,21 +143,50 @@ export class RunMetrics {
         return;
       case "execution-guard-acquire-failed":
       case "execution-guard-release-failed":
+      case "execution-guard-data-damaged":
         i.errors.add(1, {
           ...job,
           [ATTR.errorSource]: "guard",
-          [ATTR.errorType]: event.type === "execution-guard-acquire-failed"
-            ? "acquire"
-            : "release",
+          [ATTR.errorType]: event.errorKind ?? "unknown",
+          [ATTR.errorOperation]: GUARD_OPERATION[event.type],
+          [ATTR.errorFatal]: false,
         });
         return;
       case "store-degraded":
         i.errors.add(1, {
           ...job,
           [ATTR.errorSource]: "store",
-          [ATTR.errorType]: event.operation,
+          [ATTR.errorType]: event.errorKind ?? "unknown",
+          [ATTR.errorOperation]: event.operation,
+          [ATTR.errorFatal]: false,
         });
         return;
     }
   }
+
+  /**
+   * Counts the error `run()` of job `jobId` rejects with (its
+   * `scheduler-stopped` says so, after the metrics stopped listening).
+   */
+  failed(jobId: string, error: unknown): void {
+    const kind = (error as { kind?: unknown } | null)?.kind;
+    const attributes: Attributes = {
+      [ATTR.jobId]: jobId,
+      [ATTR.errorSource]: fatalSource(error),
+      [ATTR.errorType]: typeof kind === "string" ? kind : "unknown",
+      [ATTR.errorFatal]: true,
+    };
+    if (isInstance(error, StoreError)) {
+      attributes[ATTR.errorOperation] = error.operation;
+    }
+    this.#i.errors.add(1, attributes);
+  }
 }
+
+/** The guard call behind each guard error event. */
+const GUARD_OPERATION = {
+  "execution-guard-acquire-failed": "acquire",
+  "execution-guard-release-failed": "release",
+  // Damaged in-flight records are found when looking for runs to reclaim.
+  "execution-guard-data-damaged": "reclaim",
+} as const;

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { ExecutionGuardErrorKind } from "../../constants.ts";
+
 /**
  * Another instance holds (or has run) the occurrence; it is not run here.
  *
@@ -57,6 +59,8 @@ export interface ExecutionGuardAcquireFailedEvent {
   readonly triggerCount: number;
   /** The guard error's message (it names the key). */
   readonly error: string;
+  /** The guard error's kind (`data`: any other kind fails `run()`). */
+  readonly errorKind?: ExecutionGuardErrorKind;
 }
 
 /**
@@ -80,6 +84,8 @@ export interface ExecutionGuardDataDamagedEvent {
   readonly jobId: string;
   /** The guard error's message (it names the key and its quarantine). */
   readonly error: string;
+  /** The guard error's kind (`data`). */
+  readonly errorKind?: ExecutionGuardErrorKind;
 }
 
 /**
@@ -126,6 +132,11 @@ export interface ExecutionGuardReleaseFailedEvent {
   readonly triggerCount: number;
   /** The release failure's message. */
   readonly error: string;
+  /**
+   * The failure's kind when the guard threw an `ExecutionGuardError`,
+   * `unknown` for anything else it threw.
+   */
+  readonly errorKind?: ExecutionGuardErrorKind;
 }
 
 /**

@@ -113,6 +113,14 @@ export interface RunCompletedEvent {
   readonly status: RunStatus;
   /** The failure's message, or `null`. */
   readonly error: string | null;
+  /**
+   * When the attempt's task started (after the lease was granted). From
+   * `startedAt` to `finishedAt` is the attempt itself: the event comes later,
+   * after the lease release and the store save that record it.
+   */
+  readonly startedAt?: Date;
+  /** When the attempt's task settled (before the lease was released). */
+  readonly finishedAt?: Date;
   /** The attempt; present only on retries (2, 3, …). */
   readonly attempt?: number;
   /** Present (and `true`) only on runs started by `triggerNow()`. */

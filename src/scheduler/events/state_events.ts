@@ -4,7 +4,11 @@
  * @module
  */
 
-import type { StateLoadSource, StoreOperation } from "../../constants.ts";
+import type {
+  StateLoadSource,
+  StoreErrorKind,
+  StoreOperation,
+} from "../../constants.ts";
 
 /**
  * The state a run starts from was loaded, created or repaired.
@@ -107,6 +111,12 @@ export interface StoreDegradedEvent {
   readonly operation: StoreOperation;
   /** The primary's error message. */
   readonly error: string;
+  /**
+   * The primary's error kind (`connection` unless the store's
+   * `isConnectionError` masks other failures too); absent when the store's
+   * own event did not say.
+   */
+  readonly errorKind?: StoreErrorKind;
 }
 
 /**

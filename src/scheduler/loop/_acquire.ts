@@ -66,7 +66,7 @@ async function releaseUnused(
   } catch (error) {
     if (host.listens("execution-guard-release-failed")) {
       host.dispatch(
-        releaseFailedEvent(host.jobId, trigger, describeThrown(error)),
+        releaseFailedEvent(host.jobId, trigger, error),
       );
     }
   }
@@ -105,7 +105,7 @@ export async function acquireSlot(
       // fail never looks healthy.
       host.damaged?.(failure.message);
       if (host.listens("execution-guard-acquire-failed")) {
-        host.dispatch(acquireFailedEvent(jobId, trigger, failure.message));
+        host.dispatch(acquireFailedEvent(jobId, trigger, failure));
       }
     }
   }

@@ -153,7 +153,7 @@ async function unused<D>(
     // The record stays held until its lease runs out: replayed then.
     if (core.options.listens("execution-guard-release-failed")) {
       core.options.dispatch(
-        releaseFailedEvent(core.jobId, trigger, describeThrown(error)),
+        releaseFailedEvent(core.jobId, trigger, error),
       );
     }
   });
@@ -283,6 +283,7 @@ export async function reclaimExpired<D>(
         type: "execution-guard-data-damaged",
         jobId: core.jobId,
         error: failure.message,
+        errorKind: failure.kind,
       });
     }
     return core.delivery.reclaimer!.damaged();

@@ -137,7 +137,7 @@ export class Attempt {
       status = RunStatus.TimedOut;
       error = error === null ? reason : `${reason}: ${error}`;
     }
-    span?.end({ status, error });
+    span?.end({ status, error, finishedAt });
     return { startedAt, finishedAt, status, error, panic };
   }
 }

@@ -5,6 +5,12 @@
  * @module
  */
 
+import { ExecutionGuardErrorKind } from "../../constants.ts";
+import {
+  describeThrown,
+  ExecutionGuardError,
+  isInstance,
+} from "../../errors.ts";
 import type { Trigger } from "../rules/_decide.ts";
 import type {
   ExecutionGuardAcquireFailedEvent,
@@ -111,28 +117,36 @@ export function runTimedOutEvent(
   };
 }
 
-/** `execution-guard-release-failed`. */
+/**
+ * `execution-guard-release-failed`, for what the release threw: its
+ * message, and its kind when it is an `ExecutionGuardError`.
+ */
 export function releaseFailedEvent(
   jobId: string,
   trigger: Trigger,
-  error: string,
+  thrown: unknown,
 ): ExecutionGuardReleaseFailedEvent {
   return {
     ...triggerEvent("trigger-emitted", jobId, trigger),
     type: "execution-guard-release-failed",
-    error,
+    error: describeThrown(thrown),
+    errorKind: isInstance(thrown, ExecutionGuardError)
+      ? thrown.kind
+      : ExecutionGuardErrorKind.Unknown,
   };
 }
 
-/** `execution-guard-acquire-failed`. */
+/** `execution-guard-acquire-failed`, for the guard's `failure`. */
 export function acquireFailedEvent(
   jobId: string,
   trigger: Trigger,
-  error: string,
+  failure: ExecutionGuardError,
 ): ExecutionGuardAcquireFailedEvent {
   return {
-    ...releaseFailedEvent(jobId, trigger, error),
+    ...triggerEvent("trigger-emitted", jobId, trigger),
     type: "execution-guard-acquire-failed",
+    error: failure.message,
+    errorKind: failure.kind,
   };
 }
 
@@ -149,6 +163,8 @@ export function runCompletedEvent(
     triggerCount: run.triggerCount,
     status: run.status,
     error: run.error,
+    startedAt: new Date(run.startedAt),
+    finishedAt: new Date(run.finishedAt),
     ...attemptFields(run.attempt, run),
   };
 }

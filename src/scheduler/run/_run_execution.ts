@@ -186,11 +186,7 @@ export class ActiveRun {
       } catch (thrown) {
         if (host.listens("execution-guard-release-failed")) {
           host.dispatch(
-            releaseFailedEvent(
-              host.jobId,
-              this.trigger,
-              describeThrown(thrown),
-            ),
+            releaseFailedEvent(host.jobId, this.trigger, thrown),
           );
         }
       }
