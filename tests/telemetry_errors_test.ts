@@ -109,11 +109,13 @@ Deno.test("scheduler.errors counts store and guard errors by kind, and the error
       "outage",
     );
     // Releases that fail: refused by the backend, then something untyped.
+    // On a guard with a ledger a run ends through the ledger's complete().
     const releasing = new DenoKvExecutionGuard(kv, LEASE);
-    const release = releasing.release.bind(releasing);
+    const ledger = releasing.inFlight;
+    const complete = ledger.complete.bind(ledger);
     let releases = 0;
-    releasing.release = async (lease) => {
-      await release(lease);
+    ledger.complete = async (lease) => {
+      await complete(lease);
       throw ++releases === 1
         ? new ExecutionGuardError("NOPERM", { kind: "auth" })
         : new Error("socket closed");
@@ -124,7 +126,8 @@ Deno.test("scheduler.errors counts store and guard errors by kind, and the error
     );
     const refused = await run(new Scheduler({}, new Refused()), "refused");
     const unreachable = new DenoKvExecutionGuard(kv, LEASE);
-    unreachable.acquire = () =>
+    // Grants go through the ledger on a guard that has one.
+    unreachable.acquire = unreachable.inFlight.acquire = () =>
       Promise.reject(
         new ExecutionGuardError("guard down", { kind: "connection" }),
       );
