@@ -26,7 +26,7 @@ import { checkOptions } from "../_options.ts";
 import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import { readGrant } from "./_fencing_reply.ts";
 import { type GuardCall, guardError } from "./_guard_errors.ts";
-import { commands } from "./_commands.ts";
+import { commands, type SchedulerCommands } from "./_commands.ts";
 import { setAsideGrantKeys } from "./_quarantine.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
 import { ValkeyInFlightLedger } from "./_in_flight_ledger.ts";
@@ -37,7 +37,7 @@ import type {
   ValkeyDurability,
   ValkeyExecutionGuardOptions,
 } from "./execution_guard_options.ts";
-import { awaitReplicas, resolveDurability } from "./_durability.ts";
+import { awaitReplicas, resolveDurability, runGrant } from "./_durability.ts";
 import { InvalidJobError, isInstance } from "../errors.ts";
 
 /**
@@ -105,7 +105,13 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
       keys: link.keys,
       call: (call, body) => this.#ledgerCall(call, body),
       floor: (jobId) => this.#fencing.floor(jobId),
-      granted: (reply, granted) => this.#granted(reply, granted),
+      grant: (call, lease, script) =>
+        this.#ledgerCall(
+          call,
+          (client) => this.#runGrant(client, lease.leaseKey, script),
+        ).then(({ reply, connection }) =>
+          this.#granted(reply, lease, connection)
+        ),
     });
   }
 
@@ -155,7 +161,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     });
     let durability: ValkeyDurability | undefined;
     try {
-      durability = resolveDurability(options.durability, link.topology, what);
+      durability = resolveDurability(options.durability, what);
       await link.connect();
     } catch (cause) {
       await link.close();
@@ -216,25 +222,26 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     try {
       // A retry after a lost reply finds the key set by the first attempt
       // and answers contended: the occurrence is skipped, never run twice.
-      const fence = await this.#retry(
+      const { reply, connection } = await this.#retry(
         this.#retryBudgetMs,
         (client) =>
-          commands(client).acquire(
-            leaseKey,
-            fenceKey,
-            token,
-            this.#lease.ttlMs,
-            String(this.#fencing.floor(slot.jobId)),
-          ),
+          this.#runGrant(client, leaseKey, (c) =>
+            c.acquire(
+              leaseKey,
+              fenceKey,
+              token,
+              this.#lease.ttlMs,
+              String(this.#fencing.floor(slot.jobId)),
+            )),
       );
       // Inside the try: a reply that is no token (a damaged counter that
       // INCR still took) sets the counter aside too.
-      return this.#granted(fence, {
+      return this.#granted(reply, {
         jobId: slot.jobId,
         scheduledAt,
         token,
         leaseKey,
-      });
+      }, connection);
     } catch (cause) {
       const error = guardError(cause, {
         operation: "acquire",
@@ -258,20 +265,41 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
   }
 
   /**
+   * Runs a granting script: with `durability`, where its `WAIT` can follow
+   * it (on a Cluster: the connection of the job's slot primary, see
+   * `_durability.ts`); without, through the client's own routing.
+   */
+  async #runGrant(
+    client: ValkeyClient,
+    leaseKey: string,
+    script: (c: SchedulerCommands) => Promise<unknown>,
+  ): Promise<{ reply: unknown; connection: ValkeyClient }> {
+    if (this.#durability === undefined) {
+      return { reply: await script(commands(client)), connection: client };
+    }
+    return await runGrant(
+      client,
+      { topology: this.#link.topology, key: leaseKey },
+      (connection) => script(commands(connection)),
+    );
+  }
+
+  /**
    * The answer to an acquire (or an in-flight acquire or reclaim) whose
-   * script replied `reply`: contended for nil, else the lease with the
-   * fencing token, a counter reset reported.
+   * script replied `reply` on `connection`: contended for nil, else the
+   * lease with the fencing token, a counter reset reported.
    */
   async #granted(
     reply: unknown,
     lease: Omit<ExecutionLease, "fencingToken">,
+    connection: ValkeyClient,
   ): Promise<ExecutionGuardAcquire> {
     const { answer, reset } = readGrant(reply, lease, this.#fencing);
     if (reset !== undefined) {
       this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
     }
     if (answer.kind === "acquired" && this.#durability !== undefined) {
-      await awaitReplicas(this.#link.client, {
+      await awaitReplicas(connection, {
         durability: this.#durability,
         jobId: lease.jobId,
         leaseKey: lease.leaseKey,
