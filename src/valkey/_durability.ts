@@ -58,7 +58,8 @@ export function resolveDurability(
 
 /**
  * Runs a granting script where its `WAIT` can follow it: on one server (or
- * through Sentinel) on `client`; on a Cluster on the connection of the
+ * through Sentinel), or without `durability`, on `client` (with its own
+ * routing); on a Cluster with `durability`, on the connection of the
  * primary that serves `key`'s slot in the client's slot table. Answers the
  * reply and that connection.
  *
@@ -68,10 +69,14 @@ export function resolveDurability(
  */
 export async function runGrant<T>(
   client: ValkeyClient,
-  grant: { readonly topology: ValkeyTopology; readonly key: string },
+  grant: {
+    readonly durability: ValkeyDurability | undefined;
+    readonly topology: ValkeyTopology;
+    readonly key: string;
+  },
   script: (connection: ValkeyClient) => Promise<T>,
 ): Promise<{ reply: T; connection: ValkeyClient }> {
-  if (grant.topology !== "cluster") {
+  if (grant.durability === undefined || grant.topology !== "cluster") {
     return { reply: await script(client), connection: client };
   }
   const cluster = client as Cluster;

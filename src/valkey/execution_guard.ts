@@ -40,6 +40,8 @@ import type {
 import { awaitReplicas, resolveDurability, runGrant } from "./_durability.ts";
 import { InvalidJobError, isInstance } from "../errors.ts";
 
+type GrantScript = (c: SchedulerCommands) => Promise<unknown>;
+
 /**
  * How long a Valkey lease lasts and how often it is renewed.
  *
@@ -105,13 +107,13 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
       keys: link.keys,
       call: (call, body) => this.#ledgerCall(call, body),
       floor: (jobId) => this.#fencing.floor(jobId),
-      grant: (call, lease, script) =>
-        this.#ledgerCall(
+      grant: async (call, lease, script) => {
+        const { reply, connection } = await this.#ledgerCall(
           call,
           (client) => this.#runGrant(client, lease.leaseKey, script),
-        ).then(({ reply, connection }) =>
-          this.#granted(reply, lease, connection)
-        ),
+        );
+        return this.#granted(reply, lease, connection);
+      },
     });
   }
 
@@ -222,7 +224,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     try {
       // A retry after a lost reply finds the key set by the first attempt
       // and answers contended: the occurrence is skipped, never run twice.
-      const { reply, connection } = await this.#retry(
+      const { reply, connection } = await this.#link.retry(
         this.#retryBudgetMs,
         (client) =>
           this.#runGrant(client, leaseKey, (c) =>
@@ -250,7 +252,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
         client: this.#link.client,
       });
       // Damaged keys are set aside, so the next grant goes through.
-      throw await this.#retry(
+      throw await this.#link.retry(
         this.#retryBudgetMs,
         (client) =>
           setAsideGrantKeys(client, {
@@ -264,24 +266,11 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     }
   }
 
-  /**
-   * Runs a granting script: with `durability`, where its `WAIT` can follow
-   * it (on a Cluster: the connection of the job's slot primary, see
-   * `_durability.ts`); without, through the client's own routing.
-   */
-  async #runGrant(
-    client: ValkeyClient,
-    leaseKey: string,
-    script: (c: SchedulerCommands) => Promise<unknown>,
-  ): Promise<{ reply: unknown; connection: ValkeyClient }> {
-    if (this.#durability === undefined) {
-      return { reply: await script(commands(client)), connection: client };
-    }
-    return await runGrant(
-      client,
-      { topology: this.#link.topology, key: leaseKey },
-      (connection) => script(commands(connection)),
-    );
+  /** Runs a grant of `key` where its `WAIT` can follow (see `runGrant`). */
+  #runGrant(client: ValkeyClient, key: string, script: GrantScript) {
+    const { topology } = this.#link;
+    const on = { durability: this.#durability, topology, key };
+    return runGrant(client, on, (c) => script(commands(c)));
   }
 
   /**
@@ -300,9 +289,8 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     }
     if (answer.kind === "acquired" && this.#durability !== undefined) {
       await awaitReplicas(connection, {
+        ...lease,
         durability: this.#durability,
-        jobId: lease.jobId,
-        leaseKey: lease.leaseKey,
       });
     }
     return answer;
@@ -318,7 +306,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    */
   async renew(lease: ExecutionLease): Promise<ExecutionGuardRenewal> {
     try {
-      const renewed = await this.#retry(
+      const renewed = await this.#link.retry(
         renewalBudget(this.#retryBudgetMs, this.#lease),
         (client) =>
           commands(client).renew(
@@ -349,7 +337,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    */
   async release(lease: ExecutionLease): Promise<void> {
     try {
-      await this.#retry(
+      await this.#link.retry(
         this.#retryBudgetMs,
         (client) =>
           commands(client).release(
@@ -393,14 +381,6 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     return this.#link.close();
   }
 
-  /** The single point where client calls meet the retry budget. */
-  #retry<T>(
-    budgetMs: number,
-    call: (client: ValkeyClient) => Promise<T>,
-  ): Promise<T> {
-    return this.#link.retry(budgetMs, call);
-  }
-
   /**
    * Runs one in-flight ledger script on this guard's client, retried and
    * its failure typed like the guard's own calls. Every ledger script is
@@ -411,7 +391,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     body: (client: ValkeyClient) => Promise<T>,
   ): Promise<T> {
     try {
-      return await this.#retry(this.#retryBudgetMs, body);
+      return await this.#link.retry(this.#retryBudgetMs, body);
     } catch (cause) {
       throw guardError(cause, { ...call, client: this.#link.client });
     }
