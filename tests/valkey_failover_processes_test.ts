@@ -10,7 +10,8 @@
  * run twice except as a `replayed` run (docs/valkey.md, "What is
  * guaranteed in each topology").
  *
- * Real processes and real time (about 15 s each); ignored without
+ * Real processes and real time (about 15 s each, 40 s with durability,
+ * which waits for the leases of unconfirmed grants to run out); ignored without
  * valkey-server and valkey-cli.
  */
 import assert from "node:assert/strict";
