@@ -17,7 +17,12 @@ import {
 
 const RUNS = 400;
 const LEASE = { ttlMs: 30_000, renewIntervalMs: 10_000 };
-const BASE = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+// A replica keeps the full sync it loads as dump.rdb in its --dir.
+const dir = await Deno.makeTempDir({ prefix: "valkey-wait-" });
+const BASE = [
+  ...["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+  ...["--dir", dir],
+];
 
 const primaryPort = freePort();
 const primary = await TopologyNode.start(primaryPort, [
@@ -111,4 +116,5 @@ try {
   // SIGKILL: a SIGTERMed server would write dump.rdb into the working dir.
   await replica.kill("SIGKILL");
   await primary.kill("SIGKILL");
+  await Deno.remove(dir, { recursive: true });
 }
