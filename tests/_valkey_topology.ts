@@ -135,6 +135,11 @@ export interface TestCluster {
   readonly startup: { host: string; port: number }[];
   /** The node serving `key`'s slot as primary, and its replica. */
   roles(key: string): Promise<{ primary: TopologyNode; replica: TopologyNode }>;
+  /**
+   * Starts a stopped node again on its port with its cluster configuration
+   * file: it rejoins the Cluster (a failed-over primary as a replica).
+   */
+  restart(node: TopologyNode): Promise<TopologyNode>;
   stop(): Promise<void>;
 }
 
@@ -147,23 +152,22 @@ export async function startCluster(): Promise<TestCluster> {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
+    const args = (port: number) => [
+      ...DATA_ARGS,
+      "--port",
+      String(port),
+      "--dir",
+      dir,
+      "--cluster-enabled",
+      "yes",
+      "--cluster-config-file",
+      `nodes-${port}.conf`,
+      "--cluster-node-timeout",
+      "1000",
+    ];
     for (let i = 0; i < 6; i++) {
       const port = freePort();
-      nodes.push(
-        await TopologyNode.start(port, [
-          ...DATA_ARGS,
-          "--port",
-          String(port),
-          "--dir",
-          dir,
-          "--cluster-enabled",
-          "yes",
-          "--cluster-config-file",
-          `nodes-${port}.conf`,
-          "--cluster-node-timeout",
-          "1000",
-        ]),
-      );
+      nodes.push(await TopologyNode.start(port, args(port)));
     }
     await new Deno.Command("valkey-cli", {
       args: [
@@ -219,6 +223,13 @@ export async function startCluster(): Promise<TestCluster> {
           }
         }
         throw new Error(`no node serves slot ${slot}`);
+      },
+      async restart(node) {
+        await node.kill("SIGKILL");
+        const again = await TopologyNode.start(node.port, args(node.port));
+        nodes.push(again);
+        byPort.set(node.port, again);
+        return again;
       },
       stop,
     };

@@ -66,6 +66,13 @@ export const CONNECT_BUDGET_MS = 5_000;
 /** The server accepted the connection but never became ready. */
 class NotReadyError extends Error {}
 
+/**
+ * A Cluster node that no longer serves a job's slot (`MOVED`, `ASK`), or a
+ * slot no known primary serves yet: the slot is moving, an outage that the
+ * retry budget rides out while the slot table is refreshed.
+ */
+export class SlotInMotionError extends Error {}
+
 const CONNECTION_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -88,7 +95,11 @@ const DATA_MESSAGES =
 
 /** Whether a client error means the server cannot be reached or used now. */
 export function isConnectionError(error: unknown): boolean {
-  if (isInstance(error, NotReadyError)) return true;
+  if (
+    isInstance(error, NotReadyError) || isInstance(error, SlotInMotionError)
+  ) {
+    return true;
+  }
   const message = describeThrown(error);
   if (CONFIGURATION_MESSAGES.test(message)) return false;
   let code: unknown;

@@ -3,30 +3,38 @@
  * acknowledge it on the same connection, so the lease survives a failover
  * (see `docs/valkey.md`, "What WAIT buys and costs").
  *
+ * `WAIT` counts the replicas that have every write made on the connection
+ * it is sent on. On a Cluster the client keeps one connection per node
+ * and routes each command by its key's slot, so a grant is sent on the
+ * connection of the primary that serves the job's slot, and its `WAIT`
+ * follows on that same connection: it can never be confirmed by a node
+ * that did not run it.
+ *
  * @module
  */
 
 import { ExecutionGuardErrorKind, InvalidJobKind } from "../constants.ts";
 import {
+  describeThrown,
   describeValue,
   ExecutionGuardError,
   InvalidJobError,
 } from "../errors.ts";
 import { checkOptions } from "../_options.ts";
+import type { Cluster } from "iovalkey";
 import type { ValkeyDurability } from "./execution_guard_options.ts";
 import type { ValkeyClient, ValkeyTopology } from "./_open_client.ts";
 import { guardError } from "./_guard_errors.ts";
+import { SlotInMotionError } from "./_client.ts";
+import { keySlot } from "./_key_slot.ts";
 
 /**
  * Checks the `durability` option.
  *
- * @throws {InvalidJobError} kind `other` for a malformed value, or any
- * value on a Cluster (where `WAIT` would not reach the node that ran the
- * grant).
+ * @throws {InvalidJobError} kind `other` for a malformed value.
  */
 export function resolveDurability(
   value: unknown,
-  topology: ValkeyTopology,
   what: string,
 ): ValkeyDurability | undefined {
   if (value === undefined) return undefined;
@@ -45,17 +53,62 @@ export function resolveDurability(
       );
     }
   }
-  if (topology === "cluster") {
-    throw new InvalidJobError(
-      `${what} durability is not available on a Cluster: WAIT would not reach the node that granted the lease`,
-      { kind: InvalidJobKind.Other },
-    );
-  }
   return { replicas: options.replicas, timeoutMs: options.timeoutMs };
 }
 
 /**
- * Waits until the replicas acknowledge everything this connection wrote.
+ * Runs a granting script where its `WAIT` can follow it: on one server (or
+ * through Sentinel), or without `durability`, on `client` (with its own
+ * routing); on a Cluster with `durability`, on the connection of the
+ * primary that serves `key`'s slot in the client's slot table. Answers the
+ * reply and that connection.
+ *
+ * @throws {SlotInMotionError} (an outage, retried) when no known primary
+ * serves the slot, or the node answers `MOVED` or `ASK`: the slot table
+ * is refreshed meanwhile.
+ */
+export async function runGrant<T>(
+  client: ValkeyClient,
+  grant: {
+    readonly durability: ValkeyDurability | undefined;
+    readonly topology: ValkeyTopology;
+    readonly key: string;
+  },
+  script: (connection: ValkeyClient) => Promise<T>,
+): Promise<{ reply: T; connection: ValkeyClient }> {
+  if (grant.durability === undefined || grant.topology !== "cluster") {
+    return { reply: await script(client), connection: client };
+  }
+  const cluster = client as Cluster;
+  const slot = keySlot(grant.key);
+  const address = cluster.slots[slot]?.[0];
+  const node = cluster.nodes("master").find((node) =>
+    `${node.options.host}:${node.options.port}` === address
+  );
+  if (node === undefined) {
+    cluster.refreshSlotsCache();
+    throw new SlotInMotionError(
+      `no known primary serves slot ${slot} of ${grant.key} yet (${
+        address ?? "unassigned"
+      })`,
+    );
+  }
+  try {
+    return { reply: await script(node), connection: node };
+  } catch (cause) {
+    const message = describeThrown(cause);
+    if (!/^(MOVED|ASK)\b/.test(message)) throw cause;
+    cluster.refreshSlotsCache();
+    throw new SlotInMotionError(
+      `slot ${slot} of ${grant.key} is moving: ${message}`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * Waits until the replicas acknowledge everything `client` (the connection
+ * {@linkcode runGrant} ran the grant on) wrote.
  *
  * @throws {ExecutionGuardError} kind `connection` when fewer replicas
  * acknowledged within the time; the lease stays until it expires, so the

@@ -47,10 +47,14 @@ export interface ValkeyLedgerOptions {
   ) => Promise<T>;
   /** The highest fencing token the guard has seen for `jobId`. */
   readonly floor: (jobId: string) => bigint;
-  /** The guard's answer to a granting script's reply. */
-  readonly granted: (
-    reply: unknown,
+  /**
+   * Runs a granting script on the guard's client, retried, failures typed,
+   * and answers as the guard does (with its `WAIT` when durable).
+   */
+  readonly grant: (
+    call: Omit<GuardCall, "client">,
     lease: Omit<ExecutionLease, "fencingToken">,
+    script: (c: SchedulerCommands) => Promise<unknown>,
   ) => Promise<ExecutionGuardAcquire>;
 }
 
@@ -216,8 +220,7 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       this.#options.call({ operation, jobId }, body);
     let answer: ExecutionGuardAcquire;
     try {
-      const reply = await this.#call(operation, jobId, script);
-      answer = await this.#options.granted(reply, lease);
+      answer = await this.#options.grant({ operation, jobId }, lease, script);
     } catch (error) {
       if (!isInstance(error, ExecutionGuardError)) throw error;
       throw await aside((client) =>

@@ -26,7 +26,7 @@ import { checkOptions } from "../_options.ts";
 import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import { readGrant } from "./_fencing_reply.ts";
 import { type GuardCall, guardError } from "./_guard_errors.ts";
-import { commands } from "./_commands.ts";
+import { commands, type SchedulerCommands } from "./_commands.ts";
 import { setAsideGrantKeys } from "./_quarantine.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
 import { ValkeyInFlightLedger } from "./_in_flight_ledger.ts";
@@ -37,8 +37,10 @@ import type {
   ValkeyDurability,
   ValkeyExecutionGuardOptions,
 } from "./execution_guard_options.ts";
-import { awaitReplicas, resolveDurability } from "./_durability.ts";
+import { awaitReplicas, resolveDurability, runGrant } from "./_durability.ts";
 import { InvalidJobError, isInstance } from "../errors.ts";
+
+type GrantScript = (c: SchedulerCommands) => Promise<unknown>;
 
 /**
  * How long a Valkey lease lasts and how often it is renewed.
@@ -105,7 +107,13 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
       keys: link.keys,
       call: (call, body) => this.#ledgerCall(call, body),
       floor: (jobId) => this.#fencing.floor(jobId),
-      granted: (reply, granted) => this.#granted(reply, granted),
+      grant: async (call, lease, script) => {
+        const { reply, connection } = await this.#ledgerCall(
+          call,
+          (client) => this.#runGrant(client, lease.leaseKey, script),
+        );
+        return this.#granted(reply, lease, connection);
+      },
     });
   }
 
@@ -155,7 +163,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     });
     let durability: ValkeyDurability | undefined;
     try {
-      durability = resolveDurability(options.durability, link.topology, what);
+      durability = resolveDurability(options.durability, what);
       await link.connect();
     } catch (cause) {
       await link.close();
@@ -216,25 +224,26 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     try {
       // A retry after a lost reply finds the key set by the first attempt
       // and answers contended: the occurrence is skipped, never run twice.
-      const fence = await this.#retry(
+      const { reply, connection } = await this.#link.retry(
         this.#retryBudgetMs,
         (client) =>
-          commands(client).acquire(
-            leaseKey,
-            fenceKey,
-            token,
-            this.#lease.ttlMs,
-            String(this.#fencing.floor(slot.jobId)),
-          ),
+          this.#runGrant(client, leaseKey, (c) =>
+            c.acquire(
+              leaseKey,
+              fenceKey,
+              token,
+              this.#lease.ttlMs,
+              String(this.#fencing.floor(slot.jobId)),
+            )),
       );
       // Inside the try: a reply that is no token (a damaged counter that
       // INCR still took) sets the counter aside too.
-      return this.#granted(fence, {
+      return this.#granted(reply, {
         jobId: slot.jobId,
         scheduledAt,
         token,
         leaseKey,
-      });
+      }, connection);
     } catch (cause) {
       const error = guardError(cause, {
         operation: "acquire",
@@ -243,7 +252,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
         client: this.#link.client,
       });
       // Damaged keys are set aside, so the next grant goes through.
-      throw await this.#retry(
+      throw await this.#link.retry(
         this.#retryBudgetMs,
         (client) =>
           setAsideGrantKeys(client, {
@@ -257,24 +266,31 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     }
   }
 
+  /** Runs a grant of `key` where its `WAIT` can follow (see `runGrant`). */
+  #runGrant(client: ValkeyClient, key: string, script: GrantScript) {
+    const { topology } = this.#link;
+    const on = { durability: this.#durability, topology, key };
+    return runGrant(client, on, (c) => script(commands(c)));
+  }
+
   /**
    * The answer to an acquire (or an in-flight acquire or reclaim) whose
-   * script replied `reply`: contended for nil, else the lease with the
-   * fencing token, a counter reset reported.
+   * script replied `reply` on `connection`: contended for nil, else the
+   * lease with the fencing token, a counter reset reported.
    */
   async #granted(
     reply: unknown,
     lease: Omit<ExecutionLease, "fencingToken">,
+    connection: ValkeyClient,
   ): Promise<ExecutionGuardAcquire> {
     const { answer, reset } = readGrant(reply, lease, this.#fencing);
     if (reset !== undefined) {
       this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
     }
     if (answer.kind === "acquired" && this.#durability !== undefined) {
-      await awaitReplicas(this.#link.client, {
+      await awaitReplicas(connection, {
+        ...lease,
         durability: this.#durability,
-        jobId: lease.jobId,
-        leaseKey: lease.leaseKey,
       });
     }
     return answer;
@@ -290,7 +306,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    */
   async renew(lease: ExecutionLease): Promise<ExecutionGuardRenewal> {
     try {
-      const renewed = await this.#retry(
+      const renewed = await this.#link.retry(
         renewalBudget(this.#retryBudgetMs, this.#lease),
         (client) =>
           commands(client).renew(
@@ -321,7 +337,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    */
   async release(lease: ExecutionLease): Promise<void> {
     try {
-      await this.#retry(
+      await this.#link.retry(
         this.#retryBudgetMs,
         (client) =>
           commands(client).release(
@@ -365,14 +381,6 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     return this.#link.close();
   }
 
-  /** The single point where client calls meet the retry budget. */
-  #retry<T>(
-    budgetMs: number,
-    call: (client: ValkeyClient) => Promise<T>,
-  ): Promise<T> {
-    return this.#link.retry(budgetMs, call);
-  }
-
   /**
    * Runs one in-flight ledger script on this guard's client, retried and
    * its failure typed like the guard's own calls. Every ledger script is
@@ -383,7 +391,7 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     body: (client: ValkeyClient) => Promise<T>,
   ): Promise<T> {
     try {
-      return await this.#retry(this.#retryBudgetMs, body);
+      return await this.#link.retry(this.#retryBudgetMs, body);
     } catch (cause) {
       throw guardError(cause, { ...call, client: this.#link.client });
     }

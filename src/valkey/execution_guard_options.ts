@@ -50,7 +50,8 @@ export interface ValkeyExecutionGuardOptions {
    * replicas have it, so the lease itself (not only the fencing order)
    * survives a failover. Costs one more round trip per grant, as long as
    * the slowest of those replicas takes to acknowledge (see
-   * `docs/valkey.md`). Not available on a Cluster.
+   * `docs/valkey.md`). On a Cluster the grant and its `WAIT` go to the
+   * primary that serves the job's slot, on one connection.
    *
    * @default {undefined (no wait)}
    */
