@@ -59,7 +59,7 @@ end
 return release(leaseKey, holder, retentionMs)`;
 
 /** Ends the caller's lease without a done marker; the record stays. */
-export const IN_FLIGHT_ABANDON = `
+export const IN_FLIGHT_ABANDON: string = `
 -- KEYS[1] lease key
 -- ARGV[1] holder token
 -- returns 1
@@ -72,7 +72,7 @@ return 1`;
  * The remaining time of each listed record's lease: PTTL while the lease
  * key still holds the record's holder, else 0.
  */
-export const IN_FLIGHT_LEASES = `
+export const IN_FLIGHT_LEASES: string = `
 -- KEYS[1..n] the records' lease keys
 -- ARGV[1..n] the records' holders (in the same order)
 -- returns {remaining ms, ...} in the same order

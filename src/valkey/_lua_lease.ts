@@ -27,7 +27,7 @@ redis.call("SET", leaseKey, holder, "PX", ttlMs)
 return {fence, found}`;
 
 /** Extends the lease only while it still holds the caller's token. */
-export const RENEW = `
+export const RENEW: string = `
 -- KEYS[1] lease key
 -- ARGV[1] holder token, ARGV[2] ttl (ms)
 -- returns 1 when renewed, 0 when the lease is no longer the caller's
@@ -46,7 +46,7 @@ return 0`;
  * too; someone else's key is left alone. Returns 1, or 0 for someone
  * else's key. Shared with the in-flight ledger's complete.
  */
-export const RELEASE_FUNCTION = `
+export const RELEASE_FUNCTION: string = `
 local function release(leaseKey, holder, retentionMs)
   local current = redis.call("GET", leaseKey)
   if current ~= false and current ~= holder then return 0 end

@@ -17,7 +17,7 @@
  * differs) is "unrecognised": it may be a real holder, so it stays taken,
  * but it is reported. Anything else is "damaged" (docs/recovery.md).
  */
-export const LEASE_VALUE = `
+export const LEASE_VALUE: string = `
 local function lease_token(t)
   return string.match(t, "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
     or string.match(t, "^lease%-[0-9]+%-[0-9]+$") ~= nil
@@ -43,7 +43,7 @@ end`;
  * holds no lease at all: raised as an error the client classifies as data
  * (`_client.ts`), so that `_quarantine.ts` sets it aside.
  */
-export const LEASE_FREE = `${LEASE_VALUE}
+export const LEASE_FREE: string = `${LEASE_VALUE}
 local function lease_free(leaseKey)
   local held = redis.call("TYPE", leaseKey).ok
   if held == "none" then return true end
@@ -62,7 +62,7 @@ end`;
  * `above(a, b)`: whether the digit string a is the larger number (Lua
  * numbers are doubles and would round tokens beyond 2^53).
  */
-export const CLOCK = `
+export const CLOCK: string = `
 local function server_clock_us()
   local time = redis.call("TIME")
   return time[1] .. string.format("%06d", tonumber(time[2]))

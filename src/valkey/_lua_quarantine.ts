@@ -19,7 +19,7 @@ import { LEASE_VALUE } from "./_lua_lib.ts";
  * caller's token (a grant whose reply was unreadable) is taken back instead,
  * so that the occurrence can be granted again.
  */
-export const SET_ASIDE_KEY = `${LEASE_VALUE}
+export const SET_ASIDE_KEY: string = `${LEASE_VALUE}
 -- KEYS[1] the key (fencing counter or lease key), KEYS[2] its quarantine key
 -- ARGV[1] "counter" | "lease", ARGV[2] the failed grant's holder token
 -- returns 1 when moved, 2 when the caller's own lease was deleted, else 0
@@ -49,7 +49,7 @@ return 1`;
  * Moves an in-flight record that does not decode to the job's quarantine
  * hash, if it still holds the damaged value the client read.
  */
-export const SET_ASIDE_FIELD = `
+export const SET_ASIDE_FIELD: string = `
 -- KEYS[1] in-flight hash, KEYS[2] quarantine hash
 -- ARGV[1] record field, ARGV[2] the damaged value read, ARGV[3] field in the quarantine hash
 -- returns 1 when moved, else 0 (changed meanwhile)
@@ -65,7 +65,7 @@ return 1`;
  * key is another holder's done marker (the occurrence was completed), so
  * no reclaim would ever take it. Moves it to the job's quarantine hash.
  */
-export const SET_ASIDE_ORPHAN = `
+export const SET_ASIDE_ORPHAN: string = `
 -- KEYS[1] lease key, KEYS[2] in-flight hash, KEYS[3] quarantine hash
 -- ARGV[1] record field, ARGV[2] the record's holder, ARGV[3] field in the quarantine hash
 -- returns 1 when moved, else 0 (no orphan)

@@ -10,7 +10,7 @@
  * The compared value is the JSON text itself: the value stays the Rust
  * crate's JSON, with no version field added.
  */
-export const COMPARE_AND_SET = `
+export const COMPARE_AND_SET: string = `
 -- KEYS[1] state key
 -- ARGV[1] "0" = the caller saw the key absent, "1" = it saw ARGV[2],
 -- ARGV[2] the text the caller merged over, ARGV[3] the new text
