@@ -73,31 +73,18 @@ export function nextWallTimeMatch(
   let minute = Math.floor((msOfDay % HOUR_MS) / MINUTE_MS);
 
   for (;;) {
-    if (pattern.months[month] !== 1) {
-      const next = pattern.nextMonth[month + 1];
-      if (next < 0) {
-        year += 1;
-        month = pattern.nextMonth[1];
-      } else {
-        month = next;
-      }
-      day = 1;
-      hour = 0;
-      minute = 0;
-      days = daysFromCivil(year, month, day);
-      if (days * DAY_MS >= until) return undefined;
-      continue;
-    }
-    const matching = firstMatchingDay(
-      pattern,
-      day,
-      weekdayOfDays(days),
-      daysInMonth(year, month),
-    );
+    const matching = pattern.months[month] === 1
+      ? firstMatchingDay(
+        pattern,
+        day,
+        weekdayOfDays(days),
+        daysInMonth(year, month),
+      )
+      : -1;
     if (matching < 0) {
-      // Nothing left in this month: start over on the first of the next
-      // selected month.
-      const next = month < 12 ? pattern.nextMonth[month + 1] : -1;
+      // A month not selected, or nothing left in this one: start over on the
+      // first of the next selected month (nextMonth[13] is -1).
+      const next = pattern.nextMonth[month + 1];
       if (next < 0) {
         year += 1;
         month = pattern.nextMonth[1];

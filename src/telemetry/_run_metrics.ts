@@ -56,7 +56,7 @@ function instruments(meter: Meter) {
       unit: "s",
     }),
     skipped: meter.createCounter(METRIC.skipped, {
-      description: "Occurrences skipped, by reason (missed or overlap)",
+      description: "Occurrences skipped, by reason (missed, overlap or lost)",
       unit: "{occurrence}",
     }),
     contended: meter.createCounter(METRIC.contended, {
