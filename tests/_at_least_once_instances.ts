@@ -4,6 +4,7 @@
  * chosen line), and the ledger of runs they printed.
  */
 import { denoRun } from "./_processes.ts";
+import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 
 const INSTANCE = new URL(
   "./fixtures/at_least_once_instance.ts",
@@ -103,4 +104,28 @@ export function printLedger(
     ).join("; ");
     console.log(`  T+${instant - origin} ms: ${described}`);
   }
+}
+
+/**
+ * Registers `scenario` once on each shared backend: a fresh `valkey-server`
+ * (ignored where there is none) and a Deno KV file in a temporary folder.
+ * `name` turns the backend's name into the test's name.
+ */
+export async function testOnBothBackends(
+  name: (backend: "Valkey" | "Deno KV") => string,
+  scenario: (backend: "valkey" | "kv", where: string) => Promise<void>,
+): Promise<void> {
+  Deno.test({
+    name: name("Valkey"),
+    ignore: !(await hasValkeyServer()),
+    fn: () => withValkeyServer((server) => scenario("valkey", server.url)),
+  });
+  Deno.test(name("Deno KV"), async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await scenario("kv", `${dir}/shared.kv`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 }

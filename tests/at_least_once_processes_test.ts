@@ -7,8 +7,10 @@
  * processes, so real time (a few seconds each).
  */
 import assert from "node:assert/strict";
-import { spawnInstance } from "./_at_least_once_instances.ts";
-import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
+import {
+  spawnInstance,
+  testOnBothBackends,
+} from "./_at_least_once_instances.ts";
 
 async function crashScenario(backend: "valkey" | "kv", where: string) {
   const start = Date.now() + 3_000;
@@ -85,18 +87,8 @@ async function crashScenario(backend: "valkey" | "kv", where: string) {
   assert.match(reclaims[0], new RegExp(`^reclaimed ${hold} \\d+ \\d+$`));
 }
 
-Deno.test({
-  name:
-    "at-least-once, Valkey: three processes, the holder of a run is SIGKILLed, the run is replayed once with a higher fencing token, nothing lost",
-  ignore: !(await hasValkeyServer()),
-  fn: () => withValkeyServer((server) => crashScenario("valkey", server.url)),
-});
-
-Deno.test("at-least-once, Deno KV: three processes, the holder of a run is SIGKILLed, the run is replayed once with a higher fencing token, nothing lost", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await crashScenario("kv", `${dir}/shared.kv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+await testOnBothBackends(
+  (backend) =>
+    `at-least-once, ${backend}: three processes, the holder of a run is SIGKILLed, the run is replayed once with a higher fencing token, nothing lost`,
+  crashScenario,
+);

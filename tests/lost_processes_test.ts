@@ -13,8 +13,8 @@ import {
   ledgerOf,
   printLedger,
   spawnInstance,
+  testOnBothBackends,
 } from "./_at_least_once_instances.ts";
-import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 
 const TTL_MS = 1_000;
 const RENEW_MS = 250;
@@ -94,18 +94,8 @@ async function lostScenario(backend: "valkey" | "kv", where: string) {
   assert.equal(runs.has(later), false, "the hour-later occurrence is not due");
 }
 
-Deno.test({
-  name:
-    "at-most-once loss reported, Valkey: the killed holder's occurrence is reported lost once by a survivor within ttl + renew, and not run again",
-  ignore: !(await hasValkeyServer()),
-  fn: () => withValkeyServer((server) => lostScenario("valkey", server.url)),
-});
-
-Deno.test("at-most-once loss reported, Deno KV: the killed holder's occurrence is reported lost once by a survivor within ttl + renew, and not run again", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await lostScenario("kv", `${dir}/shared.kv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+await testOnBothBackends(
+  (backend) =>
+    `at-most-once loss reported, ${backend}: the killed holder's occurrence is reported lost once by a survivor within ttl + renew, and not run again`,
+  lostScenario,
+);

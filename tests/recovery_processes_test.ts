@@ -12,8 +12,8 @@ import {
   ledgerOf,
   printLedger,
   spawnInstance,
+  testOnBothBackends,
 } from "./_at_least_once_instances.ts";
-import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 
 const TTL_MS = 1_000;
 const RENEW_MS = 250;
@@ -108,21 +108,11 @@ async function nightlyScenario(backend: "valkey" | "kv", where: string) {
   );
 }
 
-Deno.test({
-  name:
-    "recovery on time, Valkey: the killed holder of an at-times job (T+2 s, T+1 h) is replayed within ttl + renew, not at T+1 h",
-  ignore: !(await hasValkeyServer()),
-  fn: () => withValkeyServer((server) => nightlyScenario("valkey", server.url)),
-});
-
-Deno.test("recovery on time, Deno KV: the killed holder of an at-times job (T+2 s, T+1 h) is replayed within ttl + renew, not at T+1 h", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await nightlyScenario("kv", `${dir}/shared.kv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+await testOnBothBackends(
+  (backend) =>
+    `recovery on time, ${backend}: the killed holder of an at-times job (T+2 s, T+1 h) is replayed within ttl + renew, not at T+1 h`,
+  nightlyScenario,
+);
 
 /** The steps between a decision and its completion, in order. */
 const STEPS = [
@@ -206,22 +196,11 @@ async function everyStepScenario(backend: "valkey" | "kv", where: string) {
   }
 }
 
-Deno.test({
-  name:
-    "no silent hole, Valkey: SIGKILL at every step between an at-least-once decision and its completion loses no occurrence",
-  ignore: !(await hasValkeyServer()),
-  fn: () =>
-    withValkeyServer((server) => everyStepScenario("valkey", server.url)),
-});
-
-Deno.test("no silent hole, Deno KV: SIGKILL at every step between an at-least-once decision and its completion loses no occurrence", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await everyStepScenario("kv", `${dir}/shared.kv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+await testOnBothBackends(
+  (backend) =>
+    `no silent hole, ${backend}: SIGKILL at every step between an at-least-once decision and its completion loses no occurrence`,
+  everyStepScenario,
+);
 
 /**
  * One instance alone, restarted after each death: the state it saved is all
@@ -270,21 +249,11 @@ async function restartScenario(backend: "valkey" | "kv", where: string) {
   }
 }
 
-Deno.test({
-  name:
-    "no silent hole, Valkey: one instance restarted after SIGKILL at each step loses no at-least-once occurrence",
-  ignore: !(await hasValkeyServer()),
-  fn: () => withValkeyServer((server) => restartScenario("valkey", server.url)),
-});
-
-Deno.test("no silent hole, Deno KV: one instance restarted after SIGKILL at each step loses no at-least-once occurrence", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await restartScenario("kv", `${dir}/shared.kv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+await testOnBothBackends(
+  (backend) =>
+    `no silent hole, ${backend}: one instance restarted after SIGKILL at each step loses no at-least-once occurrence`,
+  restartScenario,
+);
 
 /**
  * Under `queue-one`, the occurrence due while a run lasts is queued: one
@@ -351,18 +320,8 @@ async function queuedScenario(backend: "valkey" | "kv", where: string) {
   assert.ok((runs.get(origin) ?? []).length >= 1, "the first was not lost");
 }
 
-Deno.test({
-  name:
-    "no silent hole, Valkey, queue-one: an instance killed with an occurrence queued, restarted, still runs it",
-  ignore: !(await hasValkeyServer()),
-  fn: () => withValkeyServer((server) => queuedScenario("valkey", server.url)),
-});
-
-Deno.test("no silent hole, Deno KV, queue-one: an instance killed with an occurrence queued, restarted, still runs it", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await queuedScenario("kv", `${dir}/shared.kv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+await testOnBothBackends(
+  (backend) =>
+    `no silent hole, ${backend}, queue-one: an instance killed with an occurrence queued, restarted, still runs it`,
+  queuedScenario,
+);
