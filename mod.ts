@@ -47,6 +47,13 @@ export type {
   StateStore,
   StoreEventDetail,
 } from "./src/store/state_store.ts";
+export {
+  canWriteLeased,
+  type LeasedStateWrites,
+  type LeaseEnd,
+  type SaveAndAcquire,
+  type SaveAndEnd,
+} from "./src/store/leased_writes.ts";
 export { InMemoryStateStore } from "./src/store/in_memory.ts";
 export {
   ResilientStateStore,

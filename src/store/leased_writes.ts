@@ -1,0 +1,97 @@
+/**
+ * The contract of a state store that shares one deployment with an
+ * execution guard (one Deno KV database, one Valkey deployment): the writes
+ * around a run done in one atomic operation each, instead of a store call
+ * and one or two guard calls.
+ *
+ * Runtime-neutral.
+ *
+ * @module
+ */
+
+import type {
+  ExecutionGuard,
+  ExecutionGuardAcquire,
+  ExecutionLease,
+  ExecutionSlot,
+} from "../guard/execution_guard.ts";
+import type { InFlightSlot } from "../guard/in_flight.ts";
+import type { JobState } from "./job_state.ts";
+import type { StateStore } from "./state_store.ts";
+
+/**
+ * How a lease ends after its run: `release` gives it up (the plain guard
+ * contract), `complete` clears its in-flight record (the occurrence is
+ * done), `abandon` gives the occurrence back to be replayed.
+ */
+export type LeaseEnd = "release" | "complete" | "abandon";
+
+/** What {@linkcode LeasedStateWrites.saveAndAcquire} writes. */
+export interface SaveAndAcquire {
+  /** The state to save, merged over the stored one as `save` merges. */
+  readonly state: JobState;
+  /** The occurrence's slot; an {@linkcode InFlightSlot} when `record`. */
+  readonly slot: ExecutionSlot | InFlightSlot;
+  /** Whether the grant writes the occurrence's in-flight record. */
+  readonly record: boolean;
+}
+
+/** What {@linkcode LeasedStateWrites.saveAndEnd} writes. */
+export interface SaveAndEnd {
+  /** The state to save, merged over the stored one as `save` merges. */
+  readonly state: JobState;
+  /** The lease the run held. */
+  readonly lease: ExecutionLease;
+  /** How the lease ends. */
+  readonly end: LeaseEnd;
+}
+
+/**
+ * A state store whose writes can carry a lease of a guard on the same
+ * deployment: the scheduler then needs one atomic operation before a run
+ * and one after it.
+ *
+ * @example Telling whether a store offers it
+ * ```ts
+ * import { canWriteLeased, InMemoryStateStore, NoopExecutionGuard } from "@cloudiful/scheduler";
+ * const store = new InMemoryStateStore();
+ * console.log(canWriteLeased(store, new NoopExecutionGuard())); // false
+ * ```
+ */
+export interface LeasedStateWrites extends StateStore {
+  /** Whether `guard`'s leases live in this store's deployment and keys. */
+  sharesWith(guard: ExecutionGuard): boolean;
+  /**
+   * Saves `state` and tries to take `slot` (writing its in-flight record
+   * when `record`) in one atomic operation. The state is saved whether or
+   * not the slot is granted.
+   */
+  saveAndAcquire(request: SaveAndAcquire): Promise<ExecutionGuardAcquire>;
+  /** Saves `state` and ends `lease` as `end` says, in one atomic operation. */
+  saveAndEnd(request: SaveAndEnd): Promise<void>;
+}
+
+/**
+ * Whether `store` offers {@linkcode LeasedStateWrites} for `guard`'s
+ * leases.
+ *
+ * @example
+ * ```ts
+ * import { canWriteLeased, InMemoryStateStore, NoopExecutionGuard } from "@cloudiful/scheduler";
+ * console.log(canWriteLeased(new InMemoryStateStore(), new NoopExecutionGuard())); // false
+ * ```
+ */
+export function canWriteLeased(
+  store: StateStore,
+  guard: ExecutionGuard,
+): store is LeasedStateWrites {
+  try {
+    const writes = store as Partial<LeasedStateWrites>;
+    return typeof writes.saveAndAcquire === "function" &&
+      typeof writes.saveAndEnd === "function" &&
+      typeof writes.sharesWith === "function" &&
+      writes.sharesWith(guard) === true;
+  } catch {
+    return false; // a hostile proxy: use the plain contracts
+  }
+}
