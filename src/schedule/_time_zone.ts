@@ -11,7 +11,7 @@
 
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
-import { DAY_MS } from "./_civil.ts";
+import { DAY_MS, daysFromCivil } from "./_civil.ts";
 import { type OffsetTransition, ZoneChanges } from "./_zone_changes.ts";
 
 export type { OffsetTransition };
@@ -72,6 +72,7 @@ export class TimeZoneRules {
   readonly #changes: ZoneChanges;
   readonly #fixedOffset: number | undefined;
   readonly #years = new Map<number, YearOffsets>();
+  #lastYear: YearOffsets | undefined;
 
   /**
    * @throws {InvalidJobError} kind `timezone` when `Intl` does not know the zone.
@@ -102,7 +103,7 @@ export class TimeZoneRules {
   /** The UTC offset in milliseconds (local − UTC) in force at an instant. */
   offsetAt(instant: number): number {
     if (this.#fixedOffset !== undefined) return this.#fixedOffset;
-    const year = this.#year(yearOf(instant));
+    const year = this.#yearAt(instant);
     const transitions = year.transitions;
     const index = lastAtOrBefore(transitions, instant);
     return index < 0 ? year.startOffset : transitions[index].offset;
@@ -110,8 +111,8 @@ export class TimeZoneRules {
 
   /** The constant-offset stretch of time containing an instant. */
   segmentAt(instant: number): OffsetSegment {
-    const calendarYear = yearOf(instant);
     if (this.#fixedOffset !== undefined) {
+      const calendarYear = yearOf(instant);
       const offset = this.#fixedOffset;
       return {
         start: Date.UTC(calendarYear, 0, 1),
@@ -121,7 +122,7 @@ export class TimeZoneRules {
         end: Date.UTC(calendarYear + 1, 0, 1),
       };
     }
-    const year = this.#year(calendarYear);
+    const year = this.#yearAt(instant);
     const transitions = year.transitions;
     const index = lastAtOrBefore(transitions, instant);
     const end = index + 1 < transitions.length
@@ -159,12 +160,19 @@ export class TimeZoneRules {
     };
   }
 
-  #year(calendarYear: number): YearOffsets {
+  /** The year of an instant; the last one asked for is at hand. */
+  #yearAt(instant: number): YearOffsets {
+    const last = this.#lastYear;
+    if (last !== undefined && instant >= last.start && instant < last.end) {
+      return last;
+    }
+    const calendarYear = yearOf(instant);
     let year = this.#years.get(calendarYear);
     if (year === undefined) {
       year = this.#scanYear(calendarYear);
       this.#years.set(calendarYear, year);
     }
+    this.#lastYear = year;
     return year;
   }
 
@@ -210,10 +218,16 @@ export class TimeZoneRules {
   }
 }
 
-/** The UTC calendar year of an instant. */
+/** The UTC calendar year of an instant, without building a `Date`. */
 function yearOf(instant: number): number {
-  return new Date(instant).getUTCFullYear();
+  let year = Math.floor(instant / AVERAGE_YEAR_MS) + 1970;
+  if (daysFromCivil(year, 1, 1) * DAY_MS > instant) year -= 1;
+  else if (daysFromCivil(year + 1, 1, 1) * DAY_MS <= instant) year += 1;
+  return year;
 }
+
+/** 365.2425 days, the Gregorian calendar's average year. */
+const AVERAGE_YEAR_MS = 31_556_952_000;
 
 /** Index of the last transition with `at <= instant`, or -1. */
 function lastAtOrBefore(
