@@ -1,6 +1,6 @@
 /**
  * Time core figures, printed by `deno task bench`, on both paths: with
- * `Temporal` (Deno) and with `Intl` only (Node 20–24, Bun; here, Deno with
+ * `Temporal` (Deno) and with `Intl` only (Node 20–24; here, Deno with
  * `Temporal` hidden):
  *
  * 1. What a new zone-year costs: calls into `Intl` and `Temporal` for the
@@ -97,7 +97,7 @@ function cronFigures(label: string) {
 }
 
 if (withoutTemporal) {
-  cronFigures("Intl only (Node, Bun)");
+  cronFigures("Intl only (Node 20–24)");
 } else {
   console.log(
     "1. calls into Intl and Temporal per new zone-year (aim: ≤ 30 Intl only; floor: the Temporal path)",

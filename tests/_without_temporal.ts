@@ -1,6 +1,6 @@
 /**
  * Preloaded (`deno test --preload`) to run test files on the time-zone path
- * of runtimes without `Temporal` (Node 20–24, Bun): hides `Temporal` before
+ * of runtimes without `Temporal` (Node 20–24): hides `Temporal` before
  * any module loads, and registers a test that the zone rules in use really
  * come from `Intl` probes. See tests/time_zone_without_temporal_test.ts.
  */

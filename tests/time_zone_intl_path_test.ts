@@ -1,5 +1,5 @@
 /**
- * The time-zone path of runtimes without `Temporal` (Node 20–24, Bun), run in
+ * The time-zone path of runtimes without `Temporal` (Node 20–24), run in
  * Deno with `Temporal` hidden: a new zone-year costs at most 30 calls into
  * `Intl` (counted by wrapping `Intl.DateTimeFormat` itself), and what it finds
  * agrees with the `Temporal` path for every hour of the year, for cron

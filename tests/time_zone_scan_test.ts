@@ -100,7 +100,7 @@ for (const temporal of [true, false]) {
 }
 
 Deno.test("a new zone-year costs at most 30 calls into Intl and Temporal", () => {
-  // Deno ships Temporal; without it (Node 20–24, Bun) a zone-year probes
+  // Deno ships Temporal; without it (Node 20–24) a zone-year probes
   // Intl every four weeks, as checked below and in
   // tests/time_zone_intl_path_test.ts.
   assert.equal(

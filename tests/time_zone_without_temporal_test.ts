@@ -1,6 +1,6 @@
 /**
  * Every cron and daylight-saving test runs again on the time-zone path of
- * runtimes without `Temporal` (Node 20–24, Bun): a `deno test` process with
+ * runtimes without `Temporal` (Node 20–24): a `deno test` process with
  * `Temporal` hidden before any module loads (tests/_without_temporal.ts), so
  * that the rules shared by `CronSchedule` find the zones' changes by `Intl`
  * probes. The files run unchanged.

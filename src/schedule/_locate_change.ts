@@ -73,9 +73,10 @@ interface Bracket {
 }
 
 /**
- * The first instant in `(low, high]` at which the offset is no longer
- * `offset` (the offset at `low`), given `highOffset` (another) at `high`.
- * When several changes lie between, one of them: the caller goes on from it.
+ * An instant in `(low, high]` at which the offset changes from `offset` (the
+ * offset at `low`), given `highOffset` (another) at `high`, and the offset
+ * from then on. When several changes lie between, one of those away from
+ * `offset`: the caller goes on from it.
  */
 export function locateChange(
   probe: OffsetProbe,
