@@ -19,7 +19,7 @@ const { CronSchedule } = await import("../mod.ts");
 const { TimeZoneRules, timeZoneRules } = await import(
   "../src/schedule/_time_zone.ts"
 );
-type Cron = InstanceType<typeof CronSchedule>;
+type Cron = ReturnType<typeof CronSchedule.parse>;
 
 const ZONES: [string, number][] = [
   ["America/New_York", 2027],
