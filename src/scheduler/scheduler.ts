@@ -38,7 +38,8 @@ import {
   requireRunnable,
   runSignal,
 } from "./_scheduler_parts.ts";
-import { runTelemetry } from "../telemetry/_registered.ts";
+import { loadRunTelemetry, telemetryRegistered } from "../telemetry/_gate.ts";
+import type { RunTelemetry } from "../telemetry/_registered.ts";
 
 /**
  * Options of the {@linkcode Scheduler} constructor.
@@ -233,8 +234,6 @@ export class Scheduler extends EventTarget {
     requireRunnable(job, this.#runningJobId);
     const signal = runSignal(options);
     this.#runningJobId = job.jobId;
-    const telemetry = runTelemetry();
-    const detachMetrics = telemetry?.metrics?.attach(this);
     const onAbort = () => this.#control.cancel(signal!.reason);
     const detachParts = forwardPartEvents({
       store: this.#store,
@@ -247,6 +246,8 @@ export class Scheduler extends EventTarget {
     const active = activeRun(job, this.#store, this.#config);
     this.#control.attachRun(active);
     let finished = false;
+    let telemetry: RunTelemetry | undefined;
+    let detachMetrics: (() => void) | undefined;
     // Runs once, before scheduler-stopped is dispatched: a listener of that
     // event may already start the next run().
     const finish = () => {
@@ -259,6 +260,9 @@ export class Scheduler extends EventTarget {
       this.#runningJobId = undefined;
     };
     try {
+      // With nothing registered (the usual case) nothing is awaited here.
+      telemetry = telemetryRegistered() ? await loadRunTelemetry() : undefined;
+      detachMetrics = telemetry?.metrics?.attach(this);
       const report = await new Engine({
         job,
         config: this.#config,
