@@ -38,8 +38,7 @@ import {
   requireRunnable,
   runSignal,
 } from "./_scheduler_parts.ts";
-import { loadRunTelemetry, telemetryRegistered } from "../telemetry/_gate.ts";
-import type { RunTelemetry } from "../telemetry/_registered.ts";
+import { RunTelemetryLoader, telemetryRegistered } from "../telemetry/_gate.ts";
 
 /**
  * Options of the {@linkcode Scheduler} constructor.
@@ -246,8 +245,10 @@ export class Scheduler extends EventTarget {
     const active = activeRun(job, this.#store, this.#config);
     this.#control.attachRun(active);
     let finished = false;
-    let telemetry: RunTelemetry | undefined;
-    let detachMetrics: (() => void) | undefined;
+    // With nothing registered (the usual case) nothing loads or waits.
+    const telemetry = telemetryRegistered()
+      ? new RunTelemetryLoader(this)
+      : undefined;
     // Runs once, before scheduler-stopped is dispatched: a listener of that
     // event may already start the next run().
     const finish = () => {
@@ -255,21 +256,19 @@ export class Scheduler extends EventTarget {
       finished = true;
       signal?.removeEventListener("abort", onAbort);
       detachParts();
-      detachMetrics?.();
+      telemetry?.detach();
       this.#control.finishRun();
       this.#runningJobId = undefined;
     };
     try {
-      // With nothing registered (the usual case) nothing is awaited here.
-      telemetry = telemetryRegistered() ? await loadRunTelemetry() : undefined;
-      detachMetrics = telemetry?.metrics?.attach(this);
       const report = await new Engine({
         job,
         config: this.#config,
         store: this.#store,
         guard: this.#guard,
         control: this.#control,
-        tracer: telemetry?.tracer,
+        tracer: telemetry,
+        ready: telemetry?.ready,
         listens: (type) => type === "state-loaded" || this.#listens(type),
         dispatch: (event) => {
           if (event.type === "state-loaded") active.markLoaded();
@@ -280,7 +279,7 @@ export class Scheduler extends EventTarget {
       this.#control.settleRun({ report }, finish);
       return report;
     } catch (error) {
-      telemetry?.metrics?.failed(job.jobId, error);
+      telemetry?.failed(job.jobId, error);
       this.#control.settleRun({ error }, finish);
       throw error;
     }
