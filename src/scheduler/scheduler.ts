@@ -267,7 +267,7 @@ export class Scheduler extends EventTarget {
         store: this.#store,
         guard: this.#guard,
         control: this.#control,
-        tracer: telemetry,
+        tracer: telemetry?.tracer,
         ready: telemetry?.ready,
         listens: (type) => type === "state-loaded" || this.#listens(type),
         dispatch: (event) => {

@@ -14,7 +14,6 @@
 import { describeThrown } from "../errors.ts";
 import type { AttemptSpan, AttemptTracer } from "./_attempt_span.ts";
 import type { RunTelemetry } from "./_registered.ts";
-import type { RunContext } from "../scheduler/job/task_context.ts";
 
 /** The global the API's major version 1 registers its providers on. */
 const API_GLOBAL = Symbol.for("opentelemetry.js.api.1");
@@ -32,33 +31,67 @@ export function telemetryRegistered(): boolean {
   return registry?.trace !== undefined || registry?.metrics !== undefined;
 }
 
+type Registered = typeof import("./_registered.ts");
+
+let registered: Registered | undefined;
+let loading: Promise<Registered> | undefined;
+
+function load(): Promise<Registered> {
+  loading ??= import("./_registered.ts").then((module) => {
+    registered = module;
+    return module;
+  });
+  return loading;
+}
+
+// Registered before this module loaded (Deno's OTEL_DENO=true, an SDK set up
+// first): start loading now, so that a run() after any wait finds it loaded.
+if (telemetryRegistered()) load().catch(() => {}); // a run() reports it
+
 /**
- * The telemetry of one `run()` while it loads: the engine waits for `ready`
- * before it loads the state, so no event and no attempt comes before the
- * metrics are attached and the tracer is known; from then on `start` is the
- * registered tracer's (or opens no span, when only a meter is registered).
+ * The telemetry of one `run()`. Once the API is loaded it is what
+ * `_registered.ts` gives, at once, as if it had been imported statically.
+ * While it loads (the first `run()` soon after a provider was registered)
+ * the engine waits for `ready` before it loads the state, so no event and no
+ * attempt comes before the metrics are attached and the tracer is known.
  */
-export class RunTelemetryLoader implements AttemptTracer {
-  /** Settles once the telemetry is loaded; never rejects. */
-  readonly ready: Promise<void>;
+export class RunTelemetryLoader {
+  /** Settles once the telemetry is loaded (never rejects); absent when it was. */
+  readonly ready: Promise<void> | undefined;
+  /** The attempt tracer for the engine: this loader's while it loads. */
+  readonly tracer: AttemptTracer | undefined;
   #telemetry: RunTelemetry | undefined;
   #detach: (() => void) | undefined;
   #detached = false;
 
   /** Starts loading; the metrics, if any, are fed by `target`'s events. */
   constructor(target: EventTarget) {
-    this.ready = import("./_registered.ts").then(({ runTelemetry }) => {
-      if (this.#detached) return;
-      this.#telemetry = runTelemetry();
-      this.#detach = this.#telemetry?.metrics?.attach(target);
-    }).catch((thrown) => {
-      // As a tracer that throws: the run goes on, unreported, and says so.
-      console.error(
-        `the scheduler could not load OpenTelemetry, this run is not reported: ${
-          describeThrown(thrown)
-        }`,
-      );
-    });
+    if (registered !== undefined) {
+      this.#attach(registered, target);
+      this.tracer = this.#telemetry?.tracer;
+      return;
+    }
+    this.tracer = {
+      start: (run, startedAt) =>
+        this.#telemetry?.tracer?.start(run, startedAt) ?? UNTRACED,
+    };
+    this.ready = load().then(
+      (module) => this.#attach(module, target),
+      (thrown) => {
+        // As a tracer that throws: the run goes on, unreported, and says so.
+        console.error(
+          `the scheduler could not load OpenTelemetry, this run is not reported: ${
+            describeThrown(thrown)
+          }`,
+        );
+      },
+    );
+  }
+
+  #attach(module: Registered, target: EventTarget): void {
+    if (this.#detached) return;
+    this.#telemetry = module.runTelemetry();
+    this.#detach = this.#telemetry?.metrics?.attach(target);
   }
 
   /** Counts the error `run()` rejects with, when metrics are on. */
@@ -70,10 +103,5 @@ export class RunTelemetryLoader implements AttemptTracer {
   detach(): void {
     this.#detached = true;
     this.#detach?.();
-  }
-
-  start(run: RunContext, startedAt: number): AttemptSpan {
-    const tracer = this.#telemetry?.tracer;
-    return tracer === undefined ? UNTRACED : tracer.start(run, startedAt);
   }
 }
