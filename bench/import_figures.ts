@@ -16,7 +16,7 @@
  * `bench/compare/peers.json` with npm when missing).
  */
 import { installPeers, PEERS_DIR, peerVersion } from "./compare/_peers.ts";
-import { loadedModules, ROOT_URL } from "../tests/_loaded_modules.ts";
+import { loadedModules, ROOT_URL, runProbe } from "../tests/_loaded_modules.ts";
 
 const ROUNDS = 21;
 const OURS = new URL("mod.ts", ROOT_URL).href;
@@ -34,29 +34,14 @@ const PROBE_DIR = await Deno.makeTempDir({ prefix: "import_figures_" });
 
 /** Milliseconds one fresh process takes to import `url`. */
 async function importMs(url: string): Promise<number> {
-  const probe = `${PROBE_DIR}/${url === OURS ? "ours" : "croner"}.ts`;
-  await Deno.writeTextFile(
-    probe,
+  const printed = await runProbe(
+    PROBE_DIR,
     `const start = performance.now();
 await import(${JSON.stringify(url)});
 console.log(performance.now() - start);
 `,
   );
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--config",
-      new URL("deno.json", ROOT_URL).pathname,
-      probe,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!output.success) {
-    throw new Error(new TextDecoder().decode(output.stderr));
-  }
-  return Number(new TextDecoder().decode(output.stdout).trim());
+  return Number(printed.trim());
 }
 
 function median(values: number[]): number {

@@ -11,9 +11,51 @@ const ROOT = new URL("../", import.meta.url);
 /** The repository's root as a file URL, ending in `/`. */
 export const ROOT_URL: string = ROOT.href;
 
+/** How {@linkcode runProbe} runs a probe. */
+export interface ProbeOptions {
+  /** More `deno run` flags (all permissions are granted). */
+  flags?: string[];
+  /** Added to the probe's environment. */
+  env?: Record<string, string>;
+}
+
 /**
- * The modules loaded by running `source` (a module; `@root/` in it stands
- * for the repository's root URL, e.g. `import "@root/mod.ts"`): the
+ * Runs `source` as a module of its own in a fresh `deno run` with the
+ * repository's deno.json (`@root/` in it stands for the repository's root
+ * URL, e.g. `import "@root/mod.ts"`), in `dir`; resolves with its stdout,
+ * rejects with its stderr when it fails.
+ */
+export async function runProbe(
+  dir: string,
+  source: string,
+  options: ProbeOptions = {},
+): Promise<string> {
+  const probe = `${dir}/probe.ts`;
+  await Deno.writeTextFile(probe, source.replaceAll("@root/", ROOT_URL));
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--config",
+      new URL("deno.json", ROOT).pathname,
+      ...options.flags ?? [],
+      probe,
+    ],
+    cwd: ROOT.pathname,
+    env: options.env ?? {},
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(
+      `the probe failed:\n${new TextDecoder().decode(output.stderr)}`,
+    );
+  }
+  return new TextDecoder().decode(output.stdout);
+}
+
+/**
+ * The modules loaded by running `source` (see {@linkcode runProbe}): the
  * repository's own as paths from its root (`src/errors.ts`), npm packages'
  * files as `npm:<path in the package cache>`; the probe itself is left out.
  * `env` is added to the probe's environment.
@@ -24,34 +66,15 @@ export async function loadedModules(
 ): Promise<string[]> {
   const dir = await Deno.makeTempDir({ prefix: "loaded_modules_" });
   try {
-    const probe = `${dir}/probe.ts`;
-    await Deno.writeTextFile(probe, source.replaceAll("@root/", ROOT_URL));
     const coverage = `${dir}/coverage`;
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "--config",
-        new URL("deno.json", ROOT).pathname,
-        `--coverage=${coverage}`,
-        probe,
-      ],
-      cwd: ROOT.pathname,
-      env,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!output.success) {
-      throw new Error(
-        `the probe failed:\n${new TextDecoder().decode(output.stderr)}`,
-      );
-    }
+    await runProbe(dir, source, { flags: [`--coverage=${coverage}`], env });
+    const probe = new URL(`file://${dir}/probe.ts`).href;
     const found = new Set<string>();
     for await (const entry of Deno.readDir(coverage)) {
       const { url } = JSON.parse(
         await Deno.readTextFile(`${coverage}/${entry.name}`),
       ) as { url: string };
-      if (url === new URL(`file://${probe}`).href) continue;
+      if (url === probe) continue;
       if (url.startsWith(ROOT_URL)) found.add(url.slice(ROOT_URL.length));
       else if (url.includes("/npm/")) found.add(`npm:${url.split("/npm/")[1]}`);
       else found.add(url);
