@@ -90,6 +90,35 @@ Deno.test("import: a registered meter provider loads the API and the metric code
   assert(modules.includes("src/telemetry/_run_metrics.ts"));
 });
 
+Deno.test("import: a meter provider registered after the import, under sinon's fake timers: the first run() loads the API before the state, and tick, idle, assert sees each run at its own instant", async () => {
+  const modules = await loadedModules(`
+    import FakeTimers from "@sinonjs/fake-timers";
+    import { metrics } from "@opentelemetry/api";
+    import { MeterProvider } from "@opentelemetry/sdk-metrics";
+    import { schedule } from "@root/mod.ts";
+    metrics.setGlobalMeterProvider(new MeterProvider());
+    const clock = FakeTimers.install({ now: Date.UTC(2026, 3, 3) });
+    const ran = [];
+    const job = schedule({ everyMs: 5 * 60_000 }, ({ run }) => {
+      const at = (date) => date.toISOString().slice(11, 16);
+      ran.push(at(run.scheduledAt) + "@" + at(new Date()));
+    });
+    // As docs/observability.md advises: idle() also waits for the load.
+    await job.idle();
+    await clock.tickAsync(25 * 60_000);
+    await job.idle();
+    job.cancel();
+    await job.done;
+    clock.uninstall();
+    const expected = ["00:05", "00:10", "00:15", "00:20", "00:25"]
+      .map((at) => at + "@" + at);
+    if (JSON.stringify(ran) !== JSON.stringify(expected)) {
+      throw new Error("ran " + JSON.stringify(ran));
+    }
+  `);
+  assert(modules.includes("src/telemetry/_run_metrics.ts"));
+});
+
 Deno.test("import: with OTEL_DENO=true (providers registered at start-up) importing mod.ts starts loading the API and the span and metric code", async () => {
   const modules = await loadedModules(
     `import "@root/mod.ts"; await new Promise((resolve) => setTimeout(resolve, 200));`,
