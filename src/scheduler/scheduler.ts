@@ -38,7 +38,7 @@ import {
   requireRunnable,
   runSignal,
 } from "./_scheduler_parts.ts";
-import { runTelemetry } from "../telemetry/_registered.ts";
+import { RunTelemetryLoader, telemetryRegistered } from "../telemetry/_gate.ts";
 
 /**
  * Options of the {@linkcode Scheduler} constructor.
@@ -233,8 +233,6 @@ export class Scheduler extends EventTarget {
     requireRunnable(job, this.#runningJobId);
     const signal = runSignal(options);
     this.#runningJobId = job.jobId;
-    const telemetry = runTelemetry();
-    const detachMetrics = telemetry?.metrics?.attach(this);
     const onAbort = () => this.#control.cancel(signal!.reason);
     const detachParts = forwardPartEvents({
       store: this.#store,
@@ -247,6 +245,10 @@ export class Scheduler extends EventTarget {
     const active = activeRun(job, this.#store, this.#config);
     this.#control.attachRun(active);
     let finished = false;
+    // With nothing registered (the usual case) nothing loads or waits.
+    const telemetry = telemetryRegistered()
+      ? new RunTelemetryLoader(this)
+      : undefined;
     // Runs once, before scheduler-stopped is dispatched: a listener of that
     // event may already start the next run().
     const finish = () => {
@@ -254,7 +256,7 @@ export class Scheduler extends EventTarget {
       finished = true;
       signal?.removeEventListener("abort", onAbort);
       detachParts();
-      detachMetrics?.();
+      telemetry?.detach();
       this.#control.finishRun();
       this.#runningJobId = undefined;
     };
@@ -266,6 +268,7 @@ export class Scheduler extends EventTarget {
         guard: this.#guard,
         control: this.#control,
         tracer: telemetry?.tracer,
+        ready: telemetry?.ready,
         listens: (type) => type === "state-loaded" || this.#listens(type),
         dispatch: (event) => {
           if (event.type === "state-loaded") active.markLoaded();
@@ -276,7 +279,7 @@ export class Scheduler extends EventTarget {
       this.#control.settleRun({ report }, finish);
       return report;
     } catch (error) {
-      telemetry?.metrics?.failed(job.jobId, error);
+      telemetry?.failed(job.jobId, error);
       this.#control.settleRun({ error }, finish);
       throw error;
     }

@@ -96,20 +96,3 @@ export function workerSpawner(): SpawnWorker | Promise<SpawnWorker> {
     .then(nodeSpawner);
   return nodeSpawn;
 }
-
-/**
- * Why worker tasks cannot run in this runtime, or undefined when they can
- * (a `Worker` global, or Node's `worker_threads`).
- */
-export function workerUnsupportedReason(): string | undefined {
-  if (typeof Worker === "function") return undefined;
-  const global = globalThis as {
-    process?: { versions?: { node?: unknown } };
-    navigator?: { userAgent?: unknown };
-  };
-  if (typeof global.process?.versions?.node === "string") return undefined;
-  const agent = global.navigator?.userAgent;
-  return `this runtime (${
-    typeof agent === "string" ? agent : "unknown"
-  }) has neither a Worker global nor node:worker_threads`;
-}

@@ -7,14 +7,37 @@
  * @module
  */
 
-import { InvalidJobKind } from "../../constants.ts";
-import { describeValue, InvalidJobError } from "../../errors.ts";
-import { runWorkerTask } from "./_worker_task.ts";
+import { InvalidJobKind, TaskJoinErrorKind } from "../../constants.ts";
+import {
+  describeThrown,
+  describeValue,
+  InvalidJobError,
+  TaskJoinError,
+} from "../../errors.ts";
 import { checkOptions } from "../../_options.ts";
-import { workerUnsupportedReason } from "./_worker_spawn.ts";
+import { workerUnsupportedReason } from "./_worker_support.ts";
 import type { TaskContext } from "./task_context.ts";
 
 type TaskBody<D> = (context: TaskContext<D>) => Promise<void>;
+
+// The worker machinery loads when a worker task first runs (the run is
+// async anyway) and is called directly from then on.
+let workerTasks: typeof import("./_worker_task.ts") | undefined;
+
+async function loadWorkerTasks(): Promise<typeof import("./_worker_task.ts")> {
+  try {
+    workerTasks ??= await import("./_worker_task.ts");
+  } catch (error) {
+    // As a worker that cannot start: the run is a panic, not a failure.
+    throw new TaskJoinError(
+      `worker task: the worker machinery failed to load (${
+        describeThrown(error)
+      })`,
+      { kind: TaskJoinErrorKind.Panic, cause: error },
+    );
+  }
+  return workerTasks;
+}
 
 let invokeTask: <D>(task: Task<D>, context: TaskContext<D>) => Promise<void>;
 
@@ -175,10 +198,12 @@ export class Task<D = undefined> {
       );
     }
     const href = url.href;
-    return new Task<D>(
-      "worker",
-      (context) => runWorkerTask({ module: href, exportName, context }),
-    );
+    return new Task<D>("worker", (context) => {
+      const options = { module: href, exportName, context };
+      return workerTasks === undefined
+        ? loadWorkerTasks().then((loaded) => loaded.runWorkerTask(options))
+        : workerTasks.runWorkerTask(options);
+    });
   }
 }
 

@@ -161,6 +161,7 @@ export class Engine<D> implements RunHost<D> {
       if (core.delivery.error !== undefined) {
         throw core.delivery.error;
       }
+      if (core.options.ready !== undefined) await core.options.ready;
       await loadJobState(this.#effects).finally(() => core.markLoaded());
       this.#onControl(); // a stop requested before run() applies now
       reason = await this.#loop();

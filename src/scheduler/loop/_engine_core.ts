@@ -37,6 +37,11 @@ export interface EngineOptions<D> {
   readonly control: ControlState;
   /** Opens a span per attempt when tracing is registered. */
   readonly tracer?: AttemptTracer;
+  /**
+   * Settles before the state is loaded, while the tracer and the metrics
+   * still load (`telemetry/_gate.ts`); absent on the usual path.
+   */
+  readonly ready?: Promise<void>;
   /** Whether anyone (listener or observer) wants events of `type`. */
   listens(type: SchedulerEvent["type"]): boolean;
   /** Delivers an event to the observer and the listeners. */
