@@ -15,9 +15,11 @@
  * to the loop as logical instants: it takes one decision at each of them, in
  * order, as it would have between real timers. A single firing is an
  * ordinary wake-up: the loop decides with the wall clock, so a loop that was
- * busy when its timer fired still sees how late it is, and the predicted
- * timer gives way to a zero-delay placeholder until the loop arms its own
- * (see `#hold`).
+ * busy when its timer fired still sees how late it is. The predicted timer
+ * stays armed for it: the loop arms the same instant after deciding
+ * (`armFor` keeps it), so a steady firing costs one timer and clears none
+ * (docs/testing.md, "What a firing costs"). Only when nothing is predicted
+ * does a zero-delay placeholder keep a timer pending (see `#hold`).
  *
  * @module
  */
@@ -105,11 +107,11 @@ export class WakeClock {
   }
 
   /**
-   * Replaces the pending timer with a no-op one due now, which the loop's
-   * next `armFor` replaces. While the loop works (perhaps on real I/O) no
-   * timer lets a fake clock stepping timer by timer move time past it, yet
-   * the timer queue is never empty for a moment, which would end a fake
-   * clock's `runAllAsync()` before the loop has armed the next occurrence.
+   * Arms a no-op timer due now, which the loop's next `armFor` replaces, when
+   * a firing predicted no next instant (the last occurrence, or a backlog
+   * due at once): the timer queue is never empty for a moment, which would
+   * end a fake clock's `runAllAsync()` before the loop has started this
+   * firing's run or armed its next wake-up.
    */
   #hold(): void {
     this.disarm();
@@ -135,7 +137,10 @@ export class WakeClock {
       Date.now() - last > 1
     ) {
       this.#burst.push(...this.#fresh);
-    } else if (this.#predicted) {
+    } else if (this.#predicted && this.#cancel === undefined) {
+      // A predicted timer (`#cancel` set) is kept as it is: the loop, once
+      // it has decided, arms the same instant, and a fake clock stepping
+      // timer by timer gives it a real turn of the event loop first.
       this.#hold();
     }
     this.#predicted = false;
