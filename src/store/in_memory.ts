@@ -13,7 +13,7 @@ import {
   type StateTimes,
   stateTimes,
 } from "./_merge_state.ts";
-import type { CreateIfAbsentStateStore } from "./state_store.ts";
+import type { CreateIfAbsentStateStore, StateStore } from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
 /** A state as plain numbers: copying it in and out is all the store does. */
@@ -41,6 +41,9 @@ function fields(state: StoredState): JobState {
 function fromStored(state: StoredState): JobState {
   return withDefinition(fields(state), state.definition);
 }
+
+/** `InMemoryStateStore`'s own save, unwrapped from its promise. */
+let saveNow: (store: InMemoryStateStore, state: JobState) => void;
 
 /**
  * Keeps job states in memory. Loads and saves copy, so callers never share
@@ -97,6 +100,14 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
    */
   // deno-lint-ignore require-await
   async save(state: JobState): Promise<void> {
+    this.#save(state);
+  }
+
+  static {
+    saveNow = (store, state) => store.#save(state);
+  }
+
+  #save(state: JobState): void {
     const stored = this.#states.get(state?.jobId);
     // A job id already stored was checked when it was first saved.
     requireSavableState(state, stored !== undefined);
@@ -162,4 +173,30 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
     this.#states.delete(jobId);
     return Promise.resolve();
   }
+}
+
+const ownSave = InMemoryStateStore.prototype.save;
+
+/**
+ * Saves `state` at once when `store` is an {@linkcode InMemoryStateStore}
+ * whose `save` is its own (not replaced on the instance or by a subclass),
+ * and says whether it did; a problem with `state` throws as `save()` would
+ * reject. The engine's steady path saves twice a run: this spares it the
+ * promise hops of an `await` on a store that has nothing to wait for.
+ */
+export function saveInMemoryNow(store: StateStore, state: JobState): boolean {
+  if (!keepsNumbersOnly(store)) return false;
+  saveNow(store, state);
+  return true;
+}
+
+/**
+ * Whether `store` is an {@linkcode InMemoryStateStore} with its own `save`,
+ * which copies a state's instants as numbers and keeps no object it was
+ * given.
+ */
+export function keepsNumbersOnly(
+  store: StateStore,
+): store is InMemoryStateStore {
+  return store.save === ownSave && store instanceof InMemoryStateStore;
 }

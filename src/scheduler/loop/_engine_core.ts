@@ -15,6 +15,7 @@ import type {
 } from "../../guard/execution_guard.ts";
 import { type JobState, savedState } from "../../store/job_state.ts";
 import { type StateStore, toStoreError } from "../../store/state_store.ts";
+import { saveInMemoryNow } from "../../store/in_memory.ts";
 import type { ResolvedConfig } from "../job/config.ts";
 import type { Job } from "../job/job.ts";
 import { definitionFingerprint } from "../job/_fingerprint.ts";
@@ -122,7 +123,9 @@ export class EngineCore<D> {
       // The saved state replaces the current one (same fields), so that the
       // state carries its fingerprint from then on, as the report's does.
       this.state = savedState(this.state, this.definition);
-      saving = this.options.store.save(this.state);
+      const { store } = this.options;
+      if (saveInMemoryNow(store, this.state)) return SAVED;
+      saving = store.save(this.state);
     } catch (error) {
       this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
       return Promise.resolve(false);
@@ -139,3 +142,6 @@ export class EngineCore<D> {
 function saved(): boolean {
   return true;
 }
+
+/** A save that is already done (see `saveInMemoryNow`). */
+const SAVED: Promise<boolean> = Promise.resolve(true);

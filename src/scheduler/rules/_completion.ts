@@ -39,8 +39,7 @@ export function recordCompletion(
       // A run that finished within the millisecond it started (a quick task,
       // or any task under a fake clock that did not move) shares its start's
       // `Date`: states are never mutated (see _engine_core.ts), so one object
-      // serves both fields, and the engine's steady path stays at three
-      // `Date`s per run (docs/testing.md).
+      // serves both fields (docs/testing.md, "What a firing costs").
       lastSuccessAt: !success
         ? state.lastSuccessAt
         : run.finishedAt === run.startedAt
