@@ -43,7 +43,7 @@ export class WakeClock {
   #cancel: (() => void) | undefined;
   #target: number | undefined;
   /** Firings since the last microtask checkpoint. */
-  #fresh: number[] = [];
+  readonly #fresh: number[] = [];
   #sealQueued = false;
   /** The pending timer was armed by a firing, not by the loop. */
   #predicted = false;
@@ -90,6 +90,9 @@ export class WakeClock {
     if (this.#burst.length > 0) this.#burst.length = 0;
   }
 
+  /** `#seal`, bound once rather than a closure per firing. */
+  readonly #sealLater = () => this.#seal();
+
   #fired(): void {
     const firedAt = Date.now();
     this.#cancel = undefined;
@@ -97,7 +100,7 @@ export class WakeClock {
     this.#fresh.push(firedAt);
     if (!this.#sealQueued) {
       this.#sealQueued = true;
-      queueMicrotask(() => this.#seal());
+      queueMicrotask(this.#sealLater);
     }
     const next = this.#host.predictNext(firedAt);
     if (next !== null) this.armFor(next);
@@ -146,7 +149,7 @@ export class WakeClock {
       this.#hold();
     }
     this.#predicted = false;
-    this.#fresh = [];
+    this.#fresh.length = 0; // reused: one firing each time on the steady path
   }
 }
 
