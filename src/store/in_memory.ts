@@ -43,7 +43,11 @@ function fromStored(state: StoredState): JobState {
 }
 
 /** `InMemoryStateStore`'s own save, unwrapped from its promise. */
-let saveNow: (store: InMemoryStateStore, state: JobState) => void;
+let saveNow: (
+  store: InMemoryStateStore,
+  state: JobState,
+  definition: string | undefined,
+) => void;
 
 /**
  * Keeps job states in memory. Loads and saves copy, so callers never share
@@ -100,14 +104,15 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
    */
   // deno-lint-ignore require-await
   async save(state: JobState): Promise<void> {
-    this.#save(state);
+    this.#save(state, state?.definition);
   }
 
   static {
-    saveNow = (store, state) => store.#save(state);
+    saveNow = (store, state, definition) => store.#save(state, definition);
   }
 
-  #save(state: JobState): void {
+  /** Saves `state` with `definition` as its fingerprint. */
+  #save(state: JobState, definition: string | undefined): void {
     const stored = this.#states.get(state?.jobId);
     // A job id already stored was checked when it was first saved.
     requireSavableState(state, stored !== undefined);
@@ -116,7 +121,10 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
     this.#put(
       state.jobId,
       stored === undefined ? times : mergeTimes(stored, times),
-      stored === undefined ? state.definition : mergedDefinition(stored, state),
+      stored === undefined ? definition : mergedDefinition(stored, {
+        triggerCount: state.triggerCount,
+        definition,
+      }),
     );
   }
 
@@ -178,16 +186,18 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
 const ownSave = InMemoryStateStore.prototype.save;
 
 /**
- * Saves `state` at once when `store` is an {@linkcode InMemoryStateStore}
- * whose `save` is its own (not replaced on the instance or by a subclass),
- * and says whether it did; a problem with `state` throws as `save()` would
- * reject. The engine's steady path saves twice a run: this spares it the
- * promise hops of an `await` on a store that has nothing to wait for.
+ * Saves `state` with `definition` as its fingerprint at once, as `save()`
+ * would save it carrying that fingerprint (a problem with `state` throws as
+ * `save()` would reject). For a store that {@linkcode keepsNumbersOnly}:
+ * the engine's steady path saves twice a run, and this spares it the promise
+ * hops of an `await` on a store that has nothing to wait for, and a copy of
+ * the state to carry the fingerprint.
  */
-export function saveInMemoryNow(store: StateStore, state: JobState): boolean {
-  if (!keepsNumbersOnly(store)) return false;
-  saveNow(store, state);
-  return true;
+export function saveInMemoryNow(
+  store: InMemoryStateStore,
+  saving: { readonly state: JobState; readonly definition: string },
+): void {
+  saveNow(store, saving.state, saving.definition);
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   type ExecutionLease,
   NoopExecutionGuard,
 } from "../../guard/execution_guard.ts";
-import { copyJobState } from "../../store/job_state.ts";
+import { copyJobState, savedState } from "../../store/job_state.ts";
 import { keepsNumbersOnly } from "../../store/in_memory.ts";
 import { decide, decisionBlocked } from "../rules/_decide.ts";
 import type { OccurrenceCursor } from "../../schedule/_occurrences.ts";
@@ -216,7 +216,7 @@ export class Engine<D> implements RunHost<D> {
     }
     return {
       jobId: this.jobId,
-      state: copyJobState(core.state),
+      state: copyJobState(savedState(core.state, core.definition)),
       history: core.history.toArray(),
       stopReason: reason,
     };
