@@ -129,3 +129,30 @@ Deno.test("replay under sinon: at most three Dates per run, no timer per run", a
     assertEquals(long.cleared - short.cleared, 0, "no timer cleared per run");
   });
 });
+
+Deno.test("a task that changes its scheduledAt changes nothing the scheduler keeps (the Date it gets is its own)", async () => {
+  await withFakeClock(T0, async (clock) => {
+    const store = new InMemoryStateStore();
+    const seen: number[] = [];
+    const job = Job.withoutDeps(
+      "mutating",
+      Schedule.interval(1_000),
+      Task.fromSync(({ run }) => {
+        seen.push(run.scheduledAt.getTime());
+        run.scheduledAt.setTime(0);
+      }),
+    ).withMaxRuns(5);
+    const done = new Scheduler({}, store).run(job);
+    await clock.tickAsync(5_000);
+    const report = await done;
+    const expected = [1, 2, 3, 4, 5].map((k) => T0 + k * 1_000);
+    assertEquals(seen, expected);
+    assertEquals(
+      report.history.map((run) => run.scheduledAt.getTime()),
+      expected,
+    );
+    assertEquals(report.state.lastRunAt?.getTime(), T0 + 5_000);
+    assertEquals(report.state.lastSuccessAt?.getTime(), T0 + 5_000);
+    assertEquals(report.state.triggerCount, 5);
+  });
+});
