@@ -1,9 +1,10 @@
 /**
  * What a run costs, counted: no `DOMException` is built on any steady path
- * (a plain run, a time limit, retries, at-least-once and at-most-once on
- * the Deno KV guard over `Deno.openKv(":memory:")`: at-least-once is switched
- * off on the default single-instance guard), and the time limits of one job share one timer, which still fires
- * each attempt's limit at its own instant.
+ * (a plain run, a time limit, retries, at-least-once on the default
+ * single-instance guard, where it is switched off since nothing could be
+ * reclaimed, and at-least-once and at-most-once on the Deno KV guard over
+ * `Deno.openKv(":memory:")`), and the time limits of one job share one
+ * timer, which still fires each attempt's limit at its own instant.
  */
 import assert from "node:assert/strict";
 import {
@@ -110,6 +111,11 @@ const CONTROLS: [string, (job: Job) => Job, boolean][] = [
   [
     "withRetry",
     (job) => job.withRetry({ attempts: 3, backoffMs: [1] }),
+    false,
+  ],
+  [
+    "at-least-once, default in-memory guard",
+    (job) => job.withDelivery("at-least-once"),
     false,
   ],
   ["at-most-once, Deno KV guard (:memory:)", (job) => job, true],

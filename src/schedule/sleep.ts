@@ -54,9 +54,12 @@ function monotonicNow(): number {
   return globalThis.performance?.now() ?? Number.NaN;
 }
 
+/** Timers shorter than this are too short to tell a simulated clock by. */
+const OBSERVED_MIN_MS = 60_000;
+
 /** Records whether a chunk of `delay` ms fired on a simulated clock. */
 function observeChunk(delay: number, wallAt: number, monoAt: number): void {
-  if (delay < 60_000) return; // too short to tell
+  if (delay < OBSERVED_MIN_MS) return; // too short to tell
   const monotonic = monotonicNow() - monoAt;
   const simulated = Date.now() - wallAt >= delay && monotonic * 1_000 < delay;
   if (!simulated) racing = 0;
@@ -84,8 +87,11 @@ export function armWake(target: number, onFire: () => void): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const arm = (remaining: number) => {
     const delay = Math.max(0, Math.min(remaining, chunkLimit()));
-    const wallAt = Date.now();
-    const monoAt = monotonicNow();
+    // Read only where observeChunk will use them: a wake-up timer is armed
+    // on every firing, and the monotonic clock is a call into the runtime.
+    const observed = delay >= OBSERVED_MIN_MS;
+    const wallAt = observed ? Date.now() : 0;
+    const monoAt = observed ? monotonicNow() : 0;
     timer = setTimeout(() => {
       observeChunk(delay, wallAt, monoAt);
       check();

@@ -13,7 +13,7 @@ import {
   type StateTimes,
   stateTimes,
 } from "./_merge_state.ts";
-import type { CreateIfAbsentStateStore } from "./state_store.ts";
+import type { CreateIfAbsentStateStore, StateStore } from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
 /** A state as plain numbers: copying it in and out is all the store does. */
@@ -41,6 +41,13 @@ function fields(state: StoredState): JobState {
 function fromStored(state: StoredState): JobState {
   return withDefinition(fields(state), state.definition);
 }
+
+/** `InMemoryStateStore`'s own save, unwrapped from its promise. */
+let saveNow: (
+  store: InMemoryStateStore,
+  state: JobState,
+  definition: string | undefined,
+) => void;
 
 /**
  * Keeps job states in memory. Loads and saves copy, so callers never share
@@ -97,6 +104,15 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
    */
   // deno-lint-ignore require-await
   async save(state: JobState): Promise<void> {
+    this.#save(state, state?.definition);
+  }
+
+  static {
+    saveNow = (store, state, definition) => store.#save(state, definition);
+  }
+
+  /** Saves `state` with `definition` as its fingerprint. */
+  #save(state: JobState, definition: string | undefined): void {
     const stored = this.#states.get(state?.jobId);
     // A job id already stored was checked when it was first saved.
     requireSavableState(state, stored !== undefined);
@@ -105,7 +121,10 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
     this.#put(
       state.jobId,
       stored === undefined ? times : mergeTimes(stored, times),
-      stored === undefined ? state.definition : mergedDefinition(stored, state),
+      stored === undefined ? definition : mergedDefinition(stored, {
+        triggerCount: state.triggerCount,
+        definition,
+      }),
     );
   }
 
@@ -162,4 +181,32 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
     this.#states.delete(jobId);
     return Promise.resolve();
   }
+}
+
+const ownSave = InMemoryStateStore.prototype.save;
+
+/**
+ * Saves `state` with `definition` as its fingerprint at once, as `save()`
+ * would save it carrying that fingerprint (a problem with `state` throws as
+ * `save()` would reject). For a store that {@linkcode keepsNumbersOnly}:
+ * the engine's steady path saves twice a run, and this spares it the promise
+ * hops of an `await` on a store that has nothing to wait for, and a copy of
+ * the state to carry the fingerprint.
+ */
+export function saveInMemoryNow(
+  store: InMemoryStateStore,
+  saving: { readonly state: JobState; readonly definition: string },
+): void {
+  saveNow(store, saving.state, saving.definition);
+}
+
+/**
+ * Whether `store` is an {@linkcode InMemoryStateStore} with its own `save`,
+ * which copies a state's instants as numbers and keeps no object it was
+ * given.
+ */
+export function keepsNumbersOnly(
+  store: StateStore,
+): store is InMemoryStateStore {
+  return store.save === ownSave && store instanceof InMemoryStateStore;
 }

@@ -135,9 +135,17 @@ function notInstant(field: string): string {
   return `${field} is neither a valid Date nor null`;
 }
 
+/**
+ * The runtime's own `Date`, taken when this module loads. A fake clock's
+ * `Date` (sinon's, std's `FakeTime`) extends it, so its instances are
+ * instances of this one too, and asking this one skips the fake's own
+ * `Symbol.hasInstance` on every save.
+ */
+const NativeDate = Date;
+
 function isInstantOrNull(value: unknown): boolean {
   return value === null ||
-    (value instanceof Date && !Number.isNaN(value.getTime()));
+    (value instanceof NativeDate && !Number.isNaN(value.getTime()));
 }
 
 /**

@@ -20,7 +20,8 @@ import {
   type ExecutionLease,
   NoopExecutionGuard,
 } from "../../guard/execution_guard.ts";
-import { copyJobState } from "../../store/job_state.ts";
+import { copyJobState, savedState } from "../../store/job_state.ts";
+import { keepsNumbersOnly } from "../../store/in_memory.ts";
 import { decide, decisionBlocked } from "../rules/_decide.ts";
 import type { OccurrenceCursor } from "../../schedule/_occurrences.ts";
 import type { SchedulerEvent } from "../events/events.ts";
@@ -46,6 +47,7 @@ import { giveBackQueued, startQueued } from "./_queued_lease.ts";
 import { applyCompletions } from "./_completions.ts";
 import { triggerNow } from "./_trigger_now.ts";
 import { EngineCore, type EngineOptions } from "./_engine_core.ts";
+import { DateHandoff } from "./_date_handoff.ts";
 
 function dateOrNull(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
@@ -72,6 +74,7 @@ export class Engine<D> implements RunHost<D> {
   });
   readonly #effects: StateEffectsHost<D>;
   #ended = false;
+  readonly #dates: DateHandoff;
 
   constructor(options: EngineOptions<D>) {
     const core = new EngineCore(options, this);
@@ -85,6 +88,9 @@ export class Engine<D> implements RunHost<D> {
     this.tracer = options.tracer;
     this.trivialGuard = core.delivery.reclaimer === undefined &&
       Object.getPrototypeOf(options.guard) === NoopExecutionGuard.prototype;
+    this.#dates = new DateHandoff(
+      this.trivialGuard && keepsNumbersOnly(options.store),
+    );
     this.controls = {
       runTimeoutMs: job.runTimeoutMs,
       retryPolicy: job.retryPolicy,
@@ -118,6 +124,11 @@ export class Engine<D> implements RunHost<D> {
 
   stopping(): boolean {
     return this.#core.stopping();
+  }
+
+  /** The `Date` of a first attempt's `scheduledAt` (`_date_handoff.ts`). */
+  scheduledDate(scheduledAt: number): Date {
+    return this.#dates.take(scheduledAt);
   }
 
   listens(type: SchedulerEvent["type"]): boolean {
@@ -206,7 +217,7 @@ export class Engine<D> implements RunHost<D> {
     }
     return {
       jobId: this.jobId,
-      state: copyJobState(core.state),
+      state: copyJobState(savedState(core.state, core.definition)),
       history: core.history.toArray(),
       stopReason: reason,
     };
@@ -285,20 +296,25 @@ export class Engine<D> implements RunHost<D> {
           ) &&
           await reclaimExpired(core)
         ) continue;
-        const decision = decide({
-          ...this.#plan.cursorInput(this.#cursor(), this.#clock.takeNow()),
-          overlapPolicy: overlapBesideReplays(job.overlapPolicy, core.active),
+        const decision = decide(this.#plan.decisionInput({
+          cursor: this.#cursor(),
+          at: this.#clock.takeNow(),
+          overlapPolicy: core.active.size === 0
+            ? job.overlapPolicy // nothing to look through
+            : overlapBesideReplays(job.overlapPolicy, core.active),
           activeRuns: core.active.size,
           queued: core.queued !== undefined,
-        });
+        }));
         if (decision !== undefined) {
           const { state } = core;
+          const nextRunAt = dateOrNull(decision.cursor.nextRunAt);
+          this.#dates.decided(state.nextRunAt, nextRunAt);
           core.state = { // written out rather than spread: once per run
             jobId: state.jobId,
             triggerCount: decision.cursor.triggerCount,
             lastRunAt: state.lastRunAt,
             lastSuccessAt: state.lastSuccessAt,
-            nextRunAt: dateOrNull(decision.cursor.nextRunAt),
+            nextRunAt,
             lastError: state.lastError,
           };
           if (core.delivery.reclaimer !== undefined) {

@@ -15,6 +15,7 @@ import type {
 } from "../../guard/execution_guard.ts";
 import { type JobState, savedState } from "../../store/job_state.ts";
 import { type StateStore, toStoreError } from "../../store/state_store.ts";
+import { keepsNumbersOnly, saveInMemoryNow } from "../../store/in_memory.ts";
 import type { ResolvedConfig } from "../job/config.ts";
 import type { Job } from "../job/job.ts";
 import { definitionFingerprint } from "../job/_fingerprint.ts";
@@ -124,10 +125,16 @@ export class EngineCore<D> {
   persist(): Promise<boolean> {
     let saving: Promise<void>;
     try {
+      const { store } = this.options;
+      if (keepsNumbersOnly(store)) {
+        // Nothing else sees the state: the report adds its fingerprint.
+        saveInMemoryNow(store, this);
+        return SAVED;
+      }
       // The saved state replaces the current one (same fields), so that the
       // state carries its fingerprint from then on, as the report's does.
       this.state = savedState(this.state, this.definition);
-      saving = this.options.store.save(this.state);
+      saving = store.save(this.state);
     } catch (error) {
       this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
       return Promise.resolve(false);
@@ -144,3 +151,6 @@ export class EngineCore<D> {
 function saved(): boolean {
   return true;
 }
+
+/** A save that is already done (see `saveInMemoryNow`). */
+const SAVED: Promise<boolean> = Promise.resolve(true);

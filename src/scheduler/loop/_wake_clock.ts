@@ -15,9 +15,11 @@
  * to the loop as logical instants: it takes one decision at each of them, in
  * order, as it would have between real timers. A single firing is an
  * ordinary wake-up: the loop decides with the wall clock, so a loop that was
- * busy when its timer fired still sees how late it is, and the predicted
- * timer gives way to a zero-delay placeholder until the loop arms its own
- * (see `#hold`).
+ * busy when its timer fired still sees how late it is. The predicted timer
+ * stays armed for it: the loop arms the same instant after deciding
+ * (`armFor` keeps it), so a steady firing costs one timer and clears none
+ * (docs/testing.md, "What a firing costs"). Only when nothing is predicted
+ * does a zero-delay placeholder keep a timer pending (see `#hold`).
  *
  * @module
  */
@@ -41,7 +43,7 @@ export class WakeClock {
   #cancel: (() => void) | undefined;
   #target: number | undefined;
   /** Firings since the last microtask checkpoint. */
-  #fresh: number[] = [];
+  readonly #fresh: number[] = [];
   #sealQueued = false;
   /** The pending timer was armed by a firing, not by the loop. */
   #predicted = false;
@@ -78,13 +80,18 @@ export class WakeClock {
    * clock when there is none.
    */
   takeNow(): number {
-    return this.#burst.shift() ?? Date.now();
+    // Checked first: shifting an empty array costs as much as a decision's
+    // bookkeeping on the replay path (bench/engine_figures.ts).
+    return this.#burst.length > 0 ? this.#burst.shift()! : Date.now();
   }
 
   /** Forgets burst instants no decision can use (while paused). */
   dropBurst(): void {
-    this.#burst.length = 0;
+    if (this.#burst.length > 0) this.#burst.length = 0;
   }
+
+  /** `#seal`, bound once rather than a closure per firing. */
+  readonly #sealLater = () => this.#seal();
 
   #fired(): void {
     const firedAt = Date.now();
@@ -93,7 +100,7 @@ export class WakeClock {
     this.#fresh.push(firedAt);
     if (!this.#sealQueued) {
       this.#sealQueued = true;
-      queueMicrotask(() => this.#seal());
+      queueMicrotask(this.#sealLater);
     }
     const next = this.#host.predictNext(firedAt);
     if (next !== null) this.armFor(next);
@@ -105,11 +112,11 @@ export class WakeClock {
   }
 
   /**
-   * Replaces the pending timer with a no-op one due now, which the loop's
-   * next `armFor` replaces. While the loop works (perhaps on real I/O) no
-   * timer lets a fake clock stepping timer by timer move time past it, yet
-   * the timer queue is never empty for a moment, which would end a fake
-   * clock's `runAllAsync()` before the loop has armed the next occurrence.
+   * Arms a no-op timer due now, which the loop's next `armFor` replaces, when
+   * a firing predicted no next instant (the last occurrence, or a backlog
+   * due at once): the timer queue is never empty for a moment, which would
+   * end a fake clock's `runAllAsync()` before the loop has started this
+   * firing's run or armed its next wake-up.
    */
   #hold(): void {
     this.disarm();
@@ -135,11 +142,14 @@ export class WakeClock {
       Date.now() - last > 1
     ) {
       this.#burst.push(...this.#fresh);
-    } else if (this.#predicted) {
+    } else if (this.#predicted && this.#cancel === undefined) {
+      // A predicted timer (`#cancel` set) is kept as it is: the loop, once
+      // it has decided, arms the same instant, and a fake clock stepping
+      // timer by timer gives it a real turn of the event loop first.
       this.#hold();
     }
     this.#predicted = false;
-    this.#fresh = [];
+    this.#fresh.length = 0; // reused: one firing each time on the steady path
   }
 }
 

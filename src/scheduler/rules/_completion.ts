@@ -28,14 +28,23 @@ export function recordCompletion(
 ): CompletionResult {
   if (run.startedAt < newestStart) return { state, newestStart };
   const success = run.status === RunStatus.Success;
+  const lastRunAt = new Date(run.startedAt);
   // Written out rather than spread: this runs once per run.
   return {
     newestStart: run.startedAt,
     state: {
       jobId: state.jobId,
       triggerCount: state.triggerCount,
-      lastRunAt: new Date(run.startedAt),
-      lastSuccessAt: success ? new Date(run.finishedAt) : state.lastSuccessAt,
+      lastRunAt,
+      // A run that finished within the millisecond it started (a quick task,
+      // or any task under a fake clock that did not move) shares its start's
+      // `Date`: states are never mutated (see _engine_core.ts), so one object
+      // serves both fields (docs/testing.md, "What a firing costs").
+      lastSuccessAt: !success
+        ? state.lastSuccessAt
+        : run.finishedAt === run.startedAt
+        ? lastRunAt
+        : new Date(run.finishedAt),
       nextRunAt: state.nextRunAt,
       lastError: success
         ? null

@@ -49,6 +49,39 @@ export class WakePlan<D> {
     };
   }
 
+  /**
+   * A whole decision's input, built as one object (not spread from
+   * {@linkcode cursorInput}): this is on every run's path.
+   */
+  decisionInput(
+    beside:
+      & Pick<
+        DecisionInput,
+        "cursor" | "overlapPolicy" | "activeRuns" | "queued"
+      >
+      & {
+        /** The wall-clock (or burst) instant, as for `cursorInput`. */
+        readonly at: number;
+      },
+  ): DecisionInput {
+    const job = this.#job;
+    const config = this.#config;
+    const { cursor } = beside;
+    return {
+      schedule: job.schedule,
+      maxRuns: job.maxRuns,
+      missedRunPolicy: job.missedRunPolicy,
+      missedRunToleranceMs: config.missedRunToleranceMs,
+      timezone: config.timezone,
+      dst: config.dst,
+      cursor,
+      now: this.#jitter.decisionNow(beside.at, cursor.nextRunAt),
+      overlapPolicy: beside.overlapPolicy,
+      activeRuns: beside.activeRuns,
+      queued: beside.queued,
+    };
+  }
+
   /** Predicts from `cursor` on: the loop armed a wake-up for it. */
   resetTo(cursor: OccurrenceCursor): void {
     this.#cursor = cursor;

@@ -11,7 +11,12 @@ import type { RunContext } from "../job/task_context.ts";
 /** The context a task sees for one attempt. */
 export function runContext(
   options: {
-    host: { readonly jobId: string; readonly timezone: string };
+    host: {
+      readonly jobId: string;
+      readonly timezone: string;
+      /** The `Date` for a first attempt's `scheduledAt` (the engine's). */
+      scheduledDate?(scheduledAt: number): Date;
+    };
     trigger: Trigger;
     lease: ExecutionLease;
     attempt: number;
@@ -22,7 +27,9 @@ export function runContext(
   // Built without object spreads (each allocates): this is on every run.
   const context: { -readonly [K in keyof RunContext]: RunContext[K] } = {
     jobId: host.jobId,
-    scheduledAt: new Date(trigger.scheduledAt),
+    scheduledAt: options.attempt === 1 && host.scheduledDate !== undefined
+      ? host.scheduledDate(trigger.scheduledAt)
+      : new Date(trigger.scheduledAt),
     catchUp: trigger.catchUp,
     timezone: host.timezone,
     triggerCount: trigger.triggerCount,
