@@ -31,8 +31,10 @@ import { DenoKvInFlightLedger } from "./_in_flight_ledger.ts";
 import { nextFencingToken } from "./_fencing_counter.ts";
 import { readOrSetAside } from "./_quarantine.ts";
 import {
-  leaseKeyText,
+  grantedLease,
+  heldLease,
   type LeaseRecord,
+  markDone,
   MAX_CONFLICTS,
   readLeaseRecord,
 } from "./_lease_record.ts";
@@ -225,12 +227,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
           { ...read, entry: fence },
           () => nextFencingToken(this.#fencing, jobId, fence, now),
         );
-        const record: LeaseRecord = {
-          token: crypto.randomUUID(),
-          fencingToken,
-          status: "held",
-          deadline: now + this.#lease.ttlMs,
-        };
+        const record = heldLease(fencingToken, now + this.#lease.ttlMs);
         const committed = await this.#kv.atomic()
           .check(lease)
           .check(fence)
@@ -241,13 +238,12 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
           this.#reportReset({ jobId, fencingToken, counter });
           return {
             kind: "acquired",
-            lease: {
+            lease: grantedLease({
+              prefix: this.#prefix,
               jobId,
-              scheduledAt: new Date(scheduledAt.getTime()),
-              token: record.token,
-              leaseKey: leaseKeyText(this.#prefix, jobId, scheduledAt),
-              fencingToken,
-            },
+              scheduledAt,
+              record,
+            }),
           };
         }
       }
@@ -317,16 +313,11 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
         // Past its deadline but not taken over, the lease is still ours:
         // the run did complete, so the occurrence is done.
         if (record.status !== "held" || record.token !== lease.token) return;
-        const operation = this.#kv.atomic().check(entry);
-        if (retention > 0) {
-          operation.set(
-            key,
-            { ...record, status: "done", deadline: Date.now() + retention },
-            { expireIn: retention },
-          );
-        } else {
-          operation.delete(key);
-        }
+        const operation = markDone(this.#kv.atomic().check(entry), {
+          key,
+          held: record,
+          retentionMs: retention,
+        });
         if ((await operation.commit()).ok) return;
       }
     });
