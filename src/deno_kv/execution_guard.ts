@@ -29,6 +29,7 @@ import { checkOptions } from "../_options.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
 import { DenoKvInFlightLedger } from "./_in_flight_ledger.ts";
 import { nextFencingToken } from "./_fencing_counter.ts";
+import { type KvGuardLink, linkGuard } from "./_guard_link.ts";
 import { readOrSetAside } from "./_quarantine.ts";
 import {
   grantedLease,
@@ -170,7 +171,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
       options?.retryBudgetMs,
       "DenoKvExecutionGuard",
     );
-    this.inFlight = new DenoKvInFlightLedger({
+    const link: KvGuardLink = {
       kv: this.#kv,
       lease: this.#lease,
       prefix: this.#prefix,
@@ -180,7 +181,9 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
         nextFencingToken(this.#fencing, jobId, fence, now),
       reportReset: (grant) => this.#reportReset(grant),
       heldExpiry: () => this.#heldExpiry(),
-    });
+    };
+    this.inFlight = new DenoKvInFlightLedger(link);
+    linkGuard(this, link); // for DenoKvStateStore's leased writes
   }
 
   /**
