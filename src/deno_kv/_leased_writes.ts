@@ -127,7 +127,9 @@ export class KvLeasedWrites {
   }
 
   /** Saves the state and tries to take the slot, in one commit. */
-  saveAndAcquire(request: SaveAndAcquire): Promise<ExecutionGuardAcquire> {
+  async saveAndAcquire(
+    request: SaveAndAcquire,
+  ): Promise<ExecutionGuardAcquire> {
     const link = this.#bound("saveAndAcquire");
     const { state, slot, record } = request;
     const scheduledAt = record
@@ -142,7 +144,7 @@ export class KvLeasedWrites {
       jobId,
       connectionMs: this.#o.retryBudgetMs,
     };
-    return leasedCall(call, async () => {
+    return await leasedCall(call, async () => {
       let seen = this.#rememberedForGrant(keys, jobId);
       for (let round = 0; round < MAX_MERGE_ROUNDS; round++) {
         seen ??= await this.#read(jobId, [
@@ -180,7 +182,7 @@ export class KvLeasedWrites {
    * Saves the state and ends the lease as `end` says, in one commit; a
    * damaged lease or record is set aside in it.
    */
-  saveAndEnd(request: SaveAndEnd): Promise<void> {
+  async saveAndEnd(request: SaveAndEnd): Promise<void> {
     const link = this.#bound("saveAndEnd");
     const { state, lease, end } = request;
     const scheduledAt = requireSlot(lease);
@@ -188,8 +190,10 @@ export class KvLeasedWrites {
     const leaseKey = leaseKeyText(link.prefix, jobId, scheduledAt);
     if (typeof lease.token !== "string" || lease.leaseKey !== leaseKey) {
       throw new ExecutionGuardError(
-        `saveAndEnd needs a lease of this store's guard (leaseKey ${leaseKey}), got ${
-          describeValue(lease)
+        `saveAndEnd needs a lease of this store's guard (leaseKey ${
+          JSON.stringify(leaseKey)
+        }), got leaseKey ${describeValue(lease.leaseKey)} and token ${
+          describeValue(lease.token)
         }`,
         { kind: ExecutionGuardErrorKind.Data },
       );
@@ -210,7 +214,7 @@ export class KvLeasedWrites {
       jobId,
       connectionMs: this.#o.retryBudgetMs,
     };
-    return leasedCall(call, async () => {
+    return await leasedCall(call, async () => {
       let seen = this.#rememberedForEnd(keys, jobId, token, end);
       for (let round = 0; round < MAX_MERGE_ROUNDS; round++) {
         seen ??= await this.#read(
