@@ -149,19 +149,21 @@ Deno.test("a leased run is one commit before and one after, with no read once th
     take();
     let previous = 0n;
     for (let n = 1; n <= 5; n++) {
-      const lease = acquired(
-        await store.saveAndAcquire({
-          state: state(n),
-          slot: slot(n),
-          record: true,
-        }),
-      );
+      const answer = await store.saveAndAcquire({
+        state: state(n),
+        slot: slot(n),
+        record: true,
+      });
+      const lease = acquired(answer);
+      // The first grant reads the counter (one getMany) and lists the
+      // job's records once; later ones read nothing.
       const before = take();
       assert.deepEqual(
         before,
-        { commits: 1, reads: n === 1 ? 1 : 0 },
+        { commits: 1, reads: n === 1 ? 2 : 0 },
         `run ${n}`,
       );
+      assert.equal(answer.inFlight, 1, "its own record, counted");
       assert.ok(lease.fencingToken! > previous, "tokens only go up");
       previous = lease.fencingToken!;
       assert.equal((await raw.get(fenceKey)).value, lease.fencingToken);
@@ -225,6 +227,62 @@ Deno.test("release marks the lease done and writes no record; abandon gives the 
     assert.ok(replay.fencingToken! > given.fencingToken!);
     await guard.inFlight.complete(replay);
     assert.deepEqual(await guard.inFlight.list(JOB), []);
+  });
+});
+
+Deno.test("a grant counts the job's in-flight records: its own, another holder's (added by either path) and a given-back one; never fewer than there are", async () => {
+  await withLeased(async ({ guard, store, take }) => {
+    const grant = async (n: number) => {
+      const answer = await store.saveAndAcquire({
+        state: state(n),
+        slot: slot(n),
+        record: true,
+      });
+      return { lease: acquired(answer), inFlight: answer.inFlight };
+    };
+    const first = await grant(1);
+    assert.equal(first.inFlight, 1);
+    // Another instance's grant through the ledger: the counter changed.
+    const theirs = acquired(await guard.inFlight.acquire(slot(100)));
+    take();
+    const second = await grant(2);
+    assert.equal(second.inFlight, 3, "ours twice and theirs");
+    assert.deepEqual(
+      take(),
+      { commits: 2, reads: 2 },
+      "a failed check, a re-read and a listing",
+    );
+    await store.saveAndEnd({
+      state: state(2),
+      lease: first.lease,
+      end: "complete",
+    });
+    await store.saveAndEnd({
+      state: state(2),
+      lease: second.lease,
+      end: "abandon",
+    });
+    const third = await grant(3);
+    assert.equal(third.inFlight, 3, "theirs, the given-back one and ours");
+    // Theirs completed without touching the counter: still counted (the
+    // scheduler looks at the ledger once more), never missed.
+    await guard.inFlight.complete(theirs);
+    await store.saveAndEnd({
+      state: state(3),
+      lease: third.lease,
+      end: "complete",
+    });
+    const fourth = await grant(4);
+    assert.ok(fourth.inFlight! >= (await guard.inFlight.list(JOB)).length);
+    // A grant elsewhere makes the next one list again: exact once more.
+    await guard.acquire({ jobId: JOB, scheduledAt: slot(101).scheduledAt });
+    const fifth = await grant(5);
+    assert.equal(fifth.inFlight, (await guard.inFlight.list(JOB)).length);
+    assert.equal(
+      fifth.inFlight,
+      3,
+      "the given-back one, the fourth, the fifth",
+    );
   });
 });
 

@@ -37,10 +37,14 @@ export type Seen = Deno.KvEntryMaybe<unknown>;
 
 /** The keys one occurrence's writes touch. */
 export interface LeasedKeys {
+  readonly jobId: string;
+  readonly scheduledAtMs: number;
   readonly state: Deno.KvKey;
   readonly lease: Deno.KvKey;
   readonly fence: Deno.KvKey;
   readonly record: Deno.KvKey;
+  /** The prefix of the job's in-flight records. */
+  readonly records: Deno.KvKey;
 }
 
 /** What a commit over `seen` needs. */
@@ -54,6 +58,8 @@ interface CommitInput {
 export interface Committed {
   readonly text: string;
   readonly versionstamp: string;
+  /** An end: whether the occurrence's record left its key. */
+  readonly recordGone?: boolean;
 }
 
 /** A grant's commit: the answer, and what it wrote when granted. */
@@ -209,6 +215,7 @@ export async function commitEnd(
       });
     }
   }
+  let recordGone = false;
   if (end === "complete" && record !== undefined && record.value !== null) {
     const stored = readOrMoveAside(
       operation,
@@ -218,9 +225,10 @@ export async function commitEnd(
     if (stored?.holder === token) {
       operation.check(check(keys.record, record)).delete(keys.record);
     }
+    recordGone = stored === undefined || stored.holder === token;
   }
   const committed = await operation.commit();
   return committed.ok
-    ? { text, versionstamp: committed.versionstamp }
+    ? { text, versionstamp: committed.versionstamp, recordGone }
     : undefined;
 }

@@ -10,7 +10,9 @@
  * all in one `getMany`, merges the state again (as `_state_writes.ts`
  * does) and retries. The versionstamps of this store's own commits are
  * remembered, and an occurrence's lease and record keys are taken as absent
- * until a check says otherwise, so that a steady run reads nothing.
+ * until a check says otherwise, so that a steady run reads nothing
+ * (`_leased_memory.ts`, which also counts the job's in-flight records for
+ * a grant's answer).
  * Everything else is the guard's own rule: tokens over the counter
  * (`_fencing_counter.ts`), damaged entries set aside (`_quarantine.ts`),
  * the records its ledger lists and reclaims, the done marker.
@@ -30,11 +32,7 @@ import type { ExecutionGuardAcquire } from "../guard/lease.ts";
 import type { InFlightSlot } from "../guard/in_flight.ts";
 import { requireSlot } from "../guard/lease_config.ts";
 import type { JobState } from "../store/job_state.ts";
-import type {
-  LeaseEnd,
-  SaveAndAcquire,
-  SaveAndEnd,
-} from "../store/leased_writes.ts";
+import type { SaveAndAcquire, SaveAndEnd } from "../store/leased_writes.ts";
 import { requireSavableState } from "../store/_store_input.ts";
 import { encodeJobState } from "../store/_json_codec.ts";
 import { MAX_MERGE_ROUNDS, writeStormError } from "../store/_merge_state.ts";
@@ -43,30 +41,8 @@ import { guardLink, type KvGuardLink } from "./_guard_link.ts";
 import { leaseKeyText } from "./_lease_record.ts";
 import { requireInFlightSlot } from "./_in_flight_record.ts";
 import { type LeasedCall, leasedCall } from "./_leased_call.ts";
-import {
-  commitEnd,
-  commitGrant,
-  type LeasedKeys,
-  type Seen,
-} from "./_leased_commits.ts";
-
-function absent(key: Deno.KvKey): Seen {
-  return { key, value: null, versionstamp: null };
-}
-
-function written(key: Deno.KvKey, value: unknown, versionstamp: string): Seen {
-  return { key, value, versionstamp } as Seen;
-}
-
-/** What a grant of this store wrote, so that its end needs no read. */
-interface Granted {
-  readonly lease: Seen;
-  /** Absent when the grant wrote no record (then read before a complete). */
-  readonly record?: Seen;
-}
-
-/** Leases remembered at most (a lease never ended is forgotten, not kept). */
-const MAX_REMEMBERED = 1024;
+import { commitEnd, commitGrant, type LeasedKeys } from "./_leased_commits.ts";
+import { LeasedMemory } from "./_leased_memory.ts";
 
 /** The guard's key areas; state keys inside one would meet its keys. */
 const GUARD_AREAS = new Set(["lease", "fence", "in-flight", "quarantine"]);
@@ -100,13 +76,11 @@ export interface LeasedWritesOptions {
 export class KvLeasedWrites {
   readonly #o: LeasedWritesOptions;
   #link: KvGuardLink | undefined;
-  /** Fencing counters as this store last wrote them, per job id. */
-  readonly #fences = new Map<string, Seen>();
-  /** Leases this store granted and has not ended yet, by token. */
-  readonly #granted = new Map<string, Granted>();
+  readonly #memory: LeasedMemory;
 
   constructor(options: LeasedWritesOptions) {
     this.#o = options;
+    this.#memory = new LeasedMemory(options.kv, options.known);
   }
 
   /**
@@ -129,7 +103,7 @@ export class KvLeasedWrites {
   /** Saves the state and tries to take the slot, in one commit. */
   async saveAndAcquire(
     request: SaveAndAcquire,
-  ): Promise<ExecutionGuardAcquire> {
+  ): Promise<ExecutionGuardAcquire & { readonly inFlight?: number }> {
     const link = this.#bound("saveAndAcquire");
     const { state, slot, record } = request;
     const scheduledAt = record
@@ -144,33 +118,21 @@ export class KvLeasedWrites {
       jobId,
       connectionMs: this.#o.retryBudgetMs,
     };
+    const memory = this.#memory;
     return await leasedCall(call, async () => {
-      let seen = this.#rememberedForGrant(keys, jobId);
+      let seen = memory.forGrant(keys, record);
       for (let round = 0; round < MAX_MERGE_ROUNDS; round++) {
-        seen ??= await this.#read(jobId, [
-          keys.state,
-          keys.lease,
-          keys.fence,
-          keys.record,
-        ]);
+        seen ??= await memory.readForGrant(keys, record);
         const grant = { link, keys, seen, state, occurrence, record };
-        const committed = await commitGrant(grant);
+        const committed = await commitGrant(grant).catch((error) => {
+          memory.forget(jobId); // damaged data set aside: read it again
+          throw error;
+        });
         if (committed !== undefined) {
-          this.#known(jobId, committed);
-          const { lease, versionstamp } = committed;
-          if (lease !== undefined) {
-            const { fencingToken } = lease;
-            this.#fences.set(
-              jobId,
-              written(keys.fence, fencingToken, versionstamp),
-            );
-            this.#remember(lease.token, {
-              lease: written(keys.lease, lease, versionstamp),
-              record: committed.record &&
-                written(keys.record, committed.record, versionstamp),
-            });
-          }
-          return committed.answer;
+          const inFlight = memory.granted(keys, committed);
+          return inFlight === undefined
+            ? committed.answer
+            : { ...committed.answer, inFlight };
         }
         seen = undefined;
       }
@@ -214,15 +176,11 @@ export class KvLeasedWrites {
       jobId,
       connectionMs: this.#o.retryBudgetMs,
     };
+    const memory = this.#memory;
     return await leasedCall(call, async () => {
-      let seen = this.#rememberedForEnd(keys, jobId, token, end);
+      let seen = memory.forEnd(keys, token, end);
       for (let round = 0; round < MAX_MERGE_ROUNDS; round++) {
-        seen ??= await this.#read(
-          jobId,
-          end === "complete"
-            ? [keys.state, keys.lease, keys.record]
-            : [keys.state, keys.lease],
-        );
+        seen ??= await memory.readForEnd(keys, end);
         const committed = await commitEnd({
           link,
           keys,
@@ -232,13 +190,11 @@ export class KvLeasedWrites {
           end,
         });
         if (committed !== undefined) {
-          this.#known(jobId, committed);
-          this.#granted.delete(token);
-          return;
+          return memory.ended(keys, token, committed);
         }
         seen = undefined;
       }
-      this.#granted.delete(token);
+      memory.ended(keys, token);
       throw writeStormError(jobId);
     });
   }
@@ -254,68 +210,16 @@ export class KvLeasedWrites {
   }
 
   #keys(link: KvGuardLink, jobId: string, scheduledAtMs: number): LeasedKeys {
+    const records = [...link.prefix, "in-flight", jobId];
     return {
+      jobId,
+      scheduledAtMs,
       state: [...this.#o.prefix, jobId],
       lease: [...link.prefix, "lease", jobId, scheduledAtMs],
       fence: [...link.prefix, "fence", jobId],
-      record: [...link.prefix, "in-flight", jobId, scheduledAtMs],
+      record: [...records, scheduledAtMs],
+      records,
     };
-  }
-
-  /** Reads `keys` in one `getMany`; the first is the state's. */
-  async #read(jobId: string, keys: Deno.KvKey[]): Promise<Seen[]> {
-    const entries = await this.#o.kv.getMany<unknown[]>(keys);
-    this.#o.known.set(jobId, entries[0]);
-    return entries;
-  }
-
-  #known(jobId: string, committed: { text: string; versionstamp: string }) {
-    this.#o.known.set(jobId, {
-      value: committed.text,
-      versionstamp: committed.versionstamp,
-    });
-  }
-
-  /**
-   * The entries of a grant without a read: the state and counter as last
-   * seen, the occurrence's lease and record keys taken as absent (a new
-   * occurrence's); a failed check reads them.
-   */
-  #rememberedForGrant(keys: LeasedKeys, jobId: string): Seen[] | undefined {
-    const state = this.#o.known.get(jobId);
-    const fence = this.#fences.get(jobId);
-    if (state === undefined || fence === undefined) return undefined;
-    return [
-      { key: keys.state, ...state } as Seen,
-      absent(keys.lease),
-      fence,
-      absent(keys.record),
-    ];
-  }
-
-  /** The entries of an end without a read: what the grant wrote. */
-  #rememberedForEnd(
-    keys: LeasedKeys,
-    jobId: string,
-    token: string,
-    end: LeaseEnd,
-  ): Seen[] | undefined {
-    const state = this.#o.known.get(jobId);
-    const granted = this.#granted.get(token);
-    if (state === undefined || granted === undefined) return undefined;
-    if (end === "complete" && granted.record === undefined) return undefined;
-    return [
-      { key: keys.state, ...state } as Seen,
-      granted.lease,
-      granted.record ?? absent(keys.record),
-    ];
-  }
-
-  #remember(token: string, granted: Granted): void {
-    this.#granted.set(token, granted);
-    if (this.#granted.size > MAX_REMEMBERED) {
-      this.#granted.delete(this.#granted.keys().next().value!);
-    }
   }
 }
 

@@ -277,7 +277,9 @@ export class DenoKvStateStore
   /**
    * Saves `state` (merged, as `save`) and tries to take `slot` (with its
    * in-flight record when `record`), in one commit; the state is saved
-   * whether or not the slot is granted. A failure is the guard's
+   * whether or not the slot is granted. A grant that wrote a record says
+   * how many records the job has after it (`inFlight`; possibly more than
+   * there are, never fewer). A failure is the guard's
    * (`ExecutionGuardError`; kind `data`: damaged guard data, set aside) and
    * nothing is written.
    *
@@ -293,7 +295,9 @@ export class DenoKvStateStore
    * kv.close();
    * ```
    */
-  saveAndAcquire(request: SaveAndAcquire): Promise<ExecutionGuardAcquire> {
+  saveAndAcquire(
+    request: SaveAndAcquire,
+  ): Promise<ExecutionGuardAcquire & { readonly inFlight?: number }> {
     return this.#leased.saveAndAcquire(request);
   }
 
