@@ -10,8 +10,6 @@
  * @module
  */
 
-import { ExecutionGuardErrorKind } from "../constants.ts";
-import { ExecutionGuardError, isInstance } from "../errors.ts";
 import type { ExecutionGuardAcquire } from "../guard/lease.ts";
 import type { InFlightSlot } from "../guard/in_flight.ts";
 import type { JobState } from "../store/job_state.ts";
@@ -30,7 +28,12 @@ import {
   readStoredRecord,
   type StoredRecord,
 } from "./_in_flight_record.ts";
-import { quarantineKey, readOrSetAside } from "./_quarantine.ts";
+import {
+  isDamage,
+  moveAside,
+  quarantineKey,
+  readOrSetAside,
+} from "./_quarantine.ts";
 
 /** An entry as last read or written. */
 export type Seen = Deno.KvEntryMaybe<unknown>;
@@ -165,16 +168,12 @@ function readOrMoveAside<T>(
   try {
     return read();
   } catch (error) {
-    if (
-      !isInstance(error, ExecutionGuardError) ||
-      error.kind !== ExecutionGuardErrorKind.Data
-    ) {
-      throw error;
-    }
+    if (!isDamage(error)) throw error;
     const { prefix, entry } = options;
-    operation.check(check(entry.key, entry))
-      .set(quarantineKey(prefix, entry.key, Date.now()), entry.value)
-      .delete(entry.key);
+    moveAside(operation, {
+      entry,
+      to: quarantineKey(prefix, entry.key, Date.now()),
+    });
     return undefined;
   }
 }

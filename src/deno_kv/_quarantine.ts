@@ -38,10 +38,7 @@ export async function setAside(
 ): Promise<ExecutionGuardError> {
   const { prefix, entry, reason } = options;
   const moved = quarantineKey(prefix, entry.key, Date.now());
-  const committed = await kv.atomic()
-    .check(entry)
-    .set(moved, entry.value)
-    .delete(entry.key)
+  const committed = await moveAside(kv.atomic(), { entry, to: moved })
     .commit();
   const where = committed.ok
     ? `set aside at ${describeKvKey(moved)}`
@@ -65,12 +62,25 @@ export async function readOrSetAside<T>(
   try {
     return read();
   } catch (error) {
-    if (
-      !isInstance(error, ExecutionGuardError) ||
-      error.kind !== ExecutionGuardErrorKind.Data
-    ) {
-      throw error;
-    }
+    if (!isDamage(error)) throw error;
     throw await setAside(kv, { ...options, reason: describeThrown(error) });
   }
+}
+
+/** Whether `error` says that an entry is damaged (kind `data`). */
+export function isDamage(error: unknown): error is ExecutionGuardError {
+  return isInstance(error, ExecutionGuardError) &&
+    error.kind === ExecutionGuardErrorKind.Data;
+}
+
+/**
+ * Adds to `operation` the move of `entry` to `to` (its quarantine key),
+ * checked on the versionstamp it was read with.
+ */
+export function moveAside(
+  operation: Deno.AtomicOperation,
+  options: { entry: Deno.KvEntryMaybe<unknown>; to: Deno.KvKey },
+): Deno.AtomicOperation {
+  const { entry, to } = options;
+  return operation.check(entry).set(to, entry.value).delete(entry.key);
 }
