@@ -47,6 +47,19 @@ export interface SaveAndEnd {
 }
 
 /**
+ * What {@linkcode LeasedStateWrites.saveAndAcquire} answers: the guard's
+ * answer, and, when the grant wrote an in-flight record, how many records
+ * the job's ledger held after it. The count lets the scheduler skip the
+ * look at the ledger it otherwise takes before every at-least-once
+ * decision: it looks only when the count shows records beyond its own runs'.
+ * Leave it out to keep those looks.
+ */
+export type LeasedAcquire = ExecutionGuardAcquire & {
+  /** The job's in-flight records after the grant (its own included). */
+  readonly inFlight?: number;
+};
+
+/**
  * A state store whose writes can carry a lease of a guard on the same
  * deployment: the scheduler then needs one atomic operation before a run
  * and one after it.
@@ -64,10 +77,18 @@ export interface LeasedStateWrites extends StateStore {
   /**
    * Saves `state` and tries to take `slot` (writing its in-flight record
    * when `record`) in one atomic operation. The state is saved whether or
-   * not the slot is granted.
+   * not the slot is granted; a compare-and-set conflict is merged and
+   * retried as `save` does, never granted on a state that was not saved.
+   * A failure saves nothing and grants nothing: an `ExecutionGuardError`
+   * kind `data` for damaged guard data (set aside, as the guard's acquire
+   * does), another error for an outage.
    */
-  saveAndAcquire(request: SaveAndAcquire): Promise<ExecutionGuardAcquire>;
-  /** Saves `state` and ends `lease` as `end` says, in one atomic operation. */
+  saveAndAcquire(request: SaveAndAcquire): Promise<LeasedAcquire>;
+  /**
+   * Saves `state` and ends `lease` as `end` says, in one atomic operation
+   * (a lease no longer this holder's is left alone, as the guard's release
+   * leaves it). A failure saves nothing and ends nothing.
+   */
   saveAndEnd(request: SaveAndEnd): Promise<void>;
 }
 
