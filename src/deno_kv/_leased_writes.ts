@@ -28,11 +28,14 @@ import {
   ExecutionGuardError,
   InvalidJobError,
 } from "../errors.ts";
-import type { ExecutionGuardAcquire } from "../guard/lease.ts";
 import type { InFlightSlot } from "../guard/in_flight.ts";
 import { requireSlot } from "../guard/lease_config.ts";
 import type { JobState } from "../store/job_state.ts";
-import type { SaveAndAcquire, SaveAndEnd } from "../store/leased_writes.ts";
+import type {
+  LeasedAcquire,
+  SaveAndAcquire,
+  SaveAndEnd,
+} from "../store/leased_writes.ts";
 import { requireSavableState } from "../store/_store_input.ts";
 import { encodeJobState } from "../store/_json_codec.ts";
 import { MAX_MERGE_ROUNDS, writeStormError } from "../store/_merge_state.ts";
@@ -103,7 +106,7 @@ export class KvLeasedWrites {
   /** Saves the state and tries to take the slot, in one commit. */
   async saveAndAcquire(
     request: SaveAndAcquire,
-  ): Promise<ExecutionGuardAcquire & { readonly inFlight?: number }> {
+  ): Promise<LeasedAcquire> {
     const link = this.#bound("saveAndAcquire");
     const { state, slot, record } = request;
     const scheduledAt = record

@@ -18,14 +18,12 @@ import {
 import { decodeJobState, encodeJobState } from "../store/_json_codec.ts";
 import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
 import type {
+  LeasedAcquire,
   LeasedStateWrites,
   SaveAndAcquire,
   SaveAndEnd,
 } from "../store/leased_writes.ts";
-import type {
-  ExecutionGuard,
-  ExecutionGuardAcquire,
-} from "../guard/execution_guard.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import { KvLeasedWrites } from "./_leased_writes.ts";
 import {
   createIfAbsent,
@@ -297,7 +295,7 @@ export class DenoKvStateStore
    */
   saveAndAcquire(
     request: SaveAndAcquire,
-  ): Promise<ExecutionGuardAcquire & { readonly inFlight?: number }> {
+  ): Promise<LeasedAcquire> {
     return this.#leased.saveAndAcquire(request);
   }
 
