@@ -286,6 +286,45 @@ Deno.test("a grant counts the job's in-flight records: its own, another holder's
   });
 });
 
+Deno.test("a record granted elsewhere right after the listing of the records is still counted (the counter is read first)", async () => {
+  const raw = await Deno.openKv(":memory:");
+  try {
+    const other = new DenoKvExecutionGuard(raw, LEASE);
+    let injected = false;
+    // Another instance grants right after the first listing of the job's
+    // records: a store that read the counter after listing would miss it.
+    const kv = new Proxy(raw, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (typeof value !== "function") return value;
+        if (property !== "list") return value.bind(target);
+        return (selector: Deno.KvListSelector) => {
+          if (injected) return target.list(selector);
+          injected = true;
+          async function* listed() {
+            yield* target.list(selector);
+            await other.inFlight.acquire(slot(100));
+          }
+          return listed();
+        };
+      },
+    });
+    const store = new DenoKvStateStore(kv);
+    assert.ok(store.sharesWith(new DenoKvExecutionGuard(kv, LEASE)));
+    const answer = await store.saveAndAcquire({
+      state: state(1),
+      slot: slot(1),
+      record: true,
+    });
+    acquired(answer);
+    assert.ok(injected);
+    assert.equal((await other.inFlight.list(JOB)).length, 2);
+    assert.equal(answer.inFlight, 2, "the other instance's record counted");
+  } finally {
+    raw.close();
+  }
+});
+
 Deno.test("a slot another holder has is contended, and the state is saved all the same", async () => {
   await withLeased(async ({ guard, store }) => {
     await store.save(state(1));
