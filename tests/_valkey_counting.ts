@@ -39,7 +39,8 @@ function countSent(): void {
   };
   const sendCommand = prototype.sendCommand;
   prototype.sendCommand = function (command, ...rest) {
-    sent.set(command.name, (sent.get(command.name) ?? 0) + 1);
+    const name = command.name.toLowerCase();
+    sent.set(name, (sent.get(name) ?? 0) + 1);
     return sendCommand.call(this, command, ...rest);
   };
 }

@@ -10,7 +10,16 @@
  * Real servers on loopback ports; ignored without valkey-server/valkey-cli.
  */
 import assert from "node:assert/strict";
-import { canWriteLeased, type Delivery, InMemoryStateStore } from "../mod.ts";
+import {
+  canWriteLeased,
+  type Delivery,
+  InMemoryStateStore,
+  Job,
+  Schedule,
+  Scheduler,
+  Task,
+} from "../mod.ts";
+import { ofType, recordEvents } from "./_engine_helpers.ts";
 import {
   type ValkeyConnection,
   ValkeyExecutionGuard,
@@ -156,6 +165,95 @@ Deno.test({
       await guard.close();
       await two.stop();
       await one.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "two round trips with WAIT durability, behind Sentinel: each script is followed by its WAIT; a shortfall at the end is a failed release, one at the grant a contended occurrence, and run() goes on",
+  ignore: !available,
+  fn: async () => {
+    const sentinel = await startSentinelSet();
+    const connection = { sentinels: sentinel.sentinels, name: sentinel.name };
+    const store = await ValkeyStateStore.connect(connection);
+    const guard = await ValkeyExecutionGuard.connect(connection, LEASE, {
+      durability: { replicas: 1, timeoutMs: 300 },
+    });
+    const primary = await sentinel.primary();
+    const replica = sentinel.data.find((node) => node.port !== primary.port)!;
+    let stopped = false;
+    try {
+      const cost = await runCost({
+        store,
+        guard,
+        primaryPort: () => Promise.resolve(primary.port),
+      }, { delivery: "at-least-once", tag: "durable" });
+      assert.deepEqual(
+        byName(cost.sentByName),
+        "evalsha 2.00, wait 2.00",
+        "a WAIT after the grant and after the end",
+      );
+      // The replica stops acknowledging while a run goes on: its end is
+      // saved on the primary, and reported as a failed release.
+      const at = Date.now() + 100;
+      const scheduler = Scheduler.withExecutionGuard({}, store, guard);
+      const events = recordEvents(scheduler);
+      const report = await scheduler.run(
+        Job.withoutDeps(
+          "durable-end",
+          Schedule.atTimes([at]),
+          Task.fromSync(() => {
+            Deno.kill(replica.pid, "SIGSTOP");
+            stopped = true;
+          }),
+        ).withDelivery("at-least-once"),
+      );
+      assert.equal(report.stopReason, "terminal");
+      assert.notEqual(report.state.lastSuccessAt, null);
+      const failed = ofType(events, "execution-guard-release-failed");
+      assert.equal(failed.length, 1);
+      assert.match(failed[0].error, /0 of 1 replica\(s\) acknowledged/);
+      assert.equal(
+        (await store.load("durable-end"))?.lastSuccessAt?.getTime(),
+        report.state.lastSuccessAt?.getTime(),
+        "the completion is saved",
+      );
+      assert.deepEqual(await guard.inFlight.list("durable-end"), []);
+      // Still not acknowledging: the next grant is not run, run() goes on
+      // (and is stopped here), the occurrence's record stays to be
+      // replayed once its lease runs out.
+      const next = Date.now() + 100;
+      const second = Scheduler.withExecutionGuard({}, store, guard);
+      const secondEvents = recordEvents(second);
+      second.addEventListener(
+        "execution-guard-contended",
+        () => second.handle().shutdown(),
+      );
+      let ran = 0;
+      const stopReport = await second.run(
+        Job.withoutDeps(
+          "durable-grant",
+          Schedule.atTimes([next, next + 3_600_000]),
+          Task.fromSync(() => void ran++),
+        ).withDelivery("at-least-once"),
+      );
+      assert.equal(stopReport.stopReason, "shutdown");
+      assert.equal(ran, 0);
+      const [contended] = ofType(secondEvents, "execution-guard-contended");
+      assert.match(contended?.note ?? "", /0 of 1 replica\(s\) acknowledged/);
+      assert.equal(
+        stopReport.state.triggerCount,
+        1,
+        "the consumption is saved",
+      );
+      const [record] = await guard.inFlight.list("durable-grant");
+      assert.ok((record?.remainingMs ?? 0) > 0, "its lease runs out later");
+    } finally {
+      if (stopped) Deno.kill(replica.pid, "SIGCONT");
+      await guard.close();
+      await store.close();
+      await sentinel.stop();
     }
   },
 });
