@@ -28,6 +28,8 @@ export type LeaseEnd = "release" | "complete" | "abandon";
 
 /** What {@linkcode LeasedStateWrites.saveAndAcquire} writes. */
 export interface SaveAndAcquire {
+  /** The guard whose lease is taken (one the store `sharesWith`). */
+  readonly guard: ExecutionGuard;
   /** The state to save, merged over the stored one as `save` merges. */
   readonly state: JobState;
   /** The occurrence's slot; an {@linkcode InFlightSlot} when `record`. */
@@ -38,6 +40,8 @@ export interface SaveAndAcquire {
 
 /** What {@linkcode LeasedStateWrites.saveAndEnd} writes. */
 export interface SaveAndEnd {
+  /** The guard that granted the lease (one the store `sharesWith`). */
+  readonly guard: ExecutionGuard;
   /** The state to save, merged over the stored one as `save` merges. */
   readonly state: JobState;
   /** The lease the run held. */
@@ -48,11 +52,11 @@ export interface SaveAndEnd {
 
 /**
  * What {@linkcode LeasedStateWrites.saveAndAcquire} answers: the guard's
- * answer, and, when the grant wrote an in-flight record, how many records
- * the job's ledger held after it. The count lets the scheduler skip the
- * look at the ledger it otherwise takes before every at-least-once
- * decision: it looks only when the count shows records beyond its own runs'.
- * Leave it out to keep those looks.
+ * answer, and, optionally, how many in-flight records the job's ledger
+ * held after the grant. The scheduler does not look at the ledger before
+ * each at-least-once decision when it grants through leased writes (a
+ * contended grant makes it look, as docs/recovery.md says); a count above
+ * its own runs' records makes it look before the next decision too.
  */
 export type LeasedAcquire = ExecutionGuardAcquire & {
   /** The job's in-flight records after the grant (its own included). */
@@ -87,7 +91,10 @@ export interface LeasedStateWrites extends StateStore {
   /**
    * Saves `state` and ends `lease` as `end` says, in one atomic operation
    * (a lease no longer this holder's is left alone, as the guard's release
-   * leaves it). A failure saves nothing and ends nothing.
+   * leaves it). Rejects with an `ExecutionGuardError` when the state was
+   * saved but the lease's end could not be confirmed (say, too few
+   * replicas acknowledged it: reported as a failed release, the lease runs
+   * out); with any other error when nothing was saved.
    */
   saveAndEnd(request: SaveAndEnd): Promise<void>;
 }

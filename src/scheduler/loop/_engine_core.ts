@@ -108,6 +108,7 @@ export class EngineCore<D> {
     this.leased = canWriteLeased(options.store, options.guard)
       ? options.store
       : undefined;
+    if (this.leased !== undefined) this.delivery.reclaimer?.grantThroughStore();
     this.history = new RunHistory(config.historyLimit);
     this.definition = definitionFingerprint({ ...job, ...config });
     this.manual = new ManualRequests(job.jobId);

@@ -48,6 +48,7 @@ export function leasedGrant<D>(
       let answer: LeasedAcquire;
       try {
         answer = await store.saveAndAcquire({
+          guard: core.options.guard,
           state: core.savable(),
           slot: reclaimer?.slot(trigger) ??
             { jobId: core.jobId, scheduledAt: new Date(trigger.scheduledAt) },
@@ -70,8 +71,10 @@ export function leasedGrant<D>(
  * Saves the current state (which holds the run's record) and ends the lease
  * the run handed over, in one write: completed, or under at-least-once
  * given back when the run was cancelled (as `Reclaimer.settle` ends it).
- * A failure is reported as a failed release and fails `run()` as a failed
- * save does (neither happened; the lease runs out).
+ * A failure is reported as a failed release; unless it is the guard's
+ * (`ExecutionGuardError`: saved, the lease's end unconfirmed) it also
+ * fails `run()` as a failed save does (neither happened; the lease runs
+ * out).
  */
 export async function saveAndEndLease<D>(
   core: EngineCore<D>,
@@ -84,7 +87,12 @@ export async function saveAndEndLease<D>(
   const { lease, status } = ended;
   const store = core.leased!;
   const write = (end: LeaseEnd) =>
-    store.saveAndEnd({ state: core.savable(), lease, end });
+    store.saveAndEnd({
+      guard: core.options.guard,
+      state: core.savable(),
+      lease,
+      end,
+    });
   const reclaimer = core.delivery.reclaimer;
   try {
     await (reclaimer === undefined
@@ -96,6 +104,9 @@ export async function saveAndEndLease<D>(
         releaseFailedEvent(core.jobId, ended.trigger, error),
       );
     }
-    core.fail(toStoreError(error, StoreOperation.Save, core.jobId));
+    // The guard's error: saved, only the lease's end is in doubt.
+    if (!isInstance(error, ExecutionGuardError)) {
+      core.fail(toStoreError(error, StoreOperation.Save, core.jobId));
+    }
   }
 }

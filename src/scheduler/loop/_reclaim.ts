@@ -118,8 +118,8 @@ export class Reclaimer {
   #open = false;
   /** Looks at the ledger in a row that found damaged data. */
   #damagedLooks = 0;
-  /** Whether a grant counted the job's in-flight records (`granted`). */
-  #counted = false;
+  /** Whether grants come through a store's leased writes. */
+  #leased = false;
 
   constructor(
     options: {
@@ -137,10 +137,10 @@ export class Reclaimer {
 
   /**
    * Whether the engine should look at the ledger before this decision: at
-   * `run()` start, whenever an occurrence is due (each decision; once
-   * grants count the ledger, only when the last count showed records
-   * beyond our own), and when a lease seen held by another instance may
-   * have expired; never while the overlap policy would defer a reclaim
+   * `run()` start, whenever an occurrence is due (each decision, unless
+   * grants come through a store's leased writes: see
+   * `grantThroughStore`), and when a lease seen held by another instance
+   * may have expired; never while the overlap policy would defer a reclaim
    * anyway.
    */
   shouldCheck(nextRunAt: Date | null, context: ReclaimContext): boolean {
@@ -157,10 +157,9 @@ export class Reclaimer {
     ) {
       return false;
     }
-    // Grants that count the ledger (`granted`) tell when it holds records
-    // beyond our own; until one does, look before every due decision.
+    // Leased grants stand in for this look (see `grantThroughStore`).
     return this.#recheck ||
-      (!this.#counted && nextRunAt !== null &&
+      (!this.#leased && nextRunAt !== null &&
         nextRunAt.getTime() <= Date.now());
   }
 
@@ -185,6 +184,18 @@ export class Reclaimer {
   }
 
   /**
+   * Grants come through a store's leased writes (store/leased_writes.ts):
+   * they stand in for the look before each decision, which would cost a
+   * round trip per run; recovery on time rests on contended grants and the
+   * timers they arm (docs/recovery.md), and a grant's count of the
+   * ledger's records (`inFlight`) above our own runs' brings a look before
+   * the next decision.
+   */
+  grantThroughStore(): void {
+    this.#leased = true;
+  }
+
+  /**
    * Takes note of a grant with an in-flight record (through the ledger, or
    * a store's leased write); answers `answer`.
    */
@@ -192,11 +203,8 @@ export class Reclaimer {
     if (answer?.kind === "acquired") {
       this.#own.add(answer.lease?.token);
       const records = answer.inFlight;
-      if (typeof records === "number" && this.#replay) {
-        // The grant counted the ledger: the look before each decision is
-        // needed only while it holds records beyond our own runs'.
-        this.#counted = true;
-        if (records > this.#own.size) this.#recheck = true;
+      if (typeof records === "number" && records > this.#own.size) {
+        this.#recheck ||= this.#replay;
       }
     } else if (answer?.kind === "contended") {
       // Another instance holds the occurrence and has written its in-flight
