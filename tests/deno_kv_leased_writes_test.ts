@@ -104,38 +104,61 @@ async function quarantined(raw: Deno.Kv): Promise<unknown[]> {
   return moved.sort();
 }
 
-Deno.test("DenoKvStateStore shares only with a Deno KV guard on its own Deno.Kv whose keys cannot meet its state keys, and with the first one asked", async () => {
+Deno.test("DenoKvStateStore shares with every Deno KV guard on its own Deno.Kv whose keys cannot meet its state keys, each under its own keys; a guard it does not share is refused by name", async () => {
   const kv = await Deno.openKv(":memory:");
   const other = await Deno.openKv(":memory:");
   try {
-    const guard = new DenoKvExecutionGuard(kv, LEASE);
     const store = new DenoKvStateStore(kv);
-    assert.equal(
-      store.sharesWith(new DenoKvExecutionGuard(other, LEASE)),
-      false,
-    );
+    const elsewhere = new DenoKvExecutionGuard(other, LEASE);
+    assert.equal(store.sharesWith(elsewhere), false);
     assert.equal(store.sharesWith(new NoopExecutionGuard()), false);
     assert.equal(canWriteLeased(store, new NoopExecutionGuard()), false);
     await assert.rejects(
       () =>
-        store.saveAndAcquire({ state: state(1), slot: slot(1), record: false }),
-      InvalidJobError,
-      "unbound: nothing to take leases of",
+        store.saveAndAcquire({
+          guard: elsewhere,
+          state: state(1),
+          slot: slot(1),
+          record: false,
+        }),
+      (error: Error) =>
+        error instanceof InvalidJobError &&
+        error.message.includes("sharesWith"),
     );
-    assert.equal(store.sharesWith(guard), true);
-    assert.equal(
-      store.sharesWith(new DenoKvExecutionGuard(kv, LEASE)),
-      false,
-      "a second guard: the store takes the first one's leases",
+    // Two guards on the store's database, each with its own prefix and
+    // lease settings: each grant writes under its guard's keys.
+    const guards = [LEASES, ["app", "other-leases"]].map((keyPrefix) =>
+      new DenoKvExecutionGuard(kv, LEASE, { keyPrefix })
     );
-    assert.equal(store.sharesWith(guard), true);
+    for (const [i, guard] of guards.entries()) {
+      assert.ok(store.sharesWith(guard));
+      const lease = acquired(
+        await store.saveAndAcquire({
+          guard,
+          state: state(i + 1),
+          slot: slot(1),
+          record: true,
+        }),
+      );
+      assert.ok(
+        lease.leaseKey.startsWith(guard === guards[0] ? "scheduler:" : "app:"),
+      );
+      assert.equal((await guard.inFlight.list(JOB))[0].holder, lease.token);
+      await store.saveAndEnd({
+        guard,
+        state: state(i + 1),
+        lease,
+        end: "complete",
+      });
+      assert.deepEqual(await guard.inFlight.list(JOB), []);
+    }
     // One prefix for both is fine; state keys inside the guard's are not.
     assert.ok(
-      new DenoKvStateStore(kv, { keyPrefix: LEASES }).sharesWith(guard),
+      new DenoKvStateStore(kv, { keyPrefix: LEASES }).sharesWith(guards[0]),
     );
     for (const area of ["fence", "lease", "in-flight", "quarantine"]) {
       const inside = new DenoKvStateStore(kv, { keyPrefix: [...LEASES, area] });
-      assert.equal(inside.sharesWith(guard), false, area);
+      assert.equal(inside.sharesWith(guards[0]), false, area);
     }
   } finally {
     kv.close();
@@ -150,6 +173,7 @@ Deno.test("a leased run is one commit before and one after, with no read once th
     let previous = 0n;
     for (let n = 1; n <= 5; n++) {
       const answer = await store.saveAndAcquire({
+        guard,
         state: state(n),
         slot: slot(n),
         record: true,
@@ -184,7 +208,7 @@ Deno.test("a leased run is one commit before and one after, with no read once th
         lastRunAt: new Date(T0 + n),
         lastSuccessAt: new Date(T0 + n),
       });
-      await store.saveAndEnd({ state: ran, lease, end: "complete" });
+      await store.saveAndEnd({ guard, state: ran, lease, end: "complete" });
       assert.deepEqual(take(), { commits: 1, reads: 0 }, `end of run ${n}`);
       assert.deepEqual(await guard.inFlight.list(JOB), [], "record cleared");
       const done = (await raw.get<{ status: string }>(leaseKey(n))).value;
@@ -199,13 +223,19 @@ Deno.test("release marks the lease done and writes no record; abandon gives the 
   await withLeased(async ({ raw, guard, store }) => {
     const plain = acquired(
       await store.saveAndAcquire({
+        guard,
         state: state(1),
         slot: slot(1),
         record: false,
       }),
     );
     assert.equal((await raw.get(recordKey(1))).value, null);
-    await store.saveAndEnd({ state: state(1), lease: plain, end: "release" });
+    await store.saveAndEnd({
+      guard,
+      state: state(1),
+      lease: plain,
+      end: "release",
+    });
     assert.equal(
       (await raw.get<{ status: string }>(leaseKey(1))).value?.status,
       "done",
@@ -213,12 +243,18 @@ Deno.test("release marks the lease done and writes no record; abandon gives the 
 
     const given = acquired(
       await store.saveAndAcquire({
+        guard,
         state: state(2),
         slot: slot(2),
         record: true,
       }),
     );
-    await store.saveAndEnd({ state: state(2), lease: given, end: "abandon" });
+    await store.saveAndEnd({
+      guard,
+      state: state(2),
+      lease: given,
+      end: "abandon",
+    });
     assert.equal((await raw.get(leaseKey(2))).value, null, "lease ended");
     const [record] = await guard.inFlight.list(JOB);
     assert.equal(record.holder, given.token);
@@ -234,6 +270,7 @@ Deno.test("a grant counts the job's in-flight records: its own, another holder's
   await withLeased(async ({ guard, store, take }) => {
     const grant = async (n: number) => {
       const answer = await store.saveAndAcquire({
+        guard,
         state: state(n),
         slot: slot(n),
         record: true,
@@ -253,11 +290,13 @@ Deno.test("a grant counts the job's in-flight records: its own, another holder's
       "a failed check, a re-read and a listing",
     );
     await store.saveAndEnd({
+      guard,
       state: state(2),
       lease: first.lease,
       end: "complete",
     });
     await store.saveAndEnd({
+      guard,
       state: state(2),
       lease: second.lease,
       end: "abandon",
@@ -268,6 +307,7 @@ Deno.test("a grant counts the job's in-flight records: its own, another holder's
     // scheduler looks at the ledger once more), never missed.
     await guard.inFlight.complete(theirs);
     await store.saveAndEnd({
+      guard,
       state: state(3),
       lease: third.lease,
       end: "complete",
@@ -310,8 +350,10 @@ Deno.test("a record granted elsewhere right after the listing of the records is 
       },
     });
     const store = new DenoKvStateStore(kv);
-    assert.ok(store.sharesWith(new DenoKvExecutionGuard(kv, LEASE)));
+    const guard = new DenoKvExecutionGuard(kv, LEASE);
+    assert.ok(store.sharesWith(guard));
     const answer = await store.saveAndAcquire({
+      guard,
       state: state(1),
       slot: slot(1),
       record: true,
@@ -330,6 +372,7 @@ Deno.test("a slot another holder has is contended, and the state is saved all th
     await store.save(state(1));
     const held = acquired(await guard.acquire(slot(2)));
     const answer = await store.saveAndAcquire({
+      guard,
       state: state(2),
       slot: slot(2),
       record: true,
@@ -344,10 +387,11 @@ Deno.test("a slot another holder has is contended, and the state is saved all th
 });
 
 Deno.test("another writer's state is merged, never moved back, and the grant still goes through on it", async () => {
-  await withLeased(async ({ raw, store, take }) => {
+  await withLeased(async ({ raw, guard, store, take }) => {
     await store.load(JOB);
     acquired(
       await store.saveAndAcquire({
+        guard,
         state: state(1),
         slot: slot(1),
         record: true,
@@ -359,6 +403,7 @@ Deno.test("another writer's state is merged, never moved back, and the grant sti
     take();
     const lease = acquired(
       await store.saveAndAcquire({
+        guard,
         state: state(2),
         slot: slot(2),
         record: true,
@@ -373,6 +418,7 @@ Deno.test("another writer's state is merged, never moved back, and the grant sti
     assert.equal(stored?.triggerCount, 9, "the furthest cursor");
     assert.equal(stored?.lastError, "boom");
     await store.saveAndEnd({
+      guard,
       state: state(2, { lastRunAt: new Date(T0 + 2) }),
       lease,
       end: "complete",
@@ -393,6 +439,7 @@ Deno.test("fencing tokens never go backwards across the guard's own grants, the 
       const answer = n % 2 === 0
         ? await guard.acquire(slot(n))
         : await store.saveAndAcquire({
+          guard,
           state: state(n),
           slot: slot(n),
           record: true,
@@ -404,6 +451,7 @@ Deno.test("fencing tokens never go backwards across the guard's own grants, the 
     tokens.push(
       acquired(
         await store.saveAndAcquire({
+          guard,
           state: state(7),
           slot: slot(7),
           record: true,
@@ -425,6 +473,7 @@ Deno.test("an expired lease of a dead holder is taken over with a higher token; 
     await withLeased(async ({ guard, store }) => {
       const dead = acquired(
         await store.saveAndAcquire({
+          guard,
           state: state(1),
           slot: slot(1),
           record: true,
@@ -435,29 +484,45 @@ Deno.test("an expired lease of a dead holder is taken over with a higher token; 
       assert.equal(expired.remainingMs, 0);
       const next = acquired(
         await store.saveAndAcquire({
+          guard,
           state: state(1),
           slot: slot(1),
           record: true,
         }),
       );
       assert.ok(next.fencingToken! > dead.fencingToken!);
-      await store.saveAndEnd({ state: state(1), lease: dead, end: "complete" });
+      await store.saveAndEnd({
+        guard,
+        state: state(1),
+        lease: dead,
+        end: "complete",
+      });
       const [record] = await guard.inFlight.list(JOB);
       assert.equal(record.holder, next.token, "the new holder's record stays");
       assert.ok(record.remainingMs > 0, "and its lease");
-      await store.saveAndEnd({ state: state(1), lease: next, end: "complete" });
+      await store.saveAndEnd({
+        guard,
+        state: state(1),
+        lease: next,
+        end: "complete",
+      });
       assert.deepEqual(await guard.inFlight.list(JOB), []);
     });
   });
 });
 
 Deno.test("a garbage lease or counter met by a grant is set aside and reported (kind data, naming it) with nothing else written; the second ask grants", async () => {
-  await withLeased(async ({ raw, store }) => {
+  await withLeased(async ({ raw, guard, store }) => {
     await store.save(state(1));
     for (const [n, key] of [[2, leaseKey(2)], [3, fenceKey]] as const) {
       await raw.set(key, `garbage-${n}`);
       await assertGuardError(
-        store.saveAndAcquire({ state: state(n), slot: slot(n), record: true }),
+        store.saveAndAcquire({
+          guard,
+          state: state(n),
+          slot: slot(n),
+          record: true,
+        }),
         "data",
         `garbage-${n}`,
       );
@@ -465,6 +530,7 @@ Deno.test("a garbage lease or counter met by a grant is set aside and reported (
       assert.equal((await raw.get(recordKey(n))).value, null, "no record");
       acquired(
         await store.saveAndAcquire({
+          guard,
           state: state(n),
           slot: slot(n),
           record: true,
@@ -476,10 +542,11 @@ Deno.test("a garbage lease or counter met by a grant is set aside and reported (
   });
 });
 
-Deno.test("a garbage record or lease met by an end is set aside in the same commit, and the state is saved", async () => {
+Deno.test("a garbage record or lease met by an end is set aside in the same commit, the state saved, and reported (kind data: saved, the end not confirmed)", async () => {
   await withLeased(async ({ raw, guard, store, take }) => {
     const first = acquired(
       await store.saveAndAcquire({
+        guard,
         state: state(1),
         slot: slot(1),
         record: true,
@@ -487,11 +554,16 @@ Deno.test("a garbage record or lease met by an end is set aside in the same comm
     );
     await raw.set(recordKey(1), "garbage-record");
     take();
-    await store.saveAndEnd({
-      state: state(1, { lastRunAt: new Date(T0 + 1) }),
-      lease: first,
-      end: "complete",
-    });
+    await assertGuardError(
+      store.saveAndEnd({
+        guard,
+        state: state(1, { lastRunAt: new Date(T0 + 1) }),
+        lease: first,
+        end: "complete",
+      }),
+      "data",
+      '"quarantine", "in-flight"',
+    );
     assert.deepEqual(
       take(),
       { commits: 2, reads: 1 },
@@ -506,13 +578,23 @@ Deno.test("a garbage record or lease met by an end is set aside in the same comm
 
     const second = acquired(
       await store.saveAndAcquire({
+        guard,
         state: state(2),
         slot: slot(2),
         record: false,
       }),
     );
     await raw.set(leaseKey(2), "garbage-lease");
-    await store.saveAndEnd({ state: state(2), lease: second, end: "release" });
+    await assertGuardError(
+      store.saveAndEnd({
+        guard,
+        state: state(2),
+        lease: second,
+        end: "release",
+      }),
+      "data",
+      "garbage-lease",
+    );
     assert.equal((await raw.get(leaseKey(2))).value, null);
     assert.equal((await store.load(JOB))?.triggerCount, 2);
     assert.deepEqual(await quarantined(raw), [
@@ -526,6 +608,7 @@ Deno.test("a lease renewed by the guard still ends in one commit, after one read
   await withLeased(async ({ raw, guard, store, take }) => {
     const lease = acquired(
       await store.saveAndAcquire({
+        guard,
         state: state(1),
         slot: slot(1),
         record: true,
@@ -533,7 +616,7 @@ Deno.test("a lease renewed by the guard still ends in one commit, after one read
     );
     assert.equal(await guard.renew(lease), "renewed");
     take();
-    await store.saveAndEnd({ state: state(1), lease, end: "complete" });
+    await store.saveAndEnd({ guard, state: state(1), lease, end: "complete" });
     assert.deepEqual(take(), { commits: 2, reads: 1 });
     assert.equal(
       (await raw.get<{ status: string }>(leaseKey(1))).value?.status,
@@ -548,14 +631,16 @@ Deno.test("two stores racing for each slot: exactly one grant per occurrence, an
   try {
     const pairs = [0, 1].map(() => {
       const store = new DenoKvStateStore(kv);
-      assert.ok(store.sharesWith(new DenoKvExecutionGuard(kv, LEASE)));
-      return store;
+      const guard = new DenoKvExecutionGuard(kv, LEASE);
+      assert.ok(store.sharesWith(guard));
+      return { store, guard };
     });
     const tokens: bigint[] = [];
     for (let n = 1; n <= 20; n++) {
       const answers = await Promise.all(
-        pairs.map((store, i) =>
+        pairs.map(({ store, guard }, i) =>
           store.saveAndAcquire({
+            guard,
             state: state(n, { lastError: `store ${i}` }),
             slot: slot(n),
             record: true,
@@ -565,7 +650,7 @@ Deno.test("two stores racing for each slot: exactly one grant per occurrence, an
       const granted = answers.filter((a) => a.kind === "acquired");
       assert.equal(granted.length, 1, `slot ${n}`);
       tokens.push(acquired(granted[0]).fencingToken!);
-      assert.equal((await pairs[0].load(JOB))?.triggerCount, n);
+      assert.equal((await pairs[0].store.load(JOB))?.triggerCount, n);
     }
     assert.deepEqual(tokens, [...tokens].sort((a, b) => a < b ? -1 : 1));
     assert.equal(new Set(tokens).size, tokens.length);
@@ -575,9 +660,10 @@ Deno.test("two stores racing for each slot: exactly one grant per occurrence, an
 });
 
 Deno.test("leased writes refuse bad input by name before any commit", async () => {
-  await withLeased(async ({ store, take }) => {
+  await withLeased(async ({ guard, store, take }) => {
     const lease = acquired(
       await store.saveAndAcquire({
+        guard,
         state: state(1),
         slot: slot(1),
         record: true,
@@ -587,6 +673,7 @@ Deno.test("leased writes refuse bad input by name before any commit", async () =
     await assert.rejects(
       () =>
         store.saveAndAcquire({
+          guard,
           state: { ...state(2), jobId: "other" },
           slot: slot(2),
           record: true,
@@ -597,6 +684,7 @@ Deno.test("leased writes refuse bad input by name before any commit", async () =
     await assert.rejects(
       () =>
         store.saveAndAcquire({
+          guard,
           state: { ...state(2), triggerCount: -1 },
           slot: slot(2),
           record: true,
@@ -605,6 +693,7 @@ Deno.test("leased writes refuse bad input by name before any commit", async () =
     );
     await assertGuardError(
       store.saveAndAcquire({
+        guard,
         state: state(2),
         slot: { jobId: JOB, scheduledAt: new Date(T0) },
         record: true,
@@ -612,18 +701,21 @@ Deno.test("leased writes refuse bad input by name before any commit", async () =
       "data",
       "triggerCount",
     );
-    await assertGuardError(
-      store.saveAndEnd({
-        state: state(1),
-        lease: { ...lease, leaseKey: "elsewhere" },
-        end: "complete",
-      }),
-      "data",
-      "elsewhere",
+    await assert.rejects(
+      () =>
+        store.saveAndEnd({
+          guard,
+          state: state(1),
+          lease: { ...lease, leaseKey: "elsewhere" },
+          end: "complete",
+        }),
+      (error: Error) =>
+        error instanceof InvalidJobError && error.message.includes("elsewhere"),
     );
     await assert.rejects(
       () =>
         store.saveAndEnd({
+          guard,
           state: state(1),
           lease,
           end: "finish" as "complete",
@@ -642,6 +734,7 @@ Deno.test("a closed database: a grant fails as the guard's acquire (kind connect
   assert.ok(store.sharesWith(guard));
   const lease = acquired(
     await store.saveAndAcquire({
+      guard,
       state: state(1),
       slot: slot(1),
       record: true,
@@ -649,12 +742,17 @@ Deno.test("a closed database: a grant fails as the guard's acquire (kind connect
   );
   kv.close();
   await assertGuardError(
-    store.saveAndAcquire({ state: state(2), slot: slot(2), record: true }),
+    store.saveAndAcquire({
+      guard,
+      state: state(2),
+      slot: slot(2),
+      record: true,
+    }),
     "connection",
     JOB,
   );
   await assertStoreError(
-    store.saveAndEnd({ state: state(1), lease, end: "complete" }),
+    store.saveAndEnd({ guard, state: state(1), lease, end: "complete" }),
     { kind: "connection", operation: "save", includes: JOB },
   );
 });

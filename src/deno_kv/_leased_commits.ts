@@ -28,11 +28,13 @@ import {
   readStoredRecord,
   type StoredRecord,
 } from "./_in_flight_record.ts";
+import type { ExecutionGuardError } from "../errors.ts";
 import {
   isDamage,
   moveAside,
   quarantineKey,
   readOrSetAside,
+  setAsideError,
 } from "./_quarantine.ts";
 
 /** An entry as last read or written. */
@@ -158,11 +160,12 @@ export async function commitGrant(
 /**
  * `read()`, or `undefined` when the entry is damaged (a `data` error): then
  * it is set aside by `operation` itself, to the quarantine key the guard
- * would move it to (`_quarantine.ts`), checked on its versionstamp.
+ * would move it to (`_quarantine.ts`), checked on its versionstamp, and the
+ * error that will report it is added to `damage`.
  */
 function readOrMoveAside<T>(
   operation: Deno.AtomicOperation,
-  options: { prefix: Deno.KvKey; entry: Seen },
+  options: { prefix: Deno.KvKey; entry: Seen; damage: ExecutionGuardError[] },
   read: () => T,
 ): T | undefined {
   try {
@@ -170,12 +173,18 @@ function readOrMoveAside<T>(
   } catch (error) {
     if (!isDamage(error)) throw error;
     const { prefix, entry } = options;
-    moveAside(operation, {
-      entry,
-      to: quarantineKey(prefix, entry.key, Date.now()),
-    });
+    const movedTo = quarantineKey(prefix, entry.key, Date.now());
+    moveAside(operation, { entry, to: movedTo });
+    options.damage.push(
+      setAsideError({ key: entry.key, reason: error.message, movedTo }),
+    );
     return undefined;
   }
+}
+
+/** What an end's commit did; `damage`: what it set aside, to report. */
+export interface EndCommitted extends Committed {
+  readonly damage?: ExecutionGuardError;
 }
 
 /**
@@ -184,11 +193,11 @@ function readOrMoveAside<T>(
  * ledger's complete and abandon would: only what this holder still holds
  * is changed. A damaged lease or record is set aside in the same commit
  * (the run is over: nothing waits for it), so the state is saved all the
- * same.
+ * same, and answered as `damage`.
  */
 export async function commitEnd(
   input: CommitInput & { seen: Seen[]; token: string; end: LeaseEnd },
-): Promise<Committed | undefined> {
+): Promise<EndCommitted | undefined> {
   const { link, keys, state, token, end } = input;
   const [stateEntry, lease, record] = input.seen;
   const { jobId } = state;
@@ -196,7 +205,8 @@ export async function commitEnd(
   const operation = link.kv.atomic()
     .check(check(keys.state, stateEntry))
     .set(keys.state, text);
-  const aside = { prefix: link.prefix, entry: lease };
+  const damage: ExecutionGuardError[] = [];
+  const aside = { prefix: link.prefix, entry: lease, damage };
   const held = lease.value === null ? undefined : readOrMoveAside(
     operation,
     aside,
@@ -227,7 +237,7 @@ export async function commitEnd(
     recordGone = stored === undefined || stored.holder === token;
   }
   const committed = await operation.commit();
-  return committed.ok
-    ? { text, versionstamp: committed.versionstamp, recordGone }
-    : undefined;
+  if (!committed.ok) return undefined;
+  const { versionstamp } = committed;
+  return { text, versionstamp, recordGone, damage: damage[0] };
 }

@@ -22,12 +22,8 @@
  * @module
  */
 
-import { ExecutionGuardErrorKind, InvalidJobKind } from "../constants.ts";
-import {
-  describeValue,
-  ExecutionGuardError,
-  InvalidJobError,
-} from "../errors.ts";
+import { InvalidJobKind } from "../constants.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
 import type { InFlightSlot } from "../guard/in_flight.ts";
 import { requireSlot } from "../guard/lease_config.ts";
 import type { JobState } from "../store/job_state.ts";
@@ -75,39 +71,58 @@ export interface LeasedWritesOptions {
   readonly retryBudgetMs: number;
 }
 
-/** One store's leased writes, for the first guard it shares a database with. */
+/** One store's leased writes, for the guards it shares a database with. */
 export class KvLeasedWrites {
   readonly #o: LeasedWritesOptions;
-  #link: KvGuardLink | undefined;
-  readonly #memory: LeasedMemory;
+  /** What the writes remember, per guard (each has its own keys). */
+  readonly #memories = new WeakMap<KvGuardLink, LeasedMemory>();
 
   constructor(options: LeasedWritesOptions) {
     this.#o = options;
-    this.#memory = new LeasedMemory(options.kv, options.known);
   }
 
   /**
    * Whether `guard` is a Deno KV guard on this database whose keys cannot
-   * meet the state keys; the first such guard asked about is the one these
-   * writes take leases of (another one is answered `false`).
+   * meet the state keys.
    */
   sharesWith(guard: unknown): boolean {
-    const link = guardLink(guard);
-    if (
-      link === undefined || link.kv !== this.#o.kv ||
-      insideGuardKeys(this.#o.prefix, link.prefix)
-    ) {
-      return false;
+    return this.#shared(guardLink(guard)) !== undefined;
+  }
+
+  #shared(link: KvGuardLink | undefined): KvGuardLink | undefined {
+    return link === undefined || link.kv !== this.#o.kv ||
+        insideGuardKeys(this.#o.prefix, link.prefix)
+      ? undefined
+      : link;
+  }
+
+  /** The guard's parts and this store's memory of its leases. */
+  #linkOf(
+    guard: unknown,
+    method: string,
+  ): { link: KvGuardLink; memory: LeasedMemory } {
+    const link = this.#shared(guardLink(guard));
+    if (link === undefined) {
+      throw new InvalidJobError(
+        `DenoKvStateStore.${method}() takes leases of a DenoKvExecutionGuard it shares its Deno.Kv with (sharesWith), got ${
+          describeValue(guard)
+        }`,
+        { kind: InvalidJobKind.Other },
+      );
     }
-    this.#link ??= link;
-    return this.#link === link;
+    let memory = this.#memories.get(link);
+    if (memory === undefined) {
+      memory = new LeasedMemory(this.#o.kv, this.#o.known);
+      this.#memories.set(link, memory);
+    }
+    return { link, memory };
   }
 
   /** Saves the state and tries to take the slot, in one commit. */
   async saveAndAcquire(
     request: SaveAndAcquire,
   ): Promise<LeasedAcquire> {
-    const link = this.#bound("saveAndAcquire");
+    const { link, memory } = this.#linkOf(request.guard, "saveAndAcquire");
     const { state, slot, record } = request;
     const scheduledAt = record
       ? requireInFlightSlot(slot as InFlightSlot)
@@ -121,7 +136,6 @@ export class KvLeasedWrites {
       jobId,
       connectionMs: this.#o.retryBudgetMs,
     };
-    const memory = this.#memory;
     return await leasedCall(call, async () => {
       let seen = memory.forGrant(keys, record);
       for (let round = 0; round < MAX_MERGE_ROUNDS; round++) {
@@ -145,22 +159,24 @@ export class KvLeasedWrites {
 
   /**
    * Saves the state and ends the lease as `end` says, in one commit; a
-   * damaged lease or record is set aside in it.
+   * damaged lease or record is set aside in it, and then reported as an
+   * `ExecutionGuardError` kind `data` (saved; the end not confirmed). Any
+   * other failure saved nothing.
    */
   async saveAndEnd(request: SaveAndEnd): Promise<void> {
-    const link = this.#bound("saveAndEnd");
+    const { link, memory } = this.#linkOf(request.guard, "saveAndEnd");
     const { state, lease, end } = request;
     const scheduledAt = requireSlot(lease);
     const { jobId } = lease;
     const leaseKey = leaseKeyText(link.prefix, jobId, scheduledAt);
     if (typeof lease.token !== "string" || lease.leaseKey !== leaseKey) {
-      throw new ExecutionGuardError(
-        `saveAndEnd needs a lease of this store's guard (leaseKey ${
+      throw new InvalidJobError(
+        `saveAndEnd needs a lease of its guard (leaseKey ${
           JSON.stringify(leaseKey)
         }), got leaseKey ${describeValue(lease.leaseKey)} and token ${
           describeValue(lease.token)
         }`,
-        { kind: ExecutionGuardErrorKind.Data },
+        { kind: InvalidJobKind.Other },
       );
     }
     if (!LEASE_ENDS.includes(end)) {
@@ -179,7 +195,6 @@ export class KvLeasedWrites {
       jobId,
       connectionMs: this.#o.retryBudgetMs,
     };
-    const memory = this.#memory;
     return await leasedCall(call, async () => {
       let seen = memory.forEnd(keys, token, end);
       for (let round = 0; round < MAX_MERGE_ROUNDS; round++) {
@@ -193,23 +208,17 @@ export class KvLeasedWrites {
           end,
         });
         if (committed !== undefined) {
-          return memory.ended(keys, token, committed);
+          memory.ended(keys, token, committed);
+          // Saved and ended; what was set aside on the way is reported
+          // as a failed release is.
+          if (committed.damage !== undefined) throw committed.damage;
+          return;
         }
         seen = undefined;
       }
       memory.ended(keys, token);
       throw writeStormError(jobId);
     });
-  }
-
-  #bound(method: string): KvGuardLink {
-    if (this.#link === undefined) {
-      throw new InvalidJobError(
-        `DenoKvStateStore.${method}() takes leases of a DenoKvExecutionGuard on the same database: ask sharesWith(guard) first`,
-        { kind: InvalidJobKind.Other },
-      );
-    }
-    return this.#link;
   }
 
   #keys(link: KvGuardLink, jobId: string, scheduledAtMs: number): LeasedKeys {

@@ -40,10 +40,26 @@ export async function setAside(
   const moved = quarantineKey(prefix, entry.key, Date.now());
   const committed = await moveAside(kv.atomic(), { entry, to: moved })
     .commit();
-  const where = committed.ok
-    ? `set aside at ${describeKvKey(moved)}`
+  return setAsideError({
+    key: entry.key,
+    reason,
+    movedTo: committed.ok ? moved : undefined,
+  });
+}
+
+/**
+ * The `data` error that reports the damaged entry at `key`, naming it and
+ * where it was moved (`movedTo`; absent: it changed meanwhile, and was
+ * left in place).
+ */
+export function setAsideError(
+  options: { key: Deno.KvKey; reason: string; movedTo?: Deno.KvKey },
+): ExecutionGuardError {
+  const { reason, movedTo } = options;
+  const where = movedTo !== undefined
+    ? `set aside at ${describeKvKey(movedTo)}`
     : "changed meanwhile, left in place";
-  const key = describeKvKey(entry.key);
+  const key = describeKvKey(options.key);
   const named = reason.includes(key) ? reason : `${key}: ${reason}`;
   return new ExecutionGuardError(`${named} (${where})`, {
     kind: ExecutionGuardErrorKind.Data,

@@ -255,9 +255,8 @@ export class DenoKvStateStore
   /**
    * Whether `guard` is a {@linkcode DenoKvExecutionGuard} on this store's
    * `Deno.Kv` (the same object) whose keys cannot meet the state keys; the
-   * scheduler then saves and takes or ends a lease in one commit
-   * (docs/stores.md). The first such guard asked about is the one the store
-   * writes leases of; any other is answered `false` (the separate path).
+   * scheduler then saves and takes or ends its leases in one commit
+   * (docs/stores.md).
    *
    * @example
    * ```ts
@@ -273,8 +272,8 @@ export class DenoKvStateStore
   }
 
   /**
-   * Saves `state` (merged, as `save`) and tries to take `slot` (with its
-   * in-flight record when `record`), in one commit; the state is saved
+   * Saves `state` (merged, as `save`) and tries to take `slot` of `guard`
+   * (with its in-flight record when `record`), in one commit; the state is saved
    * whether or not the slot is granted. A grant that wrote a record says
    * how many records the job has after it (`inFlight`; possibly more than
    * there are, never fewer). A failure is the guard's
@@ -286,10 +285,10 @@ export class DenoKvStateStore
    * import { DenoKvExecutionGuard, DenoKvStateStore } from "@cloudiful/scheduler";
    * const kv = await Deno.openKv(":memory:");
    * const store = new DenoKvStateStore(kv);
-   * store.sharesWith(new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 }));
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
    * const state = { jobId: "a", triggerCount: 1, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
    * const slot = { jobId: "a", scheduledAt: new Date(0) };
-   * console.log((await store.saveAndAcquire({ state, slot, record: false })).kind); // acquired
+   * console.log((await store.saveAndAcquire({ guard, state, slot, record: false })).kind); // acquired
    * kv.close();
    * ```
    */
@@ -300,21 +299,24 @@ export class DenoKvStateStore
   }
 
   /**
-   * Saves `state` and ends `lease` (a lease of this store's guard) as `end`
-   * says, in one commit; a damaged lease or record met on the way is set
-   * aside under its quarantine key in the same commit. A failure (a
-   * `StoreError`) saves nothing and ends nothing.
+   * Saves `state` and ends `lease` (of `guard`) as `end` says, in one
+   * commit. A damaged lease or record met on the way is set aside under its
+   * quarantine key in the same commit, then reported: an
+   * `ExecutionGuardError` kind `data` means saved, the end not confirmed.
+   * Any other failure (a `StoreError`) saved nothing and ended nothing.
    *
    * @example
    * ```ts
    * import { DenoKvExecutionGuard, DenoKvStateStore } from "@cloudiful/scheduler";
    * const kv = await Deno.openKv(":memory:");
    * const store = new DenoKvStateStore(kv);
-   * store.sharesWith(new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 }));
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
    * const state = { jobId: "a", triggerCount: 1, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
    * const slot = { jobId: "a", scheduledAt: new Date(0) };
-   * const answer = await store.saveAndAcquire({ state, slot, record: false });
-   * if (answer.kind === "acquired") await store.saveAndEnd({ state, lease: answer.lease, end: "release" });
+   * const answer = await store.saveAndAcquire({ guard, state, slot, record: false });
+   * if (answer.kind === "acquired") {
+   *   await store.saveAndEnd({ guard, state, lease: answer.lease, end: "release" });
+   * }
    * kv.close();
    * ```
    */
