@@ -7,16 +7,9 @@
  *    Every command the clients send is counted (iovalkey's `sendCommand`;
  *    a script counts once, as in the SPEC). Each command is one round trip.
  *    Aim: at-least-once at most 2 more per run than at-most-once.
- * 2. Deno KV operations per run: the same backlog on a `:memory:` KV with
- *    the KV state store and guard, behind a counting proxy, on the separate
- *    path (a guard call and a save each, as before the store wrote the
- *    guard's leases) beside the single commit before and after a run
- *    (`LeasedStateWrites`). Aim, at-least-once included: 1 commit before a
- *    run and 1 after, ≤ 2 reads per run.
- * 3. The at-least-once cost in time on the real KV ledger: a 2 000-run
- *    backlog on a fresh `:memory:` KV per round, at-least-once beside
- *    at-most-once (the floor: the same grants and saves, without replay),
- *    on both paths, best of 7, interleaved.
+ * 2. Deno KV commits per run: the same backlog on a `:memory:` KV with the
+ *    KV state store and guard, behind a counting proxy. Aim: at most 1 more
+ *    commit per run.
  */
 import { Valkey } from "iovalkey";
 import {
@@ -34,38 +27,26 @@ import {
 import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
 import { startValkeyServer } from "../tests/_valkey_server.ts";
 import { countingKv, isCommit, isRead, KvCounts } from "./_kv_counting.ts";
-import { type KvPath, onPath } from "./_kv_paths.ts";
 
 const N = 200;
 const LEASE = { ttlMs: 30_000, renewIntervalMs: 10_000 };
 const DELIVERIES: Delivery[] = ["at-most-once", "at-least-once"];
 const fmt = (value: number) => value.toFixed(2);
 const verdict = (met: boolean) => (met ? "met" : "NOT MET");
-const signed = (value: number) =>
-  `${value < 0 ? "−" : "+"}${fmt(Math.abs(value))}`;
 
-/** A backlog: the store, guard and job, and where its state is seeded. */
-interface Backlog {
-  store: StateStore;
-  guard: ExecutionGuard;
-  jobId: string;
-  delivery: Delivery;
-  /** Due occurrences; `N` by default. */
-  runs?: number;
-  /** Saves the first state (uncounted, when a counted store is measured). */
-  seed?: StateStore;
-}
-
-/** Runs a replay-all backlog of due occurrences; checks they all ran. */
+/** Runs a replay-all backlog of `N` due occurrences; checks they all ran. */
 async function backlog(
-  { store, guard, jobId, delivery, runs = N, seed = store }: Backlog,
+  store: StateStore,
+  guard: ExecutionGuard,
+  jobId: string,
+  delivery: Delivery,
 ): Promise<void> {
-  await seed.save({
+  await store.save({
     jobId,
     triggerCount: 0,
     lastRunAt: null,
     lastSuccessAt: null,
-    nextRunAt: new Date(Date.now() - runs),
+    nextRunAt: new Date(Date.now() - N),
     lastError: null,
   });
   let ran = 0;
@@ -73,11 +54,11 @@ async function backlog(
     jobId,
     Schedule.interval(1),
     Task.fromSync(() => void ran++),
-  ).withMissedRunPolicy(MissedRunPolicy.ReplayAll).withMaxRuns(runs)
+  ).withMissedRunPolicy(MissedRunPolicy.ReplayAll).withMaxRuns(N)
     .withDelivery(delivery);
   const report = await Scheduler.withExecutionGuard({}, store, guard).run(job);
-  if (report.state.triggerCount !== runs || ran !== runs) {
-    throw new Error(`expected ${runs} runs, got ${ran}`);
+  if (report.state.triggerCount !== N || ran !== N) {
+    throw new Error(`expected ${N} runs, got ${ran}`);
   }
 }
 
@@ -103,7 +84,7 @@ try {
   try {
     // Warm up: load the scripts once, so NOSCRIPT retries are not counted.
     for (const delivery of DELIVERIES) {
-      await backlog({ store, guard, jobId: `warm-${delivery}`, delivery });
+      await backlog(store, guard, `warm-${delivery}`, delivery);
     }
     console.log(
       `1. Valkey commands per run (replay-all backlog of ${N} runs, no-op task, ValkeyStateStore + ValkeyExecutionGuard)`,
@@ -111,7 +92,7 @@ try {
     const perRun: number[] = [];
     for (const delivery of DELIVERIES) {
       sent.clear();
-      await backlog({ store, guard, jobId: `count-${delivery}`, delivery });
+      await backlog(store, guard, `count-${delivery}`, delivery);
       perRun.push(sentTotal() / N);
       const parts = [...sent].map(([name, count]) =>
         `${name} ${fmt(count / N)}`
@@ -137,111 +118,37 @@ try {
 }
 
 // ---------------------------------------------------------------------------
-// 2. Deno KV operations per run, and 3. the at-least-once cost in time
-
-const PATHS: KvPath[] = ["separate", "single commit"];
-
-/**
- * One backlog on a fresh store and guard over `kv` (a job id per call), its
- * state seeded through `seed` (the uncounted database).
- */
-let backlogs = 0;
-function kvBacklog(
-  kv: Deno.Kv,
-  run: { path: KvPath; delivery: Delivery; runs?: number; seed?: Deno.Kv },
-): Promise<void> {
-  const { path, delivery, runs, seed = kv } = run;
-  return backlog({
-    store: new DenoKvStateStore(kv),
-    guard: onPath(new DenoKvExecutionGuard(kv, LEASE), path),
-    jobId: `kv-${backlogs++}`,
-    delivery,
-    runs,
-    seed: new DenoKvStateStore(seed),
-  });
-}
+// 2. Deno KV commits per run
 
 {
   const raw = await Deno.openKv(":memory:");
   try {
     const counts = new KvCounts();
     const kv = countingKv(raw, counts);
+    const store = new DenoKvStateStore(kv);
+    const guard = new DenoKvExecutionGuard(kv, LEASE);
     console.log(
-      `2. Deno KV operations per run (replay-all backlog of ${N} runs, no-op task, DenoKvStateStore + DenoKvExecutionGuard on one :memory: Deno.Kv)`,
+      `2. Deno KV operations per run (replay-all backlog of ${N} runs, no-op task, DenoKvStateStore + DenoKvExecutionGuard on :memory:)`,
     );
-    console.log(
-      `   ${"".padEnd(13)} ${
-        "separate path (before)".padEnd(34)
-      } single commit (now)`,
-    );
-    const now: { commits: number; reads: number }[] = [];
+    const commits: number[] = [];
     for (const delivery of DELIVERIES) {
-      const cells: string[] = [];
-      for (const path of PATHS) {
-        await kvBacklog(kv, { path, delivery, seed: raw }); // warm up
-        counts.reset();
-        await kvBacklog(kv, { path, delivery, seed: raw });
-        const commits = counts.total(isCommit) / N;
-        const reads = counts.total(isRead) / N;
-        cells.push(`${fmt(commits)} commits, ${fmt(reads)} reads /run`);
-        if (path === "single commit") now.push({ commits, reads });
-      }
+      await backlog(store, guard, `warm-${delivery}`, delivery);
+      counts.reset();
+      await backlog(store, guard, `count-${delivery}`, delivery);
+      commits.push(counts.total(isCommit) / N);
       console.log(
-        `   ${delivery.padEnd(13)} ${cells[0].padEnd(34)} ${cells[1]}`,
+        `   ${delivery.padEnd(13)} ${
+          fmt(counts.total(isCommit) / N)
+        } commits/run, ${fmt(counts.total(isRead) / N)} reads/run`,
       );
     }
-    const met = now.every(({ commits, reads }) => commits <= 2 && reads <= 2);
+    const extra = commits[1] - commits[0];
     console.log(
-      `   aim: 1 commit before a run and 1 after, ≤ 2 reads per run, at-least-once included (single commit): ${
-        verdict(met)
-      }; at-least-once ${signed(now[1].commits - now[0].commits)} commits, ${
-        signed(now[1].reads - now[0].reads)
-      } reads per run`,
+      `   at-least-once: +${fmt(extra)} commits per run, ratio ${
+        fmt(commits[1] / commits[0])
+      } (aim: ≤ 1 more, ${verdict(extra <= 1)})`,
     );
   } finally {
     raw.close();
-  }
-}
-
-const TIMED_RUNS = 2_000;
-const ROUNDS = 7;
-
-/** The best time per run of `ROUNDS` backlogs, each on a fresh :memory: KV. */
-async function timed(path: KvPath, delivery: Delivery): Promise<number> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const started = performance.now();
-    await kvBacklog(kv, { path, delivery, runs: TIMED_RUNS });
-    return (performance.now() - started) * 1000 / TIMED_RUNS;
-  } finally {
-    kv.close();
-  }
-}
-
-{
-  const cases = PATHS.flatMap((path) =>
-    DELIVERIES.map((delivery) => ({ path, delivery, best: Infinity }))
-  );
-  for (const c of cases) await timed(c.path, c.delivery); // warm up
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const c of cases) {
-      c.best = Math.min(c.best, await timed(c.path, c.delivery));
-    }
-  }
-  console.log(
-    `3. at-least-once cost on the real KV ledger: DenoKvStateStore + DenoKvExecutionGuard on one Deno.openKv(":memory:"), ${TIMED_RUNS}-run backlog, no-op task (best of ${ROUNDS}, interleaved)`,
-  );
-  for (const path of PATHS) {
-    const [most, least] = DELIVERIES.map((delivery) =>
-      cases.find((c) => c.path === path && c.delivery === delivery)!.best
-    );
-    console.log(
-      `   ${
-        (path === "separate" ? "separate path (before)" : "single commit (now)")
-          .padEnd(23)
-      } at-most-once (the floor) ${most.toFixed(1)} µs per run; at-least-once ${
-        least.toFixed(1)
-      } µs per run, ratio ${(least / most).toFixed(2)}×`,
-    );
   }
 }

@@ -27,7 +27,7 @@
  *    floor: the same grants and saves, without the records), interleaved.
  *    The state store is in memory, so each run makes the guard's own calls;
  *    with `DenoKvStateStore` on the same `Deno.Kv` (one commit before a run,
- *    one after) the figure is `bench/delivery_figures.ts` figure 3.
+ *    one after) the figure is `bench/kv_figures.ts` figure 3.
  *
  * Needs `--v8-flags=--expose-gc` for the memory figure.
  */
@@ -351,7 +351,7 @@ for (let i = 0; i < 5; i++) {
 const kvMostUs = best(kvMostTimes) * 1000 / KV_RUNS;
 const kvLeastUs = best(kvLeastTimes) * 1000 / KV_RUNS;
 console.log(
-  `5. at-least-once on DenoKvExecutionGuard over Deno.openKv(":memory:"), in-memory state store (the guard's own calls; on one Deno.Kv with DenoKvStateStore: delivery_figures.ts figure 3), ${KV_RUNS}-run backlog (best of 5, interleaved)`,
+  `5. at-least-once on DenoKvExecutionGuard over Deno.openKv(":memory:"), in-memory state store (the guard's own calls; on one Deno.Kv with DenoKvStateStore: kv_figures.ts figure 3), ${KV_RUNS}-run backlog (best of 5, interleaved)`,
 );
 console.log(
   `   at-most-once, same guard (the floor): ${kvMostUs.toFixed(1)} µs per run`,
