@@ -17,6 +17,7 @@ import {
   type FencingResetDetail,
   InvalidJobError,
   type JobState,
+  type LeasedAcquire,
   NoopExecutionGuard,
 } from "../mod.ts";
 import {
@@ -52,6 +53,21 @@ function slot(n: number) {
     triggerCount: n,
     catchUp: false,
   };
+}
+
+/** Saves `state(n)` and takes `slot(n)` through `store` for `guard`. */
+function grant(
+  store: DenoKvStateStore,
+  guard: DenoKvExecutionGuard,
+  n: number,
+  record = true,
+): Promise<LeasedAcquire> {
+  return store.saveAndAcquire({
+    guard,
+    state: state(n),
+    slot: slot(n),
+    record,
+  });
 }
 
 const leaseKey = (n: number) => [...LEASES, "lease", JOB, T0 + n * 60_000];
@@ -172,12 +188,7 @@ Deno.test("a leased run is one commit before and one after, with no read once th
     take();
     let previous = 0n;
     for (let n = 1; n <= 5; n++) {
-      const answer = await store.saveAndAcquire({
-        guard,
-        state: state(n),
-        slot: slot(n),
-        record: true,
-      });
+      const answer = await grant(store, guard, n);
       const lease = acquired(answer);
       // The first grant reads the counter (one getMany) and lists the
       // job's records once; later ones read nothing.
@@ -222,12 +233,7 @@ Deno.test("a leased run is one commit before and one after, with no read once th
 Deno.test("release marks the lease done and writes no record; abandon gives the occurrence back, its record left for the ledger to reclaim", async () => {
   await withLeased(async ({ raw, guard, store }) => {
     const plain = acquired(
-      await store.saveAndAcquire({
-        guard,
-        state: state(1),
-        slot: slot(1),
-        record: false,
-      }),
+      await grant(store, guard, 1, false),
     );
     assert.equal((await raw.get(recordKey(1))).value, null);
     await store.saveAndEnd({
@@ -242,12 +248,7 @@ Deno.test("release marks the lease done and writes no record; abandon gives the 
     );
 
     const given = acquired(
-      await store.saveAndAcquire({
-        guard,
-        state: state(2),
-        slot: slot(2),
-        record: true,
-      }),
+      await grant(store, guard, 2),
     );
     await store.saveAndEnd({
       guard,
@@ -268,21 +269,16 @@ Deno.test("release marks the lease done and writes no record; abandon gives the 
 
 Deno.test("a grant counts the job's in-flight records: its own, another holder's (added by either path) and a given-back one; never fewer than there are", async () => {
   await withLeased(async ({ guard, store, take }) => {
-    const grant = async (n: number) => {
-      const answer = await store.saveAndAcquire({
-        guard,
-        state: state(n),
-        slot: slot(n),
-        record: true,
-      });
+    const leased = async (n: number) => {
+      const answer = await grant(store, guard, n);
       return { lease: acquired(answer), inFlight: answer.inFlight };
     };
-    const first = await grant(1);
+    const first = await leased(1);
     assert.equal(first.inFlight, 1);
     // Another instance's grant through the ledger: the counter changed.
     const theirs = acquired(await guard.inFlight.acquire(slot(100)));
     take();
-    const second = await grant(2);
+    const second = await leased(2);
     assert.equal(second.inFlight, 3, "ours twice and theirs");
     assert.deepEqual(
       take(),
@@ -301,7 +297,7 @@ Deno.test("a grant counts the job's in-flight records: its own, another holder's
       lease: second.lease,
       end: "abandon",
     });
-    const third = await grant(3);
+    const third = await leased(3);
     assert.equal(third.inFlight, 3, "theirs, the given-back one and ours");
     // Theirs completed without touching the counter: still counted (the
     // scheduler looks at the ledger once more), never missed.
@@ -312,11 +308,11 @@ Deno.test("a grant counts the job's in-flight records: its own, another holder's
       lease: third.lease,
       end: "complete",
     });
-    const fourth = await grant(4);
+    const fourth = await leased(4);
     assert.ok(fourth.inFlight! >= (await guard.inFlight.list(JOB)).length);
     // A grant elsewhere makes the next one list again: exact once more.
     await guard.acquire({ jobId: JOB, scheduledAt: slot(101).scheduledAt });
-    const fifth = await grant(5);
+    const fifth = await leased(5);
     assert.equal(fifth.inFlight, (await guard.inFlight.list(JOB)).length);
     assert.equal(
       fifth.inFlight,
@@ -352,12 +348,7 @@ Deno.test("a record granted elsewhere right after the listing of the records is 
     const store = new DenoKvStateStore(kv);
     const guard = new DenoKvExecutionGuard(kv, LEASE);
     assert.ok(store.sharesWith(guard));
-    const answer = await store.saveAndAcquire({
-      guard,
-      state: state(1),
-      slot: slot(1),
-      record: true,
-    });
+    const answer = await grant(store, guard, 1);
     acquired(answer);
     assert.ok(injected);
     assert.equal((await other.inFlight.list(JOB)).length, 2);
@@ -371,12 +362,7 @@ Deno.test("a slot another holder has is contended, and the state is saved all th
   await withLeased(async ({ guard, store }) => {
     await store.save(state(1));
     const held = acquired(await guard.acquire(slot(2)));
-    const answer = await store.saveAndAcquire({
-      guard,
-      state: state(2),
-      slot: slot(2),
-      record: true,
-    });
+    const answer = await grant(store, guard, 2);
     assert.equal(answer.kind, "contended");
     assert.equal((await store.load(JOB))?.triggerCount, 2, "consumed");
     const [record] = await guard.inFlight.list(JOB).then((all) =>
@@ -390,24 +376,14 @@ Deno.test("another writer's state is merged, never moved back, and the grant sti
   await withLeased(async ({ raw, guard, store, take }) => {
     await store.load(JOB);
     acquired(
-      await store.saveAndAcquire({
-        guard,
-        state: state(1),
-        slot: slot(1),
-        record: true,
-      }),
+      await grant(store, guard, 1),
     );
     // Another instance (its own store on the same file) gets ahead.
     const ahead = state(9, { lastRunAt: new Date(T0 + 9), lastError: "boom" });
     await new DenoKvStateStore(raw).save(ahead);
     take();
     const lease = acquired(
-      await store.saveAndAcquire({
-        guard,
-        state: state(2),
-        slot: slot(2),
-        record: true,
-      }),
+      await grant(store, guard, 2),
     );
     assert.deepEqual(
       take(),
@@ -438,24 +414,14 @@ Deno.test("fencing tokens never go backwards across the guard's own grants, the 
     for (let n = 1; n <= 6; n++) {
       const answer = n % 2 === 0
         ? await guard.acquire(slot(n))
-        : await store.saveAndAcquire({
-          guard,
-          state: state(n),
-          slot: slot(n),
-          record: true,
-        });
+        : await grant(store, guard, n);
       tokens.push(acquired(answer).fencingToken!);
     }
     // The file lost its counter; this guard still remembers the highest.
     await raw.set(fenceKey, 5n);
     tokens.push(
       acquired(
-        await store.saveAndAcquire({
-          guard,
-          state: state(7),
-          slot: slot(7),
-          record: true,
-        }),
+        await grant(store, guard, 7),
       )
         .fencingToken!,
     );
@@ -472,23 +438,13 @@ Deno.test("an expired lease of a dead holder is taken over with a higher token; 
   await withFakeClock(T0, async (clock) => {
     await withLeased(async ({ guard, store }) => {
       const dead = acquired(
-        await store.saveAndAcquire({
-          guard,
-          state: state(1),
-          slot: slot(1),
-          record: true,
-        }),
+        await grant(store, guard, 1),
       );
       clock.tick(LEASE.ttlMs + 1);
       const [expired] = await guard.inFlight.list(JOB);
       assert.equal(expired.remainingMs, 0);
       const next = acquired(
-        await store.saveAndAcquire({
-          guard,
-          state: state(1),
-          slot: slot(1),
-          record: true,
-        }),
+        await grant(store, guard, 1),
       );
       assert.ok(next.fencingToken! > dead.fencingToken!);
       await store.saveAndEnd({
@@ -517,24 +473,14 @@ Deno.test("a garbage lease or counter met by a grant is set aside and reported (
     for (const [n, key] of [[2, leaseKey(2)], [3, fenceKey]] as const) {
       await raw.set(key, `garbage-${n}`);
       await assertGuardError(
-        store.saveAndAcquire({
-          guard,
-          state: state(n),
-          slot: slot(n),
-          record: true,
-        }),
+        grant(store, guard, n),
         "data",
         `garbage-${n}`,
       );
       assert.equal((await store.load(JOB))?.triggerCount, n - 1, "not saved");
       assert.equal((await raw.get(recordKey(n))).value, null, "no record");
       acquired(
-        await store.saveAndAcquire({
-          guard,
-          state: state(n),
-          slot: slot(n),
-          record: true,
-        }),
+        await grant(store, guard, n),
       );
       assert.equal((await store.load(JOB))?.triggerCount, n);
     }
@@ -545,12 +491,7 @@ Deno.test("a garbage lease or counter met by a grant is set aside and reported (
 Deno.test("a garbage record or lease met by an end is set aside in the same commit, the state saved, and reported (kind data: saved, the end not confirmed)", async () => {
   await withLeased(async ({ raw, guard, store, take }) => {
     const first = acquired(
-      await store.saveAndAcquire({
-        guard,
-        state: state(1),
-        slot: slot(1),
-        record: true,
-      }),
+      await grant(store, guard, 1),
     );
     await raw.set(recordKey(1), "garbage-record");
     take();
@@ -577,12 +518,7 @@ Deno.test("a garbage record or lease met by an end is set aside in the same comm
     assert.deepEqual((await store.load(JOB))?.lastRunAt, new Date(T0 + 1));
 
     const second = acquired(
-      await store.saveAndAcquire({
-        guard,
-        state: state(2),
-        slot: slot(2),
-        record: false,
-      }),
+      await grant(store, guard, 2, false),
     );
     await raw.set(leaseKey(2), "garbage-lease");
     await assertGuardError(
@@ -607,12 +543,7 @@ Deno.test("a garbage record or lease met by an end is set aside in the same comm
 Deno.test("a lease renewed by the guard still ends in one commit, after one read", async () => {
   await withLeased(async ({ raw, guard, store, take }) => {
     const lease = acquired(
-      await store.saveAndAcquire({
-        guard,
-        state: state(1),
-        slot: slot(1),
-        record: true,
-      }),
+      await grant(store, guard, 1),
     );
     assert.equal(await guard.renew(lease), "renewed");
     take();
@@ -662,12 +593,7 @@ Deno.test("two stores racing for each slot: exactly one grant per occurrence, an
 Deno.test("leased writes refuse bad input by name before any commit", async () => {
   await withLeased(async ({ guard, store, take }) => {
     const lease = acquired(
-      await store.saveAndAcquire({
-        guard,
-        state: state(1),
-        slot: slot(1),
-        record: true,
-      }),
+      await grant(store, guard, 1),
     );
     take();
     await assert.rejects(
@@ -733,21 +659,11 @@ Deno.test("a closed database: a grant fails as the guard's acquire (kind connect
   const store = new DenoKvStateStore(kv, { retryBudgetMs: 0 });
   assert.ok(store.sharesWith(guard));
   const lease = acquired(
-    await store.saveAndAcquire({
-      guard,
-      state: state(1),
-      slot: slot(1),
-      record: true,
-    }),
+    await grant(store, guard, 1),
   );
   kv.close();
   await assertGuardError(
-    store.saveAndAcquire({
-      guard,
-      state: state(2),
-      slot: slot(2),
-      record: true,
-    }),
+    grant(store, guard, 2),
     "connection",
     JOB,
   );
