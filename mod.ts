@@ -49,6 +49,7 @@ export type {
 } from "./src/store/state_store.ts";
 export {
   canWriteLeased,
+  type LeasedAcquire,
   type LeasedStateWrites,
   type LeaseEnd,
   type SaveAndAcquire,

@@ -26,6 +26,9 @@
  *    `Deno.openKv(":memory:")` (a fresh one per round) with its in-flight
  *    ledger, beside the same backlog on the same guard at-most-once (the
  *    floor: the same grants and saves, without the records), interleaved.
+ *    The state store is in memory, so each run makes the guard's own calls;
+ *    with `DenoKvStateStore` on the same `Deno.Kv` (one commit before a run,
+ *    one after) the figure is `bench/kv_figures.ts` figure 3.
  * 6. Steady firing under `@sinonjs/fake-timers`: an interval job on the
  *    in-memory store driven by `tickAsync()`, beside a bare `setTimeout`
  *    chain on the same fake clock (`bench/_steady_firing.ts`). Aim: ≤ 3×.
@@ -370,7 +373,7 @@ for (let i = 0; i < 5; i++) {
 const kvMostUs = best(kvMostTimes) * 1000 / KV_RUNS;
 const kvLeastUs = best(kvLeastTimes) * 1000 / KV_RUNS;
 console.log(
-  `5. at-least-once on DenoKvExecutionGuard over Deno.openKv(":memory:"), ${KV_RUNS}-run backlog (best of 5, interleaved)`,
+  `5. at-least-once on DenoKvExecutionGuard over Deno.openKv(":memory:"), in-memory state store (the guard's own calls; on one Deno.Kv with DenoKvStateStore: kv_figures.ts figure 3), ${KV_RUNS}-run backlog (best of 5, interleaved)`,
 );
 console.log(
   `   at-most-once, same guard (the floor): ${kvMostUs.toFixed(1)} µs per run`,

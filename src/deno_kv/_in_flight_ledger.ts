@@ -11,8 +11,6 @@
  * @module
  */
 
-import { ExecutionGuardErrorKind } from "../constants.ts";
-import { describeValue, ExecutionGuardError } from "../errors.ts";
 import type { ExecutionGuardAcquire, ExecutionLease } from "../guard/lease.ts";
 import type {
   InFlightLedger,
@@ -25,36 +23,20 @@ import {
 } from "../guard/lease_config.ts";
 import type { CounterFound } from "../guard/fencing.ts";
 import {
-  leaseKeyText,
+  grantedLease,
+  heldLease,
   type LeaseRecord,
+  markDone,
   MAX_CONFLICTS,
   readLeaseRecord,
 } from "./_lease_record.ts";
+import {
+  newStoredRecord,
+  readStoredRecord,
+  type StoredRecord,
+} from "./_in_flight_record.ts";
 import { readOrSetAside, setAside } from "./_quarantine.ts";
 import { describeKvKey } from "./_kv_errors.ts";
-
-/** What an in-flight key holds. */
-interface StoredRecord {
-  readonly jobId: string;
-  readonly scheduledAt: number;
-  readonly triggerCount: number;
-  readonly catchUp: boolean;
-  readonly fencingToken: bigint;
-  readonly holder: string;
-  readonly leaseDeadline: number;
-}
-
-function isStoredRecord(value: unknown): value is StoredRecord {
-  const record = value as StoredRecord | null;
-  return typeof record === "object" && record !== null &&
-    typeof record.jobId === "string" &&
-    typeof record.scheduledAt === "number" &&
-    Number.isSafeInteger(record.triggerCount) &&
-    typeof record.catchUp === "boolean" &&
-    typeof record.fencingToken === "bigint" &&
-    typeof record.holder === "string" &&
-    typeof record.leaseDeadline === "number";
-}
 
 /** The keys one occurrence's in-flight bookkeeping touches. */
 interface InFlightKeys {
@@ -152,15 +134,11 @@ export class DenoKvInFlightLedger implements InFlightLedger {
           ? undefined
           : readLeaseRecord(entry.value, jobId, keys.lease);
         if (held?.status === "held" && held.token === lease.token) {
-          if (retention > 0) {
-            operation.set(
-              keys.lease,
-              { ...held, status: "done", deadline: Date.now() + retention },
-              { expireIn: retention },
-            );
-          } else {
-            operation.delete(keys.lease);
-          }
+          markDone(operation, {
+            key: keys.lease,
+            held,
+            retentionMs: retention,
+          });
           changed = true;
         }
         if (!changed || (await operation.commit()).ok) return;
@@ -306,23 +284,12 @@ export class DenoKvInFlightLedger implements InFlightLedger {
       entries[1],
       () => this.#o.nextToken(slot.jobId, entries[1], now),
     );
-    const token = crypto.randomUUID();
-    const deadline = now + this.#o.lease.ttlMs;
-    const lease: LeaseRecord = {
-      token,
+    const lease = heldLease(fencingToken, now + this.#o.lease.ttlMs);
+    const record = newStoredRecord(slot, {
       fencingToken,
-      status: "held",
-      deadline,
-    };
-    const record: StoredRecord = {
-      jobId: slot.jobId,
-      scheduledAt: slot.scheduledAt.getTime(),
-      triggerCount: slot.triggerCount,
-      catchUp: slot.catchUp,
-      fencingToken,
-      holder: token,
-      leaseDeadline: deadline,
-    };
+      holder: lease.token,
+      leaseDeadline: lease.deadline,
+    });
     const committed = await this.#o.kv.atomic()
       .check(...entries)
       .set(keys.lease, lease, { expireIn: this.#o.heldExpiry() })
@@ -333,13 +300,12 @@ export class DenoKvInFlightLedger implements InFlightLedger {
     this.#o.reportReset({ jobId: slot.jobId, fencingToken, counter });
     return {
       kind: "acquired",
-      lease: {
+      lease: grantedLease({
+        prefix: this.#o.prefix,
         jobId: slot.jobId,
-        scheduledAt: new Date(record.scheduledAt),
-        token,
-        leaseKey: leaseKeyText(this.#o.prefix, slot.jobId, slot.scheduledAt),
-        fencingToken,
-      },
+        scheduledAt: slot.scheduledAt,
+        record: lease,
+      }),
     };
   }
 
@@ -361,15 +327,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
   }
 
   #stored(value: unknown, jobId: string): StoredRecord {
-    if (!isStoredRecord(value) || value.jobId !== jobId) {
-      throw new ExecutionGuardError(
-        `an in-flight record of job ${JSON.stringify(jobId)} is corrupt: ${
-          describeValue(value)
-        }`,
-        { kind: ExecutionGuardErrorKind.Data },
-      );
-    }
-    return value;
+    return readStoredRecord(value, jobId);
   }
 
   #toRecord(stored: StoredRecord, remainingMs: number): InFlightRecord {

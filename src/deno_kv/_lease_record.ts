@@ -12,6 +12,7 @@ import { ExecutionGuardErrorKind } from "../constants.ts";
 import { describeValue, ExecutionGuardError } from "../errors.ts";
 import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import { describeKvKey } from "./_kv_errors.ts";
+import type { ExecutionLease } from "../guard/lease.ts";
 
 /** What a lease key holds. */
 export interface LeaseRecord {
@@ -70,4 +71,49 @@ export function leaseKeyText(
     jobId,
     formatRfc3339(scheduledAt.getTime(), 9),
   ].join(":");
+}
+
+/** A new holder's record: a fresh token, held until `deadline`. */
+export function heldLease(
+  fencingToken: bigint,
+  deadline: number,
+): LeaseRecord {
+  return { token: crypto.randomUUID(), fencingToken, status: "held", deadline };
+}
+
+/** The lease a grant of `record` for the occurrence hands to its holder. */
+export function grantedLease(
+  options: {
+    prefix: Deno.KvKey;
+    jobId: string;
+    scheduledAt: Date;
+    record: LeaseRecord;
+  },
+): ExecutionLease {
+  const { prefix, jobId, scheduledAt, record } = options;
+  return {
+    jobId,
+    scheduledAt: new Date(scheduledAt.getTime()),
+    token: record.token,
+    leaseKey: leaseKeyText(prefix, jobId, scheduledAt),
+    fencingToken: record.fencingToken,
+  };
+}
+
+/**
+ * Adds to `operation` the end of the held lease `held` at `key` after its
+ * run: marked done for `retentionMs` (so that a lagging instance cannot run
+ * the occurrence again), or deleted when there is no retention.
+ */
+export function markDone(
+  operation: Deno.AtomicOperation,
+  options: { key: Deno.KvKey; held: LeaseRecord; retentionMs: number },
+): Deno.AtomicOperation {
+  const { key, held, retentionMs } = options;
+  if (retentionMs <= 0) return operation.delete(key);
+  return operation.set(
+    key,
+    { ...held, status: "done", deadline: Date.now() + retentionMs },
+    { expireIn: retentionMs },
+  );
 }

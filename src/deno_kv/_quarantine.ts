@@ -38,15 +38,28 @@ export async function setAside(
 ): Promise<ExecutionGuardError> {
   const { prefix, entry, reason } = options;
   const moved = quarantineKey(prefix, entry.key, Date.now());
-  const committed = await kv.atomic()
-    .check(entry)
-    .set(moved, entry.value)
-    .delete(entry.key)
+  const committed = await moveAside(kv.atomic(), { entry, to: moved })
     .commit();
-  const where = committed.ok
-    ? `set aside at ${describeKvKey(moved)}`
+  return setAsideError({
+    key: entry.key,
+    reason,
+    movedTo: committed.ok ? moved : undefined,
+  });
+}
+
+/**
+ * The `data` error that reports the damaged entry at `key`, naming it and
+ * where it was moved (`movedTo`; absent: it changed meanwhile, and was
+ * left in place).
+ */
+export function setAsideError(
+  options: { key: Deno.KvKey; reason: string; movedTo?: Deno.KvKey },
+): ExecutionGuardError {
+  const { reason, movedTo } = options;
+  const where = movedTo !== undefined
+    ? `set aside at ${describeKvKey(movedTo)}`
     : "changed meanwhile, left in place";
-  const key = describeKvKey(entry.key);
+  const key = describeKvKey(options.key);
   const named = reason.includes(key) ? reason : `${key}: ${reason}`;
   return new ExecutionGuardError(`${named} (${where})`, {
     kind: ExecutionGuardErrorKind.Data,
@@ -65,12 +78,25 @@ export async function readOrSetAside<T>(
   try {
     return read();
   } catch (error) {
-    if (
-      !isInstance(error, ExecutionGuardError) ||
-      error.kind !== ExecutionGuardErrorKind.Data
-    ) {
-      throw error;
-    }
+    if (!isDamage(error)) throw error;
     throw await setAside(kv, { ...options, reason: describeThrown(error) });
   }
+}
+
+/** Whether `error` says that an entry is damaged (kind `data`). */
+export function isDamage(error: unknown): error is ExecutionGuardError {
+  return isInstance(error, ExecutionGuardError) &&
+    error.kind === ExecutionGuardErrorKind.Data;
+}
+
+/**
+ * Adds to `operation` the move of `entry` to `to` (its quarantine key),
+ * checked on the versionstamp it was read with.
+ */
+export function moveAside(
+  operation: Deno.AtomicOperation,
+  options: { entry: Deno.KvEntryMaybe<unknown>; to: Deno.KvKey },
+): Deno.AtomicOperation {
+  const { entry, to } = options;
+  return operation.check(entry).set(to, entry.value).delete(entry.key);
 }

@@ -29,10 +29,13 @@ import { checkOptions } from "../_options.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
 import { DenoKvInFlightLedger } from "./_in_flight_ledger.ts";
 import { nextFencingToken } from "./_fencing_counter.ts";
+import { type KvGuardLink, linkGuard } from "./_guard_link.ts";
 import { readOrSetAside } from "./_quarantine.ts";
 import {
-  leaseKeyText,
+  grantedLease,
+  heldLease,
   type LeaseRecord,
+  markDone,
   MAX_CONFLICTS,
   readLeaseRecord,
 } from "./_lease_record.ts";
@@ -168,7 +171,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
       options?.retryBudgetMs,
       "DenoKvExecutionGuard",
     );
-    this.inFlight = new DenoKvInFlightLedger({
+    const link: KvGuardLink = {
       kv: this.#kv,
       lease: this.#lease,
       prefix: this.#prefix,
@@ -178,7 +181,9 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
         nextFencingToken(this.#fencing, jobId, fence, now),
       reportReset: (grant) => this.#reportReset(grant),
       heldExpiry: () => this.#heldExpiry(),
-    });
+    };
+    this.inFlight = new DenoKvInFlightLedger(link);
+    linkGuard(this, link); // for DenoKvStateStore's leased writes
   }
 
   /**
@@ -225,12 +230,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
           { ...read, entry: fence },
           () => nextFencingToken(this.#fencing, jobId, fence, now),
         );
-        const record: LeaseRecord = {
-          token: crypto.randomUUID(),
-          fencingToken,
-          status: "held",
-          deadline: now + this.#lease.ttlMs,
-        };
+        const record = heldLease(fencingToken, now + this.#lease.ttlMs);
         const committed = await this.#kv.atomic()
           .check(lease)
           .check(fence)
@@ -241,13 +241,12 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
           this.#reportReset({ jobId, fencingToken, counter });
           return {
             kind: "acquired",
-            lease: {
+            lease: grantedLease({
+              prefix: this.#prefix,
               jobId,
-              scheduledAt: new Date(scheduledAt.getTime()),
-              token: record.token,
-              leaseKey: leaseKeyText(this.#prefix, jobId, scheduledAt),
-              fencingToken,
-            },
+              scheduledAt,
+              record,
+            }),
           };
         }
       }
@@ -317,16 +316,11 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
         // Past its deadline but not taken over, the lease is still ours:
         // the run did complete, so the occurrence is done.
         if (record.status !== "held" || record.token !== lease.token) return;
-        const operation = this.#kv.atomic().check(entry);
-        if (retention > 0) {
-          operation.set(
-            key,
-            { ...record, status: "done", deadline: Date.now() + retention },
-            { expireIn: retention },
-          );
-        } else {
-          operation.delete(key);
-        }
+        const operation = markDone(this.#kv.atomic().check(entry), {
+          key,
+          held: record,
+          retentionMs: retention,
+        });
         if ((await operation.commit()).ok) return;
       }
     });

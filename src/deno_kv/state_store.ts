@@ -8,17 +8,8 @@
  */
 
 import { requireDenoKv } from "./_require_deno.ts";
-import {
-  InvalidJobKind,
-  StoreErrorKind,
-  StoreOperation,
-} from "../constants.ts";
-import {
-  describeThrown,
-  describeValue,
-  InvalidJobError,
-  StoreError,
-} from "../errors.ts";
+import { StoreErrorKind, StoreOperation } from "../constants.ts";
+import { describeThrown, describeValue, StoreError } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
 import {
   requireSavableState,
@@ -26,8 +17,14 @@ import {
 } from "../store/_store_input.ts";
 import { decodeJobState, encodeJobState } from "../store/_json_codec.ts";
 import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
-import { checkOptions } from "../_options.ts";
-import { resolveRetryBudget } from "../_retry.ts";
+import type {
+  LeasedAcquire,
+  LeasedStateWrites,
+  SaveAndAcquire,
+  SaveAndEnd,
+} from "../store/leased_writes.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
+import { KvLeasedWrites } from "./_leased_writes.ts";
 import {
   createIfAbsent,
   type KnownEntry,
@@ -74,26 +71,12 @@ export interface DenoKvStateStoreOptions {
   retryBudgetMs?: number;
 }
 
-/** The default key prefix of job states. */
-export const DEFAULT_STATE_KEY_PREFIX: Deno.KvKey = ["scheduler", "job-state"];
-
-/** Checks a key prefix and returns a copy. */
-export function validateKeyPrefix(prefix: unknown, what: string): Deno.KvKey {
-  const valid = Array.isArray(prefix) &&
-    prefix.every((part) =>
-      ["string", "number", "bigint", "boolean"].includes(typeof part) ||
-      part instanceof Uint8Array
-    );
-  if (!valid) {
-    throw new InvalidJobError(
-      `${what} keyPrefix must be an array of Deno KV key parts (strings, numbers, bigints, booleans, Uint8Arrays), got ${
-        describeValue(prefix)
-      }`,
-      { kind: InvalidJobKind.Other },
-    );
-  }
-  return [...(prefix as Deno.KvKeyPart[])];
-}
+import { requireKv, storeOptions } from "./_kv_input.ts";
+export {
+  DEFAULT_STATE_KEY_PREFIX,
+  requireKv,
+  validateKeyPrefix,
+} from "./_kv_input.ts";
 
 /**
  * Persists job states in Deno KV under `[...keyPrefix, jobId]`, as the Rust
@@ -124,12 +107,15 @@ export function validateKeyPrefix(prefix: unknown, what: string): Deno.KvKey {
  * }
  * ```
  */
-export class DenoKvStateStore implements CreateIfAbsentStateStore {
+export class DenoKvStateStore
+  implements CreateIfAbsentStateStore, LeasedStateWrites {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
   readonly #retryBudgetMs: number;
   /** The entry last seen per job id, so that a merged save is one commit. */
   readonly #known = new Map<string, KnownEntry>();
+  /** One commit before a run and one after it (see _leased_writes.ts). */
+  readonly #leased: KvLeasedWrites;
   #ownsKv = false;
   #closed = false;
 
@@ -144,20 +130,14 @@ export class DenoKvStateStore implements CreateIfAbsentStateStore {
    */
   constructor(kv: Deno.Kv, options: DenoKvStateStoreOptions = {}) {
     this.#kv = requireKv(kv, "DenoKvStateStore");
-    checkOptions(options, {
-      what: "DenoKvStateStore options",
-      known: ["keyPrefix", "retryBudgetMs"],
+    ({ prefix: this.#prefix, retryBudgetMs: this.#retryBudgetMs } =
+      storeOptions(options, "DenoKvStateStore options"));
+    this.#leased = new KvLeasedWrites({
+      kv: this.#kv,
+      prefix: this.#prefix,
+      known: this.#known,
+      retryBudgetMs: this.#retryBudgetMs,
     });
-    this.#prefix = validateKeyPrefix(
-      options?.keyPrefix === undefined
-        ? DEFAULT_STATE_KEY_PREFIX
-        : options.keyPrefix,
-      "DenoKvStateStore",
-    );
-    this.#retryBudgetMs = resolveRetryBudget(
-      options?.retryBudgetMs,
-      "DenoKvStateStore",
-    );
   }
 
   /**
@@ -178,21 +158,11 @@ export class DenoKvStateStore implements CreateIfAbsentStateStore {
     path?: string,
     options: DenoKvStateStoreOptions = {},
   ): Promise<DenoKvStateStore> {
-    checkOptions(options, {
-      what: "DenoKvStateStore.open options",
-      known: ["keyPrefix", "retryBudgetMs"],
-    });
+    const { prefix, retryBudgetMs } = storeOptions(
+      options,
+      "DenoKvStateStore.open options",
+    );
     requireDenoKv("DenoKvStateStore.open()");
-    const prefix = validateKeyPrefix(
-      options?.keyPrefix === undefined
-        ? DEFAULT_STATE_KEY_PREFIX
-        : options.keyPrefix,
-      "DenoKvStateStore",
-    );
-    const retryBudgetMs = resolveRetryBudget(
-      options?.retryBudgetMs,
-      "DenoKvStateStore",
-    );
     let kv: Deno.Kv;
     try {
       // Processes opening one file at once can find it locked for a moment.
@@ -282,6 +252,78 @@ export class DenoKvStateStore implements CreateIfAbsentStateStore {
     );
   }
 
+  /**
+   * Whether `guard` is a {@linkcode DenoKvExecutionGuard} on this store's
+   * `Deno.Kv` (the same object) whose keys cannot meet the state keys; the
+   * scheduler then saves and takes or ends its leases in one commit
+   * (docs/stores.md).
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard, DenoKvStateStore } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * console.log(new DenoKvStateStore(kv).sharesWith(guard)); // true
+   * kv.close();
+   * ```
+   */
+  sharesWith(guard: ExecutionGuard): boolean {
+    return this.#leased.sharesWith(guard);
+  }
+
+  /**
+   * Saves `state` (merged, as `save`) and tries to take `slot` of `guard`
+   * (with its in-flight record when `record`), in one commit; the state is saved
+   * whether or not the slot is granted. A grant that wrote a record says
+   * how many records the job has after it (`inFlight`; possibly more than
+   * there are, never fewer). A failure is the guard's
+   * (`ExecutionGuardError`; kind `data`: damaged guard data, set aside) and
+   * nothing is written.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard, DenoKvStateStore } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const store = new DenoKvStateStore(kv);
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * const state = { jobId: "a", triggerCount: 1, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
+   * const slot = { jobId: "a", scheduledAt: new Date(0) };
+   * console.log((await store.saveAndAcquire({ guard, state, slot, record: false })).kind); // acquired
+   * kv.close();
+   * ```
+   */
+  saveAndAcquire(
+    request: SaveAndAcquire,
+  ): Promise<LeasedAcquire> {
+    return this.#leased.saveAndAcquire(request);
+  }
+
+  /**
+   * Saves `state` and ends `lease` (of `guard`) as `end` says, in one
+   * commit. A damaged lease or record met on the way is set aside under its
+   * quarantine key in the same commit, then reported: an
+   * `ExecutionGuardError` kind `data` means saved, the end not confirmed.
+   * Any other failure (a `StoreError`) saved nothing and ended nothing.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard, DenoKvStateStore } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const store = new DenoKvStateStore(kv);
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * const state = { jobId: "a", triggerCount: 1, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
+   * const slot = { jobId: "a", scheduledAt: new Date(0) };
+   * const answer = await store.saveAndAcquire({ guard, state, slot, record: false });
+   * if (answer.kind === "acquired") {
+   *   await store.saveAndEnd({ guard, state, lease: answer.lease, end: "release" });
+   * }
+   * kv.close();
+   * ```
+   */
+  saveAndEnd(request: SaveAndEnd): Promise<void> {
+    return this.#leased.saveAndEnd(request);
+  }
+
   #write(state: JobState): KvWrite {
     return { key: this.#key(state.jobId), state, known: this.#known };
   }
@@ -352,20 +394,4 @@ export class DenoKvStateStore implements CreateIfAbsentStateStore {
       );
     }
   }
-}
-
-/** Checks that a value looks like an open `Deno.Kv`. */
-export function requireKv(kv: unknown, what: string): Deno.Kv {
-  const candidate = kv as Partial<Deno.Kv> | null;
-  if (
-    typeof candidate?.get !== "function" ||
-    typeof candidate?.atomic !== "function" ||
-    typeof candidate?.set !== "function"
-  ) {
-    throw new InvalidJobError(
-      `${what} needs a Deno.Kv (from Deno.openKv()), got ${describeValue(kv)}`,
-      { kind: InvalidJobKind.Other },
-    );
-  }
-  return kv as Deno.Kv;
 }

@@ -28,6 +28,8 @@ export type LeaseEnd = "release" | "complete" | "abandon";
 
 /** What {@linkcode LeasedStateWrites.saveAndAcquire} writes. */
 export interface SaveAndAcquire {
+  /** The guard whose lease is taken (one the store `sharesWith`). */
+  readonly guard: ExecutionGuard;
   /** The state to save, merged over the stored one as `save` merges. */
   readonly state: JobState;
   /** The occurrence's slot; an {@linkcode InFlightSlot} when `record`. */
@@ -38,6 +40,8 @@ export interface SaveAndAcquire {
 
 /** What {@linkcode LeasedStateWrites.saveAndEnd} writes. */
 export interface SaveAndEnd {
+  /** The guard that granted the lease (one the store `sharesWith`). */
+  readonly guard: ExecutionGuard;
   /** The state to save, merged over the stored one as `save` merges. */
   readonly state: JobState;
   /** The lease the run held. */
@@ -45,6 +49,19 @@ export interface SaveAndEnd {
   /** How the lease ends. */
   readonly end: LeaseEnd;
 }
+
+/**
+ * What {@linkcode LeasedStateWrites.saveAndAcquire} answers: the guard's
+ * answer, and, optionally, how many in-flight records the job's ledger
+ * held after the grant. The scheduler does not look at the ledger before
+ * each at-least-once decision when it grants through leased writes (a
+ * contended grant makes it look, as docs/recovery.md says); a count above
+ * its own runs' records makes it look before the next decision too.
+ */
+export type LeasedAcquire = ExecutionGuardAcquire & {
+  /** The job's in-flight records after the grant (its own included). */
+  readonly inFlight?: number;
+};
 
 /**
  * A state store whose writes can carry a lease of a guard on the same
@@ -64,10 +81,21 @@ export interface LeasedStateWrites extends StateStore {
   /**
    * Saves `state` and tries to take `slot` (writing its in-flight record
    * when `record`) in one atomic operation. The state is saved whether or
-   * not the slot is granted.
+   * not the slot is granted; a compare-and-set conflict is merged and
+   * retried as `save` does, never granted on a state that was not saved.
+   * A failure saves nothing and grants nothing: an `ExecutionGuardError`
+   * kind `data` for damaged guard data (set aside, as the guard's acquire
+   * does), another error for an outage.
    */
-  saveAndAcquire(request: SaveAndAcquire): Promise<ExecutionGuardAcquire>;
-  /** Saves `state` and ends `lease` as `end` says, in one atomic operation. */
+  saveAndAcquire(request: SaveAndAcquire): Promise<LeasedAcquire>;
+  /**
+   * Saves `state` and ends `lease` as `end` says, in one atomic operation
+   * (a lease no longer this holder's is left alone, as the guard's release
+   * leaves it). Rejects with an `ExecutionGuardError` when the state was
+   * saved but the lease's end could not be confirmed (say, too few
+   * replicas acknowledged it: reported as a failed release, the lease runs
+   * out); with any other error when nothing was saved.
+   */
   saveAndEnd(request: SaveAndEnd): Promise<void>;
 }
 

@@ -8,6 +8,7 @@
 
 import type { ValkeyClient } from "./_open_client.ts";
 import { COMPARE_AND_SET } from "./_lua_state.ts";
+import { LEASED_ACQUIRE, LEASED_END } from "./_lua_leased.ts";
 import { ACQUIRE, RELEASE, RENEW } from "./_lua_lease.ts";
 import {
   IN_FLIGHT_ABANDON,
@@ -75,6 +76,27 @@ export interface SchedulerCommands {
       floor: string;
     },
   ): Promise<unknown>;
+  leasedAcquire(
+    keys: { state: string; lease: string; fence: string; inFlight: string },
+    args: StateWrite & {
+      holder: string;
+      ttlMs: number;
+      floor: string;
+      record: boolean;
+      field: string;
+      head: string;
+    },
+  ): Promise<unknown>;
+  leasedEnd(
+    keys: { state: string; lease: string; inFlight: string },
+    args: StateWrite & {
+      holder: string;
+      end: "release" | "complete" | "abandon";
+      retentionMs: number;
+      ttlMs: number;
+      field: string;
+    },
+  ): Promise<unknown>;
   setAsideKey(
     keys: { key: string; target: string },
     args: { use: "counter" | "lease"; holder: string },
@@ -89,6 +111,15 @@ export interface SchedulerCommands {
   ): Promise<unknown>;
 }
 
+/** A compare-and-set of a state (see `put_state` in `_lua_lib.ts`). */
+export interface StateWrite {
+  /** Whether the caller saw the state present (with the text `seen`). */
+  readonly sawPresent: boolean;
+  readonly seen: string;
+  /** The new text. */
+  readonly text: string;
+}
+
 /** Script name on the client → key count (undefined: given per call). */
 const SCRIPTS: Record<string, { lua: string; numberOfKeys?: number }> = {
   schedulerCompareAndSet: { lua: COMPARE_AND_SET, numberOfKeys: 1 },
@@ -100,6 +131,8 @@ const SCRIPTS: Record<string, { lua: string; numberOfKeys?: number }> = {
   schedulerInFlightAbandon: { lua: IN_FLIGHT_ABANDON, numberOfKeys: 1 },
   schedulerInFlightLeases: { lua: IN_FLIGHT_LEASES },
   schedulerInFlightReclaim: { lua: IN_FLIGHT_RECLAIM, numberOfKeys: 3 },
+  schedulerLeasedAcquire: { lua: LEASED_ACQUIRE, numberOfKeys: 4 },
+  schedulerLeasedEnd: { lua: LEASED_END, numberOfKeys: 3 },
   schedulerSetAsideKey: { lua: SET_ASIDE_KEY, numberOfKeys: 2 },
   schedulerSetAsideField: { lua: SET_ASIDE_FIELD, numberOfKeys: 2 },
   schedulerSetAsideOrphan: { lua: SET_ASIDE_ORPHAN, numberOfKeys: 3 },
@@ -157,6 +190,36 @@ export function commands(client: ValkeyClient): SchedulerCommands {
         a.expected,
         a.head,
         a.floor,
+      ),
+    leasedAcquire: (keys, a) =>
+      raw.schedulerLeasedAcquire(
+        keys.state,
+        keys.lease,
+        keys.fence,
+        keys.inFlight,
+        a.sawPresent ? "1" : "0",
+        a.seen,
+        a.text,
+        a.holder,
+        a.ttlMs,
+        a.floor,
+        a.record ? "1" : "0",
+        a.field,
+        a.head,
+      ),
+    leasedEnd: (keys, a) =>
+      raw.schedulerLeasedEnd(
+        keys.state,
+        keys.lease,
+        keys.inFlight,
+        a.sawPresent ? "1" : "0",
+        a.seen,
+        a.text,
+        a.holder,
+        a.end,
+        a.retentionMs,
+        a.ttlMs,
+        a.field,
       ),
     setAsideKey: (keys, a) =>
       raw.schedulerSetAsideKey(keys.key, keys.target, a.use, a.holder),

@@ -58,7 +58,8 @@ export interface ValkeyLedgerOptions {
   ) => Promise<ExecutionGuardAcquire>;
 }
 
-function head(slot: InFlightSlot, at: string): string {
+/** The JSON head of `slot`'s record; the granting script writes its tail. */
+export function recordHead(slot: InFlightSlot, at: string): string {
   return `{"job_id":${JSON.stringify(slot.jobId)},"scheduled_at":"${at}",` +
     `"trigger_count":${slot.triggerCount},"catch_up":${slot.catchUp}`;
 }
@@ -105,7 +106,7 @@ export class ValkeyInFlightLedger implements InFlightLedger {
           holder: token,
           ttlMs: this.#options.lease.ttlMs,
           field: at,
-          head: head(slot, at),
+          head: recordHead(slot, at),
           floor: String(this.#options.floor(slot.jobId)),
         }),
     );
@@ -195,7 +196,7 @@ export class ValkeyInFlightLedger implements InFlightLedger {
           ttlMs: this.#options.lease.ttlMs,
           field: at,
           expected: record.holder,
-          head: head(record, at),
+          head: recordHead(record, at),
           floor: String(this.#options.floor(record.jobId)),
         }),
       record.holder,

@@ -42,6 +42,8 @@ export class ValkeyLink {
   readonly subject: string;
   /** Every key this store or guard uses. */
   readonly keys: ValkeyKeys;
+  /** What the client connects to (see `OpenedClient.deployment`). */
+  readonly deployment: unknown;
   #closed = false;
   #claimed = false;
 
@@ -51,6 +53,7 @@ export class ValkeyLink {
     this.topology = opened.topology;
     this.subject = opened.subject;
     this.keys = keys;
+    this.deployment = opened.deployment;
     watchClient(this.client, this.owned);
   }
 
@@ -103,6 +106,17 @@ export class ValkeyLink {
     const conflict = keys.conflict(found);
     if (conflict !== undefined) throw conflict;
     this.#claimed = true;
+  }
+
+  /**
+   * Whether `other` talks to the same deployment, with the same key layout:
+   * then one script may touch the keys of both (on a Cluster, a job's keys
+   * of both share its slot).
+   */
+  sharesDeploymentWith(other: ValkeyLink): boolean {
+    return other.deployment === this.deployment &&
+      other.topology === this.topology &&
+      other.keys.layout === this.keys.layout;
   }
 
   /**

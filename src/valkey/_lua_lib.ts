@@ -110,3 +110,70 @@ local function next_fence(fenceKey, floor)
   redis.call("INCR", fenceKey)
   return redis.call("GET", fenceKey), found
 end`;
+
+/**
+ * `put_state(stateKey, sawPresent, seen, text)`: the state store's
+ * compare-and-set in one command on the usual path: `SET ... GET` writes
+ * the new text and answers the old one; when the old one is not what the
+ * caller merged over, it is put back. Returns whether it was written, and
+ * the text the key held (false when absent). `restore_state(stateKey,
+ * previous)` puts `previous` back (a write that must not stand after all).
+ */
+export const PUT_STATE: string = `
+local function restore_state(stateKey, previous)
+  if previous == false then redis.call("DEL", stateKey)
+  else redis.call("SET", stateKey, previous) end
+end
+local function put_state(stateKey, sawPresent, seen, text)
+  local previous = redis.call("SET", stateKey, text, "GET")
+  if (previous == false and not sawPresent) or
+      (previous ~= false and sawPresent and previous == seen) then
+    return true, previous
+  end
+  restore_state(stateKey, previous)
+  return false, previous
+end`;
+
+/**
+ * `take_fence(fenceKey, floor, clock)`: the next fencing token, as
+ * `next_fence` allots it (one above the largest of the stored counter, the
+ * clock and the floor), in one command on the usual path: `SET ... GET`
+ * writes one above the clock (or the floor) and answers the stored value;
+ * only when that was higher is the counter written again. Returns the
+ * token and what the counter was ("present", "absent", "behind"), or, for
+ * a counter that is not digits below 2^63 - 1 (put back as it was), nil and
+ * the error to raise once the caller has undone its other writes.
+ */
+export const TAKE_FENCE: string = `
+local INT_MAX = "9223372036854775807"
+local function plus_one(digits)
+  local i = #digits
+  while i > 0 and string.sub(digits, i, i) == "9" do i = i - 1 end
+  if i == 0 then return "1" .. string.rep("0", #digits) end
+  return string.sub(digits, 1, i - 1) ..
+    string.char(string.byte(digits, i) + 1) .. string.rep("0", #digits - i)
+end
+local function counter_error(value)
+  return {err = "ERR value is not an integer or out of range (the fencing counter holds " .. string.format("%q", string.sub(value, 1, 40)) .. ")"}
+end
+local function take_fence(fenceKey, floor, clock)
+  local base = clock
+  if above(floor, base) then base = floor end
+  local token = plus_one(base)
+  if above(token, INT_MAX) then return nil, counter_error(base) end
+  local stored = redis.pcall("SET", fenceKey, token, "GET")
+  if type(stored) == "table" then return nil, stored end
+  if stored == false then return token, "absent" end
+  if not string.match(stored, "^[0-9]+$") or #stored > 19 or
+      (#stored == 19 and stored >= INT_MAX) then
+    redis.call("SET", fenceKey, stored)
+    return nil, counter_error(stored)
+  end
+  local found = "present"
+  if above(floor, stored) then found = "behind" end
+  if not above(token, stored) then
+    token = plus_one(stored)
+    redis.call("SET", fenceKey, token)
+  end
+  return token, found
+end`;

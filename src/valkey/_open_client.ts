@@ -35,6 +35,22 @@ export interface OpenedClient {
   readonly topology: ValkeyTopology;
   /** The connection as error messages name it: without credentials. */
   readonly subject: string;
+  /**
+   * What the client connects to, for telling whether a store and a guard
+   * share one deployment: the user's client itself, or the checked
+   * connection as text (the same URL, or the same Sentinel or Cluster
+   * configuration, with the same credentials).
+   */
+  readonly deployment: unknown;
+}
+
+/** `connection` as text, or itself when it has no text form. */
+function describeDeployment(connection: object): unknown {
+  try {
+    return JSON.stringify(connection);
+  } catch {
+    return connection;
+  }
 }
 
 function invalid(message: string): InvalidJobError {
@@ -81,7 +97,13 @@ export function openClient(connection: unknown, what: string): OpenedClient {
     checkOptions(connection, { what: `${what} connection`, known: ["client"] });
     const client = (connection as { client: unknown }).client;
     if (isInstance(client, Cluster)) {
-      return { client, owned: false, topology: "cluster", subject: "cluster" };
+      return {
+        client,
+        owned: false,
+        topology: "cluster",
+        subject: "cluster",
+        deployment: client,
+      };
     }
     if (isInstance(client, Valkey)) {
       const sentinel = (client.options as { sentinels?: unknown[] })
@@ -91,6 +113,7 @@ export function openClient(connection: unknown, what: string): OpenedClient {
         owned: false,
         topology: sentinel?.length ? "sentinel" : "single",
         subject: "the given client",
+        deployment: client,
       };
     }
     throw invalid(
@@ -145,7 +168,13 @@ function openUrl(url: string, what: string): OpenedClient {
     ...FAIL_FAST,
     retryStrategy: backoff,
   });
-  return { client, owned: true, topology: "single", subject };
+  return {
+    client,
+    owned: true,
+    topology: "single",
+    subject,
+    deployment: `url ${normalized}`,
+  };
 }
 
 function checkAddresses(
@@ -243,6 +272,7 @@ function openSentinel(connection: object, what: string): OpenedClient {
     owned: true,
     topology: "sentinel",
     subject: `Sentinel primary ${JSON.stringify(options.name)}`,
+    deployment: describeDeployment(connection),
   };
 }
 
@@ -279,6 +309,7 @@ function openCluster(connection: object, what: string): OpenedClient {
     owned: true,
     topology: "cluster",
     subject: `cluster ${nodes.map((n) => `${n.host}:${n.port}`).join(",")}`,
+    deployment: describeDeployment(connection),
   };
 }
 

@@ -15,7 +15,7 @@ import {
   writeStormError,
 } from "../store/_merge_state.ts";
 import type { ValkeyClient } from "./_open_client.ts";
-import { commands } from "./_commands.ts";
+import { commands, type StateWrite } from "./_commands.ts";
 
 /**
  * What the writes of one store remember: the text last seen under each key
@@ -35,26 +35,57 @@ export interface MergedSave {
  * a compare-and-set: a concurrent writer makes it merge again over the new
  * value, so a stale writer never moves the stored state back.
  */
-export async function saveMerged(
+export function saveMerged(
   client: ValkeyClient,
-  { key, state, known }: MergedSave,
+  target: MergedSave,
 ): Promise<void> {
-  let current = known.has(key) ? known.get(key)! : await client.get(key);
+  return writeMerged({ ...target, read: () => client.get(target.key) }, {
+    write: async (cas) => {
+      const answer = await commands(client).compareAndSet(
+        target.key,
+        cas.sawPresent ? "1" : "0",
+        cas.seen,
+        cas.text,
+      );
+      return answer === 1 ? { written: true, value: undefined } : {
+        written: false,
+        current: typeof answer === "string" ? answer : null,
+      };
+    },
+  });
+}
+
+/** What a compare-and-set write answers. */
+export type CasOutcome<T> =
+  | { readonly written: true; readonly value: T }
+  | { readonly written: false; readonly current: string | null };
+
+/**
+ * The merge loop of every state write: `state` merged over the text last
+ * seen under `key` (read when unknown), written by `write` as a
+ * compare-and-set, merged again over what a concurrent writer left, at
+ * most `MAX_MERGE_ROUNDS` times. Resolves with what the write answered.
+ */
+export async function writeMerged<T>(
+  target: MergedSave & { readonly read: () => Promise<string | null> },
+  how: { readonly write: (cas: StateWrite) => Promise<CasOutcome<T>> },
+): Promise<T> {
+  const { key, state, known } = target;
+  let current = known.has(key) ? known.get(key)! : await target.read();
   for (let round = 0; round < MAX_MERGE_ROUNDS; round++) {
     const text = mergedText(current, state);
     // Always written, even when nothing changed: a save confirms the state
     // is stored (the server may have restarted empty since we last looked).
-    const answer = await commands(client).compareAndSet(
-      key,
-      current === null ? "0" : "1",
-      current ?? "",
+    const answer = await how.write({
+      sawPresent: current !== null,
+      seen: current ?? "",
       text,
-    );
-    if (answer === 1) {
+    });
+    if (answer.written) {
       known.set(key, text);
-      return;
+      return answer.value;
     }
-    current = typeof answer === "string" ? answer : null;
+    current = answer.current;
     known.set(key, current);
   }
   known.delete(key);

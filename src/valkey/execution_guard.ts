@@ -30,6 +30,7 @@ import { commands, type SchedulerCommands } from "./_commands.ts";
 import { setAsideGrantKeys } from "./_quarantine.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
 import { ValkeyInFlightLedger } from "./_in_flight_ledger.ts";
+import { type LeasedGuard, registerLeasedGuard } from "./_leased_writes.ts";
 import { DEFAULT_LEASE_PREFIX } from "./_key_layout.ts";
 import { ValkeyLink } from "./_link.ts";
 import type { ValkeyConnection, ValkeyKeyLayout } from "./connection.ts";
@@ -102,15 +103,23 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     super();
     this.#link = link;
     this.#lease = lease;
-    this.inFlight = new ValkeyInFlightLedger({
+    const lent: LeasedGuard = {
+      link,
       lease,
-      keys: link.keys,
       call: (call, body) => this.#ledgerCall(call, body),
+      runGrant: (client, key, script) => this.#runGrant(client, key, script),
+      read: (reply, lease) => this.#read(reply, lease),
       floor: (jobId) => this.#fencing.floor(jobId),
+      durability: () => this.#durability,
+    };
+    registerLeasedGuard(this, lent);
+    this.inFlight = new ValkeyInFlightLedger({
+      ...lent,
+      keys: link.keys,
       grant: async (call, lease, script) => {
-        const { reply, connection } = await this.#ledgerCall(
+        const { reply, connection } = await lent.call(
           call,
-          (client) => this.#runGrant(client, lease.leaseKey, script),
+          (client) => lent.runGrant(client, lease.leaseKey, script),
         );
         return this.#granted(reply, lease, connection);
       },
@@ -218,14 +227,16 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    */
   async acquire(slot: ExecutionSlot): Promise<ExecutionGuardAcquire> {
     const scheduledAt = requireSlot(slot);
-    const leaseKey = this.leaseKey(slot.jobId, scheduledAt);
+    const { jobId } = slot;
+    const leaseKey = this.leaseKey(jobId, scheduledAt);
     const token = crypto.randomUUID();
-    const fenceKey = this.#link.keys.fence(slot.jobId);
+    const fenceKey = this.#link.keys.fence(jobId);
+    const call = { operation: "acquire", jobId, keys: [leaseKey, fenceKey] };
     try {
       // A retry after a lost reply finds the key set by the first attempt
       // and answers contended: the occurrence is skipped, never run twice.
-      const { reply, connection } = await this.#link.retry(
-        this.#retryBudgetMs,
+      const { reply, connection } = await this.#ledgerCall(
+        call,
         (client) =>
           this.#runGrant(client, leaseKey, (c) =>
             c.acquire(
@@ -233,33 +244,25 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
               fenceKey,
               token,
               this.#lease.ttlMs,
-              String(this.#fencing.floor(slot.jobId)),
+              String(this.#fencing.floor(jobId)),
             )),
       );
       // Inside the try: a reply that is no token (a damaged counter that
       // INCR still took) sets the counter aside too.
-      return this.#granted(reply, {
-        jobId: slot.jobId,
-        scheduledAt,
-        token,
-        leaseKey,
-      }, connection);
+      const lease = { jobId, scheduledAt, token, leaseKey };
+      return await this.#granted(reply, lease, connection);
     } catch (cause) {
-      const error = guardError(cause, {
-        operation: "acquire",
-        jobId: slot.jobId,
-        keys: [leaseKey, fenceKey],
-        client: this.#link.client,
-      });
+      const error = guardError(cause, { ...call, client: this.#link.client });
       // Damaged keys are set aside, so the next grant goes through.
-      throw await this.#link.retry(
-        this.#retryBudgetMs,
+      const at = formatRfc3339(scheduledAt.getTime(), 9);
+      throw await this.#ledgerCall(
+        call,
         (client) =>
           setAsideGrantKeys(client, {
             error,
             keys: this.#link.keys,
-            jobId: slot.jobId,
-            at: formatRfc3339(scheduledAt.getTime(), 9),
+            jobId,
+            at,
             token,
           }),
       );
@@ -283,15 +286,19 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     lease: Omit<ExecutionLease, "fencingToken">,
     connection: ValkeyClient,
   ): Promise<ExecutionGuardAcquire> {
+    const answer = this.#read(reply, lease);
+    const durability = this.#durability;
+    if (answer.kind === "acquired" && durability !== undefined) {
+      await awaitReplicas(connection, { ...lease, durability });
+    }
+    return answer;
+  }
+
+  /** A granting script's reply read, a counter reset reported. */
+  #read(reply: unknown, lease: Omit<ExecutionLease, "fencingToken">) {
     const { answer, reset } = readGrant(reply, lease, this.#fencing);
     if (reset !== undefined) {
       this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
-    }
-    if (answer.kind === "acquired" && this.#durability !== undefined) {
-      await awaitReplicas(connection, {
-        ...lease,
-        durability: this.#durability,
-      });
     }
     return answer;
   }
@@ -336,24 +343,13 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
    * ```
    */
   async release(lease: ExecutionLease): Promise<void> {
-    try {
-      await this.#link.retry(
-        this.#retryBudgetMs,
-        (client) =>
-          commands(client).release(
-            lease.leaseKey,
-            lease.token,
-            this.#lease.completedRetentionMs,
-          ),
-      );
-    } catch (cause) {
-      throw guardError(cause, {
-        operation: "release",
-        jobId: lease.jobId,
-        keys: [lease.leaseKey],
-        client: this.#link.client,
-      });
-    }
+    const { jobId, leaseKey, token } = lease;
+    const call = { operation: "release", jobId, keys: [leaseKey] };
+    const retentionMs = this.#lease.completedRetentionMs;
+    await this.#ledgerCall(
+      call,
+      (client) => commands(client).release(leaseKey, token, retentionMs),
+    );
   }
 
   /**
@@ -382,9 +378,9 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
   }
 
   /**
-   * Runs one in-flight ledger script on this guard's client, retried and
-   * its failure typed like the guard's own calls. Every ledger script is
-   * safe to repeat after a lost reply (see `ValkeyInFlightLedger`).
+   * Runs one script on this guard's client, retried and its failure typed.
+   * Every script is safe to repeat after a lost reply (see
+   * `ValkeyInFlightLedger`, `_leased_writes.ts`).
    */
   async #ledgerCall<T>(
     call: Omit<GuardCall, "client">,

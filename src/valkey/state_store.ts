@@ -6,37 +6,47 @@
  */
 
 import { StoreOperation } from "../constants.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
+import type {
+  LeasedAcquire,
+  LeasedStateWrites,
+  SaveAndAcquire,
+  SaveAndEnd,
+} from "../store/leased_writes.ts";
+import {
+  leasedGuardOn,
+  type LeasingStore,
+  saveAndAcquire,
+  saveAndEnd,
+} from "./_leased_writes.ts";
 import type { JobState } from "../store/job_state.ts";
 import {
   requireSavableState,
   requireStoreJobId,
 } from "../store/_store_input.ts";
 import { decodeJobState, encodeJobState } from "../store/_json_codec.ts";
-import { ResilientStateStore, startDegraded } from "../store/resilient.ts";
 import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
 import type { ValkeyClient } from "./_open_client.ts";
-import { resolveRetryBudget } from "../_retry.ts";
 import {
   createIfAbsent,
   type KnownTexts,
   type MergedSave,
   saveMerged,
 } from "./_state_writes.ts";
-import { checkOptions } from "../_options.ts";
 import { toValkeyStoreError } from "./_store_errors.ts";
-import { DEFAULT_STATE_PREFIX } from "./_key_layout.ts";
-import { ValkeyLink } from "./_link.ts";
+import type { ValkeyLink } from "./_link.ts";
+import {
+  connectStoreLink,
+  openResilient,
+  openStoreLink,
+} from "./_open_store.ts";
+import type { ResilientStateStore } from "../store/resilient.ts";
 import type { ValkeyConnection, ValkeyKeyLayout } from "./connection.ts";
 import type {
   ValkeyResilientOptions,
   ValkeyStateStoreOptions,
 } from "./state_store_options.ts";
-import {
-  describeThrown,
-  InvalidJobError,
-  isInstance,
-  type StoreError,
-} from "../errors.ts";
+import { InvalidJobError, isInstance, type StoreError } from "../errors.ts";
 
 /**
  * Persists job states in Valkey: key `<prefix><jobId>` (layout `"rust"`)
@@ -78,14 +88,23 @@ import {
  * }
  * ```
  */
-export class ValkeyStateStore implements CreateIfAbsentStateStore {
+export class ValkeyStateStore
+  implements CreateIfAbsentStateStore, LeasedStateWrites {
   readonly #link: ValkeyLink;
   #retryBudgetMs = 0;
   /** The last text seen per key, so that a merged save is one command. */
   readonly #known: KnownTexts = new Map();
+  /** What the leased writes need of the store (`_leased_writes.ts`). */
+  readonly #leasing: LeasingStore;
 
   private constructor(link: ValkeyLink) {
     this.#link = link;
+    this.#leasing = {
+      link,
+      known: this.#known,
+      stateKey: (jobId) => this.stateKey(jobId),
+      read: (key) => this.#retry((client) => client.get(key)),
+    };
   }
 
   /**
@@ -111,17 +130,9 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
     connection: ValkeyConnection,
     options: ValkeyStateStoreOptions = {},
   ): Promise<ValkeyStateStore> {
-    const store = ValkeyStateStore.#create(
-      connection,
-      options,
-      "ValkeyStateStore.connect",
-    );
-    try {
-      await store.#link.connect();
-    } catch (cause) {
-      await store.#link.close();
-      throw store.#connectError(cause);
-    }
+    const what = "ValkeyStateStore.connect";
+    const store = ValkeyStateStore.#create(connection, options, what);
+    await connectStoreLink(store.#link);
     return store;
   }
 
@@ -150,36 +161,11 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
     connection: ValkeyConnection,
     options: ValkeyResilientOptions = {},
   ): Promise<ResilientStateStore> {
-    const store = ValkeyStateStore.#create(
-      connection,
-      options,
-      "ValkeyStateStore.resilient",
-    );
+    const what = "ValkeyStateStore.resilient";
+    const store = ValkeyStateStore.#create(connection, options, what);
     // The mirror takes over at once unless asked to wait for the server.
     if (options.retryBudgetMs === undefined) store.#retryBudgetMs = 0;
-    let resilient: ResilientStateStore;
-    try {
-      resilient = new ResilientStateStore(store, {
-        probeIntervalMs: options.probeIntervalMs,
-      });
-    } catch (error) {
-      await store.close();
-      throw error;
-    }
-    try {
-      await store.#link.connect();
-    } catch (cause) {
-      const error = store.#connectError(cause);
-      if (isInstance(error, InvalidJobError) || error.kind !== "connection") {
-        // Wrong credentials and the like: no reconnection will cure them.
-        await store.close();
-        throw error;
-      }
-      // The client keeps reconnecting in the background; until it does,
-      // the wrapper serves from its mirror.
-      startDegraded(resilient, describeThrown(cause));
-    }
-    return resilient;
+    return await openResilient(store, store.#link, options);
   }
 
   static #create(
@@ -187,32 +173,10 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
     options: ValkeyStateStoreOptions,
     what: string,
   ): ValkeyStateStore {
-    checkOptions(options, {
-      what: `${what} options`,
-      known: what.endsWith("resilient")
-        ? ["keyPrefix", "keyLayout", "retryBudgetMs", "probeIntervalMs"]
-        : ["keyPrefix", "keyLayout", "retryBudgetMs"],
-    });
-    const retryBudgetMs = resolveRetryBudget(options.retryBudgetMs, what);
-    const store = new ValkeyStateStore(
-      ValkeyLink.open(connection, {
-        what,
-        keyPrefix: options.keyPrefix,
-        defaultPrefix: DEFAULT_STATE_PREFIX,
-        keyLayout: options.keyLayout,
-      }),
-    );
-    store.#retryBudgetMs = retryBudgetMs;
+    const opened = openStoreLink(connection, options, what);
+    const store = new ValkeyStateStore(opened.link);
+    store.#retryBudgetMs = opened.retryBudgetMs;
     return store;
-  }
-
-  #connectError(cause: unknown) {
-    if (isInstance(cause, InvalidJobError)) return cause;
-    return toValkeyStoreError(cause, {
-      operation: undefined,
-      subject: this.#link.subject,
-      client: this.#link.client,
-    });
   }
 
   /**
@@ -313,6 +277,50 @@ export class ValkeyStateStore implements CreateIfAbsentStateStore {
     } catch (cause) {
       throw this.#failure(cause, StoreOperation.Save, state.jobId);
     }
+  }
+
+  /**
+   * Whether `guard` is a {@linkcode ValkeyExecutionGuard} on this store's
+   * deployment (the same URL, Sentinel or Cluster configuration, or
+   * client) with the same key layout. A scheduler with both then saves the
+   * state with each grant and with each lease's end, one script each: two
+   * round trips per run (docs/valkey.md, "Two round trips per run").
+   *
+   * @example
+   * ```ts ignore
+   * const guard = await ValkeyExecutionGuard.connect(url, { ttlMs: 30_000, renewIntervalMs: 10_000 });
+   * console.log(store.sharesWith(guard)); // true: `url` is the store's too
+   * ```
+   */
+  sharesWith(guard: ExecutionGuard): boolean {
+    return leasedGuardOn(this.#link, guard) !== undefined;
+  }
+
+  /**
+   * Saves `request.state` (merged, as `save` does) and takes the slot's
+   * lease of `request.guard` (and its in-flight record when
+   * `request.record`) in one script (see {@linkcode sharesWith}).
+   *
+   * @example
+   * ```ts ignore
+   * const answer = await store.saveAndAcquire({ guard, state, slot, record: false });
+   * ```
+   */
+  saveAndAcquire(request: SaveAndAcquire): Promise<LeasedAcquire> {
+    return saveAndAcquire(this.#leasing, request);
+  }
+
+  /**
+   * Saves `request.state` (merged, as `save` does) and ends `request.lease`
+   * as `request.end` says, in one script (see {@linkcode sharesWith}).
+   *
+   * @example
+   * ```ts ignore
+   * await store.saveAndEnd({ guard, state, lease, end: "complete" });
+   * ```
+   */
+  saveAndEnd(request: SaveAndEnd): Promise<void> {
+    return saveAndEnd(this.#leasing, request);
   }
 
   /**

@@ -29,7 +29,10 @@ export interface ExecutionGuardContendedEvent {
   /**
    * Set when the guard could not tell that another instance holds it, only
    * that it may (a Valkey lease key holding a value that is no known token
-   * or done marker): names the key (docs/recovery.md).
+   * or done marker): names the key (docs/recovery.md). Also set when a
+   * Valkey grant saved with the state had fewer replicas acknowledge it
+   * than `durability` asks: it is not run, and its lease runs out
+   * (docs/valkey.md, "Two round trips per run").
    */
   readonly note?: string;
 }

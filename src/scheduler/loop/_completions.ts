@@ -12,6 +12,7 @@ import { toRunRecord } from "../events/report.ts";
 import { recordCompletion } from "../rules/_completion.ts";
 import { runCompletedEvent, runRetryingEvent } from "../run/_event_details.ts";
 import type { EngineCore } from "./_engine_core.ts";
+import { saveAndEndLease } from "./_leased_writes.ts";
 
 /**
  * Applies the outcomes runs handed back, in the order they arrived.
@@ -20,7 +21,7 @@ export async function applyCompletions<D>(
   core: EngineCore<D>,
 ): Promise<void> {
   while (core.completions.length > 0) {
-    const { run, record, failure, final, retry } = core.completions
+    const { run, record, failure, final, retry, lease } = core.completions
       .shift()!;
     if (final) core.active.delete(run);
     core.settled = false;
@@ -36,7 +37,15 @@ export async function applyCompletions<D>(
       if (record.manual) {
         core.manual.recorded(run.trigger, toRunRecord(record));
       }
-      await core.persist();
+      // A run that handed its lease over has it ended with this save.
+      if (lease === undefined) await core.persist();
+      else {
+        await saveAndEndLease(core, {
+          trigger: run.trigger,
+          lease,
+          status: record.status,
+        });
+      }
       if (core.options.listens("run-completed")) {
         core.options.dispatch(runCompletedEvent(core.jobId, record));
       }

@@ -64,6 +64,7 @@ export class Engine<D> implements RunHost<D> {
   readonly task: Job<D>["task"];
   readonly guard: ExecutionGuard;
   readonly trivialGuard: boolean;
+  readonly handsOffLease: boolean;
   readonly controls: RunControls;
   readonly tracer: RunHost<D>["tracer"];
   readonly #core: EngineCore<D>;
@@ -86,6 +87,7 @@ export class Engine<D> implements RunHost<D> {
     this.task = job.task;
     this.guard = core.delivery.reclaimer?.wrap(options.guard) ?? options.guard;
     this.tracer = options.tracer;
+    this.handsOffLease = core.leased !== undefined;
     this.trivialGuard = core.delivery.reclaimer === undefined &&
       Object.getPrototypeOf(options.guard) === NoopExecutionGuard.prototype;
     this.#dates = new DateHandoff(

@@ -16,6 +16,10 @@ import type {
 import { type JobState, savedState } from "../../store/job_state.ts";
 import { type StateStore, toStoreError } from "../../store/state_store.ts";
 import { keepsNumbersOnly, saveInMemoryNow } from "../../store/in_memory.ts";
+import {
+  canWriteLeased,
+  type LeasedStateWrites,
+} from "../../store/leased_writes.ts";
 import type { ResolvedConfig } from "../job/config.ts";
 import type { Job } from "../job/job.ts";
 import { definitionFingerprint } from "../job/_fingerprint.ts";
@@ -64,6 +68,11 @@ export class EngineCore<D> {
   readonly definition: string;
   /** At-least-once bookkeeping (see _reclaim.ts); none for at-most-once. */
   readonly delivery: ReturnType<typeof deliveryFor>;
+  /**
+   * The store, when it writes the guard's leases with the state (one atomic
+   * write before a run, one after: see store/leased_writes.ts).
+   */
+  readonly leased: LeasedStateWrites | undefined;
   readonly history: RunHistory;
   readonly manual: ManualRequests;
   readonly active: Set<ActiveRun> = new Set();
@@ -102,6 +111,10 @@ export class EngineCore<D> {
     this.host = host;
     this.jobId = job.jobId;
     this.delivery = deliveryFor(job, options.guard, () => this.wakeup.notify());
+    this.leased = canWriteLeased(options.store, options.guard)
+      ? options.store
+      : undefined;
+    if (this.leased !== undefined) this.delivery.reclaimer?.grantThroughStore();
     this.history = new RunHistory(config.historyLimit);
     this.definition = definitionFingerprint({ ...job, ...config });
     this.manual = new ManualRequests(job.jobId);
@@ -131,15 +144,22 @@ export class EngineCore<D> {
         saveInMemoryNow(store, this);
         return SAVED;
       }
-      // The saved state replaces the current one (same fields), so that the
-      // state carries its fingerprint from then on, as the report's does.
-      this.state = savedState(this.state, this.definition);
-      saving = store.save(this.state);
+      saving = store.save(this.savable());
     } catch (error) {
       this.fail(toStoreError(error, StoreOperation.Save, this.jobId));
       return Promise.resolve(false);
     }
     return Promise.resolve(saving).then(saved, this.#saveFailed);
+  }
+
+  /**
+   * The current state as it is saved. It replaces the current one (same
+   * fields), so that the state carries its fingerprint from then on, as the
+   * report's does.
+   */
+  savable(): Readonly<JobState> {
+    this.state = savedState(this.state, this.definition);
+    return this.state;
   }
 
   readonly #saveFailed = (error: unknown): boolean => {

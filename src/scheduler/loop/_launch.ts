@@ -14,6 +14,7 @@ import {
 } from "../../constants.ts";
 import { describeThrown, SchedulerError } from "../../errors.ts";
 import type { ExecutionLease } from "../../guard/execution_guard.ts";
+import { leasedGrant } from "./_leased_writes.ts";
 import type { Decision, Trigger } from "../rules/_decide.ts";
 import { overlapBesideReplays } from "../rules/_reclaim_plan.ts";
 import {
@@ -98,11 +99,22 @@ export async function saveAndCarryOutLeased<D>(
     return;
   }
   const trigger = planned.decision.trigger!;
-  const lease = await acquireSlot(acquireHost(core, trigger), trigger);
+  // A store that writes the guard's leases saves the state with the grant,
+  // in one atomic write (store/leased_writes.ts); a failed grant saves
+  // nothing, as below.
+  const grant = core.leased === undefined
+    ? undefined
+    : leasedGrant(core, core.leased);
+  const lease = await acquireSlot(
+    acquireHost(core, trigger, grant?.acquire),
+    trigger,
+  );
   // A guard outage: run() fails, and the consumption is not saved, so the
   // occurrence is decided again after a restart.
   if (lease === TriggerNowErrorKind.Failed) return;
-  const saved = await core.persist();
+  // Damaged guard data twice over is answered `contended` without a grant:
+  // the consumption is saved on its own then.
+  const saved = grant?.saved === true || await core.persist();
   // What to do now: a pause, a stop or a manual run may have come in during
   // the grant or the save.
   const now = effectiveAction(core, decision);
@@ -230,17 +242,25 @@ async function acquireAndLaunch<D>(
   if (run !== undefined) core.host.complete({ run, final: true });
 }
 
-/** What acquiring `trigger`'s slot needs from the engine. */
-function acquireHost<D>(core: EngineCore<D>, trigger: Trigger): AcquireHost {
+/**
+ * What acquiring `trigger`'s slot needs from the engine; `acquire` in place
+ * of the guard's or the ledger's.
+ */
+function acquireHost<D>(
+  core: EngineCore<D>,
+  trigger: Trigger,
+  acquire?: AcquireHost["acquire"],
+): AcquireHost {
   const reclaimer = core.delivery.reclaimer;
   return {
     jobId: core.jobId,
     guard: core.host.guard,
     // At-least-once occurrences are granted with their in-flight record;
     // a manual run is not an occurrence and has none.
-    acquire: reclaimer === undefined || trigger.manual
-      ? undefined
-      : (slotTrigger) => reclaimer.acquire(slotTrigger),
+    acquire: acquire ??
+      (reclaimer === undefined || trigger.manual
+        ? undefined
+        : (slotTrigger) => reclaimer.acquire(slotTrigger)),
     listens: (type) => core.options.listens(type),
     dispatch: (event) => core.options.dispatch(event),
     stopping: () => core.stopping(),

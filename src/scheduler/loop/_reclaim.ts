@@ -17,7 +17,12 @@ import {
   type ExecutionLease,
   NoopExecutionGuard,
 } from "../../guard/execution_guard.ts";
-import type { InFlightLedger, InFlightRecord } from "../../guard/in_flight.ts";
+import type {
+  InFlightLedger,
+  InFlightRecord,
+  InFlightSlot,
+} from "../../guard/in_flight.ts";
+import type { LeasedAcquire } from "../../store/leased_writes.ts";
 import { MAX_TIMER_MS } from "../../schedule/sleep.ts";
 import { Delivery } from "../job/delivery.ts";
 import type { Trigger } from "../rules/_decide.ts";
@@ -113,6 +118,8 @@ export class Reclaimer {
   #open = false;
   /** Looks at the ledger in a row that found damaged data. */
   #damagedLooks = 0;
+  /** Whether grants come through a store's leased writes. */
+  #leased = false;
 
   constructor(
     options: {
@@ -130,9 +137,11 @@ export class Reclaimer {
 
   /**
    * Whether the engine should look at the ledger before this decision: at
-   * `run()` start, whenever an occurrence is due (each decision), and when a
-   * lease seen held by another instance may have expired; never while the
-   * overlap policy would defer a reclaim anyway.
+   * `run()` start, whenever an occurrence is due (each decision, unless
+   * grants come through a store's leased writes: see
+   * `grantThroughStore`), and when a lease seen held by another instance
+   * may have expired; never while the overlap policy would defer a reclaim
+   * anyway.
    */
   shouldCheck(nextRunAt: Date | null, context: ReclaimContext): boolean {
     // Reporting starts nothing, so needs no order among the decisions: it
@@ -148,8 +157,10 @@ export class Reclaimer {
     ) {
       return false;
     }
+    // Leased grants stand in for this look (see `grantThroughStore`).
     return this.#recheck ||
-      (nextRunAt !== null && nextRunAt.getTime() <= Date.now());
+      (!this.#leased && nextRunAt !== null &&
+        nextRunAt.getTime() <= Date.now());
   }
 
   /** Whether records of other holders were seen: the job is not over yet. */
@@ -159,19 +170,50 @@ export class Reclaimer {
 
   /** Takes the trigger's lease and writes its in-flight record. */
   async acquire(trigger: Trigger): Promise<ExecutionGuardAcquire> {
-    const answer = await this.#ledger.acquire({
+    return this.granted(await this.#ledger.acquire(this.slot(trigger)));
+  }
+
+  /** The in-flight slot of `trigger`'s occurrence. */
+  slot(trigger: Trigger): InFlightSlot {
+    return {
       jobId: this.#job.jobId,
       scheduledAt: new Date(trigger.scheduledAt),
       triggerCount: trigger.triggerCount,
       catchUp: trigger.catchUp,
-    });
-    if (answer?.kind === "acquired") this.#own.add(answer.lease?.token);
-    // Contended: another instance holds the occurrence and has written its
-    // in-flight record. Look at the ledger now, so that a timer is armed for
-    // that lease's deadline: if the holder dies, the replay comes within
-    // ttl of its death, not at this instance's next decision (for a nightly
-    // job, the next night). See docs/recovery.md.
-    else if (answer?.kind === "contended") this.#recheck = true;
+    };
+  }
+
+  /**
+   * Grants come through a store's leased writes (store/leased_writes.ts):
+   * they stand in for the look before each decision, which would cost a
+   * round trip per run; recovery on time rests on contended grants and the
+   * timers they arm (docs/recovery.md), and a grant's count of the
+   * ledger's records (`inFlight`) above our own runs' brings a look before
+   * the next decision.
+   */
+  grantThroughStore(): void {
+    this.#leased = true;
+  }
+
+  /**
+   * Takes note of a grant with an in-flight record (through the ledger, or
+   * a store's leased write); answers `answer`.
+   */
+  granted<A extends LeasedAcquire>(answer: A): A {
+    if (answer?.kind === "acquired") {
+      this.#own.add(answer.lease?.token);
+      const records = answer.inFlight;
+      if (typeof records === "number" && records > this.#own.size) {
+        this.#recheck ||= this.#replay;
+      }
+    } else if (answer?.kind === "contended") {
+      // Another instance holds the occurrence and has written its in-flight
+      // record. Look at the ledger now, so that a timer is armed for that
+      // lease's deadline: if the holder dies, the replay comes within ttl
+      // of its death, not at this instance's next decision (for a nightly
+      // job, the next night). See docs/recovery.md.
+      this.#recheck = true;
+    }
     return answer;
   }
 
@@ -182,12 +224,40 @@ export class Reclaimer {
    * it ran, and is done).
    */
   settle(lease: ExecutionLease, status: RunStatus): Promise<void> {
-    return this.#end(lease, status === RunStatus.Cancelled && this.#replay);
+    return this.settleWith(
+      lease,
+      status,
+      (end) =>
+        end === "abandon"
+          ? this.#ledger.abandon(lease)
+          : this.#ledger.complete(lease),
+    );
   }
 
-  async #end(lease: ExecutionLease, giveBack: boolean): Promise<void> {
+  /**
+   * Ends a run's lease as {@linkcode settle} would, through `write` (a
+   * store's leased write saving the run's record with it).
+   */
+  settleWith(
+    lease: ExecutionLease,
+    status: RunStatus,
+    write: (end: "complete" | "abandon") => Promise<void>,
+  ): Promise<void> {
+    return this.#end(
+      lease,
+      status === RunStatus.Cancelled && this.#replay,
+      write,
+    );
+  }
+
+  async #end(
+    lease: ExecutionLease,
+    giveBack: boolean,
+    write?: (end: "complete" | "abandon") => Promise<void>,
+  ): Promise<void> {
     try {
-      if (giveBack) await this.#ledger.abandon(lease);
+      if (write !== undefined) await write(giveBack ? "abandon" : "complete");
+      else if (giveBack) await this.#ledger.abandon(lease);
       else await this.#ledger.complete(lease);
     } finally {
       this.#own.delete(lease.token);

@@ -53,6 +53,12 @@ export interface RunOutcome {
   /** Set when another attempt follows: report `run-retrying` after `record`. */
   readonly retry?: { readonly attempt: number; readonly delayMs: number };
   /**
+   * Set on the final record of a run that handed its lease over
+   * (`RunHost.handsOffLease`): the engine ends the lease in the write that
+   * saves the record.
+   */
+  readonly lease?: ExecutionLease;
+  /**
    * Set when the run could not be carried out normally (a worker task
    * panicked, the guard misbehaved, a backoff function failed): `record` is
    * not applied and `run()` fails with this error.
@@ -94,6 +100,12 @@ export interface RunHost<D> {
     lease: ExecutionLease,
     status: RunStatus,
   ): Promise<void> | undefined;
+  /**
+   * Whether a run's final record takes its lease along: the engine then
+   * ends the lease in the same write that saves the record (see
+   * store/leased_writes.ts), instead of the run ending it first.
+   */
+  readonly handsOffLease?: boolean;
   /** Whether anyone wants events of `type`. */
   listens(type: SchedulerEvent["type"]): boolean;
   /** Delivers an event. */
@@ -177,9 +189,11 @@ export class ActiveRun {
       // Ended without any attempt (the guard misbehaved first): not run.
       const status = outcome.record?.status ?? lastStatus ??
         RunStatus.Cancelled;
+      const handOff = host.handsOffLease === true &&
+        outcome.record !== undefined && outcome.failure === undefined;
       try {
         if (stopRenewal !== undefined) await stopRenewal();
-        if (!host.trivialGuard) {
+        if (!host.trivialGuard && !handOff) {
           await (host.settleLease?.(lease, status) ??
             host.guard.release(lease));
         }
@@ -190,7 +204,11 @@ export class ActiveRun {
           );
         }
       }
-      host.complete({ ...outcome, run: this, final: true });
+      host.complete(
+        handOff
+          ? { ...outcome, run: this, final: true, lease }
+          : { ...outcome, run: this, final: true },
+      );
     };
     // Nothing to stop or release (the single-instance guard): complete at
     // once, without the promise hops of `settle`.

@@ -1,0 +1,144 @@
+/**
+ * The Lua scripts of the Valkey state store's leased writes
+ * (`store/leased_writes.ts`): the state saved with the grant of a lease of
+ * the guard on the same deployment (and its in-flight record), and the
+ * state saved with the lease's end, each one atomic command. With the
+ * `"cluster"` layout all their keys carry the job's hash tag, so they run
+ * on a Cluster too. Registered in `_commands.ts`; used by
+ * `_leased_writes.ts`.
+ *
+ * Each costs as few commands inside the script as the outcome allows (see
+ * docs/valkey.md, "Two round trips per run"): on the usual paths a write
+ * that answers what it replaced (`SET ... GET`) stands in for a read and a
+ * write, and is put back on the rare path where the old value says it must
+ * not stand.
+ *
+ * @module
+ */
+
+import { CLOCK, LEASE_VALUE, PUT_STATE, TAKE_FENCE } from "./_lua_lib.ts";
+
+/**
+ * The state saved (compare-and-set), then the lease taken if free, with
+ * the next fencing token and, when asked, the in-flight record. A damaged
+ * lease key or counter undoes every write before the error is raised, so a
+ * failed grant saves nothing.
+ */
+export const LEASED_ACQUIRE: string = `
+-- KEYS[1] state key, KEYS[2] lease key, KEYS[3] fencing counter,
+-- KEYS[4] in-flight hash
+-- ARGV[1] "0" = the caller saw the state absent, "1" = it saw ARGV[2],
+-- ARGV[2] the text it merged over, ARGV[3] the new text,
+-- ARGV[4] holder token, ARGV[5] ttl (ms), ARGV[6] floor (digits),
+-- ARGV[7] "1" = write the in-flight record, ARGV[8] record field
+-- (timestamp), ARGV[9] the record's JSON head
+-- returns {"conflict", current text (absent: nothing)} when the state
+-- changed (nothing written); else {"saved"} when contended,
+-- {"saved", "unrecognised", value} when an unrecognised value takes the
+-- key, {"saved", token digits, "present" | "absent" | "behind"} when granted
+local stateKey, leaseKey, fenceKey, hashKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local sawPresent, seen, text = ARGV[1] == "1", ARGV[2], ARGV[3]
+local holder, ttlMs, floor = ARGV[4], ARGV[5], ARGV[6]
+local record, field, head = ARGV[7] == "1", ARGV[8], ARGV[9]
+${LEASE_VALUE}${CLOCK}${PUT_STATE}${TAKE_FENCE}
+local written, previous = put_state(stateKey, sawPresent, seen, text)
+if not written then return {"conflict", previous} end
+local taken = redis.pcall("SET", leaseKey, holder, "NX", "GET", "PX", ttlMs)
+if type(taken) == "table" then
+  restore_state(stateKey, previous)
+  return taken
+end
+if taken ~= false then
+  local what = lease_value(taken)
+  if what == "held" then return {"saved"} end
+  if what == "unrecognised" then return {"saved", "unrecognised", string.sub(taken, 1, 80)} end
+  restore_state(stateKey, previous)
+  damaged_lease(taken)
+end
+local clock = server_clock_us()
+local fence, found = take_fence(fenceKey, floor, clock)
+if fence == nil then
+  redis.call("DEL", leaseKey)
+  restore_state(stateKey, previous)
+  return found
+end
+if record then
+  local nowMs = tonumber(string.sub(clock, 1, #clock - 3))
+  redis.call("HSET", hashKey, field, head .. ',"fencing_token":"' ..
+    fence .. '","holder":"' .. holder .. '","lease_deadline_ms":' ..
+    string.format("%d", nowMs + tonumber(ttlMs)) .. '}')
+end
+return {"saved", fence, found}`;
+
+/**
+ * The state saved (compare-and-set), then the caller's lease ended:
+ * `release` and `complete` turn it into a done marker for the retention
+ * (deleted when it is 0), as the guard's release does, and `complete` also
+ * clears the caller's in-flight record; `abandon` deletes the lease and
+ * keeps the record, to be replayed. A lease that is no longer the
+ * caller's is left alone (on the path that wrote first, put back: a
+ * holder's token for a full ttl, a done marker for the retention).
+ */
+export const LEASED_END: string = `
+-- KEYS[1] state key, KEYS[2] lease key, KEYS[3] in-flight hash
+-- ARGV[1] "0" = the caller saw the state absent, "1" = it saw ARGV[2],
+-- ARGV[2] the text it merged over, ARGV[3] the new text,
+-- ARGV[4] holder token, ARGV[5] "release" | "complete" | "abandon",
+-- ARGV[6] retention of the done marker (ms; 0 deletes), ARGV[7] ttl (ms),
+-- ARGV[8] record field (timestamp)
+-- returns {"conflict", current text (absent: nothing)} when the state
+-- changed (nothing written); else {"saved", 1 when the lease was the
+-- caller's (or had run out), else 0}
+local stateKey, leaseKey, hashKey = KEYS[1], KEYS[2], KEYS[3]
+local sawPresent, seen, text = ARGV[1] == "1", ARGV[2], ARGV[3]
+local holder, ending, retentionMs, ttlMs, field =
+  ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+${PUT_STATE}
+local written, previous = put_state(stateKey, sawPresent, seen, text)
+if not written then return {"conflict", previous} end
+local done = "done:" .. holder
+local function current_lease()
+  local value = redis.pcall("GET", leaseKey)
+  if type(value) == "table" then return nil end
+  return value
+end
+if ending == "abandon" then
+  if current_lease() == holder then redis.call("DEL", leaseKey) end
+  return {"saved", 1}
+end
+local ours
+local sure = false
+if tonumber(retentionMs) > 0 then
+  local old = redis.pcall("SET", leaseKey, done, "XX", "GET", "PX", retentionMs)
+  if type(old) == "table" then
+    ours = false
+  elseif old == holder or old == done then
+    ours, sure = true, old == holder
+  elseif old == false then
+    -- Ran out while the run was finishing: marked done all the same.
+    redis.call("SET", leaseKey, done, "PX", retentionMs)
+    ours = true
+  else
+    local keep = ttlMs
+    if string.sub(old, 1, 5) == "done:" then keep = retentionMs end
+    redis.call("SET", leaseKey, old, "PX", keep)
+    ours = false
+  end
+else
+  local current = current_lease()
+  ours = current == false or current == holder
+  if ours and current ~= false then redis.call("DEL", leaseKey) end
+end
+if ending == "complete" then
+  -- The lease held our token: nobody took the record over.
+  if sure then
+    redis.call("HDEL", hashKey, field)
+  else
+    local held = redis.call("HGET", hashKey, field)
+    if held and cjson.decode(held).holder == holder then
+      redis.call("HDEL", hashKey, field)
+    end
+  end
+end
+if ours then return {"saved", 1} end
+return {"saved", 0}`;
