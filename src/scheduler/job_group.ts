@@ -9,7 +9,10 @@
 
 import { InvalidJobKind } from "../constants.ts";
 import { describeThrown, InvalidJobError } from "../errors.ts";
-import type { ExecutionGuard } from "../guard/execution_guard.ts";
+import {
+  type ExecutionGuard,
+  NoopExecutionGuard,
+} from "../guard/execution_guard.ts";
 import { checkOptions } from "../_options.ts";
 import { InMemoryStateStore } from "../store/in_memory.ts";
 import type { StateStore } from "../store/state_store.ts";
@@ -23,7 +26,19 @@ import {
   type TaskFunction,
 } from "./schedule_job.ts";
 import type { ScheduledJob } from "./scheduled_job.ts";
+import { defineJob, toScheduleAndId, toTask } from "./_define_job.ts";
+import { GroupClock } from "./_group_clock.ts";
+import { GroupMember, type MemberHost } from "./_group_member.ts";
+import { requireParts } from "./_scheduler_parts.ts";
+import { resolveConfig } from "./job/config.ts";
+import { Delivery } from "./job/delivery.ts";
+import { NoopObserver } from "./events/observer.ts";
+import { nextMacrotask } from "./loop/_wake_clock.ts";
+import { runTelemetry } from "../telemetry/_registered.ts";
 import type { Task } from "./job/task.ts";
+
+/** What a group without a guard checks its parts against. */
+const NO_GUARD = new NoopExecutionGuard();
 
 /**
  * Options of {@linkcode JobGroup}: what every job of the group shares.
@@ -101,6 +116,10 @@ export class JobGroup {
   readonly #stop = new AbortController();
   readonly #jobs = new Map<string, ScheduledJob>();
   readonly #settled: Promise<SchedulerReport>[] = [];
+  readonly #clock = new GroupClock();
+  readonly #host: MemberHost;
+  /** How many sleeping jobs got their engine so far (for `idle()`). */
+  #woken = 0;
   #firstError: { error: unknown } | undefined;
   #shutDown = false;
   #awaited = false;
@@ -128,6 +147,22 @@ export class JobGroup {
     this.#guard = given.guard;
     this.#timezone = given.timezone;
     this.#observer = given.observer;
+    this.#host = {
+      store: this.#store,
+      guard: this.#guard,
+      signal: this.#stop.signal,
+      clock: this.#clock,
+      awoke: () => void this.#woken++,
+    };
+    // Jobs with an engine hear the signal through their run(); sleeping
+    // ones have none: they stop here, without ever getting one.
+    this.#stop.signal.addEventListener("abort", () => {
+      this.#clock.close();
+      const reason = this.#stop.signal.reason;
+      for (const job of this.#jobs.values()) {
+        if (job instanceof GroupMember && !job.awake) job.cancel(reason);
+      }
+    }, { once: true });
     const signal = given.signal;
     if (signal?.aborted) this.#stop.abort(signal.reason);
     else {
@@ -197,18 +232,20 @@ export class JobGroup {
         { kind: InvalidJobKind.Other },
       );
     }
-    const job = schedule(
-      when,
-      {
-        ...given,
-        timezone: given.timezone ?? this.#timezone,
-        observer: given.observer ?? this.#observer,
-        store: this.#store,
-        guard: this.#guard,
-        signal: this.#stop.signal,
-      },
-      task,
-    );
+    const job = this.#canSleep(given.delivery)
+      ? this.#member(when, given, task)
+      : schedule(
+        when,
+        {
+          ...given,
+          timezone: given.timezone ?? this.#timezone,
+          observer: given.observer ?? this.#observer,
+          store: this.#store,
+          guard: this.#guard,
+          signal: this.#stop.signal,
+        },
+        task,
+      );
     this.#jobs.set(job.jobId, job);
     this.#settled.push(job.done.catch((error) => {
       // One failed job stops the group: its store or guard is likely gone
@@ -225,6 +262,45 @@ export class JobGroup {
       return undefined as unknown as SchedulerReport;
     }));
     return job;
+  }
+
+  /**
+   * Whether a job may sleep without an engine: nothing it depends on needs
+   * one between its runs. A store or guard with events of its own, an
+   * at-least-once ledger to watch, or telemetry to feed keep every job on
+   * its own scheduler from the start.
+   */
+  #canSleep(delivery: string | undefined): boolean {
+    const guard = this.#guard;
+    const noop = guard === undefined ||
+      Object.getPrototypeOf(guard) === NoopExecutionGuard.prototype;
+    return !(this.#store instanceof EventTarget) &&
+      guard?.inFlight === undefined &&
+      (delivery !== Delivery.AtLeastOnce || noop) &&
+      runTelemetry() === undefined;
+  }
+
+  /** A job that sleeps on the group's clock until it is due or used. */
+  #member(
+    when: ScheduleSpec,
+    given: GroupJobOptions,
+    task: TaskFunction | Task<undefined>,
+  ): GroupMember {
+    const resolvedTask = toTask(task);
+    const { schedule: resolved, id } = toScheduleAndId(when);
+    const { job, config } = defineJob(resolved, id, given, resolvedTask);
+    const observer = given.observer ?? this.#observer;
+    requireParts(this.#store, this.#guard ?? NO_GUARD, observer);
+    this.#clock.hold();
+    return new GroupMember({
+      job,
+      config: resolveConfig({
+        ...config,
+        timezone: config.timezone ?? this.#timezone,
+      }),
+      observer: observer instanceof NoopObserver ? undefined : observer,
+      host: this.#host,
+    });
   }
 
   /** The jobs started so far, by job id. */
@@ -280,7 +356,18 @@ export class JobGroup {
    * ```
    */
   async idle(): Promise<void> {
-    await Promise.all([...this.#jobs.values()].map((job) => job.idle()));
+    for (;;) {
+      const woken = this.#woken;
+      const waits: Promise<void>[] = [];
+      for (const job of this.#jobs.values()) {
+        if (!(job instanceof GroupMember) || job.awake) waits.push(job.idle());
+        else if (job.loading !== undefined) waits.push(job.loading);
+      }
+      await Promise.all(waits);
+      // One turn for all sleeping jobs: did the group's clock wake one?
+      await nextMacrotask();
+      if (this.#woken === woken) return;
+    }
   }
 
   /**

@@ -28,8 +28,7 @@ import type { Scheduler } from "./scheduler.ts";
 export class ScheduledJob extends SchedulerHandle {
   /** The job id: the key of its stored state (and of its leases). */
   readonly jobId: string;
-  /** The scheduler running it, for `addEventListener`. */
-  readonly scheduler: Scheduler;
+  readonly #scheduler: Scheduler;
   readonly #done: Promise<SchedulerReport>;
   #observed = false;
 
@@ -48,7 +47,7 @@ export class ScheduledJob extends SchedulerHandle {
   ) {
     super(started.scheduler.handle());
     this.jobId = started.jobId;
-    this.scheduler = started.scheduler;
+    this.#scheduler = started.scheduler;
     this.#done = started.run(started.scheduler);
     // A quick-start program that never looks at `done` would die of an
     // unhandled rejection when the job fails: say so on stderr instead.
@@ -60,6 +59,11 @@ export class ScheduledJob extends SchedulerHandle {
         } (await or catch job.done to handle it)`,
       );
     });
+  }
+
+  /** The scheduler running it, for `addEventListener`. */
+  get scheduler(): Scheduler {
+    return this.#scheduler;
   }
 
   /**

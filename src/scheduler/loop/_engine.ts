@@ -161,8 +161,21 @@ export class Engine<D> implements RunHost<D> {
       if (core.delivery.error !== undefined) {
         throw core.delivery.error;
       }
-      await loadJobState(this.#effects).finally(() => core.markLoaded());
-      this.#onControl(); // a stop requested before run() applies now
+      const resume = core.options.resume;
+      if (resume === undefined) {
+        await loadJobState(this.#effects).finally(() => core.markLoaded());
+        this.#onControl(); // a stop requested before run() applies now
+      } else {
+        // Started from a group's clock, perhaps inside a fake clock's
+        // synchronous pass: the loop runs (and arms its timer) right away,
+        // with no wake-up pending that would decide after the pass at its
+        // end instant rather than at the instants the timer fires at.
+        core.state = resume.state;
+        core.markLoaded();
+        for (const event of resume.events) {
+          if (this.listens(event.type)) this.dispatch(event);
+        }
+      }
       reason = await this.#loop();
     } catch (error) {
       core.fatal ??= isInstance(error, SchedulerError)

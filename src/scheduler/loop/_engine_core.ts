@@ -26,6 +26,7 @@ import { ManualRequests } from "../run/manual.ts";
 import type { ControlState } from "./_control_state.ts";
 import { deliveryFor } from "./_reclaim.ts";
 import { Wakeup } from "./_wakeup.ts";
+import type { Resume } from "./_resume.ts";
 import type { AttemptTracer } from "../../telemetry/_attempt_span.ts";
 
 /** What the engine needs from its scheduler. */
@@ -35,6 +36,8 @@ export interface EngineOptions<D> {
   readonly store: StateStore;
   readonly guard: ExecutionGuard;
   readonly control: ControlState;
+  /** The state loaded beforehand, instead of loading it (`_resume.ts`). */
+  readonly resume?: Resume;
   /** Opens a span per attempt when tracing is registered. */
   readonly tracer?: AttemptTracer;
   /** Whether anyone (listener or observer) wants events of `type`. */

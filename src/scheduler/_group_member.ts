@@ -1,0 +1,301 @@
+/**
+ * One job of a `JobGroup`, asleep until it is due: its handle, its loaded
+ * state and its definition, without a `Scheduler`, an engine or a timer.
+ * The group's clock (`_group_clock.ts`) wakes it a little before its next
+ * occurrence; using the handle (its scheduler, pause, triggerNow, nextRun…)
+ * wakes it at once. Awake, it is an ordinary `run()` that starts from the
+ * state loaded here, so it keeps every guarantee of a single job
+ * (docs/jobs.md, "How a group sleeps").
+ *
+ * Runtime-neutral.
+ *
+ * @module
+ */
+
+import { SchedulerStopReason } from "../constants.ts";
+import { jsonSafe } from "../_json_tokens.ts";
+import {
+  type ExecutionGuard,
+  NoopExecutionGuard,
+} from "../guard/execution_guard.ts";
+import { copyJobState, type JobState } from "../store/job_state.ts";
+import type { StateStore } from "../store/state_store.ts";
+import type { SchedulerEvent } from "./events/events.ts";
+import type { SchedulerObserver } from "./events/observer.ts";
+import type { RunRecord, SchedulerReport } from "./events/report.ts";
+import type { ResolvedConfig } from "./job/config.ts";
+import type { Job } from "./job/job.ts";
+import { Jitter } from "./job/_jitter.ts";
+import { definitionFingerprint } from "./job/_fingerprint.ts";
+import type { TriggerNowOptions } from "./run/manual.ts";
+import { loadJobState } from "./loop/_state_effects.ts";
+import { RESUME, type Resume } from "./loop/_resume.ts";
+import { nextMacrotask } from "./loop/_wake_clock.ts";
+import { defaultCancelReason } from "./loop/_control_state.ts";
+import { InMemoryStateStore } from "../store/in_memory.ts";
+import type { SchedulerHandle } from "./control.ts";
+import { notifyObserver } from "./_scheduler_parts.ts";
+import { ScheduledJob } from "./scheduled_job.ts";
+import { type RunOptions, Scheduler } from "./scheduler.ts";
+import type { ClockEntry, GroupClock } from "./_group_clock.ts";
+
+/**
+ * How long before its wake-up instant a sleeping job gets its engine, which
+ * then arms its own timer for the exact instant: a fake clock advancing in
+ * one synchronous pass reaches that timer in the same pass, and a real timer
+ * fired a little late still wakes the job before it is due.
+ */
+export const WAKE_LEAD_MS = 1_000;
+
+/** What a member shares with its group. */
+export interface MemberHost {
+  readonly store: StateStore;
+  readonly guard: ExecutionGuard | undefined;
+  /** The group's stop signal, passed to every `run()`. */
+  readonly signal: AbortSignal;
+  readonly clock: GroupClock;
+  /** Told when a member gets its engine (for `JobGroup.idle()`). */
+  awoke(): void;
+}
+
+interface Settle {
+  resolve(report: SchedulerReport): void;
+  reject(error: unknown): void;
+}
+
+type Phase = "loading" | "asleep" | "awake" | "stopped";
+type Stop = { kind: "cancel"; reason: unknown } | { kind: "shutdown" };
+
+let restingHandle: Scheduler | undefined;
+
+/**
+ * What `ScheduledJob`'s constructor takes the first handle from: an idle
+ * scheduler no member ever runs (every control of a member is its own).
+ */
+function resting(): Scheduler {
+  return restingHandle ??= new Scheduler({}, new InMemoryStateStore());
+}
+
+/** A job of a group: asleep (no engine) until due or until used. */
+export class GroupMember extends ScheduledJob implements ClockEntry {
+  at = 0;
+  slot = -1;
+  readonly #host: MemberHost;
+  readonly #job: Job<undefined>;
+  readonly #config: ResolvedConfig;
+  readonly #observer: SchedulerObserver | undefined;
+  readonly #settle: Settle;
+  #phase: Phase = "loading";
+  #resume: Resume | undefined;
+  #stop: Stop | undefined;
+  #scheduler: Scheduler | undefined;
+  #handle: SchedulerHandle | undefined;
+  #loaded: Promise<void> | undefined;
+
+  /**
+   * A member; it starts loading its state at once.
+   *
+   * @param parts The job, its resolved config and observer, and the group.
+   */
+  constructor(parts: {
+    job: Job<undefined>;
+    config: ResolvedConfig;
+    observer: SchedulerObserver | undefined;
+    host: MemberHost;
+  }) {
+    let settle!: Settle;
+    const done = new Promise<SchedulerReport>((resolve, reject) =>
+      settle = { resolve, reject }
+    );
+    super({ scheduler: resting(), jobId: parts.job.jobId, run: () => done });
+    this.#settle = settle;
+    this.#host = parts.host;
+    this.#job = parts.job;
+    this.#config = parts.config;
+    this.#observer = parts.observer;
+    this.#loaded = this.#load();
+  }
+
+  /** Settles once the state is loaded; `undefined` after. */
+  get loading(): Promise<void> | undefined {
+    return this.#loaded;
+  }
+
+  /** Whether the member has its engine (or had one). */
+  get awake(): boolean {
+    return this.#phase === "awake";
+  }
+
+  /** The clock's call: the job is due within `WAKE_LEAD_MS`. */
+  wake(): void {
+    this.#awaken();
+  }
+
+  /** The scheduler running it (the job gets its engine now if asleep). */
+  override get scheduler(): Scheduler {
+    return this.#awaken();
+  }
+
+  override cancel(reason?: unknown): void {
+    if (this.#phase === "awake") return this.#handle!.cancel(reason);
+    this.#stopAsleep({
+      kind: "cancel",
+      reason: reason === undefined ? defaultCancelReason() : reason,
+    });
+  }
+
+  override shutdown(): void {
+    if (this.#phase === "awake") return this.#handle!.shutdown();
+    this.#stopAsleep({ kind: "shutdown" });
+  }
+
+  override pause(): void {
+    this.#awaken();
+    this.#handle!.pause();
+  }
+
+  override resume(): void {
+    this.#awaken();
+    this.#handle!.resume();
+  }
+
+  override get paused(): boolean {
+    return this.#handle?.paused ?? false;
+  }
+
+  override async idle(): Promise<void> {
+    await this.#loaded;
+    if (this.#handle === undefined) await nextMacrotask();
+    if (this.#handle !== undefined) await this.#handle.idle();
+  }
+
+  override triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
+    this.#awaken();
+    return this.#handle!.triggerNow(options);
+  }
+
+  override nextRun(): Promise<Date | null> {
+    this.#awaken();
+    return this.#handle!.nextRun();
+  }
+
+  override nextRuns(count: number): Promise<Date[]> {
+    this.#awaken();
+    return this.#handle!.nextRuns(count);
+  }
+
+  /** Loads (or creates) the state as the engine would, keeping its events. */
+  async #load(): Promise<void> {
+    const job = this.#job;
+    const guard = this.#host.guard;
+    const events: SchedulerEvent[] = [];
+    let state: JobState | undefined;
+    try {
+      await loadJobState({
+        jobId: job.jobId,
+        job,
+        config: this.#config,
+        store: this.#host.store,
+        definition: definitionFingerprint({ ...job, ...this.#config }),
+        listens: () => true,
+        dispatch: (event) => void events.push(event),
+        adopt: (loaded) => state = loaded,
+        grid: guard !== undefined &&
+          Object.getPrototypeOf(guard) !== NoopExecutionGuard.prototype,
+      });
+    } catch {
+      // The engine loads again and fails (or not) as a single job would.
+      this.#loaded = undefined;
+      if (this.#phase === "awake") return this.#start();
+      this.#phase = "asleep";
+      this.#awaken();
+      return;
+    }
+    this.#loaded = undefined;
+    this.#resume = { state: state!, events };
+    if (this.#phase === "awake") return this.#start();
+    this.#phase = "asleep";
+    if (this.#stop !== undefined) return this.#stopAsleep(this.#stop);
+    const next = state!.nextRunAt;
+    const wakeAt = next === null
+      ? Number.NEGATIVE_INFINITY
+      : new Jitter(job.jobId, job.jitterMaxMs).wakeInstant(next.getTime()) -
+        WAKE_LEAD_MS;
+    if (wakeAt <= Date.now()) {
+      this.#awaken();
+      return;
+    }
+    this.#announce(events);
+    this.#resume = { state: state!, events: [] };
+    this.at = wakeAt;
+    this.#host.clock.push(this);
+    this.#host.clock.arm();
+  }
+
+  /** Builds the scheduler, and starts its run once the state is loaded. */
+  #awaken(): Scheduler {
+    if (this.#scheduler !== undefined) return this.#scheduler;
+    this.#host.clock.remove(this);
+    const scheduler = new Scheduler(this.#config, this.#host.store, {
+      guard: this.#host.guard,
+      observer: this.#observer,
+    });
+    this.#scheduler = scheduler;
+    this.#handle = scheduler.handle();
+    if (this.#phase === "stopped") return scheduler;
+    const phase = this.#phase;
+    this.#phase = "awake";
+    this.#host.awoke();
+    if (phase === "asleep") this.#start();
+    return scheduler;
+  }
+
+  /** The `run()`, from the loaded state (or loading it, after a failure). */
+  #start(): void {
+    const resume = this.#resume;
+    this.#resume = undefined;
+    const signal = this.#host.signal;
+    const options: RunOptions & { [RESUME]?: Resume } = resume === undefined
+      ? { signal }
+      : { signal, [RESUME]: resume };
+    const run = this.#scheduler!.run(this.#job, options);
+    const stop = this.#stop;
+    if (stop?.kind === "cancel") this.#handle!.cancel(stop.reason);
+    else if (stop?.kind === "shutdown") this.#handle!.shutdown();
+    run.then(this.#settle.resolve, this.#settle.reject);
+  }
+
+  /** A stop while asleep: the report a run stopped before its first run gives. */
+  #stopAsleep(stop: Stop): void {
+    if (this.#phase === "stopped") return;
+    this.#stop ??= stop;
+    if (this.#phase === "loading") return; // applied once loaded
+    this.#phase = "stopped";
+    this.#host.clock.remove(this);
+    const { state, events } = this.#resume!;
+    this.#resume = undefined;
+    this.#announce(events);
+    const reason = this.#stop.kind === "cancel"
+      ? SchedulerStopReason.Cancelled
+      : SchedulerStopReason.Shutdown;
+    this.#announce([{
+      type: "scheduler-stopped",
+      jobId: this.jobId,
+      triggerCount: state.triggerCount,
+      reason,
+    }]);
+    this.#settle.resolve({
+      jobId: this.jobId,
+      state: copyJobState(state),
+      history: [],
+      stopReason: reason,
+    });
+  }
+
+  /** Events of a job with no scheduler yet go to its observer alone. */
+  #announce(events: readonly SchedulerEvent[]): void {
+    const observer = this.#observer;
+    if (observer === undefined) return;
+    for (const event of events) notifyObserver(observer, jsonSafe(event));
+  }
+}
