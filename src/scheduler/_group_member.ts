@@ -26,7 +26,6 @@ import type { RunRecord, SchedulerReport } from "./events/report.ts";
 import type { ResolvedConfig } from "./job/config.ts";
 import type { Job } from "./job/job.ts";
 import { Jitter } from "./job/_jitter.ts";
-import { definitionFingerprint } from "./job/_fingerprint.ts";
 import type { TriggerNowOptions } from "./run/manual.ts";
 import { loadJobState } from "./loop/_state_effects.ts";
 import { RESUME, type Resume } from "./loop/_resume.ts";
@@ -54,6 +53,10 @@ export interface MemberHost {
   /** The group's stop signal, passed to every `run()`. */
   readonly signal: AbortSignal;
   readonly clock: GroupClock;
+  /** The job's definition fingerprint (`job/_fingerprint.ts`), shared. */
+  fingerprint(job: Job<undefined>, config: ResolvedConfig): string;
+  /** Told when a member's run fails (the group stops the others). */
+  failed(member: GroupMember, error: unknown): void;
   /** Told when a member gets its engine (for `JobGroup.idle()`). */
   awoke(): void;
 }
@@ -84,9 +87,19 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   readonly #job: Job<undefined>;
   readonly #config: ResolvedConfig;
   readonly #observer: SchedulerObserver | undefined;
-  readonly #settle: Settle;
+  /** `done`, once read. */
+  #done: Promise<SchedulerReport> | undefined;
+  /** Settles `done` once it was read; how the job ended until then. */
+  #settle:
+    | Settle
+    | { report: SchedulerReport }
+    | { error: unknown }
+    | undefined;
   #phase: Phase = "loading";
-  #resume: Resume | undefined;
+  /** The loaded state, until the engine or a stop takes it. */
+  #state: JobState | undefined;
+  /** The load's events, kept for the engine when it starts right away. */
+  #events: SchedulerEvent[] | undefined;
   #stop: Stop | undefined;
   #scheduler: Scheduler | undefined;
   #handle: SchedulerHandle | undefined;
@@ -103,12 +116,7 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
     observer: SchedulerObserver | undefined;
     host: MemberHost;
   }) {
-    let settle!: Settle;
-    const done = new Promise<SchedulerReport>((resolve, reject) =>
-      settle = { resolve, reject }
-    );
-    super({ scheduler: resting(), jobId: parts.job.jobId, run: () => done });
-    this.#settle = settle;
+    super({ scheduler: resting(), jobId: parts.job.jobId });
     this.#host = parts.host;
     this.#job = parts.job;
     this.#config = parts.config;
@@ -129,6 +137,31 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   /** The clock's call: the job is due within `WAKE_LEAD_MS`. */
   wake(): void {
     this.#awaken();
+  }
+
+  /**
+   * Settles when the job stops, as `ScheduledJob.done`; a failure also goes
+   * to the group (`MemberHost.failed`), which stops the others.
+   */
+  override get done(): Promise<SchedulerReport> {
+    if (this.#done !== undefined) return this.#done;
+    const ended = this.#settle;
+    if (ended !== undefined && "report" in ended) {
+      this.#done = Promise.resolve(ended.report);
+    } else if (ended !== undefined && "error" in ended) {
+      this.#done = Promise.reject(ended.error);
+    } else {
+      this.#done = new Promise((resolve, reject) =>
+        this.#settle = { resolve, reject }
+      );
+    }
+    return this.#done;
+  }
+
+  /** The report, once the job stopped and `done` was not read yet. */
+  get report(): SchedulerReport | undefined {
+    const ended = this.#settle;
+    return ended !== undefined && "report" in ended ? ended.report : undefined;
   }
 
   /** The scheduler running it (the job gets its engine now if asleep). */
@@ -188,17 +221,19 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   async #load(): Promise<void> {
     const job = this.#job;
     const guard = this.#host.guard;
-    const events: SchedulerEvent[] = [];
     let state: JobState | undefined;
+    let events: SchedulerEvent[] | undefined;
     try {
       await loadJobState({
         jobId: job.jobId,
         job,
         config: this.#config,
         store: this.#host.store,
-        definition: definitionFingerprint({ ...job, ...this.#config }),
-        listens: () => true,
-        dispatch: (event) => void events.push(event),
+        definition: this.#host.fingerprint(job, this.#config),
+        // Nobody can hear a sleeping job's events but its observer, or
+        // listeners added once its handle was used.
+        listens: () => this.#observer !== undefined || this.#phase === "awake",
+        dispatch: (event) => void (events ??= []).push(event),
         adopt: (loaded) => state = loaded,
         grid: guard !== undefined &&
           Object.getPrototypeOf(guard) !== NoopExecutionGuard.prototype,
@@ -212,7 +247,8 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
       return;
     }
     this.#loaded = undefined;
-    this.#resume = { state: state!, events };
+    this.#state = state;
+    this.#events = events;
     if (this.#phase === "awake") return this.#start();
     this.#phase = "asleep";
     if (this.#stop !== undefined) return this.#stopAsleep(this.#stop);
@@ -225,8 +261,7 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
       this.#awaken();
       return;
     }
-    this.#announce(events);
-    this.#resume = { state: state!, events: [] };
+    this.#announce();
     this.at = wakeAt;
     this.#host.clock.push(this);
     this.#host.clock.arm();
@@ -252,8 +287,11 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
 
   /** The `run()`, from the loaded state (or loading it, after a failure). */
   #start(): void {
-    const resume = this.#resume;
-    this.#resume = undefined;
+    const state = this.#state;
+    const resume: Resume | undefined = state === undefined
+      ? undefined
+      : { state, events: this.#events ?? [] };
+    this.#state = this.#events = undefined;
     const signal = this.#host.signal;
     const options: RunOptions & { [RESUME]?: Resume } = resume === undefined
       ? { signal }
@@ -262,7 +300,10 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
     const stop = this.#stop;
     if (stop?.kind === "cancel") this.#handle!.cancel(stop.reason);
     else if (stop?.kind === "shutdown") this.#handle!.shutdown();
-    run.then(this.#settle.resolve, this.#settle.reject);
+    run.then((report) => this.#end({ report }), (error) => {
+      this.#end({ error });
+      this.#host.failed(this, error);
+    });
   }
 
   /** A stop while asleep: the report a run stopped before its first run gives. */
@@ -272,30 +313,45 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
     if (this.#phase === "loading") return; // applied once loaded
     this.#phase = "stopped";
     this.#host.clock.remove(this);
-    const { state, events } = this.#resume!;
-    this.#resume = undefined;
-    this.#announce(events);
+    const state = this.#state!;
+    this.#state = undefined;
+    this.#announce();
     const reason = this.#stop.kind === "cancel"
       ? SchedulerStopReason.Cancelled
       : SchedulerStopReason.Shutdown;
-    this.#announce([{
+    this.#events = [{
       type: "scheduler-stopped",
       jobId: this.jobId,
       triggerCount: state.triggerCount,
       reason,
-    }]);
-    this.#settle.resolve({
-      jobId: this.jobId,
-      state: copyJobState(state),
-      history: [],
-      stopReason: reason,
+    }];
+    this.#announce();
+    this.#end({
+      report: {
+        jobId: this.jobId,
+        state: copyJobState(state),
+        history: [],
+        stopReason: reason,
+      },
     });
   }
 
+  #end(outcome: { report: SchedulerReport } | { error: unknown }): void {
+    const waiting = this.#settle;
+    if (waiting === undefined) this.#settle = outcome;
+    else if ("resolve" in waiting) {
+      this.#settle = outcome;
+      if ("report" in outcome) waiting.resolve(outcome.report);
+      else waiting.reject(outcome.error);
+    }
+  }
+
   /** Events of a job with no scheduler yet go to its observer alone. */
-  #announce(events: readonly SchedulerEvent[]): void {
+  #announce(): void {
+    const events = this.#events;
+    this.#events = undefined;
     const observer = this.#observer;
-    if (observer === undefined) return;
+    if (observer === undefined || events === undefined) return;
     for (const event of events) notifyObserver(observer, jsonSafe(event));
   }
 }

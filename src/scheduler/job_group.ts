@@ -26,16 +26,21 @@ import {
   type TaskFunction,
 } from "./schedule_job.ts";
 import type { ScheduledJob } from "./scheduled_job.ts";
-import { defineJob, toScheduleAndId, toTask } from "./_define_job.ts";
+import { defineJob, toTask } from "./_define_job.ts";
+import { SharedDefinitions } from "./_shared_definitions.ts";
 import { GroupClock } from "./_group_clock.ts";
 import { GroupMember, type MemberHost } from "./_group_member.ts";
 import { requireParts } from "./_scheduler_parts.ts";
-import { resolveConfig } from "./job/config.ts";
 import { Delivery } from "./job/delivery.ts";
 import { NoopObserver } from "./events/observer.ts";
 import { nextMacrotask } from "./loop/_wake_clock.ts";
 import { runTelemetry } from "../telemetry/_registered.ts";
 import type { Task } from "./job/task.ts";
+
+/** The options of a job of a group: the group gives store, guard, signal. */
+const GROUP_JOB_OPTION_KEYS = SCHEDULE_OPTION_KEYS.filter((key) =>
+  key !== "store" && key !== "guard" && key !== "signal"
+);
 
 /** What a group without a guard checks its parts against. */
 const NO_GUARD = new NoopExecutionGuard();
@@ -115,11 +120,15 @@ export class JobGroup {
   readonly #observer: SchedulerObserver | undefined;
   readonly #stop = new AbortController();
   readonly #jobs = new Map<string, ScheduledJob>();
-  readonly #settled: Promise<SchedulerReport>[] = [];
+  /** How the jobs not sleeping on the group's clock settle. */
+  readonly #settled = new Map<ScheduledJob, Promise<SchedulerReport>>();
   readonly #clock = new GroupClock();
+  readonly #shared = new SharedDefinitions();
   readonly #host: MemberHost;
   /** How many sleeping jobs got their engine so far (for `idle()`). */
   #woken = 0;
+  /** The shared store, guard and observer passed `requireParts`. */
+  #partsChecked = false;
   #firstError: { error: unknown } | undefined;
   #shutDown = false;
   #awaited = false;
@@ -152,7 +161,9 @@ export class JobGroup {
       guard: this.#guard,
       signal: this.#stop.signal,
       clock: this.#clock,
+      fingerprint: (job, config) => this.#shared.fingerprint(job, config),
       awoke: () => void this.#woken++,
+      failed: (job, error) => this.#failed(job, error),
     };
     // Jobs with an engine hear the signal through their run(); sleeping
     // ones have none: they stop here, without ever getting one.
@@ -200,9 +211,7 @@ export class JobGroup {
   ): ScheduledJob {
     const given = checkOptions(options, {
       what: "JobGroup.schedule() options",
-      known: SCHEDULE_OPTION_KEYS.filter((key) =>
-        key !== "store" && key !== "guard" && key !== "signal"
-      ),
+      known: GROUP_JOB_OPTION_KEYS,
     });
     const stopped = this.#shutDown
       ? "shut down"
@@ -247,21 +256,32 @@ export class JobGroup {
         task,
       );
     this.#jobs.set(job.jobId, job);
-    this.#settled.push(job.done.catch((error) => {
-      // One failed job stops the group: its store or guard is likely gone
-      // for the others too, and a half-running service is worse than none.
-      if (this.#firstError === undefined && !this.#awaited) {
-        console.error(
-          `scheduler: job ${JSON.stringify(job.jobId)} of a JobGroup stopped: ${
-            describeThrown(error)
-          }; the group stops its other jobs (await jobs.done() to handle it)`,
-        );
-      }
-      this.#firstError ??= { error };
-      this.#stop.abort(error);
-      return undefined as unknown as SchedulerReport;
-    }));
+    if (!(job instanceof GroupMember)) {
+      this.#settled.set(
+        job,
+        job.done.catch((error) => {
+          this.#failed(job, error);
+          return undefined as unknown as SchedulerReport;
+        }),
+      );
+    }
     return job;
+  }
+
+  /**
+   * One failed job stops the group: its store or guard is likely gone for
+   * the others too, and a half-running service is worse than none.
+   */
+  #failed(job: ScheduledJob, error: unknown): void {
+    if (this.#firstError === undefined && !this.#awaited) {
+      console.error(
+        `scheduler: job ${JSON.stringify(job.jobId)} of a JobGroup stopped: ${
+          describeThrown(error)
+        }; the group stops its other jobs (await jobs.done() to handle it)`,
+      );
+    }
+    this.#firstError ??= { error };
+    this.#stop.abort(error);
   }
 
   /**
@@ -287,14 +307,17 @@ export class JobGroup {
     task: TaskFunction | Task<undefined>,
   ): GroupMember {
     const resolvedTask = toTask(task);
-    const { schedule: resolved, id } = toScheduleAndId(when);
+    const { schedule: resolved, id } = this.#shared.schedule(when);
     const { job, config } = defineJob(resolved, id, given, resolvedTask);
     const observer = given.observer ?? this.#observer;
-    requireParts(this.#store, this.#guard ?? NO_GUARD, observer);
+    if (!this.#partsChecked || given.observer !== undefined) {
+      requireParts(this.#store, this.#guard ?? NO_GUARD, observer);
+      this.#partsChecked = given.observer === undefined;
+    }
     this.#clock.hold();
     return new GroupMember({
       job,
-      config: resolveConfig({
+      config: this.#shared.config({
         ...config,
         timezone: config.timezone ?? this.#timezone,
       }),
@@ -388,7 +411,16 @@ export class JobGroup {
    */
   async done(): Promise<SchedulerReport[]> {
     this.#awaited = true;
-    const reports = await Promise.all(this.#settled);
+    const reports = await Promise.all(
+      Array.from(
+        this.#jobs.values(),
+        (job) =>
+          // A job stopped in its sleep has its report at hand.
+          (job instanceof GroupMember ? job.report : undefined) ??
+            this.#settled.get(job) ??
+            job.done.catch(() => undefined as unknown as SchedulerReport),
+      ),
+    );
     if (this.#firstError !== undefined) throw this.#firstError.error;
     return reports;
   }
