@@ -202,19 +202,25 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
     if (this.#handle !== undefined) await this.#handle.idle();
   }
 
-  override triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
-    this.#awaken();
-    return this.#handle!.triggerNow(options);
+  override async triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
+    await this.#started();
+    return await this.#handle!.triggerNow(options);
   }
 
-  override nextRun(): Promise<Date | null> {
-    this.#awaken();
-    return this.#handle!.nextRun();
+  override async nextRun(): Promise<Date | null> {
+    await this.#started();
+    return await this.#handle!.nextRun();
   }
 
-  override nextRuns(count: number): Promise<Date[]> {
+  override async nextRuns(count: number): Promise<Date[]> {
+    await this.#started();
+    return await this.#handle!.nextRuns(count);
+  }
+
+  /** Gives the job its engine and waits until its `run()` has started. */
+  async #started(): Promise<void> {
     this.#awaken();
-    return this.#handle!.nextRuns(count);
+    await this.#loaded;
   }
 
   /** Loads (or creates) the state as the engine would, keeping its events. */
