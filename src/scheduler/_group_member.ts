@@ -53,6 +53,10 @@ export interface MemberHost {
   /** The group's stop signal, passed to every `run()`. */
   readonly signal: AbortSignal;
   readonly clock: GroupClock;
+  /** Queues a member's `load()` (`_group_loader.ts`). */
+  enqueue(member: GroupMember): void;
+  /** Settles once every load queued so far is done. */
+  loads(): Promise<void>;
   /** The job's definition fingerprint (`job/_fingerprint.ts`), shared. */
   fingerprint(job: Job<undefined>, config: ResolvedConfig): string;
   /** Told when a member's run fails (the group stops the others). */
@@ -69,14 +73,19 @@ interface Settle {
 type Phase = "loading" | "asleep" | "awake" | "stopped";
 type Stop = { kind: "cancel"; reason: unknown } | { kind: "shutdown" };
 
-let restingHandle: Scheduler | undefined;
+let resting: { handle(): SchedulerHandle } | undefined;
 
 /**
- * What `ScheduledJob`'s constructor takes the first handle from: an idle
- * scheduler no member ever runs (every control of a member is its own).
+ * What `ScheduledJob`'s constructor takes the first handle from: one handle
+ * of an idle scheduler that no member ever runs, shared by all (every
+ * control of a member is its own).
  */
-function resting(): Scheduler {
-  return restingHandle ??= new Scheduler({}, new InMemoryStateStore());
+function restingScheduler(): Scheduler {
+  if (resting === undefined) {
+    const handle = new Scheduler({}, new InMemoryStateStore()).handle();
+    resting = { handle: () => handle };
+  }
+  return resting as Scheduler;
 }
 
 /** A job of a group: asleep (no engine) until due or until used. */
@@ -103,10 +112,11 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   #stop: Stop | undefined;
   #scheduler: Scheduler | undefined;
   #handle: SchedulerHandle | undefined;
-  #loaded: Promise<void> | undefined;
+  /** Whether the state is still to be loaded. */
+  #pending = true;
 
   /**
-   * A member; it starts loading its state at once.
+   * A member; the group's loader loads its state (`load()`).
    *
    * @param parts The job, its resolved config and observer, and the group.
    */
@@ -116,17 +126,17 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
     observer: SchedulerObserver | undefined;
     host: MemberHost;
   }) {
-    super({ scheduler: resting(), jobId: parts.job.jobId });
+    super({ scheduler: restingScheduler(), jobId: parts.job.jobId });
     this.#host = parts.host;
     this.#job = parts.job;
     this.#config = parts.config;
     this.#observer = parts.observer;
-    this.#loaded = this.#load();
+    parts.host.enqueue(this);
   }
 
   /** Settles once the state is loaded; `undefined` after. */
   get loading(): Promise<void> | undefined {
-    return this.#loaded;
+    return this.#pending ? this.#host.loads() : undefined;
   }
 
   /** Whether the member has its engine (or had one). */
@@ -197,7 +207,7 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   }
 
   override async idle(): Promise<void> {
-    await this.#loaded;
+    await this.loading;
     if (this.#handle === undefined) await nextMacrotask();
     if (this.#handle !== undefined) await this.#handle.idle();
   }
@@ -220,11 +230,14 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   /** Gives the job its engine and waits until its `run()` has started. */
   async #started(): Promise<void> {
     this.#awaken();
-    await this.#loaded;
+    await this.loading;
   }
 
-  /** Loads (or creates) the state as the engine would, keeping its events. */
-  async #load(): Promise<void> {
+  /**
+   * Loads (or creates) the state as the engine would, keeping its events;
+   * never rejects (a failed load is the engine's to repeat and report).
+   */
+  async load(): Promise<void> {
     const job = this.#job;
     const guard = this.#host.guard;
     let state: JobState | undefined;
@@ -246,13 +259,13 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
       });
     } catch {
       // The engine loads again and fails (or not) as a single job would.
-      this.#loaded = undefined;
+      this.#pending = false;
       if (this.#phase === "awake") return this.#start();
       this.#phase = "asleep";
       this.#awaken();
       return;
     }
-    this.#loaded = undefined;
+    this.#pending = false;
     this.#state = state;
     this.#events = events;
     if (this.#phase === "awake") return this.#start();
@@ -261,7 +274,9 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
     const next = state!.nextRunAt;
     const wakeAt = next === null
       ? Number.NEGATIVE_INFINITY
-      : new Jitter(job.jobId, job.jitterMaxMs).wakeInstant(next.getTime()) -
+      : (job.jitterMaxMs === 0
+        ? next.getTime()
+        : new Jitter(job.jobId, job.jitterMaxMs).wakeInstant(next.getTime())) -
         WAKE_LEAD_MS;
     if (wakeAt <= Date.now()) {
       this.#awaken();

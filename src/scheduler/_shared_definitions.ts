@@ -45,8 +45,14 @@ export class SharedDefinitions {
     return found;
   }
 
-  /** The resolved config: shared unless it has daylight-saving overrides. */
-  config(config: SchedulerConfig): ResolvedConfig {
+  /**
+   * The resolved config (in `timezone` unless it names one): shared unless
+   * it has daylight-saving overrides.
+   */
+  config(given: SchedulerConfig, timezone: string | undefined): ResolvedConfig {
+    const config = given.timezone === undefined && timezone !== undefined
+      ? { ...given, timezone }
+      : given;
     if (config.dst !== undefined) return resolveConfig(config);
     if (
       config.historyLimit === undefined &&

@@ -29,6 +29,7 @@ import type { ScheduledJob } from "./scheduled_job.ts";
 import { defineJob, toTask } from "./_define_job.ts";
 import { SharedDefinitions } from "./_shared_definitions.ts";
 import { GroupClock } from "./_group_clock.ts";
+import { GroupLoader } from "./_group_loader.ts";
 import { GroupMember, type MemberHost } from "./_group_member.ts";
 import { requireParts } from "./_scheduler_parts.ts";
 import { Delivery } from "./job/delivery.ts";
@@ -123,6 +124,7 @@ export class JobGroup {
   /** How the jobs not sleeping on the group's clock settle. */
   readonly #settled = new Map<ScheduledJob, Promise<SchedulerReport>>();
   readonly #clock = new GroupClock();
+  readonly #loader = new GroupLoader();
   readonly #shared = new SharedDefinitions();
   readonly #host: MemberHost;
   /** How many sleeping jobs got their engine so far (for `idle()`). */
@@ -162,6 +164,8 @@ export class JobGroup {
       signal: this.#stop.signal,
       clock: this.#clock,
       fingerprint: (job, config) => this.#shared.fingerprint(job, config),
+      enqueue: (member) => this.#loader.add(member),
+      loads: () => this.#loader.drained(),
       awoke: () => void this.#woken++,
       failed: (job, error) => this.#failed(job, error),
     };
@@ -317,10 +321,7 @@ export class JobGroup {
     this.#clock.hold();
     return new GroupMember({
       job,
-      config: this.#shared.config({
-        ...config,
-        timezone: config.timezone ?? this.#timezone,
-      }),
+      config: this.#shared.config(config, this.#timezone),
       observer: observer instanceof NoopObserver ? undefined : observer,
       host: this.#host,
     });
