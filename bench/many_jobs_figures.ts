@@ -55,11 +55,11 @@ function row(name: string, figures: Figures, floor?: Figures): string {
     `start ${fmt(figures.startMs, 0)} ms`,
     `cancel ${fmt(figures.stopMs, 0)} ms`,
   ];
-  const ratios = floor === undefined ? "" : ` | ours/this: heap ${
-    ratio(floor.heapMb, figures.heapMb)
-  }, start ${ratio(floor.startMs, figures.startMs)}, cancel ${
-    ratio(floor.stopMs, figures.stopMs)
-  }`;
+  const ratios = floor === undefined
+    ? ""
+    : ` | ours/this: heap ${ratio(floor.heapMb, figures.heapMb)}, start ${
+      ratio(floor.startMs, figures.startMs)
+    }, cancel ${ratio(floor.stopMs, figures.stopMs)}`;
   return `  ${name.padEnd(16)} ${cells.join(", ")}${ratios}`;
 }
 
