@@ -340,13 +340,15 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
     const reason = this.#stop.kind === "cancel"
       ? SchedulerStopReason.Cancelled
       : SchedulerStopReason.Shutdown;
-    this.#events = [{
-      type: "scheduler-stopped",
-      jobId: this.jobId,
-      triggerCount: state.triggerCount,
-      reason,
-    }];
-    this.#announce();
+    if (this.#observer !== undefined) {
+      this.#events = [{
+        type: "scheduler-stopped",
+        jobId: this.jobId,
+        triggerCount: state.triggerCount,
+        reason,
+      }];
+      this.#announce();
+    }
     this.#end({
       report: {
         jobId: this.jobId,

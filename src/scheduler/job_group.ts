@@ -9,10 +9,7 @@
 
 import { InvalidJobKind } from "../constants.ts";
 import { describeThrown, InvalidJobError } from "../errors.ts";
-import {
-  type ExecutionGuard,
-  NoopExecutionGuard,
-} from "../guard/execution_guard.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import { checkOptions } from "../_options.ts";
 import { InMemoryStateStore } from "../store/in_memory.ts";
 import type { StateStore } from "../store/state_store.ts";
@@ -26,25 +23,15 @@ import {
   type TaskFunction,
 } from "./schedule_job.ts";
 import type { ScheduledJob } from "./scheduled_job.ts";
-import { defineJob, toTask } from "./_define_job.ts";
-import { SharedDefinitions } from "./_shared_definitions.ts";
-import { GroupClock } from "./_group_clock.ts";
-import { GroupLoader } from "./_group_loader.ts";
-import { GroupMember, type MemberHost } from "./_group_member.ts";
-import { requireParts } from "./_scheduler_parts.ts";
-import { Delivery } from "./job/delivery.ts";
-import { NoopObserver } from "./events/observer.ts";
+import { GroupMember } from "./_group_member.ts";
+import { SleepingJobs } from "./_sleeping_jobs.ts";
 import { nextMacrotask } from "./loop/_wake_clock.ts";
-import { runTelemetry } from "../telemetry/_registered.ts";
 import type { Task } from "./job/task.ts";
 
 /** The options of a job of a group: the group gives store, guard, signal. */
 const GROUP_JOB_OPTION_KEYS = SCHEDULE_OPTION_KEYS.filter((key) =>
   key !== "store" && key !== "guard" && key !== "signal"
 );
-
-/** What a group without a guard checks its parts against. */
-const NO_GUARD = new NoopExecutionGuard();
 
 /**
  * Options of {@linkcode JobGroup}: what every job of the group shares.
@@ -123,14 +110,7 @@ export class JobGroup {
   readonly #jobs = new Map<string, ScheduledJob>();
   /** How the jobs not sleeping on the group's clock settle. */
   readonly #settled = new Map<ScheduledJob, Promise<SchedulerReport>>();
-  readonly #clock = new GroupClock();
-  readonly #loader = new GroupLoader();
-  readonly #shared = new SharedDefinitions();
-  readonly #host: MemberHost;
-  /** How many sleeping jobs got their engine so far (for `idle()`). */
-  #woken = 0;
-  /** The shared store, guard and observer passed `requireParts`. */
-  #partsChecked = false;
+  readonly #sleeping: SleepingJobs;
   #firstError: { error: unknown } | undefined;
   #shutDown = false;
   #awaited = false;
@@ -158,21 +138,18 @@ export class JobGroup {
     this.#guard = given.guard;
     this.#timezone = given.timezone;
     this.#observer = given.observer;
-    this.#host = {
+    this.#sleeping = new SleepingJobs({
       store: this.#store,
       guard: this.#guard,
+      timezone: this.#timezone,
+      observer: this.#observer,
       signal: this.#stop.signal,
-      clock: this.#clock,
-      fingerprint: (job, config) => this.#shared.fingerprint(job, config),
-      enqueue: (member) => this.#loader.add(member),
-      loads: () => this.#loader.drained(),
-      awoke: () => void this.#woken++,
       failed: (job, error) => this.#failed(job, error),
-    };
+    });
     // Jobs with an engine hear the signal through their run(); sleeping
     // ones have none: they stop here, without ever getting one.
     this.#stop.signal.addEventListener("abort", () => {
-      this.#clock.close();
+      this.#sleeping.close();
       const reason = this.#stop.signal.reason;
       for (const job of this.#jobs.values()) {
         if (job instanceof GroupMember && !job.awake) job.cancel(reason);
@@ -245,8 +222,8 @@ export class JobGroup {
         { kind: InvalidJobKind.Other },
       );
     }
-    const job = this.#canSleep(given.delivery)
-      ? this.#member(when, given, task)
+    const job = this.#sleeping.admits(given.delivery)
+      ? this.#sleeping.add(when, given, task)
       : schedule(
         when,
         {
@@ -286,45 +263,6 @@ export class JobGroup {
     }
     this.#firstError ??= { error };
     this.#stop.abort(error);
-  }
-
-  /**
-   * Whether a job may sleep without an engine: nothing it depends on needs
-   * one between its runs. A store or guard with events of its own, an
-   * at-least-once ledger to watch, or telemetry to feed keep every job on
-   * its own scheduler from the start.
-   */
-  #canSleep(delivery: string | undefined): boolean {
-    const guard = this.#guard;
-    const noop = guard === undefined ||
-      Object.getPrototypeOf(guard) === NoopExecutionGuard.prototype;
-    return !(this.#store instanceof EventTarget) &&
-      guard?.inFlight === undefined &&
-      (delivery !== Delivery.AtLeastOnce || noop) &&
-      runTelemetry() === undefined;
-  }
-
-  /** A job that sleeps on the group's clock until it is due or used. */
-  #member(
-    when: ScheduleSpec,
-    given: GroupJobOptions,
-    task: TaskFunction | Task<undefined>,
-  ): GroupMember {
-    const resolvedTask = toTask(task);
-    const { schedule: resolved, id } = this.#shared.schedule(when);
-    const { job, config } = defineJob(resolved, id, given, resolvedTask);
-    const observer = given.observer ?? this.#observer;
-    if (!this.#partsChecked || given.observer !== undefined) {
-      requireParts(this.#store, this.#guard ?? NO_GUARD, observer);
-      this.#partsChecked = given.observer === undefined;
-    }
-    this.#clock.hold();
-    return new GroupMember({
-      job,
-      config: this.#shared.config(config, this.#timezone),
-      observer: observer instanceof NoopObserver ? undefined : observer,
-      host: this.#host,
-    });
   }
 
   /** The jobs started so far, by job id. */
@@ -381,7 +319,7 @@ export class JobGroup {
    */
   async idle(): Promise<void> {
     for (;;) {
-      const woken = this.#woken;
+      const woken = this.#sleeping.woken;
       const waits: Promise<void>[] = [];
       for (const job of this.#jobs.values()) {
         if (!(job instanceof GroupMember) || job.awake) waits.push(job.idle());
@@ -390,7 +328,7 @@ export class JobGroup {
       await Promise.all(waits);
       // One turn for all sleeping jobs: did the group's clock wake one?
       await nextMacrotask();
-      if (this.#woken === woken) return;
+      if (this.#sleeping.woken === woken) return;
     }
   }
 

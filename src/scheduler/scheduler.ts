@@ -21,7 +21,7 @@ import {
 import { SchedulerHandle } from "./control.ts";
 import { ControlState } from "./loop/_control_state.ts";
 import { Engine } from "./loop/_engine.ts";
-import { RESUME, type Resume } from "./loop/_resume.ts";
+import { takeResume } from "./loop/_resume.ts";
 import type { SchedulerEvent, SchedulerEventMap } from "./events/events.ts";
 import type { Job } from "./job/job.ts";
 import {
@@ -247,9 +247,7 @@ export class Scheduler extends EventTarget {
     else signal?.addEventListener("abort", onAbort, { once: true });
     const active = activeRun(job, this.#store, this.#config);
     this.#control.attachRun(active);
-    // A JobGroup's job starts from the state the group loaded (_resume.ts).
-    const resume = (options as { [RESUME]?: Resume })[RESUME];
-    if (resume !== undefined) active.markLoaded();
+    const resume = takeResume(options, active);
     let finished = false;
     // Runs once, before scheduler-stopped is dispatched: a listener of that
     // event may already start the next run().

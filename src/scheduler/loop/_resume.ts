@@ -8,6 +8,7 @@
 
 import type { JobState } from "../../store/job_state.ts";
 import type { SchedulerEvent } from "../events/events.ts";
+import type { RunView } from "./_run_view.ts";
 
 /** The key of the resume in `run()`'s options; not part of the public API. */
 export const RESUME: unique symbol = Symbol("scheduler.resume");
@@ -17,4 +18,18 @@ export interface Resume {
   readonly state: JobState;
   /** Dispatched by the run in order, as its own load would have. */
   readonly events: readonly SchedulerEvent[];
+}
+
+/**
+ * The resume in `run()`'s options, if any (a `JobGroup`'s job starting from
+ * the state the group loaded); the run's view counts as loaded then, as it
+ * would at the `state-loaded` the group already dispatched.
+ */
+export function takeResume(
+  options: object,
+  view: RunView,
+): Resume | undefined {
+  const resume = (options as { [RESUME]?: Resume })[RESUME];
+  if (resume !== undefined) view.markLoaded();
+  return resume;
 }
