@@ -101,11 +101,21 @@ Deno.test("JobGroup: the group's one timer wakes each sleeping job at its own in
       await clock.tickAsync(5 * HOUR);
       await jobs.idle();
       assert.deepEqual(ran, ["a@05:10", "b@05:30", "c@05:50"]);
+      // Having run, each sleeps on the group's clock again until tomorrow.
+      assert.equal(timers.pending.size, 1, "back to one timer after the runs");
+      await clock.tickAsync(DAY);
+      await jobs.idle();
+      assert.equal(ran.length, 6);
+      assert.equal(timers.pending.size, 1);
       jobs.cancel();
       const reports = await settle(clock, jobs.done());
       assert.deepEqual(
         reports.map((report) => report.history.map((run) => run.status)),
-        [["success"], ["success"], ["success"]],
+        [
+          ["success", "success"],
+          ["success", "success"],
+          ["success", "success"],
+        ],
       );
       assert.equal(timers.pending.size, 0);
     } finally {
@@ -198,6 +208,11 @@ Deno.test("JobGroup: a sleeping job behaves as the same job started alone", asyn
   await assertSameAsAlone("new state, two days of a nightly job", {
     when: "0 3 * * *",
     act: (_, clock) => clock.tickAsync(2 * DAY),
+  });
+  await assertSameAsAlone("an interval job napping between its runs", {
+    when: { everyMs: 10 * 60_000 },
+    options: { historyLimit: 4 },
+    act: (_, clock) => clock.tickAsync(HOUR + 60_000),
   });
   await assertSameAsAlone("stopped while asleep", {
     when: "0 3 * * *",

@@ -4,7 +4,9 @@
  * The group's clock (`_group_clock.ts`) wakes it a little before its next
  * occurrence; using the handle (its scheduler, pause, triggerNow, nextRun…)
  * wakes it at once. Awake, it is an ordinary `run()` that starts from the
- * state loaded here, so it keeps every guarantee of a single job
+ * state loaded here, so it keeps every guarantee of a single job; once it
+ * would sleep until an occurrence that is not near, the run ends without a
+ * word (`loop/_resume.ts`) and the job sleeps on the group's clock again
  * (docs/jobs.md, "How a group sleeps").
  *
  * Runtime-neutral.
@@ -14,79 +16,41 @@
 
 import { SchedulerStopReason } from "../constants.ts";
 import { jsonSafe } from "../_json_tokens.ts";
-import {
-  type ExecutionGuard,
-  NoopExecutionGuard,
-} from "../guard/execution_guard.ts";
+import { NoopExecutionGuard } from "../guard/execution_guard.ts";
 import { copyJobState, type JobState } from "../store/job_state.ts";
-import type { StateStore } from "../store/state_store.ts";
 import type { SchedulerEvent } from "./events/events.ts";
 import type { SchedulerObserver } from "./events/observer.ts";
-import type { RunRecord, SchedulerReport } from "./events/report.ts";
+import {
+  RunHistory,
+  type RunRecord,
+  type SchedulerReport,
+} from "./events/report.ts";
 import type { ResolvedConfig } from "./job/config.ts";
 import type { Job } from "./job/job.ts";
 import { Jitter } from "./job/_jitter.ts";
 import type { TriggerNowOptions } from "./run/manual.ts";
 import { loadJobState } from "./loop/_state_effects.ts";
-import { RESUME, type Resume } from "./loop/_resume.ts";
+import { isRested, RESUME, type Resume } from "./loop/_resume.ts";
 import { nextMacrotask } from "./loop/_wake_clock.ts";
 import { defaultCancelReason } from "./loop/_control_state.ts";
-import { InMemoryStateStore } from "../store/in_memory.ts";
 import type { SchedulerHandle } from "./control.ts";
 import { notifyObserver } from "./_scheduler_parts.ts";
 import { ScheduledJob } from "./scheduled_job.ts";
 import { type RunOptions, Scheduler } from "./scheduler.ts";
-import type { ClockEntry, GroupClock } from "./_group_clock.ts";
+import type { ClockEntry } from "./_group_clock.ts";
+import {
+  type MemberHost,
+  restingScheduler,
+  WAKE_LEAD_MS,
+} from "./_member_host.ts";
+import { LazyOutcome } from "./_lazy_outcome.ts";
 
 /**
- * How long before its wake-up instant a sleeping job gets its engine, which
- * then arms its own timer for the exact instant: a fake clock advancing in
- * one synchronous pass reaches that timer in the same pass, and a real timer
- * fired a little late still wakes the job before it is due.
+ * `resting`: the run decided to sleep on the group's clock and is ending;
+ * what happens meanwhile is applied once it has ended.
  */
-export const WAKE_LEAD_MS = 1_000;
-
-/** What a member shares with its group. */
-export interface MemberHost {
-  readonly store: StateStore;
-  readonly guard: ExecutionGuard | undefined;
-  /** The group's stop signal, passed to every `run()`. */
-  readonly signal: AbortSignal;
-  readonly clock: GroupClock;
-  /** Queues a member's `load()` (`_group_loader.ts`). */
-  enqueue(member: GroupMember): void;
-  /** Settles once every load queued so far is done. */
-  loads(): Promise<void>;
-  /** The job's definition fingerprint (`job/_fingerprint.ts`), shared. */
-  fingerprint(job: Job<undefined>, config: ResolvedConfig): string;
-  /** Told when a member's run fails (the group stops the others). */
-  failed(member: GroupMember, error: unknown): void;
-  /** Told when a member gets its engine (for `JobGroup.idle()`). */
-  awoke(): void;
-}
-
-interface Settle {
-  resolve(report: SchedulerReport): void;
-  reject(error: unknown): void;
-}
-
-type Phase = "loading" | "asleep" | "awake" | "stopped";
+type Phase = "loading" | "asleep" | "awake" | "resting" | "stopped";
 type Stop = { kind: "cancel"; reason: unknown } | { kind: "shutdown" };
-
-let resting: { handle(): SchedulerHandle } | undefined;
-
-/**
- * What `ScheduledJob`'s constructor takes the first handle from: one handle
- * of an idle scheduler that no member ever runs, shared by all (every
- * control of a member is its own).
- */
-function restingScheduler(): Scheduler {
-  if (resting === undefined) {
-    const handle = new Scheduler({}, new InMemoryStateStore()).handle();
-    resting = { handle: () => handle };
-  }
-  return resting as Scheduler;
-}
 
 /** A job of a group: asleep (no engine) until due or until used. */
 export class GroupMember extends ScheduledJob implements ClockEntry {
@@ -96,24 +60,26 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   readonly #job: Job<undefined>;
   readonly #config: ResolvedConfig;
   readonly #observer: SchedulerObserver | undefined;
-  /** `done`, once read. */
-  #done: Promise<SchedulerReport> | undefined;
-  /** Settles `done` once it was read; how the job ended until then. */
-  #settle:
-    | Settle
-    | { report: SchedulerReport }
-    | { error: unknown }
-    | undefined;
+  #outcome: LazyOutcome | undefined;
   #phase: Phase = "loading";
-  /** The loaded state, until the engine or a stop takes it. */
+  /** Whether the state is still to be loaded. */
+  #pending = true;
+  /** The job's state while it has no run. */
   #state: JobState | undefined;
   /** The load's events, kept for the engine when it starts right away. */
   #events: SchedulerEvent[] | undefined;
+  /** The runs recorded so far, kept across its naps. */
+  #history: RunHistory | undefined;
   #stop: Stop | undefined;
   #scheduler: Scheduler | undefined;
   #handle: SchedulerHandle | undefined;
-  /** Whether the state is still to be loaded. */
-  #pending = true;
+  /** The scheduler was handed out (it may have listeners): keep it. */
+  #touched = false;
+  /** Calls of the handle under way that need the run to stay. */
+  #holds = 0;
+  /** Used while resting: start again once the run has ended. */
+  #wakeAgain = false;
+  #running: Promise<unknown> | undefined;
 
   /**
    * A member; the group's loader loads its state (`load()`).
@@ -139,7 +105,7 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
     return this.#pending ? this.#host.loads() : undefined;
   }
 
-  /** Whether the member has its engine (or had one). */
+  /** Whether the job has a run going. */
   get awake(): boolean {
     return this.#phase === "awake";
   }
@@ -154,28 +120,17 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
    * to the group (`MemberHost.failed`), which stops the others.
    */
   override get done(): Promise<SchedulerReport> {
-    if (this.#done !== undefined) return this.#done;
-    const ended = this.#settle;
-    if (ended !== undefined && "report" in ended) {
-      this.#done = Promise.resolve(ended.report);
-    } else if (ended !== undefined && "error" in ended) {
-      this.#done = Promise.reject(ended.error);
-    } else {
-      this.#done = new Promise((resolve, reject) =>
-        this.#settle = { resolve, reject }
-      );
-    }
-    return this.#done;
+    return (this.#outcome ??= new LazyOutcome()).promise;
   }
 
-  /** The report, once the job stopped and `done` was not read yet. */
+  /** The report, once the job stopped. */
   get report(): SchedulerReport | undefined {
-    const ended = this.#settle;
-    return ended !== undefined && "report" in ended ? ended.report : undefined;
+    return this.#outcome?.report;
   }
 
   /** The scheduler running it (the job gets its engine now if asleep). */
   override get scheduler(): Scheduler {
+    this.#touched = true;
     return this.#awaken();
   }
 
@@ -193,13 +148,13 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   }
 
   override pause(): void {
+    this.#build().pause(); // before the run starts: it must not nap first
     this.#awaken();
-    this.#handle!.pause();
   }
 
   override resume(): void {
+    this.#build().resume();
     this.#awaken();
-    this.#handle!.resume();
   }
 
   override get paused(): boolean {
@@ -207,30 +162,42 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   }
 
   override async idle(): Promise<void> {
-    await this.loading;
+    await this.#settled();
     if (this.#handle === undefined) await nextMacrotask();
     if (this.#handle !== undefined) await this.#handle.idle();
   }
 
-  override async triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
-    await this.#started();
-    return await this.#handle!.triggerNow(options);
+  override triggerNow(options?: TriggerNowOptions): Promise<RunRecord> {
+    return this.#holding((handle) => handle.triggerNow(options));
   }
 
-  override async nextRun(): Promise<Date | null> {
-    await this.#started();
-    return await this.#handle!.nextRun();
+  override nextRun(): Promise<Date | null> {
+    return this.#holding((handle) => handle.nextRun());
   }
 
-  override async nextRuns(count: number): Promise<Date[]> {
-    await this.#started();
-    return await this.#handle!.nextRuns(count);
+  override nextRuns(count: number): Promise<Date[]> {
+    return this.#holding((handle) => handle.nextRuns(count));
   }
 
-  /** Gives the job its engine and waits until its `run()` has started. */
-  async #started(): Promise<void> {
-    this.#awaken();
+  /**
+   * Gives the job its run and keeps it from napping until `use` is done
+   * with its handle (a manual run needs a run to take it).
+   */
+  async #holding<T>(use: (handle: SchedulerHandle) => Promise<T>): Promise<T> {
+    this.#holds++;
+    try {
+      this.#awaken();
+      await this.#settled();
+      return await use(this.#handle!);
+    } finally {
+      this.#holds--;
+    }
+  }
+
+  /** Waits out a load or the end of a run going back to sleep. */
+  async #settled(): Promise<void> {
     await this.loading;
+    while (this.#phase === "resting") await this.#running;
   }
 
   /**
@@ -278,60 +245,103 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
         ? next.getTime()
         : new Jitter(job.jobId, job.jitterMaxMs).wakeInstant(next.getTime())) -
         WAKE_LEAD_MS;
-    if (wakeAt <= Date.now()) {
-      this.#awaken();
-      return;
-    }
+    if (wakeAt <= Date.now()) return void this.#awaken();
     this.#announce();
-    this.at = wakeAt;
+    this.#sleepUntil(wakeAt);
+  }
+
+  #sleepUntil(at: number): void {
+    this.at = at;
     this.#host.clock.push(this);
     this.#host.clock.arm();
   }
 
-  /** Builds the scheduler, and starts its run once the state is loaded. */
-  #awaken(): Scheduler {
-    if (this.#scheduler !== undefined) return this.#scheduler;
-    this.#host.clock.remove(this);
-    const scheduler = new Scheduler(this.#config, this.#host.store, {
+  /** The scheduler's handle, building the scheduler if there is none. */
+  #build(): SchedulerHandle {
+    this.#scheduler ??= new Scheduler(this.#config, this.#host.store, {
       guard: this.#host.guard,
       observer: this.#observer,
     });
-    this.#scheduler = scheduler;
-    this.#handle = scheduler.handle();
-    if (this.#phase === "stopped") return scheduler;
+    return this.#handle ??= this.#scheduler.handle();
+  }
+
+  /** Builds the scheduler, and starts its run once the state is loaded. */
+  #awaken(): Scheduler {
     const phase = this.#phase;
+    if (phase === "resting") this.#wakeAgain = true;
+    if (phase === "awake" || phase === "resting") return this.#scheduler!;
+    this.#host.clock.remove(this);
+    this.#build();
+    if (phase === "stopped") return this.#scheduler!;
     this.#phase = "awake";
     this.#host.awoke();
     if (phase === "asleep") this.#start();
-    return scheduler;
+    return this.#scheduler!;
   }
 
   /** The `run()`, from the loaded state (or loading it, after a failure). */
   #start(): void {
     const state = this.#state;
-    const resume: Resume | undefined = state === undefined
-      ? undefined
-      : { state, events: this.#events ?? [] };
+    const resume: Resume | undefined = state === undefined ? undefined : {
+      state,
+      events: this.#events ?? [],
+      history: this.#history ??= new RunHistory(this.#config.historyLimit),
+      rest: (wakeAt) => this.#rest(wakeAt),
+    };
     this.#state = this.#events = undefined;
     const signal = this.#host.signal;
     const options: RunOptions & { [RESUME]?: Resume } = resume === undefined
       ? { signal }
       : { signal, [RESUME]: resume };
-    const run = this.#scheduler!.run(this.#job, options);
+    // A stop asked for before the run applies to it from its start.
     const stop = this.#stop;
     if (stop?.kind === "cancel") this.#handle!.cancel(stop.reason);
     else if (stop?.kind === "shutdown") this.#handle!.shutdown();
-    run.then((report) => this.#end({ report }), (error) => {
+    const run = this.#scheduler!.run(this.#job, options);
+    this.#running = run;
+    run.then((report) => {
+      if (isRested(report)) this.#rested(report);
+      else this.#end({ report });
+    }, (error) => {
       this.#end({ error });
       this.#host.failed(this, error);
     });
   }
 
-  /** A stop while asleep: the report a run stopped before its first run gives. */
+  /** The run asks whether it may end and sleep on the group's clock. */
+  #rest(wakeAt: number): boolean {
+    if (
+      this.#holds > 0 || this.#stop !== undefined ||
+      wakeAt - WAKE_LEAD_MS <= Date.now()
+    ) return false;
+    this.#phase = "resting";
+    this.at = wakeAt - WAKE_LEAD_MS;
+    return true;
+  }
+
+  /** The run has ended to sleep: back on the clock, unless asked for. */
+  #rested(report: SchedulerReport): void {
+    this.#running = undefined;
+    this.#state = report.state;
+    this.#phase = "asleep";
+    const wakeAgain = this.#wakeAgain;
+    this.#wakeAgain = false;
+    if (!this.#touched && !wakeAgain) {
+      this.#scheduler = this.#handle = undefined; // nobody can reach them
+    }
+    if (this.#stop !== undefined) this.#stopAsleep(this.#stop);
+    else if (wakeAgain) this.#awaken();
+    else this.#sleepUntil(this.at);
+  }
+
+  /** A stop while asleep: the report a run stopped before its next run gives. */
   #stopAsleep(stop: Stop): void {
-    if (this.#phase === "stopped") return;
+    const phase = this.#phase;
+    if (phase === "stopped") return;
     this.#stop ??= stop;
-    if (this.#phase === "loading") return; // applied once loaded
+    if (phase === "loading" || phase === "resting") return; // applied after
+    // A scheduler handed out may have listeners: its run says it to them.
+    if (this.#scheduler !== undefined) return void this.#awaken();
     this.#phase = "stopped";
     this.#host.clock.remove(this);
     const state = this.#state!;
@@ -353,20 +363,14 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
       report: {
         jobId: this.jobId,
         state: copyJobState(state),
-        history: [],
+        history: this.#history?.toArray() ?? [],
         stopReason: reason,
       },
     });
   }
 
-  #end(outcome: { report: SchedulerReport } | { error: unknown }): void {
-    const waiting = this.#settle;
-    if (waiting === undefined) this.#settle = outcome;
-    else if ("resolve" in waiting) {
-      this.#settle = outcome;
-      if ("report" in outcome) waiting.resolve(outcome.report);
-      else waiting.reject(outcome.error);
-    }
+  #end(ended: { report: SchedulerReport } | { error: unknown }): void {
+    (this.#outcome ??= new LazyOutcome()).end(ended);
   }
 
   /** Events of a job with no scheduler yet go to its observer alone. */

@@ -46,6 +46,8 @@ import { giveBackQueued, startQueued } from "./_queued_lease.ts";
 import { applyCompletions } from "./_completions.ts";
 import { triggerNow } from "./_trigger_now.ts";
 import { EngineCore, type EngineOptions } from "./_engine_core.ts";
+import { RESTED } from "./_resume.ts";
+import { mayRest } from "./_rest.ts";
 
 function dateOrNull(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
@@ -149,7 +151,8 @@ export class Engine<D> implements RunHost<D> {
     const core = this.#core;
     const { control } = core.options;
     control.attach(() => this.#onControl());
-    let reason: SchedulerStopReason = SchedulerStopReason.Failed;
+    let reason: SchedulerStopReason | typeof RESTED =
+      SchedulerStopReason.Failed;
     // A timer is pending from the first moment, so a fake clock's
     // `runAllAsync()` called right after `run()` does not find an empty timer
     // queue (and return) while the state is still loading. Arming the first
@@ -208,7 +211,7 @@ export class Engine<D> implements RunHost<D> {
       }
       throw fatal;
     }
-    if (this.listens("scheduler-stopped")) {
+    if (reason !== RESTED && this.listens("scheduler-stopped")) {
       this.dispatch({
         type: "scheduler-stopped",
         jobId: this.jobId,
@@ -220,7 +223,7 @@ export class Engine<D> implements RunHost<D> {
       jobId: this.jobId,
       state: copyJobState(core.state),
       history: core.history.toArray(),
-      stopReason: reason,
+      stopReason: reason as SchedulerStopReason, // RESTED: only _resume.ts's
     };
   }
 
@@ -255,7 +258,7 @@ export class Engine<D> implements RunHost<D> {
     core.wakeup.notify();
   }
 
-  async #loop(): Promise<SchedulerStopReason> {
+  async #loop(): Promise<SchedulerStopReason | typeof RESTED> {
     const core = this.#core;
     const { control, job } = core.options;
     for (;;) {
@@ -342,6 +345,9 @@ export class Engine<D> implements RunHost<D> {
         }
         await deleteTerminalState(this.#effects, core.state);
         return SchedulerStopReason.Terminal;
+      }
+      if (mayRest(core, this.#clock.lagging, this.controls.jitter)) {
+        return RESTED; // back to its group's clock
       }
       await this.#waitForWork();
     }

@@ -99,7 +99,8 @@ export class EngineCore<D> {
     this.host = host;
     this.jobId = job.jobId;
     this.delivery = deliveryFor(job, options.guard, () => this.wakeup.notify());
-    this.history = new RunHistory(config.historyLimit);
+    this.history = options.resume?.history ??
+      new RunHistory(config.historyLimit);
     this.definition = definitionFingerprint({ ...job, ...config });
     this.manual = new ManualRequests(job.jobId);
   }

@@ -1,13 +1,16 @@
 /**
- * A `run()` that starts from a state already loaded: a `JobGroup` loads the
- * states of all its jobs at once (with their events) and starts a job's
- * engine only when the job is due or its handle is used (docs/jobs.md).
+ * A `run()` that starts from a state already loaded, and may end by going
+ * back to sleep: a `JobGroup` loads the states of all its jobs at once (with
+ * their events), starts a job's engine only when the job is due or its
+ * handle is used, and takes the job back once it sleeps until an occurrence
+ * that is not near (docs/jobs.md, "How a group sleeps").
  *
  * @module
  */
 
 import type { JobState } from "../../store/job_state.ts";
 import type { SchedulerEvent } from "../events/events.ts";
+import type { RunHistory, SchedulerReport } from "../events/report.ts";
 import type { RunView } from "./_run_view.ts";
 
 /** The key of the resume in `run()`'s options; not part of the public API. */
@@ -18,6 +21,22 @@ export interface Resume {
   readonly state: JobState;
   /** Dispatched by the run in order, as its own load would have. */
   readonly events: readonly SchedulerEvent[];
+  /** The runs recorded so far (the job ran and rested before). */
+  readonly history?: RunHistory;
+  /**
+   * Asked when the loop would sleep, with nothing running, queued or paused,
+   * until `wakeAt`: `true` ends the run as `RESTED` (no `scheduler-stopped`,
+   * `done` stays pending), the caller waking it again later.
+   */
+  readonly rest?: (wakeAt: number) => boolean;
+}
+
+/** The stop reason of a run that went back to sleep (see `Resume.rest`). */
+export const RESTED = "rested";
+
+/** Whether a report is that of a run gone back to sleep (not an end). */
+export function isRested(report: SchedulerReport): boolean {
+  return (report.stopReason as string) === RESTED;
 }
 
 /**
