@@ -11,7 +11,7 @@
  *
  * Aims at 10 000 jobs: heap ≤ 15 MB, start ≤ 100 ms, cancel ≤ 50 ms, ≤ 1
  * pending timer, idle CPU ≤ toad-scheduler's (the lightest peer, which keeps
- * no state). 100 000 jobs are measured and reported too. The peers are
+ * no state); ours and toad-scheduler there are medians of three children. 100 000 jobs are measured and reported too. The peers are
  * installed into bench/compare/.peers/ with `npm ci` when missing (as
  * `deno task compare` does).
  */
@@ -19,7 +19,12 @@ import { type Figures, measureOne } from "./compare/many_jobs.ts";
 import { installPeers, PEERS_DIR } from "./compare/_peers.ts";
 
 /** The idle window: long enough for a timer-per-job design to show. */
-const IDLE_MS = 5_000;
+const IDLE_MS = 4_000;
+/**
+ * Children per figure for ours and toad-scheduler at 10 000 jobs (medians):
+ * idle CPU near the floor of an idle process differs by noise alone.
+ */
+const REPEATS = 3;
 const PEERS = ["toad-scheduler", "cron", "node-cron"] as const;
 const AIMS = { heapMb: 15, startMs: 100, stopMs: 50, timers: 1 };
 
@@ -63,12 +68,33 @@ function row(name: string, figures: Figures, floor?: Figures): string {
   return `  ${name.padEnd(16)} ${cells.join(", ")}${ratios}`;
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Each figure the median of `repeats` children. */
 async function measure(
   name: string,
   jobs: number,
+  repeats = 1,
 ): Promise<Figures | undefined> {
   try {
-    return await measureOne(name, { jobs, idleMs: IDLE_MS });
+    const runs: Figures[] = [];
+    for (let i = 0; i < repeats; i++) {
+      runs.push(await measureOne(name, { jobs, idleMs: IDLE_MS }));
+    }
+    const of = (
+      key: "heapMb" | "timers" | "idleCpuMs" | "startMs" | "stopMs",
+    ) => median(runs.map((run) => run[key]));
+    return {
+      ...runs[0],
+      heapMb: of("heapMb"),
+      timers: of("timers"),
+      idleCpuMs: of("idleCpuMs"),
+      startMs: of("startMs"),
+      stopMs: of("stopMs"),
+    };
   } catch (error) {
     console.log(
       `  ${name}: not measured (${(error as Error).message.split("\n")[0]})`,
@@ -79,15 +105,22 @@ async function measure(
 
 const withPeers = await peersInstalled();
 for (const jobs of [10_000, 100_000]) {
+  const repeats = jobs === 10_000 ? REPEATS : 1;
   console.log(
-    `\n${jobs.toLocaleString("en")} jobs (idle CPU over ${IDLE_MS / 1000} s)`,
+    `\n${jobs.toLocaleString("en")} jobs (idle CPU over ${IDLE_MS / 1000} s${
+      repeats > 1 ? `; ours and toad-scheduler: medians of ${repeats}` : ""
+    })`,
   );
-  const ours = await measure("ours-group", jobs);
+  const ours = await measure("ours-group", jobs, repeats);
   if (ours === undefined) continue;
   console.log(row("ours (JobGroup)", ours));
   const peers = new Map<string, Figures>();
   for (const name of withPeers ? PEERS : []) {
-    const figures = await measure(name, jobs);
+    const figures = await measure(
+      name,
+      jobs,
+      name === "toad-scheduler" ? repeats : 1,
+    );
     if (figures === undefined) continue;
     peers.set(name, figures);
     console.log(row(name, figures, ours));

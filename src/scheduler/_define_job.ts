@@ -18,29 +18,22 @@ import { Job } from "./job/job.ts";
 import type { RetryPolicy } from "./job/retry.ts";
 import { Task } from "./job/task.ts";
 import type { TaskContext } from "./job/task_context.ts";
-import type {
-  MissedRunPolicy,
-  OverlapPolicy,
-  TerminalStatePolicy,
-} from "../constants.ts";
-import type { DstPolicy } from "../schedule/dst_policy.ts";
+import type { MissedRunPolicy, OverlapPolicy } from "../constants.ts";
 
-/** The per-job options both entry points read (a subset of `ScheduleOptions`). */
-export interface JobDefinitionOptions {
+/**
+ * The per-job options both entry points read: `ScheduleOptions` (whose
+ * documentation they are) without the shared parts.
+ */
+export type JobDefinitionOptions = SchedulerConfig & {
   jobId?: string;
-  timezone?: string;
   maxRuns?: number;
   missedRunPolicy?: MissedRunPolicy;
   overlapPolicy?: OverlapPolicy;
-  terminalStatePolicy?: TerminalStatePolicy;
-  historyLimit?: number;
-  missedRunToleranceMs?: number;
-  dst?: DstPolicy;
   runTimeoutMs?: number;
   retry?: RetryPolicy;
   jitterMs?: number;
   delivery?: Delivery;
-}
+};
 
 /** Turns a `when` into a `Schedule` and the job id it implies. */
 export function toScheduleAndId(

@@ -31,11 +31,21 @@ import type { ScheduledJob } from "./scheduled_job.ts";
 const NO_GUARD = new NoopExecutionGuard();
 
 /** One group's sleeping jobs and what they share. */
+/** The parts of a group its sleeping jobs use. */
+interface GroupParts {
+  readonly store: StateStore;
+  readonly guard: ExecutionGuard | undefined;
+  readonly timezone: string | undefined;
+  readonly observer: SchedulerObserver | undefined;
+  /** Passed to every job's `run()`. */
+  readonly signal: AbortSignal;
+  /** Hears a job's failure. */
+  failed(job: ScheduledJob, error: unknown): void;
+}
+
+/** One group's sleeping jobs and what they share. */
 export class SleepingJobs {
-  readonly #store: StateStore;
-  readonly #guard: ExecutionGuard | undefined;
-  readonly #timezone: string | undefined;
-  readonly #observer: SchedulerObserver | undefined;
+  readonly #group: GroupParts;
   readonly #clock = new GroupClock();
   readonly #loader = new GroupLoader();
   readonly #shared = new SharedDefinitions();
@@ -45,32 +55,19 @@ export class SleepingJobs {
   /** How many sleeping jobs got their scheduler so far. */
   woken = 0;
 
-  /**
-   * The sleeping side of a group with these parts; `failed` hears a job's
-   * failure, `signal` is passed to every job's `run()`.
-   */
-  constructor(parts: {
-    store: StateStore;
-    guard: ExecutionGuard | undefined;
-    timezone: string | undefined;
-    observer: SchedulerObserver | undefined;
-    signal: AbortSignal;
-    failed(job: ScheduledJob, error: unknown): void;
-  }) {
-    this.#store = parts.store;
-    this.#guard = parts.guard;
-    this.#timezone = parts.timezone;
-    this.#observer = parts.observer;
+  /** The sleeping side of a group with these parts. */
+  constructor(group: GroupParts) {
+    this.#group = group;
     this.#host = {
-      store: parts.store,
-      guard: parts.guard,
-      signal: parts.signal,
+      store: group.store,
+      guard: group.guard,
+      signal: group.signal,
       clock: this.#clock,
       fingerprint: (job, config) => this.#shared.fingerprint(job, config),
       enqueue: (member) => this.#loader.add(member),
       loads: () => this.#loader.drained(),
       awoke: () => void this.woken++,
-      failed: parts.failed,
+      failed: group.failed,
     };
   }
 
@@ -81,10 +78,10 @@ export class SleepingJobs {
    * telemetry to feed keep every job on its own scheduler from the start.
    */
   admits(delivery: string | undefined): boolean {
-    const guard = this.#guard;
+    const guard = this.#group.guard;
     const noop = guard === undefined ||
       Object.getPrototypeOf(guard) === NoopExecutionGuard.prototype;
-    return !(this.#store instanceof EventTarget) &&
+    return !(this.#group.store instanceof EventTarget) &&
       guard?.inFlight === undefined &&
       (delivery !== Delivery.AtLeastOnce || noop) &&
       runTelemetry() === undefined;
@@ -103,15 +100,16 @@ export class SleepingJobs {
     const resolvedTask: Task<undefined> = toTask(task);
     const { schedule, id } = this.#shared.schedule(when);
     const { job, config } = defineJob(schedule, id, given, resolvedTask);
-    const observer = given.observer ?? this.#observer;
+    const { store, guard, timezone } = this.#group;
+    const observer = given.observer ?? this.#group.observer;
     if (!this.#partsChecked || given.observer !== undefined) {
-      requireParts(this.#store, this.#guard ?? NO_GUARD, observer);
+      requireParts(store, guard ?? NO_GUARD, observer);
       this.#partsChecked = given.observer === undefined;
     }
     this.#clock.hold();
     return new GroupMember({
       job,
-      config: this.#shared.config(config, this.#timezone),
+      config: this.#shared.config(config, timezone),
       observer: observer instanceof NoopObserver ? undefined : observer,
       host: this.#host,
     });
