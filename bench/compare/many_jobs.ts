@@ -1,12 +1,15 @@
 /**
  * 10 000 jobs in one process: heap, pending timers, idle CPU over 10 s, and
  * the time to start and to stop them all. Each library runs in its own child
- * process (this file, run with the library's name) so heaps do not mix.
+ * process (this file, run with the library's name, and optionally the number
+ * of jobs and the idle window in ms) so heaps do not mix. `measureOne` is
+ * also what bench/many_jobs_figures.ts runs (`deno task bench`).
  */
 import process from "node:process";
 import {
   InMemoryStateStore,
   Job,
+  JobGroup,
   Schedule,
   Scheduler,
   Task,
@@ -14,15 +17,32 @@ import {
 import { peer, peerVersion } from "./_peers.ts";
 import { describeError, pause, type Section, table, whole } from "./_report.ts";
 
-const JOBS = 10_000;
-const IDLE_MS = 10_000;
+/** The number of jobs and the idle window of a child (its arguments). */
+let JOBS = 10_000;
+let IDLE_MS = 10_000;
 /** Daily at 03:00 UTC: nothing is due during the idle window (in practice). */
 const EXPRESSION = "0 3 * * *";
 
 type Stop = () => void | Promise<void>;
 
 /** Starts `JOBS` jobs; resolves with the function that stops them all. */
-const LIBRARIES: Record<string, { label: () => string; start: () => Stop }> = {
+export const LIBRARIES: Record<
+  string,
+  { label: () => string; start: () => Stop }
+> = {
+  "ours-group": {
+    label: () => "ours: one `JobGroup`, shared in-memory store",
+    start() {
+      const jobs = new JobGroup();
+      for (let i = 0; i < JOBS; i++) {
+        jobs.schedule(EXPRESSION, { jobId: `job-${i}` }, () => {});
+      }
+      return async () => {
+        jobs.cancel();
+        await jobs.done();
+      };
+    },
+  },
   ours: {
     label: () => "ours: one `Scheduler` + `run()` each, shared in-memory store",
     start() {
@@ -115,7 +135,8 @@ const LIBRARIES: Record<string, { label: () => string; start: () => Stop }> = {
   },
 };
 
-interface Figures {
+/** What a child measures. */
+export interface Figures {
   label: string;
   heapMb: number;
   timers: number;
@@ -166,7 +187,14 @@ async function child(name: string): Promise<void> {
   console.log(JSON.stringify(figures));
 }
 
-async function measureOne(name: string): Promise<Figures> {
+/**
+ * Measures one library in a child process: `jobs` jobs (default 10 000),
+ * idle CPU over `idleMs` (default 10 s).
+ */
+export async function measureOne(
+  name: string,
+  options: { jobs?: number; idleMs?: number } = {},
+): Promise<Figures> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -174,6 +202,8 @@ async function measureOne(name: string): Promise<Figures> {
       "--v8-flags=--expose-gc",
       new URL(import.meta.url).pathname,
       name,
+      String(options.jobs ?? JOBS),
+      String(options.idleMs ?? IDLE_MS),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -242,5 +272,7 @@ if (import.meta.main) {
       }`,
     );
   }
+  JOBS = Number(Deno.args[1] ?? JOBS);
+  IDLE_MS = Number(Deno.args[2] ?? IDLE_MS);
   await child(name);
 }

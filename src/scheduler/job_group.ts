@@ -23,7 +23,15 @@ import {
   type TaskFunction,
 } from "./schedule_job.ts";
 import type { ScheduledJob } from "./scheduled_job.ts";
+import { GroupMember } from "./_group_member.ts";
+import { SleepingJobs } from "./_sleeping_jobs.ts";
+import { nextMacrotask } from "./loop/_wake_clock.ts";
 import type { Task } from "./job/task.ts";
+
+/** The options of a job of a group: the group gives store, guard, signal. */
+const GROUP_JOB_OPTION_KEYS = SCHEDULE_OPTION_KEYS.filter((key) =>
+  key !== "store" && key !== "guard" && key !== "signal"
+);
 
 /**
  * Options of {@linkcode JobGroup}: what every job of the group shares.
@@ -100,7 +108,9 @@ export class JobGroup {
   readonly #observer: SchedulerObserver | undefined;
   readonly #stop = new AbortController();
   readonly #jobs = new Map<string, ScheduledJob>();
-  readonly #settled: Promise<SchedulerReport>[] = [];
+  /** How the jobs not sleeping on the group's clock settle. */
+  readonly #settled = new Map<ScheduledJob, Promise<SchedulerReport>>();
+  readonly #sleeping: SleepingJobs;
   #firstError: { error: unknown } | undefined;
   #shutDown = false;
   #awaited = false;
@@ -128,6 +138,23 @@ export class JobGroup {
     this.#guard = given.guard;
     this.#timezone = given.timezone;
     this.#observer = given.observer;
+    this.#sleeping = new SleepingJobs({
+      store: this.#store,
+      guard: this.#guard,
+      timezone: this.#timezone,
+      observer: this.#observer,
+      signal: this.#stop.signal,
+      failed: (job, error) => this.#failed(job, error),
+    });
+    // Jobs with an engine hear the signal through their run(); sleeping
+    // ones have none: they stop here, without ever getting one.
+    this.#stop.signal.addEventListener("abort", () => {
+      this.#sleeping.close();
+      const reason = this.#stop.signal.reason;
+      for (const job of this.#jobs.values()) {
+        if (job instanceof GroupMember && !job.awake) job.cancel(reason);
+      }
+    }, { once: true });
     const signal = given.signal;
     if (signal?.aborted) this.#stop.abort(signal.reason);
     else {
@@ -165,9 +192,7 @@ export class JobGroup {
   ): ScheduledJob {
     const given = checkOptions(options, {
       what: "JobGroup.schedule() options",
-      known: SCHEDULE_OPTION_KEYS.filter((key) =>
-        key !== "store" && key !== "guard" && key !== "signal"
-      ),
+      known: GROUP_JOB_OPTION_KEYS,
     });
     const stopped = this.#shutDown
       ? "shut down"
@@ -197,34 +222,47 @@ export class JobGroup {
         { kind: InvalidJobKind.Other },
       );
     }
-    const job = schedule(
-      when,
-      {
-        ...given,
-        timezone: given.timezone ?? this.#timezone,
-        observer: given.observer ?? this.#observer,
-        store: this.#store,
-        guard: this.#guard,
-        signal: this.#stop.signal,
-      },
-      task,
-    );
+    const job = this.#sleeping.admits(given.delivery)
+      ? this.#sleeping.add(when, given, task)
+      : schedule(
+        when,
+        {
+          ...given,
+          timezone: given.timezone ?? this.#timezone,
+          observer: given.observer ?? this.#observer,
+          store: this.#store,
+          guard: this.#guard,
+          signal: this.#stop.signal,
+        },
+        task,
+      );
     this.#jobs.set(job.jobId, job);
-    this.#settled.push(job.done.catch((error) => {
-      // One failed job stops the group: its store or guard is likely gone
-      // for the others too, and a half-running service is worse than none.
-      if (this.#firstError === undefined && !this.#awaited) {
-        console.error(
-          `scheduler: job ${JSON.stringify(job.jobId)} of a JobGroup stopped: ${
-            describeThrown(error)
-          }; the group stops its other jobs (await jobs.done() to handle it)`,
-        );
-      }
-      this.#firstError ??= { error };
-      this.#stop.abort(error);
-      return undefined as unknown as SchedulerReport;
-    }));
+    if (!(job instanceof GroupMember)) {
+      this.#settled.set(
+        job,
+        job.done.catch((error) => {
+          this.#failed(job, error);
+          return undefined as unknown as SchedulerReport;
+        }),
+      );
+    }
     return job;
+  }
+
+  /**
+   * One failed job stops the group: its store or guard is likely gone for
+   * the others too, and a half-running service is worse than none.
+   */
+  #failed(job: ScheduledJob, error: unknown): void {
+    if (this.#firstError === undefined && !this.#awaited) {
+      console.error(
+        `scheduler: job ${JSON.stringify(job.jobId)} of a JobGroup stopped: ${
+          describeThrown(error)
+        }; the group stops its other jobs (await jobs.done() to handle it)`,
+      );
+    }
+    this.#firstError ??= { error };
+    this.#stop.abort(error);
   }
 
   /** The jobs started so far, by job id. */
@@ -280,7 +318,18 @@ export class JobGroup {
    * ```
    */
   async idle(): Promise<void> {
-    await Promise.all([...this.#jobs.values()].map((job) => job.idle()));
+    for (;;) {
+      const woken = this.#sleeping.woken;
+      const waits: Promise<void>[] = [];
+      for (const job of this.#jobs.values()) {
+        if (!(job instanceof GroupMember) || job.awake) waits.push(job.idle());
+        else if (job.loading !== undefined) waits.push(job.loading);
+      }
+      await Promise.all(waits);
+      // One turn for all sleeping jobs: did the group's clock wake one?
+      await nextMacrotask();
+      if (this.#sleeping.woken === woken) return;
+    }
   }
 
   /**
@@ -301,7 +350,16 @@ export class JobGroup {
    */
   async done(): Promise<SchedulerReport[]> {
     this.#awaited = true;
-    const reports = await Promise.all(this.#settled);
+    const reports = await Promise.all(
+      Array.from(
+        this.#jobs.values(),
+        (job) =>
+          // A job stopped in its sleep has its report at hand.
+          (job instanceof GroupMember ? job.report : undefined) ??
+            this.#settled.get(job) ??
+            job.done.catch(() => undefined as unknown as SchedulerReport),
+      ),
+    );
     if (this.#firstError !== undefined) throw this.#firstError.error;
     return reports;
   }

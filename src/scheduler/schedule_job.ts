@@ -17,16 +17,16 @@ import type {
 import { describeValue, invalid } from "../errors.ts";
 import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import { checkOptions } from "../_options.ts";
-import { CronSchedule } from "../schedule/cron_schedule.ts";
+import type { CronSchedule } from "../schedule/cron_schedule.ts";
 import type { DstPolicy } from "../schedule/dst_policy.ts";
-import { Schedule, toSchedule } from "../schedule/schedule.ts";
+import type { Schedule } from "../schedule/schedule.ts";
 import { InMemoryStateStore } from "../store/in_memory.ts";
 import type { StateStore } from "../store/state_store.ts";
-import { Job } from "./job/job.ts";
 import type { SchedulerObserver } from "./events/observer.ts";
 import { ScheduledJob } from "./scheduled_job.ts";
 import { Scheduler } from "./scheduler.ts";
-import { Task } from "./job/task.ts";
+import type { Task } from "./job/task.ts";
+import { defineJob, toScheduleAndId, toTask } from "./_define_job.ts";
 import type { TaskContext } from "./job/task_context.ts";
 
 /**
@@ -165,49 +165,6 @@ export const SCHEDULE_OPTION_KEYS: readonly (keyof ScheduleOptions)[] = [
   "delivery",
 ];
 
-function toScheduleAndId(spec: unknown): { schedule: Schedule; id: string } {
-  if (typeof spec === "string" || spec instanceof CronSchedule) {
-    return { schedule: Schedule.cron(spec), id: String(spec) };
-  }
-  if (typeof spec === "object" && spec !== null && !("kind" in spec)) {
-    const { everyMs } = checkOptions(spec as { everyMs?: number }, {
-      what: "an interval (such as { everyMs: 600000 })",
-      known: ["everyMs"],
-    });
-    if (everyMs === undefined) {
-      throw invalid("an interval needs everyMs, such as { everyMs: 600000 }");
-    }
-    return {
-      schedule: Schedule.interval(everyMs),
-      id: `every ${everyMs} ms`,
-    };
-  }
-  const schedule = toSchedule(spec);
-  return {
-    schedule,
-    id: schedule.kind === "interval"
-      ? `every ${schedule.everyMs} ms`
-      : schedule.kind === "cron"
-      ? schedule.cron.expression
-      : "at-times",
-  };
-}
-
-function toTask(task: unknown): Task<undefined> {
-  if (task instanceof Task) return task as Task<undefined>;
-  if (typeof task !== "function") {
-    throw invalid(
-      `schedule() needs a task: a function or a Task, got ${
-        describeValue(task)
-      }`,
-    );
-  }
-  // An async wrapper turns a synchronous throw into a failed run as well.
-  return Task.fromAsync(async (ctx) => {
-    await task(ctx);
-  });
-}
-
 /**
  * Starts a job in one call and returns its handle: `when` is a cron
  * expression, a {@linkcode Schedule} or `{ everyMs }`; `task` a plain
@@ -281,29 +238,10 @@ export function schedule(
       "schedule() needs a jobId when a store or guard is given: several jobs may share them, and they key each job's state and leases by its id",
     );
   }
-  let job = Job.withoutDeps(options.jobId ?? id, resolved, task);
-  if (options.maxRuns !== undefined) job = job.withMaxRuns(options.maxRuns);
-  if (options.missedRunPolicy !== undefined) {
-    job = job.withMissedRunPolicy(options.missedRunPolicy);
-  }
-  if (options.overlapPolicy !== undefined) {
-    job = job.withOverlapPolicy(options.overlapPolicy);
-  }
-  if (options.runTimeoutMs !== undefined) {
-    job = job.withRunTimeout(options.runTimeoutMs);
-  }
-  if (options.retry !== undefined) job = job.withRetry(options.retry);
-  if (options.jitterMs !== undefined) job = job.withJitter(options.jitterMs);
-  if (options.delivery !== undefined) job = job.withDelivery(options.delivery);
+  const { job, config } = defineJob(resolved, id, options, task);
   const store = options.store ?? new InMemoryStateStore();
   const scheduler = new Scheduler(
-    {
-      timezone: options.timezone,
-      historyLimit: options.historyLimit,
-      terminalStatePolicy: options.terminalStatePolicy,
-      missedRunToleranceMs: options.missedRunToleranceMs,
-      dst: options.dst,
-    },
+    config,
     store,
     { guard: options.guard, observer: options.observer },
   );

@@ -28,31 +28,32 @@ import type { Scheduler } from "./scheduler.ts";
 export class ScheduledJob extends SchedulerHandle {
   /** The job id: the key of its stored state (and of its leases). */
   readonly jobId: string;
-  /** The scheduler running it, for `addEventListener`. */
-  readonly scheduler: Scheduler;
-  readonly #done: Promise<SchedulerReport>;
+  readonly #scheduler: Scheduler;
+  readonly #done: Promise<SchedulerReport> | undefined;
   #observed = false;
 
   /**
    * Wraps a started run. `schedule()` builds these; there is no reason to
    * call this yourself.
    *
-   * @param started The scheduler, the job id, and the start of its `run()`.
+   * @param started The scheduler, the job id, and the start of its `run()`
+   * (none for a job of a `JobGroup`, which starts it when due and settles
+   * `done` itself).
    */
   constructor(
     started: {
       scheduler: Scheduler;
       jobId: string;
-      run: (scheduler: Scheduler) => Promise<SchedulerReport>;
+      run?: (scheduler: Scheduler) => Promise<SchedulerReport>;
     },
   ) {
     super(started.scheduler.handle());
     this.jobId = started.jobId;
-    this.scheduler = started.scheduler;
-    this.#done = started.run(started.scheduler);
+    this.#scheduler = started.scheduler;
+    this.#done = started.run?.(started.scheduler);
     // A quick-start program that never looks at `done` would die of an
     // unhandled rejection when the job fails: say so on stderr instead.
-    this.#done.catch((error) => {
+    this.#done?.catch((error) => {
       if (this.#observed) return;
       console.error(
         `scheduler: job ${JSON.stringify(this.jobId)} stopped: ${
@@ -60,6 +61,11 @@ export class ScheduledJob extends SchedulerHandle {
         } (await or catch job.done to handle it)`,
       );
     });
+  }
+
+  /** The scheduler running it, for `addEventListener`. */
+  get scheduler(): Scheduler {
+    return this.#scheduler;
   }
 
   /**
@@ -80,6 +86,6 @@ export class ScheduledJob extends SchedulerHandle {
    */
   override get done(): Promise<SchedulerReport> {
     this.#observed = true;
-    return this.#done;
+    return this.#done!;
   }
 }

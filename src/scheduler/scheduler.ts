@@ -21,6 +21,7 @@ import {
 import { SchedulerHandle } from "./control.ts";
 import { ControlState } from "./loop/_control_state.ts";
 import { Engine } from "./loop/_engine.ts";
+import { takeResume } from "./loop/_resume.ts";
 import type { SchedulerEvent, SchedulerEventMap } from "./events/events.ts";
 import type { Job } from "./job/job.ts";
 import {
@@ -38,7 +39,7 @@ import {
   requireRunnable,
   runSignal,
 } from "./_scheduler_parts.ts";
-import { RunTelemetryLoader, telemetryRegistered } from "../telemetry/_gate.ts";
+import { runTelemetryFor } from "../telemetry/_gate.ts";
 
 /**
  * Options of the {@linkcode Scheduler} constructor.
@@ -244,11 +245,9 @@ export class Scheduler extends EventTarget {
     else signal?.addEventListener("abort", onAbort, { once: true });
     const active = activeRun(job, this.#store, this.#config);
     this.#control.attachRun(active);
+    const resume = takeResume(options, active);
     let finished = false;
-    // With nothing registered (the usual case) nothing loads or waits.
-    const telemetry = telemetryRegistered()
-      ? new RunTelemetryLoader(this)
-      : undefined;
+    const telemetry = runTelemetryFor(this);
     // Runs once, before scheduler-stopped is dispatched: a listener of that
     // event may already start the next run().
     const finish = () => {
@@ -269,6 +268,7 @@ export class Scheduler extends EventTarget {
         control: this.#control,
         tracer: telemetry?.tracer,
         ready: telemetry?.ready,
+        resume,
         listens: (type) => type === "state-loaded" || this.#listens(type),
         dispatch: (event) => {
           if (event.type === "state-loaded") active.markLoaded();

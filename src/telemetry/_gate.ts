@@ -49,6 +49,16 @@ function load(): Promise<Registered> {
 if (telemetryRegistered()) load().catch(() => {}); // a run() reports it
 
 /**
+ * The telemetry of one `run()` of `target`: `undefined` when nothing is
+ * registered (the usual case), so that nothing loads or waits.
+ */
+export function runTelemetryFor(
+  target: EventTarget,
+): RunTelemetryLoader | undefined {
+  return telemetryRegistered() ? new RunTelemetryLoader(target) : undefined;
+}
+
+/**
  * The telemetry of one `run()`. Once the API is loaded it is what
  * `_registered.ts` gives, at once, as if it had been imported statically.
  * While it loads (the first `run()` soon after a provider was registered)

@@ -13,6 +13,7 @@ import {
 } from "../run/manual.ts";
 import type { RunRecord, SchedulerReport } from "../events/report.ts";
 import { nextRunsOf, RunOutcome, type RunView } from "./_run_view.ts";
+import { isRested } from "./_resume.ts";
 
 /** Starts a manual run of the active `run()`. */
 type ManualTrigger = (options?: TriggerNowOptions) => Promise<RunRecord>;
@@ -154,6 +155,8 @@ export class ControlState {
     finish: () => void,
   ): void {
     finish();
+    // A run gone back to its group's clock has not ended (`_resume.ts`).
+    if ("report" in outcome && isRested(outcome.report)) return;
     const pending = this.#outcome;
     this.#outcome = undefined;
     if (pending === undefined) return;

@@ -48,6 +48,8 @@ import { applyCompletions } from "./_completions.ts";
 import { triggerNow } from "./_trigger_now.ts";
 import { EngineCore, type EngineOptions } from "./_engine_core.ts";
 import { DateHandoff } from "./_date_handoff.ts";
+import { RESTED } from "./_resume.ts";
+import { adoptResumed, mayRest } from "./_rest.ts";
 
 function dateOrNull(ms: number | null): Date | null {
   return ms === null ? null : new Date(ms);
@@ -162,7 +164,8 @@ export class Engine<D> implements RunHost<D> {
     const core = this.#core;
     const { control } = core.options;
     control.attach(() => this.#onControl());
-    let reason: SchedulerStopReason = SchedulerStopReason.Failed;
+    let reason: SchedulerStopReason | typeof RESTED =
+      SchedulerStopReason.Failed;
     // A timer is pending from the first moment, so a fake clock's
     // `runAllAsync()` called right after `run()` does not find an empty timer
     // queue (and return) while the state is still loading. Arming the first
@@ -175,8 +178,10 @@ export class Engine<D> implements RunHost<D> {
         throw core.delivery.error;
       }
       if (core.options.ready !== undefined) await core.options.ready;
-      await loadJobState(this.#effects).finally(() => core.markLoaded());
-      this.#onControl(); // a stop requested before run() applies now
+      if (core.options.resume === undefined) {
+        await loadJobState(this.#effects).finally(() => core.markLoaded());
+        this.#onControl(); // a stop requested before run() applies now
+      } else adoptResumed(core, core.options.resume);
       reason = await this.#loop();
     } catch (error) {
       core.fatal ??= isInstance(error, SchedulerError)
@@ -209,7 +214,7 @@ export class Engine<D> implements RunHost<D> {
       }
       throw fatal;
     }
-    if (this.listens("scheduler-stopped")) {
+    if (reason !== RESTED && this.listens("scheduler-stopped")) {
       this.dispatch({
         type: "scheduler-stopped",
         jobId: this.jobId,
@@ -221,7 +226,7 @@ export class Engine<D> implements RunHost<D> {
       jobId: this.jobId,
       state: copyJobState(savedState(core.state, core.definition)),
       history: core.history.toArray(),
-      stopReason: reason,
+      stopReason: reason as SchedulerStopReason, // RESTED: only _resume.ts's
     };
   }
 
@@ -256,7 +261,7 @@ export class Engine<D> implements RunHost<D> {
     core.wakeup.notify();
   }
 
-  async #loop(): Promise<SchedulerStopReason> {
+  async #loop(): Promise<SchedulerStopReason | typeof RESTED> {
     const core = this.#core;
     const { control, job } = core.options;
     for (;;) {
@@ -348,6 +353,9 @@ export class Engine<D> implements RunHost<D> {
         }
         await deleteTerminalState(this.#effects, core.state);
         return SchedulerStopReason.Terminal;
+      }
+      if (mayRest(core, this.#clock.lagging, this.controls.jitter)) {
+        return RESTED; // back to its group's clock
       }
       await this.#waitForWork();
     }

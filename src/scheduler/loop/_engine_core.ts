@@ -31,6 +31,7 @@ import { ManualRequests } from "../run/manual.ts";
 import type { ControlState } from "./_control_state.ts";
 import { deliveryFor } from "./_reclaim.ts";
 import { Wakeup } from "./_wakeup.ts";
+import type { Resume } from "./_resume.ts";
 import type { AttemptTracer } from "../../telemetry/_attempt_span.ts";
 
 /** What the engine needs from its scheduler. */
@@ -40,6 +41,8 @@ export interface EngineOptions<D> {
   readonly store: StateStore;
   readonly guard: ExecutionGuard;
   readonly control: ControlState;
+  /** The state loaded beforehand, instead of loading it (`_resume.ts`). */
+  readonly resume?: Resume;
   /** Opens a span per attempt when tracing is registered. */
   readonly tracer?: AttemptTracer;
   /**
@@ -115,7 +118,8 @@ export class EngineCore<D> {
       ? options.store
       : undefined;
     if (this.leased !== undefined) this.delivery.reclaimer?.grantThroughStore();
-    this.history = new RunHistory(config.historyLimit);
+    this.history = options.resume?.history ??
+      new RunHistory(config.historyLimit);
     this.definition = definitionFingerprint({ ...job, ...config });
     this.manual = new ManualRequests(job.jobId);
   }
