@@ -2,30 +2,44 @@
  * At-least-once vs at-most-once, printed (run with
  * `deno run -A bench/delivery_figures.ts`):
  *
- * 1. Valkey commands per run: a throw-away `valkey-server`, the Valkey state
- *    store and guard, a replay-all backlog of 200 runs with a no-op task.
- *    Every command the clients send is counted (iovalkey's `sendCommand`;
- *    a script counts once, as in the SPEC). Each command is one round trip.
- *    Aim: at-least-once at most 2 more per run than at-most-once.
- * 2. Deno KV commits per run: the same backlog on a `:memory:` KV with the
- *    KV state store and guard, behind a counting proxy. Aim: at most 1 more
- *    commit per run.
+ * 1. Valkey round trips and server commands per run, with the state store
+ *    and the guard on one deployment (two scripts per run: see
+ *    docs/valkey.md, "Two round trips per run"), on one server, behind
+ *    Sentinel and on a Cluster, each beside the same run through the plain
+ *    store and guard calls (measured here) and BullMQ's figures. Commands
+ *    sent are counted in the clients (a script counts once), commands
+ *    executed by the primary's `INFO commandstats` (a script and every
+ *    command inside it); see tests/_valkey_counting.ts.
+ * 2. Deno KV commits per run: a replay-all backlog of 200 runs on a
+ *    `:memory:` KV with the KV state store and guard, behind a counting
+ *    proxy. Aim: at most 1 more commit per run.
  */
-import { Valkey } from "iovalkey";
 import {
+  type CreateIfAbsentStateStore,
   type Delivery,
   DenoKvExecutionGuard,
   DenoKvStateStore,
   type ExecutionGuard,
   Job,
+  type JobState,
   MissedRunPolicy,
   Schedule,
   Scheduler,
   type StateStore,
   Task,
 } from "../mod.ts";
-import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
+import {
+  type ValkeyConnection,
+  ValkeyExecutionGuard,
+  ValkeyStateStore,
+} from "../src/valkey/mod.ts";
 import { startValkeyServer } from "../tests/_valkey_server.ts";
+import {
+  hasValkeyTopologies,
+  startCluster,
+  startSentinelSet,
+} from "../tests/_valkey_topology.ts";
+import { byName, FEW, MANY, runCost } from "../tests/_valkey_counting.ts";
 import { countingKv, isCommit, isRead, KvCounts } from "./_kv_counting.ts";
 
 const N = 200;
@@ -63,59 +77,106 @@ async function backlog(
 }
 
 // ---------------------------------------------------------------------------
-// 1. Valkey commands per run
+// 1. Valkey round trips and server commands per run
 
-/** Commands sent by every iovalkey client, by name. */
-const sent = new Map<string, number>();
-const prototype = Valkey.prototype as unknown as {
-  sendCommand(command: { name: string }, ...rest: unknown[]): unknown;
-};
-const sendCommand = prototype.sendCommand;
-prototype.sendCommand = function (command, ...rest) {
-  sent.set(command.name, (sent.get(command.name) ?? 0) + 1);
-  return sendCommand.call(this, command, ...rest);
-};
-const sentTotal = () => [...sent.values()].reduce((a, b) => a + b, 0);
+/** `store` without its leased writes: the plain calls, as before them. */
+function plainCalls(store: CreateIfAbsentStateStore): StateStore {
+  return {
+    load: (jobId) => store.load(jobId),
+    save: (state) => store.save(state),
+    delete: (jobId) => store.delete(jobId),
+    createIfAbsent: (state: JobState) => store.createIfAbsent(state),
+  } as CreateIfAbsentStateStore;
+}
 
-const server = await startValkeyServer();
-try {
-  const store = await ValkeyStateStore.connect(server.url);
-  const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
+/** Prints the costs on one topology, with the plain calls beside them. */
+async function topologyFigures(
+  topology: string,
+  connection: ValkeyConnection,
+  primaryPort: (jobId: string) => Promise<number>,
+): Promise<boolean> {
+  const store = await ValkeyStateStore.connect(connection);
+  const guard = await ValkeyExecutionGuard.connect(connection, LEASE);
+  let met = true;
   try {
-    // Warm up: load the scripts once, so NOSCRIPT retries are not counted.
     for (const delivery of DELIVERIES) {
-      await backlog(store, guard, `warm-${delivery}`, delivery);
-    }
-    console.log(
-      `1. Valkey commands per run (replay-all backlog of ${N} runs, no-op task, ValkeyStateStore + ValkeyExecutionGuard)`,
-    );
-    const perRun: number[] = [];
-    for (const delivery of DELIVERIES) {
-      sent.clear();
-      await backlog(store, guard, `count-${delivery}`, delivery);
-      perRun.push(sentTotal() / N);
-      const parts = [...sent].map(([name, count]) =>
-        `${name} ${fmt(count / N)}`
+      const leased = await runCost({ store, guard, primaryPort }, {
+        delivery,
+        tag: `${topology}-leased`,
+      });
+      const plain = await runCost(
+        { store: plainCalls(store), guard, primaryPort },
+        { delivery, tag: `${topology}-plain` },
       );
+      met &&= leased.roundTrips <= 2 && leased.serverCommands <= 10;
       console.log(
-        `   ${delivery.padEnd(13)} ${fmt(sentTotal() / N)} commands/run (${
-          parts.join(", ")
-        })`,
+        `   ${topology.padEnd(9)}${delivery.padEnd(14)}${
+          fmt(leased.roundTrips).padStart(5)
+        } round trips, ${
+          fmt(leased.serverCommands).padStart(5)
+        } server commands per run (plain calls: ${fmt(plain.roundTrips)} and ${
+          fmt(plain.serverCommands)
+        }; BullMQ: ${BULLMQ.roundTrips} and ${BULLMQ.serverCommands})`,
       );
+      console.log(`      executed: ${byName(leased.executedByName)}`);
     }
-    const extra = perRun[1] - perRun[0];
-    console.log(
-      `   at-least-once: +${fmt(extra)} commands (round trips) per run, ratio ${
-        fmt(perRun[1] / perRun[0])
-      } (aim: ≤ 2 more, ${verdict(extra <= 2)})`,
-    );
   } finally {
     await guard.close();
     await store.close();
   }
-} finally {
-  await server.stop();
+  return met;
 }
+
+/**
+ * BullMQ 6.7.0's job scheduler per run, as issue "Valkey Sentinel and
+ * Cluster" gives them (`deno task compare` measures BullMQ's commands,
+ * bench/compare/valkey.ts); not measured here.
+ */
+const BULLMQ = { roundTrips: "6.7", serverCommands: "61" };
+
+console.log(
+  `1. Valkey per run, store and guard on one deployment (replay-all backlogs, no-op task; per run = (cost of ${MANY} runs - cost of ${FEW}) / ${
+    MANY - FEW
+  }; aim: ≤ 2 round trips, ≤ 10 server commands)`,
+);
+let twoTrips = true;
+{
+  const server = await startValkeyServer();
+  try {
+    twoTrips &&= await topologyFigures(
+      "single",
+      server.url,
+      () => Promise.resolve(server.port),
+    );
+  } finally {
+    await server.stop();
+  }
+}
+if (await hasValkeyTopologies()) {
+  const sentinel = await startSentinelSet();
+  try {
+    twoTrips &&= await topologyFigures(
+      "sentinel",
+      { sentinels: sentinel.sentinels, name: sentinel.name },
+      async () => (await sentinel.primary()).port,
+    );
+  } finally {
+    await sentinel.stop();
+  }
+  const cluster = await startCluster();
+  try {
+    twoTrips &&= await topologyFigures(
+      "cluster",
+      { cluster: cluster.startup },
+      async (jobId) => (await cluster.roles(`{${jobId}}`)).primary.port,
+    );
+  } finally {
+    await cluster.stop();
+  }
+} else {
+  console.log("   Sentinel and Cluster: skipped (no valkey-cli)");
+}
+console.log(`   two round trips per run: ${verdict(twoTrips)}`);
 
 // ---------------------------------------------------------------------------
 // 2. Deno KV commits per run

@@ -8,7 +8,9 @@
  * occurrence run or reported (acquire failed, skipped), a later run of an
  * occurrence with a higher token, and — with `durability` — no occurrence
  * run twice except as a `replayed` run (docs/valkey.md, "What is
- * guaranteed in each topology").
+ * guaranteed in each topology"). The lossy failover and the migration also
+ * run with the store and guard on one deployment, each run then two
+ * leased scripts (docs/valkey.md, "Two round trips per run").
  *
  * Real processes and real time (about 15 s each, 40 s with durability,
  * which waits for the leases of unconfirmed grants to run out); ignored without
@@ -208,51 +210,59 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "Valkey failover, Sentinel: a lossy failover (replication cut, primary killed, replica promoted) issues no token twice",
-  ignore: !available,
-  fn: async () => {
-    const set = await startSentinelSet();
-    try {
-      const connection = { sentinels: set.sentinels, name: set.name };
-      await scenario(connection, "lossy", async (startAt) => {
-        await untilOccurrence(startAt, 10);
-        const [primary, replica] = set.data;
-        // The replica can no longer authenticate to its primary: grants
-        // from now on reach the primary only.
-        await replica.cli("CONFIG", "SET", "masteruser", "nobody");
-        await replica.cli("CONFIG", "SET", "masterauth", "nothing");
-        await replica.cli("CLIENT", "KILL", "TYPE", "master");
-        await pause(8 * SPACING_MS);
-        await primary.kill("SIGKILL");
-        await until(
-          "the replica's promotion",
-          async () => (await set.primary()) === replica,
-        );
-        // A fresh instance (it has seen no token, so no floor helps it)
-        // takes a grant on the promoted replica, whose counter lost the
-        // grants made during the cut.
-        const fresh = await ValkeyExecutionGuard.connect(connection, {
-          ttlMs: 2_000,
-          renewIntervalMs: 400,
-        }, { retryBudgetMs: 15_000 });
-        try {
-          const answer = await fresh.acquire({
-            jobId: "lossy",
-            scheduledAt: new Date(0),
-          });
-          assert.equal(answer.kind, "acquired");
-          return answer.kind === "acquired" ? [answer.lease.fencingToken!] : [];
-        } finally {
-          await fresh.close();
-        }
-      }, { duplicates: "fenced" });
-    } finally {
-      await set.stop();
-    }
-  },
-});
+for (const twoTrips of [false, true]) {
+  Deno.test({
+    name:
+      `Valkey failover, Sentinel: a lossy failover (replication cut, primary killed, replica promoted) issues no token twice${
+        twoTrips
+          ? ", store and guard on one deployment (two round trips per run)"
+          : ""
+      }`,
+    ignore: !available,
+    fn: async () => {
+      const set = await startSentinelSet();
+      try {
+        const connection = { sentinels: set.sentinels, name: set.name };
+        await scenario(connection, "lossy", async (startAt) => {
+          await untilOccurrence(startAt, 10);
+          const [primary, replica] = set.data;
+          // The replica can no longer authenticate to its primary: grants
+          // from now on reach the primary only.
+          await replica.cli("CONFIG", "SET", "masteruser", "nobody");
+          await replica.cli("CONFIG", "SET", "masterauth", "nothing");
+          await replica.cli("CLIENT", "KILL", "TYPE", "master");
+          await pause(8 * SPACING_MS);
+          await primary.kill("SIGKILL");
+          await until(
+            "the replica's promotion",
+            async () => (await set.primary()) === replica,
+          );
+          // A fresh instance (it has seen no token, so no floor helps it)
+          // takes a grant on the promoted replica, whose counter lost the
+          // grants made during the cut.
+          const fresh = await ValkeyExecutionGuard.connect(connection, {
+            ttlMs: 2_000,
+            renewIntervalMs: 400,
+          }, { retryBudgetMs: 15_000 });
+          try {
+            const answer = await fresh.acquire({
+              jobId: "lossy",
+              scheduledAt: new Date(0),
+            });
+            assert.equal(answer.kind, "acquired");
+            return answer.kind === "acquired"
+              ? [answer.lease.fencingToken!]
+              : [];
+          } finally {
+            await fresh.close();
+          }
+        }, { duplicates: "fenced", instance: { twoTrips } });
+      } finally {
+        await set.stop();
+      }
+    },
+  });
+}
 
 async function withCluster(body: (cluster: TestCluster) => Promise<void>) {
   const cluster = await startCluster();
@@ -329,54 +339,60 @@ Deno.test({
     }),
 });
 
-Deno.test({
-  name:
-    "Valkey failover, Cluster: the job's slot migrates to another primary while 3 processes run the job",
-  ignore: !available,
-  fn: () =>
-    withCluster(async (cluster) => {
-      const jobId = "slot-migration";
-      const { primary: source } = await cluster.roles(`{${jobId}}`);
-      const slot = await source.cli("CLUSTER", "KEYSLOT", `{${jobId}}`);
-      const nodes = await source.cli("CLUSTER", "NODES");
-      const primaries = nodes.split("\n").filter((line) =>
-        line.includes("master")
-      ).map((line) => {
-        const [id, address] = line.split(" ");
-        return { id, port: Number(address.split(":")[1].split("@")[0]) };
-      });
-      const from = primaries.find((node) => node.port === source.port)!;
-      const to = primaries.find((node) => node.port !== source.port)!;
-      await scenario({ cluster: cluster.startup }, jobId, async (startAt) => {
-        await untilOccurrence(startAt, 15);
-        await cli(to.port, "CLUSTER", "SETSLOT", slot, "IMPORTING", from.id);
-        await cli(from.port, "CLUSTER", "SETSLOT", slot, "MIGRATING", to.id);
-        // Keys move one at a time while the instances keep writing.
-        for (let round = 0; round < 50; round++) {
-          const keys = (await cli(
-            from.port,
-            "CLUSTER",
-            "GETKEYSINSLOT",
-            slot,
-            "1",
-          )).split("\n").filter((key) => key !== "");
-          if (keys.length === 0) break;
-          await cli(
-            from.port,
-            "MIGRATE",
-            "127.0.0.1",
-            String(to.port),
-            keys[0],
-            "0",
-            "5000",
-          );
-          await pause(SPACING_MS / 2);
-        }
-        for (const node of primaries) {
-          await cli(node.port, "CLUSTER", "SETSLOT", slot, "NODE", to.id);
-        }
-      }, { duplicates: "fenced" });
-      const { primary: after } = await cluster.roles(`{${jobId}}`);
-      assert.equal(after.port, to.port, "the slot moved");
-    }),
-});
+for (const twoTrips of [false, true]) {
+  Deno.test({
+    name:
+      `Valkey failover, Cluster: the job's slot migrates to another primary while 3 processes run the job${
+        twoTrips
+          ? ", store and guard on one deployment (two round trips per run)"
+          : ""
+      }`,
+    ignore: !available,
+    fn: () =>
+      withCluster(async (cluster) => {
+        const jobId = "slot-migration";
+        const { primary: source } = await cluster.roles(`{${jobId}}`);
+        const slot = await source.cli("CLUSTER", "KEYSLOT", `{${jobId}}`);
+        const nodes = await source.cli("CLUSTER", "NODES");
+        const primaries = nodes.split("\n").filter((line) =>
+          line.includes("master")
+        ).map((line) => {
+          const [id, address] = line.split(" ");
+          return { id, port: Number(address.split(":")[1].split("@")[0]) };
+        });
+        const from = primaries.find((node) => node.port === source.port)!;
+        const to = primaries.find((node) => node.port !== source.port)!;
+        await scenario({ cluster: cluster.startup }, jobId, async (startAt) => {
+          await untilOccurrence(startAt, 15);
+          await cli(to.port, "CLUSTER", "SETSLOT", slot, "IMPORTING", from.id);
+          await cli(from.port, "CLUSTER", "SETSLOT", slot, "MIGRATING", to.id);
+          // Keys move one at a time while the instances keep writing.
+          for (let round = 0; round < 50; round++) {
+            const keys = (await cli(
+              from.port,
+              "CLUSTER",
+              "GETKEYSINSLOT",
+              slot,
+              "1",
+            )).split("\n").filter((key) => key !== "");
+            if (keys.length === 0) break;
+            await cli(
+              from.port,
+              "MIGRATE",
+              "127.0.0.1",
+              String(to.port),
+              keys[0],
+              "0",
+              "5000",
+            );
+            await pause(SPACING_MS / 2);
+          }
+          for (const node of primaries) {
+            await cli(node.port, "CLUSTER", "SETSLOT", slot, "NODE", to.id);
+          }
+        }, { duplicates: "fenced", instance: { twoTrips } });
+        const { primary: after } = await cluster.roles(`{${jobId}}`);
+        assert.equal(after.port, to.port, "the slot moved");
+      }),
+  });
+}

@@ -31,7 +31,7 @@ import {
   startCluster,
   startSentinelSet,
 } from "./_valkey_topology.ts";
-import { byName, type Deployment, runCost } from "./_valkey_counting.ts";
+import { byName, type Deployment, runCost, SLACK } from "./_valkey_counting.ts";
 
 const available = await hasValkeyTopologies();
 const LEASE = { ttlMs: 30_000, renewIntervalMs: 10_000 };
@@ -59,11 +59,21 @@ async function assertTwoTrips(
     const what = `${topology}, ${delivery}: sent ${
       byName(cost.sentByName)
     }; executed ${byName(cost.executedByName)}`;
-    assert.ok(cost.roundTrips <= 2, `≤ 2 round trips per run (${what})`);
-    // The scripts, and nothing else: a look at the ledger or a plain save
-    // would show up here.
-    assert.deepEqual([...cost.sentByName.keys()], ["evalsha"], what);
-    assert.ok(cost.serverCommands <= 10, `≤ 10 commands per run (${what})`);
+    // Two scripts a run, and nothing else: a look at the ledger or a plain
+    // save each run would add 1 per run; a one-off of a run() (see
+    // _valkey_counting.ts) adds at most SLACK.
+    assert.ok(
+      cost.roundTrips <= 2 + SLACK,
+      `≤ 2 round trips per run (${what})`,
+    );
+    assert.ok(Math.abs((cost.sentByName.get("evalsha") ?? 0) - 2) <= SLACK);
+    for (const [name, count] of cost.sentByName) {
+      if (name !== "evalsha") assert.ok(Math.abs(count) <= SLACK, what);
+    }
+    assert.ok(
+      cost.serverCommands <= 10 + SLACK,
+      `≤ 10 commands per run (${what})`,
+    );
   }
 }
 
@@ -189,11 +199,11 @@ Deno.test({
         guard,
         primaryPort: () => Promise.resolve(primary.port),
       }, { delivery: "at-least-once", tag: "durable" });
-      assert.deepEqual(
-        byName(cost.sentByName),
-        "evalsha 2.00, wait 2.00",
-        "a WAIT after the grant and after the end",
-      );
+      // A WAIT after the grant and after the end.
+      for (const name of ["evalsha", "wait"]) {
+        const count = cost.sentByName.get(name) ?? 0;
+        assert.ok(Math.abs(count - 2) <= SLACK, byName(cost.sentByName));
+      }
       // The replica stops acknowledging while a run goes on: its end is
       // saved on the primary, and reported as a failed release.
       const at = Date.now() + 100;

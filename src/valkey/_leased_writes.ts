@@ -150,9 +150,9 @@ function conflict(reply: unknown): { current: string | null } | undefined {
 
 function unexpected(jobId: string, reply: unknown): ExecutionGuardError {
   return new ExecutionGuardError(
-    `Valkey leased write for job ${
-      JSON.stringify(jobId)
-    } answered ${reply} instead of "conflict" or "saved"`,
+    `Valkey leased write for job ${JSON.stringify(jobId)} answered ${
+      describeValue(reply)
+    } instead of "conflict" or "saved"`,
     { kind: ExecutionGuardErrorKind.Data },
   );
 }

@@ -1,8 +1,10 @@
 /**
  * Lua functions the Valkey scripts share, so that every grant of a lease
- * (the guard's acquire, the in-flight acquire and reclaim) applies the same
- * rules. Each is a function of its parameters; a script prepends the ones
- * it calls (see `_lua_lease.ts`, `_lua_in_flight.ts`).
+ * (the guard's acquire, the in-flight acquire and reclaim, the store's
+ * leased acquire) applies the same rules, and every state write the same
+ * compare-and-set. Each is a function of its parameters; a script prepends
+ * the ones it calls (see `_lua_lease.ts`, `_lua_in_flight.ts`,
+ * `_lua_leased.ts`).
  *
  * @module
  */
