@@ -14,7 +14,7 @@ import {
   NoopExecutionGuard,
 } from "../guard/execution_guard.ts";
 import type { StateStore } from "../store/state_store.ts";
-import { runTelemetry } from "../telemetry/_registered.ts";
+import { telemetryRegistered } from "../telemetry/_gate.ts";
 import { NoopObserver, type SchedulerObserver } from "./events/observer.ts";
 import { Delivery } from "./job/delivery.ts";
 import type { Task } from "./job/task.ts";
@@ -84,7 +84,7 @@ export class SleepingJobs {
     return !(this.#group.store instanceof EventTarget) &&
       guard?.inFlight === undefined &&
       (delivery !== Delivery.AtLeastOnce || noop) &&
-      runTelemetry() === undefined;
+      !telemetryRegistered();
   }
 
   /**
