@@ -29,7 +29,7 @@ import type { Trigger } from "../rules/_decide.ts";
 import type { ActiveRun, RunHost, RunOutcome } from "../run/_run_execution.ts";
 import { ManualRequests } from "../run/manual.ts";
 import type { ControlState } from "./_control_state.ts";
-import { deliveryFor } from "./_reclaim.ts";
+import { deliveryFor } from "./_delivery.ts";
 import { Wakeup } from "./_wakeup.ts";
 import type { Resume } from "./_resume.ts";
 import type { AttemptTracer } from "../../telemetry/_attempt_span.ts";
