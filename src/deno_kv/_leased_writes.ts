@@ -51,7 +51,7 @@ export interface LeasedWritesOptions {
   readonly prefix: Deno.KvKey;
   /** The store's entries last seen per job id, shared with its saves. */
   readonly known: Map<string, KnownEntry>;
-  /** The store's budget for passing connection errors. */
+  /** The store's budget for passing connection errors at an end. */
   readonly retryBudgetMs: number;
 }
 
@@ -69,7 +69,7 @@ export class KvLeasedWrites {
   #linkOf(
     guard: unknown,
     method: string,
-  ): { link: KvGuardLink; memory: LeasedMemory } {
+  ): { link: KvGuardLink; memory: LeasedMemory; guardBudgetMs: number } {
     const seed = sharedSeed(this.#o, guard);
     if (seed === undefined) {
       throw new InvalidJobError(
@@ -85,14 +85,17 @@ export class KvLeasedWrites {
       memory = new LeasedMemory(this.#o.kv, this.#o.known);
       this.#memories.set(link, memory);
     }
-    return { link, memory };
+    return { link, memory, guardBudgetMs: seed.retryBudgetMs };
   }
 
   /** Saves the state and tries to take the slot, in one commit. */
   async saveAndAcquire(
     request: SaveAndAcquire,
   ): Promise<LeasedAcquire> {
-    const { link, memory } = this.#linkOf(request.guard, "saveAndAcquire");
+    const { link, memory, guardBudgetMs } = this.#linkOf(
+      request.guard,
+      "saveAndAcquire",
+    );
     const { state, slot, record } = request;
     const scheduledAt = record
       ? requireInFlightSlot(slot as InFlightSlot)
@@ -101,10 +104,13 @@ export class KvLeasedWrites {
     requireWritable(state, jobId);
     const keys = this.#keys(link, jobId, scheduledAt.getTime());
     const occurrence = { ...slot, scheduledAt } as InFlightSlot;
+    // A grant fails as the guard's acquire does, on the guard's budget: a
+    // store that gives up at once (a resilient store's primary) still
+    // rides out a blip at the grant as the guard would.
     const call: LeasedCall = {
       operation: "acquire",
       jobId,
-      connectionMs: this.#o.retryBudgetMs,
+      connectionMs: guardBudgetMs,
     };
     return await leasedCall(call, async () => {
       let seen = memory.forGrant(keys, record);
