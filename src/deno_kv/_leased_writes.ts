@@ -36,29 +36,13 @@ import { requireSavableState } from "../store/_store_input.ts";
 import { encodeJobState } from "../store/_json_codec.ts";
 import { MAX_MERGE_ROUNDS, writeStormError } from "../store/_merge_state.ts";
 import type { KnownEntry } from "./_state_writes.ts";
-import { guardLink, type KvGuardLink } from "./_guard_link.ts";
+import { type KvGuardLink, sharedSeed } from "./_guard_link.ts";
+import { guardParts } from "./_guard_parts.ts";
 import { leaseKeyText } from "./_lease_record.ts";
 import { requireInFlightSlot } from "./_in_flight_record.ts";
 import { type LeasedCall, leasedCall } from "./_leased_call.ts";
 import { commitEnd, commitGrant, type LeasedKeys } from "./_leased_commits.ts";
 import { LeasedMemory } from "./_leased_memory.ts";
-
-/** The guard's key areas; state keys inside one would meet its keys. */
-const GUARD_AREAS = new Set(["lease", "fence", "in-flight", "quarantine"]);
-
-function samePart(a: Deno.KvKeyPart, b: Deno.KvKeyPart): boolean {
-  if (a instanceof Uint8Array && b instanceof Uint8Array) {
-    return a.length === b.length && a.every((byte, i) => byte === b[i]);
-  }
-  return typeof a === typeof b && a === b;
-}
-
-/** Whether state keys under `statePrefix` fall in a guard key area. */
-function insideGuardKeys(statePrefix: Deno.KvKey, guardPrefix: Deno.KvKey) {
-  if (statePrefix.length <= guardPrefix.length) return false;
-  return guardPrefix.every((part, i) => samePart(part, statePrefix[i])) &&
-    GUARD_AREAS.has(statePrefix[guardPrefix.length] as string);
-}
 
 /** What the writes need from their store. */
 export interface LeasedWritesOptions {
@@ -67,7 +51,7 @@ export interface LeasedWritesOptions {
   readonly prefix: Deno.KvKey;
   /** The store's entries last seen per job id, shared with its saves. */
   readonly known: Map<string, KnownEntry>;
-  /** The store's budget for passing connection errors. */
+  /** The store's budget for passing connection errors at an end. */
   readonly retryBudgetMs: number;
 }
 
@@ -81,28 +65,13 @@ export class KvLeasedWrites {
     this.#o = options;
   }
 
-  /**
-   * Whether `guard` is a Deno KV guard on this database whose keys cannot
-   * meet the state keys.
-   */
-  sharesWith(guard: unknown): boolean {
-    return this.#shared(guardLink(guard)) !== undefined;
-  }
-
-  #shared(link: KvGuardLink | undefined): KvGuardLink | undefined {
-    return link === undefined || link.kv !== this.#o.kv ||
-        insideGuardKeys(this.#o.prefix, link.prefix)
-      ? undefined
-      : link;
-  }
-
   /** The guard's parts and this store's memory of its leases. */
   #linkOf(
     guard: unknown,
     method: string,
-  ): { link: KvGuardLink; memory: LeasedMemory } {
-    const link = this.#shared(guardLink(guard));
-    if (link === undefined) {
+  ): { link: KvGuardLink; memory: LeasedMemory; guardBudgetMs: number } {
+    const seed = sharedSeed(this.#o, guard);
+    if (seed === undefined) {
       throw new InvalidJobError(
         `DenoKvStateStore.${method}() takes leases of a DenoKvExecutionGuard it shares its Deno.Kv with (sharesWith), got ${
           describeValue(guard)
@@ -110,19 +79,23 @@ export class KvLeasedWrites {
         { kind: InvalidJobKind.Other },
       );
     }
+    const link = guardParts(seed);
     let memory = this.#memories.get(link);
     if (memory === undefined) {
       memory = new LeasedMemory(this.#o.kv, this.#o.known);
       this.#memories.set(link, memory);
     }
-    return { link, memory };
+    return { link, memory, guardBudgetMs: seed.retryBudgetMs };
   }
 
   /** Saves the state and tries to take the slot, in one commit. */
   async saveAndAcquire(
     request: SaveAndAcquire,
   ): Promise<LeasedAcquire> {
-    const { link, memory } = this.#linkOf(request.guard, "saveAndAcquire");
+    const { link, memory, guardBudgetMs } = this.#linkOf(
+      request.guard,
+      "saveAndAcquire",
+    );
     const { state, slot, record } = request;
     const scheduledAt = record
       ? requireInFlightSlot(slot as InFlightSlot)
@@ -131,10 +104,13 @@ export class KvLeasedWrites {
     requireWritable(state, jobId);
     const keys = this.#keys(link, jobId, scheduledAt.getTime());
     const occurrence = { ...slot, scheduledAt } as InFlightSlot;
+    // A grant fails as the guard's acquire does, on the guard's budget: a
+    // store that gives up at once (a resilient store's primary) still
+    // rides out a blip at the grant as the guard would.
     const call: LeasedCall = {
       operation: "acquire",
       jobId,
-      connectionMs: this.#o.retryBudgetMs,
+      connectionMs: guardBudgetMs,
     };
     return await leasedCall(call, async () => {
       let seen = memory.forGrant(keys, record);

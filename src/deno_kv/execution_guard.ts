@@ -14,31 +14,22 @@ import type {
   ExecutionLease,
   ExecutionSlot,
 } from "../guard/lease.ts";
-import { type CounterFound, FencingWatch } from "../guard/fencing.ts";
 import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
 import {
   type LeaseConfig,
-  requireSlot,
   type ResolvedLeaseConfig,
   resolveLeaseConfig,
 } from "../guard/lease_config.ts";
-import { renewalBudget, resolveRetryBudget } from "../_retry.ts";
-import { guardKv, KV_GUARD_RETRY_BUDGET_MS } from "./_kv_errors.ts";
-import { requireKv, validateKeyPrefix } from "./state_store.ts";
+import { resolveRetryBudget } from "../_retry.ts";
+import { requireKv, validateKeyPrefix } from "./_kv_input.ts";
 import { checkOptions } from "../_options.ts";
 import type { InFlightLedger } from "../guard/in_flight.ts";
-import { DenoKvInFlightLedger } from "./_in_flight_ledger.ts";
-import { nextFencingToken } from "./_fencing_counter.ts";
-import { type KvGuardLink, linkGuard } from "./_guard_link.ts";
-import { readOrSetAside } from "./_quarantine.ts";
-import {
-  grantedLease,
-  heldLease,
-  type LeaseRecord,
-  markDone,
-  MAX_CONFLICTS,
-  readLeaseRecord,
-} from "./_lease_record.ts";
+import { type KvGuardSeed, linkGuard } from "./_guard_link.ts";
+import { lazy } from "../_lazy.ts";
+import type { KvGuard } from "./_kv_guard.ts";
+
+/** The guard's calls, loaded on the first (ARCHITECTURE.md). */
+const calls = lazy(() => import("./_kv_guard.ts"));
 
 /**
  * Options of {@linkcode DenoKvExecutionGuard}.
@@ -128,11 +119,9 @@ export const DEFAULT_LEASE_KEY_PREFIX: Deno.KvKey = [
  */
 export class DenoKvExecutionGuard extends GuardedEventTarget
   implements ExecutionGuard {
-  readonly #kv: Deno.Kv;
   readonly #lease: ResolvedLeaseConfig;
-  readonly #prefix: Deno.KvKey;
-  readonly #retryBudgetMs: number;
-  readonly #fencing = new FencingWatch();
+  readonly #seed: KvGuardSeed;
+  #calls: KvGuard | undefined;
   /**
    * The in-flight ledger for at-least-once jobs: records under
    * `[...keyPrefix, "in-flight", jobId, scheduledAtMs]` (see the README).
@@ -156,34 +145,44 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
   ) {
     super();
     this.#lease = resolveLeaseConfig(lease);
-    this.#kv = requireKv(kv, "DenoKvExecutionGuard");
+    const checkedKv = requireKv(kv, "DenoKvExecutionGuard");
     checkOptions(options, {
       what: "DenoKvExecutionGuard options",
       known: ["keyPrefix", "retryBudgetMs"],
     });
-    this.#prefix = validateKeyPrefix(
+    const prefix = validateKeyPrefix(
       options?.keyPrefix === undefined
         ? DEFAULT_LEASE_KEY_PREFIX
         : options.keyPrefix,
       "DenoKvExecutionGuard",
     );
-    this.#retryBudgetMs = resolveRetryBudget(
-      options?.retryBudgetMs,
-      "DenoKvExecutionGuard",
-    );
-    const link: KvGuardLink = {
-      kv: this.#kv,
+    this.#seed = {
+      kv: checkedKv,
       lease: this.#lease,
-      prefix: this.#prefix,
-      guarded: (operation, jobId, body) =>
-        this.#guarded(operation, jobId, body),
-      nextToken: (jobId, fence, now) =>
-        nextFencingToken(this.#fencing, jobId, fence, now),
-      reportReset: (grant) => this.#reportReset(grant),
-      heldExpiry: () => this.#heldExpiry(),
+      prefix,
+      retryBudgetMs: resolveRetryBudget(
+        options?.retryBudgetMs,
+        "DenoKvExecutionGuard",
+      ),
+      target: this,
     };
-    this.inFlight = new DenoKvInFlightLedger(link);
-    linkGuard(this, link); // for DenoKvStateStore's leased writes
+    const ledger = () => this.#loaded().then((calls) => calls.inFlight);
+    this.inFlight = {
+      acquire: async (slot) => await (await ledger()).acquire(slot),
+      complete: async (held) => await (await ledger()).complete(held),
+      abandon: async (held) => await (await ledger()).abandon(held),
+      list: async (jobId) => await (await ledger()).list(jobId),
+      reclaim: async (record) => await (await ledger()).reclaim(record),
+    };
+    linkGuard(this, this.#seed); // for DenoKvStateStore's leased writes
+  }
+
+  /** The calls, loaded and built on the first. */
+  #loaded(): Promise<KvGuard> {
+    if (this.#calls !== undefined) return Promise.resolve(this.#calls);
+    return calls.load().then((module) =>
+      this.#calls ??= new module.KvGuard(this.#seed)
+    );
   }
 
   /**
@@ -203,56 +202,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
    * ```
    */
   async acquire(slot: ExecutionSlot): Promise<ExecutionGuardAcquire> {
-    const scheduledAt = requireSlot(slot);
-    const { jobId } = slot;
-    const leaseKey = this.#leaseKey(jobId, scheduledAt);
-    const fenceKey = [...this.#prefix, "fence", jobId];
-    return await this.#guarded("acquire", jobId, async () => {
-      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-        const [lease, fence] = await this.#kv.getMany<[unknown, unknown]>([
-          leaseKey,
-          fenceKey,
-        ]);
-        const now = Date.now();
-        // Damaged entries are set aside (see _quarantine.ts).
-        const read = { prefix: this.#prefix, entry: lease };
-        if (lease.value !== null) {
-          const record = await readOrSetAside(
-            this.#kv,
-            read,
-            () => readLeaseRecord(lease.value, jobId, leaseKey),
-          );
-          // Held and alive, or completed within the retention: not ours.
-          if (record.deadline > now) return { kind: "contended" };
-        }
-        const { fencingToken, counter } = await readOrSetAside(
-          this.#kv,
-          { ...read, entry: fence },
-          () => nextFencingToken(this.#fencing, jobId, fence, now),
-        );
-        const record = heldLease(fencingToken, now + this.#lease.ttlMs);
-        const committed = await this.#kv.atomic()
-          .check(lease)
-          .check(fence)
-          .set(leaseKey, record, { expireIn: this.#heldExpiry() })
-          .set(fenceKey, fencingToken)
-          .commit();
-        if (committed.ok) {
-          this.#reportReset({ jobId, fencingToken, counter });
-          return {
-            kind: "acquired",
-            lease: grantedLease({
-              prefix: this.#prefix,
-              jobId,
-              scheduledAt,
-              record,
-            }),
-          };
-        }
-      }
-      // Every attempt lost a race for these keys: someone else is at work.
-      return { kind: "contended" };
-    });
+    return await (this.#calls ?? await this.#loaded()).acquire(slot);
   }
 
   /**
@@ -270,23 +220,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
    * ```
    */
   async renew(lease: ExecutionLease): Promise<ExecutionGuardRenewal> {
-    const key = this.#leaseKey(lease.jobId, lease.scheduledAt);
-    return await this.#guarded("renew", lease.jobId, async () => {
-      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-        const entry = await this.#kv.get<unknown>(key);
-        const now = Date.now();
-        if (!this.#heldBy(entry.value, lease, lease.jobId, now)) return "lost";
-        const record = entry.value as LeaseRecord;
-        const committed = await this.#kv.atomic()
-          .check(entry)
-          .set(key, { ...record, deadline: now + this.#lease.ttlMs }, {
-            expireIn: this.#heldExpiry(),
-          })
-          .commit();
-        if (committed.ok) return "renewed";
-      }
-      return "lost";
-    });
+    return await (this.#calls ?? await this.#loaded()).renew(lease);
   }
 
   /**
@@ -306,24 +240,7 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
    * ```
    */
   async release(lease: ExecutionLease): Promise<void> {
-    const key = this.#leaseKey(lease.jobId, lease.scheduledAt);
-    const retention = this.#lease.completedRetentionMs;
-    await this.#guarded("release", lease.jobId, async () => {
-      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-        const entry = await this.#kv.get<unknown>(key);
-        if (entry.value === null) return;
-        const record = readLeaseRecord(entry.value, lease.jobId, key);
-        // Past its deadline but not taken over, the lease is still ours:
-        // the run did complete, so the occurrence is done.
-        if (record.status !== "held" || record.token !== lease.token) return;
-        const operation = markDone(this.#kv.atomic().check(entry), {
-          key,
-          held: record,
-          retentionMs: retention,
-        });
-        if ((await operation.commit()).ok) return;
-      }
-    });
+    await (this.#calls ?? await this.#loaded()).release(lease);
   }
 
   /**
@@ -341,53 +258,5 @@ export class DenoKvExecutionGuard extends GuardedEventTarget
    */
   renewIntervalMs(_lease?: ExecutionLease): number {
     return this.#lease.renewIntervalMs;
-  }
-
-  #reportReset(
-    grant: { jobId: string; fencingToken: bigint; counter: CounterFound },
-  ): void {
-    const reset = this.#fencing.granted(grant);
-    if (reset !== undefined) {
-      this.dispatchEvent(new CustomEvent(reset.type, { detail: reset }));
-    }
-  }
-
-  /** A held lease expires a while after its deadline; only a cleanup hint. */
-  #heldExpiry(): number {
-    return this.#lease.ttlMs + Math.max(this.#lease.completedRetentionMs, 1);
-  }
-
-  #heldBy(
-    value: unknown,
-    lease: ExecutionLease,
-    jobId: string,
-    now: number,
-  ): boolean {
-    if (value === null) return false;
-    const key = this.#leaseKey(lease.jobId, lease.scheduledAt);
-    const record = readLeaseRecord(value, jobId, key);
-    return record.status === "held" && record.token === lease.token &&
-      record.deadline > now;
-  }
-
-  #leaseKey(jobId: string, scheduledAt: Date): Deno.KvKey {
-    return [...this.#prefix, "lease", jobId, scheduledAt.getTime()];
-  }
-
-  #guarded<T>(
-    operation: string,
-    jobId: string,
-    body: () => Promise<T>,
-  ): Promise<T> {
-    return guardKv({
-      operation,
-      jobId,
-      budgets: {
-        contentionMs: KV_GUARD_RETRY_BUDGET_MS,
-        connectionMs: operation === "renew"
-          ? renewalBudget(this.#retryBudgetMs, this.#lease)
-          : this.#retryBudgetMs,
-      },
-    }, body);
   }
 }

@@ -8,14 +8,7 @@
  */
 
 import { requireDenoKv } from "./_require_deno.ts";
-import { StoreErrorKind, StoreOperation } from "../constants.ts";
-import { describeThrown, describeValue, StoreError } from "../errors.ts";
 import type { JobState } from "../store/job_state.ts";
-import {
-  requireSavableState,
-  requireStoreJobId,
-} from "../store/_store_input.ts";
-import { decodeJobState, encodeJobState } from "../store/_json_codec.ts";
 import type { CreateIfAbsentStateStore } from "../store/state_store.ts";
 import type {
   LeasedAcquire,
@@ -24,19 +17,12 @@ import type {
   SaveAndEnd,
 } from "../store/leased_writes.ts";
 import type { ExecutionGuard } from "../guard/execution_guard.ts";
-import { KvLeasedWrites } from "./_leased_writes.ts";
-import {
-  createIfAbsent,
-  type KnownEntry,
-  type KvWrite,
-  saveMerged,
-} from "./_state_writes.ts";
-import {
-  isConnectionKvError,
-  KV_RETRY_BUDGET_MS,
-  retryKv,
-  retryTransient,
-} from "./_kv_errors.ts";
+import { sharedSeed } from "./_guard_link.ts";
+import { lazy } from "../_lazy.ts";
+import type { KvStore } from "./_kv_store.ts";
+
+/** The store's calls, loaded on the first (ARCHITECTURE.md). */
+const calls = lazy(() => import("./_kv_store.ts"));
 
 /**
  * Options of {@linkcode DenoKvStateStore}.
@@ -112,10 +98,7 @@ export class DenoKvStateStore
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
   readonly #retryBudgetMs: number;
-  /** The entry last seen per job id, so that a merged save is one commit. */
-  readonly #known = new Map<string, KnownEntry>();
-  /** One commit before a run and one after it (see _leased_writes.ts). */
-  readonly #leased: KvLeasedWrites;
+  #calls: KvStore | undefined;
   #ownsKv = false;
   #closed = false;
 
@@ -132,12 +115,6 @@ export class DenoKvStateStore
     this.#kv = requireKv(kv, "DenoKvStateStore");
     ({ prefix: this.#prefix, retryBudgetMs: this.#retryBudgetMs } =
       storeOptions(options, "DenoKvStateStore options"));
-    this.#leased = new KvLeasedWrites({
-      kv: this.#kv,
-      prefix: this.#prefix,
-      known: this.#known,
-      retryBudgetMs: this.#retryBudgetMs,
-    });
   }
 
   /**
@@ -163,18 +140,7 @@ export class DenoKvStateStore
       "DenoKvStateStore.open options",
     );
     requireDenoKv("DenoKvStateStore.open()");
-    let kv: Deno.Kv;
-    try {
-      // Processes opening one file at once can find it locked for a moment.
-      kv = await retryTransient(() => Deno.openKv(path));
-    } catch (cause) {
-      throw new StoreError(
-        `cannot open Deno KV database ${describeValue(path ?? "(default)")}: ${
-          describeThrown(cause)
-        }`,
-        { kind: StoreErrorKind.Connection, cause },
-      );
-    }
+    const kv = await (await calls.load()).openKv(path);
     const store = new DenoKvStateStore(kv, {
       keyPrefix: prefix,
       retryBudgetMs,
@@ -195,15 +161,7 @@ export class DenoKvStateStore
    * ```
    */
   async load(jobId: string): Promise<JobState | undefined> {
-    requireStoreJobId(jobId);
-    const entry = await this.#call(
-      StoreOperation.Load,
-      jobId,
-      () => this.#kv.get<unknown>(this.#key(jobId)),
-    );
-    this.#known.set(jobId, entry);
-    if (entry.value === null) return undefined;
-    return decodeJobState(entry.value, jobId);
+    return await (this.#calls ?? await this.#loaded()).load(jobId);
   }
 
   /**
@@ -218,13 +176,7 @@ export class DenoKvStateStore
    * ```
    */
   async save(state: JobState): Promise<void> {
-    requireSavableState(state);
-    encodeJobState(state); // an unstorable state fails before any commit
-    await this.#call(
-      StoreOperation.Save,
-      state.jobId,
-      () => saveMerged(this.#kv, this.#write(state)),
-    );
+    await (this.#calls ?? await this.#loaded()).save(state);
   }
 
   /**
@@ -244,12 +196,7 @@ export class DenoKvStateStore
    * ```
    */
   async createIfAbsent(state: JobState): Promise<JobState | undefined> {
-    requireSavableState(state);
-    return await this.#call(
-      StoreOperation.Save,
-      state.jobId,
-      () => createIfAbsent(this.#kv, this.#write(state)),
-    );
+    return await (this.#calls ?? await this.#loaded()).createIfAbsent(state);
   }
 
   /**
@@ -268,7 +215,8 @@ export class DenoKvStateStore
    * ```
    */
   sharesWith(guard: ExecutionGuard): boolean {
-    return this.#leased.sharesWith(guard);
+    return sharedSeed({ kv: this.#kv, prefix: this.#prefix }, guard) !==
+      undefined;
   }
 
   /**
@@ -295,7 +243,8 @@ export class DenoKvStateStore
   saveAndAcquire(
     request: SaveAndAcquire,
   ): Promise<LeasedAcquire> {
-    return this.#leased.saveAndAcquire(request);
+    return this.#calls?.saveAndAcquire(request) ??
+      this.#loaded().then((calls) => calls.saveAndAcquire(request));
   }
 
   /**
@@ -321,11 +270,8 @@ export class DenoKvStateStore
    * ```
    */
   saveAndEnd(request: SaveAndEnd): Promise<void> {
-    return this.#leased.saveAndEnd(request);
-  }
-
-  #write(state: JobState): KvWrite {
-    return { key: this.#key(state.jobId), state, known: this.#known };
+    return this.#calls?.saveAndEnd(request) ??
+      this.#loaded().then((calls) => calls.saveAndEnd(request));
   }
 
   /**
@@ -340,13 +286,7 @@ export class DenoKvStateStore
    * ```
    */
   async delete(jobId: string): Promise<void> {
-    requireStoreJobId(jobId);
-    this.#known.delete(jobId);
-    await this.#call(
-      StoreOperation.Delete,
-      jobId,
-      () => this.#kv.delete(this.#key(jobId)),
-    );
+    await (this.#calls ?? await this.#loaded()).delete(jobId);
   }
 
   /**
@@ -365,33 +305,15 @@ export class DenoKvStateStore
     this.#kv.close();
   }
 
-  #key(jobId: string): Deno.KvKey {
-    return [...this.#prefix, jobId];
-  }
-
-  async #call<T>(
-    operation: StoreOperation,
-    jobId: string,
-    call: () => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await retryKv(call, {
-        contentionMs: KV_RETRY_BUDGET_MS,
-        connectionMs: this.#retryBudgetMs,
-      });
-    } catch (cause) {
-      throw new StoreError(
-        `Deno KV ${operation} failed for job ${JSON.stringify(jobId)}: ${
-          describeThrown(cause)
-        }`,
-        {
-          kind: isConnectionKvError(cause)
-            ? StoreErrorKind.Connection
-            : StoreErrorKind.Unknown,
-          operation,
-          cause,
-        },
-      );
-    }
+  /** The calls, loaded and built on the first. */
+  #loaded(): Promise<KvStore> {
+    if (this.#calls !== undefined) return Promise.resolve(this.#calls);
+    return calls.load().then((module) =>
+      this.#calls ??= new module.KvStore({
+        kv: this.#kv,
+        prefix: this.#prefix,
+        retryBudgetMs: this.#retryBudgetMs,
+      })
+    );
   }
 }

@@ -4,7 +4,7 @@
  * leases `[..., "lease", jobId, scheduledAtMs]`, the fencing counters
  * `[..., "fence", jobId]` and the in-flight records
  * `[..., "in-flight", jobId, scheduledAtMs]` (the layout of
- * `src/deno_kv/execution_guard.ts` and `_in_flight_ledger.ts`). Any other key
+ * `src/deno_kv/_kv_guard.ts` and `_in_flight_ledger.ts`). Any other key
  * under those prefixes (one set aside, say) is listed as damaged.
  *
  * @module

@@ -7,17 +7,26 @@
  */
 
 import { StoreErrorKind, StoreOperation } from "../constants.ts";
-import { describeThrown, isInstance, StoreError } from "../errors.ts";
+import { StoreError } from "../errors.ts";
 import { GuardedEventTarget } from "../guard/guarded_event_target.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import { copyJobState, type JobState, jobStateProblem } from "./job_state.ts";
 import { StoreMirror } from "./_mirror.ts";
 import { resolveResilience } from "./_resilient_options.ts";
 import { createOnStore } from "./_create_on_store.ts";
+import { OutageGate } from "./_outage_gate.ts";
+import {
+  canWriteLeased,
+  type LeasedAcquire,
+  type LeasedStateWrites,
+  type SaveAndAcquire,
+  type SaveAndEnd,
+} from "./leased_writes.ts";
+import { ResilientLeasedWrites } from "./_resilient_leased.ts";
 import {
   canCreateIfAbsent,
   type CreateIfAbsentStateStore,
   type StateStore,
-  type StoreEventDetail,
 } from "./state_store.ts";
 import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
 
@@ -72,9 +81,10 @@ export interface ResilientStateStoreOptions {
  *   from the mirror and a `store-degraded` event is dispatched, once per
  *   outage. Data-class and other errors are never masked.
  * - While degraded, the primary is probed at most once per `probeIntervalMs`,
- *   never on every call. When it answers, every state changed during the
- *   outage is written back (last writer wins, as for any store) and
- *   `store-recovered` is dispatched.
+ *   never on every call (a lease's grant or end asks it at once, see
+ *   `saveAndAcquire`). When it answers, every state changed during the
+ *   outage is written back (last writer wins) and `store-recovered` is
+ *   dispatched.
  *
  * A job whose first load already hit the outage starts from a new state, and
  * that state is what is written back on recovery. A state the primary
@@ -102,32 +112,16 @@ export interface ResilientStateStoreOptions {
  * ```
  */
 export class ResilientStateStore extends GuardedEventTarget
-  implements CreateIfAbsentStateStore {
+  implements CreateIfAbsentStateStore, LeasedStateWrites {
   readonly #primary: StateStore;
-  readonly #isConnectionError: (error: unknown) => boolean;
-  readonly #probeIntervalMs: number;
   readonly #mirror = new StoreMirror();
-  #degraded = false;
-  #lastProbeAt = 0;
-  /**
-   * Why the last probe failed when it was not connectivity (the primary
-   * answered but refused us, e.g. `WRONGPASS`): thrown by every call until a
-   * probe succeeds, so that no call reports a success the primary refused.
-   */
-  #probeFailure: unknown = undefined;
+  readonly #gate: OutageGate;
+  readonly #leased: ResilientLeasedWrites;
   #queue: Promise<unknown> = Promise.resolve();
 
   static {
-    enterDegraded = (store, error) => {
-      if (store.#degraded) return;
-      store.#degraded = true;
-      store.#lastProbeAt = Date.now();
-      store.#unreportedOutage = error;
-    };
+    enterDegraded = (store, error) => store.#gate.enterDegraded(error);
   }
-  /** An outage found at start-up, reported on the first call (when a
-   * scheduler is listening). */
-  #unreportedOutage: string | undefined;
 
   /**
    * Wraps `primary`.
@@ -141,13 +135,26 @@ export class ResilientStateStore extends GuardedEventTarget
     super();
     const resilience = resolveResilience(primary, options);
     this.#primary = primary;
-    this.#isConnectionError = resilience.isConnectionError;
-    this.#probeIntervalMs = resilience.probeIntervalMs;
+    this.#gate = new OutageGate({
+      primary,
+      mirror: this.#mirror,
+      isConnectionError: resilience.isConnectionError,
+      probeIntervalMs: resilience.probeIntervalMs,
+      dispatch: (detail) =>
+        this.dispatchEvent(new CustomEvent(detail.type, { detail })),
+    });
+    this.#leased = new ResilientLeasedWrites({
+      primary,
+      mirror: this.#mirror,
+      gate: this.#gate,
+      isConnectionError: resilience.isConnectionError,
+      serialized: (call) => this.#serialized(call),
+    });
   }
 
   /** Whether calls are currently served from the mirror. */
   get degraded(): boolean {
-    return this.#degraded;
+    return this.#gate.degraded;
   }
 
   /**
@@ -292,6 +299,70 @@ export class ResilientStateStore extends GuardedEventTarget
   }
 
   /**
+   * Whether the primary writes `guard`'s leases with its states
+   * (`LeasedStateWrites`, docs/stores.md): the wrapper then passes that
+   * single write before and after a run through.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard, DenoKvStateStore, ResilientStateStore } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * console.log(new ResilientStateStore(new DenoKvStateStore(kv)).sharesWith(guard)); // true
+   * kv.close();
+   * ```
+   */
+  sharesWith(guard: ExecutionGuard): boolean {
+    return canWriteLeased(this.#primary, guard);
+  }
+
+  /**
+   * The primary's `saveAndAcquire`, the saved state then mirrored as a save
+   * mirrors it. While the primary cannot be reached (asked even while
+   * degraded, as the guard would be), nothing is saved or granted and it
+   * rejects with an `ExecutionGuardError` kind `connection`, the guard's
+   * outage, after `store-degraded`.
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard, DenoKvStateStore, ResilientStateStore } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const store = new ResilientStateStore(new DenoKvStateStore(kv));
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * const state = { jobId: "a", triggerCount: 1, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
+   * const slot = { jobId: "a", scheduledAt: new Date(0) };
+   * console.log((await store.saveAndAcquire({ guard, state, slot, record: false })).kind); // acquired
+   * kv.close();
+   * ```
+   */
+  saveAndAcquire(request: SaveAndAcquire): Promise<LeasedAcquire> {
+    return this.#leased.saveAndAcquire(request);
+  }
+
+  /**
+   * The primary's `saveAndEnd`, the saved state then mirrored as a save
+   * mirrors it. While the primary cannot be reached the state is saved in
+   * the mirror as a save is (written back on recovery) and it rejects with
+   * an `ExecutionGuardError` kind `connection`: saved, the lease's end not
+   * confirmed (reported as a failed release; the lease runs out).
+   *
+   * @example
+   * ```ts
+   * import { DenoKvExecutionGuard, DenoKvStateStore, ResilientStateStore } from "@cloudiful/scheduler";
+   * const kv = await Deno.openKv(":memory:");
+   * const store = new ResilientStateStore(new DenoKvStateStore(kv));
+   * const guard = new DenoKvExecutionGuard(kv, { ttlMs: 1000, renewIntervalMs: 300 });
+   * const state = { jobId: "a", triggerCount: 1, lastRunAt: null, lastSuccessAt: null, nextRunAt: null, lastError: null };
+   * const answer = await store.saveAndAcquire({ guard, state, slot: { jobId: "a", scheduledAt: new Date(0) }, record: false });
+   * if (answer.kind === "acquired") await store.saveAndEnd({ guard, state, lease: answer.lease, end: "release" });
+   * kv.close();
+   * ```
+   */
+  saveAndEnd(request: SaveAndEnd): Promise<void> {
+    return this.#leased.saveAndEnd(request);
+  }
+
+  /**
    * Waits for pending calls, then closes the primary if it has a `close()`.
    *
    * @example
@@ -305,7 +376,7 @@ export class ResilientStateStore extends GuardedEventTarget
     if (this.#mirror.dirty) {
       // A last try, whatever the probe interval: what is still dirty after
       // it is lost with the process.
-      await this.#serialized(() => this.#writeBack()).catch(() => {});
+      await this.#serialized(() => this.#gate.writeBack()).catch(() => {});
     }
     const closable = this.#primary as { close?: () => unknown };
     if (typeof closable.close === "function") await closable.close();
@@ -318,69 +389,12 @@ export class ResilientStateStore extends GuardedEventTarget
     return result;
   }
 
-  async #call<T>(
+  #call<T>(
     operation: StoreOperation,
     jobId: string,
     onPrimary: () => Promise<T>,
     onMirror: () => T,
   ): Promise<T> {
-    if (this.#degraded) {
-      if (this.#unreportedOutage !== undefined) {
-        const error = this.#unreportedOutage;
-        this.#unreportedOutage = undefined;
-        this.#dispatch({
-          type: "store-degraded",
-          operation,
-          error,
-          // startDegraded: the primary could not be reached at start-up.
-          errorKind: StoreErrorKind.Connection,
-          jobId,
-        });
-      }
-      if (Date.now() - this.#lastProbeAt < this.#probeIntervalMs) {
-        if (this.#probeFailure !== undefined) throw this.#probeFailure;
-        return onMirror();
-      }
-      this.#lastProbeAt = Date.now();
-      try {
-        await this.#writeBack();
-      } catch (error) {
-        if (this.#isConnectionError(error)) {
-          this.#probeFailure = undefined;
-          return onMirror();
-        }
-        this.#probeFailure = error;
-        throw error;
-      }
-      this.#probeFailure = undefined;
-      this.#degraded = false;
-      this.#dispatch({ type: "store-recovered", operation, jobId });
-    }
-    this.#mirror.throwRefusedWriteBack(jobId);
-    try {
-      return await onPrimary();
-    } catch (error) {
-      if (!this.#isConnectionError(error)) throw error;
-      this.#degraded = true;
-      this.#lastProbeAt = Date.now();
-      this.#dispatch({
-        type: "store-degraded",
-        operation,
-        error: describeThrown(error),
-        errorKind: isInstance(error, StoreError)
-          ? error.kind
-          : StoreErrorKind.Unknown,
-        jobId,
-      });
-      return onMirror();
-    }
-  }
-
-  #writeBack(): Promise<void> {
-    return this.#mirror.writeBack(this.#primary, this.#isConnectionError);
-  }
-
-  #dispatch(detail: StoreEventDetail): void {
-    this.dispatchEvent(new CustomEvent(detail.type, { detail }));
+    return this.#gate.call({ operation, jobId, onPrimary, onMirror });
   }
 }
