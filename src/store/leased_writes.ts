@@ -23,10 +23,38 @@ import type { StateStore } from "./state_store.ts";
  * How a lease ends after its run: `release` gives it up (the plain guard
  * contract), `complete` clears its in-flight record (the occurrence is
  * done), `abandon` gives the occurrence back to be replayed.
+ *
+ * @example
+ * ```ts
+ * import type { LeaseEnd } from "@cloudiful/scheduler";
+ * const end: LeaseEnd = "complete"; // the run finished: clear its record
+ * console.log(end);
+ * ```
  */
 export type LeaseEnd = "release" | "complete" | "abandon";
 
-/** What {@linkcode LeasedStateWrites.saveAndAcquire} writes. */
+/**
+ * What {@linkcode LeasedStateWrites.saveAndAcquire} writes.
+ *
+ * @example
+ * ```ts
+ * import { NoopExecutionGuard, type SaveAndAcquire } from "@cloudiful/scheduler";
+ * const request: SaveAndAcquire = {
+ *   guard: new NoopExecutionGuard(),
+ *   state: {
+ *     jobId: "nightly-report",
+ *     triggerCount: 1,
+ *     nextRunAt: new Date("2027-01-02T03:00:00Z"),
+ *     lastRunAt: null,
+ *     lastSuccessAt: null,
+ *     lastError: null,
+ *   },
+ *   slot: { jobId: "nightly-report", scheduledAt: new Date("2027-01-01T03:00:00Z") },
+ *   record: false,
+ * };
+ * console.log(request.slot.scheduledAt.toISOString());
+ * ```
+ */
 export interface SaveAndAcquire {
   /** The guard whose lease is taken (one the store `sharesWith`). */
   readonly guard: ExecutionGuard;
@@ -38,7 +66,29 @@ export interface SaveAndAcquire {
   readonly record: boolean;
 }
 
-/** What {@linkcode LeasedStateWrites.saveAndEnd} writes. */
+/**
+ * What {@linkcode LeasedStateWrites.saveAndEnd} writes.
+ *
+ * @example
+ * ```ts
+ * import { NoopExecutionGuard, type SaveAndEnd } from "@cloudiful/scheduler";
+ * const scheduledAt = new Date("2027-01-01T03:00:00Z");
+ * const request: SaveAndEnd = {
+ *   guard: new NoopExecutionGuard(),
+ *   state: {
+ *     jobId: "nightly-report",
+ *     triggerCount: 1,
+ *     nextRunAt: new Date("2027-01-02T03:00:00Z"),
+ *     lastRunAt: scheduledAt,
+ *     lastSuccessAt: scheduledAt,
+ *     lastError: null,
+ *   },
+ *   lease: { jobId: "nightly-report", scheduledAt, token: "t", leaseKey: "k" },
+ *   end: "release",
+ * };
+ * console.log(request.end);
+ * ```
+ */
 export interface SaveAndEnd {
   /** The guard that granted the lease (one the store `sharesWith`). */
   readonly guard: ExecutionGuard;
@@ -57,6 +107,13 @@ export interface SaveAndEnd {
  * each at-least-once decision when it grants through leased writes (a
  * contended grant makes it look, as docs/recovery.md says); a count above
  * its own runs' records makes it look before the next decision too.
+ *
+ * @example
+ * ```ts
+ * import type { LeasedAcquire } from "@cloudiful/scheduler";
+ * const answer: LeasedAcquire = { kind: "contended", inFlight: 1 };
+ * console.log(answer.kind);
+ * ```
  */
 export type LeasedAcquire = ExecutionGuardAcquire & {
   /** The job's in-flight records after the grant (its own included). */
