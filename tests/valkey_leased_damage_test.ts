@@ -123,7 +123,7 @@ Deno.test({
       const hash = `${PREFIX}typ:in-flight`;
       await cli("DEL", hash);
       await cli("SET", hash, "garbage");
-      await assertGuardError(
+      const error = await assertGuardError(
         store.saveAndEnd({
           guard,
           state: state("typ", 2),
@@ -133,6 +133,7 @@ Deno.test({
         "data",
         "WRONGTYPE",
       );
+      assert.match(error.message, /holds a string, not a hash \(set aside at /);
       assert.equal((await store.load("typ"))?.triggerCount, 2, "saved");
       assert.equal(await cli("EXISTS", hash), "0");
       const keys = await cli(

@@ -155,27 +155,31 @@ else
   if ours and current ~= false then redis.call("DEL", leaseKey) end
 end
 local damage
+-- An error reply (a status reply is a table too).
+local function failed(reply)
+  return type(reply) == "table" and reply.err ~= nil
+end
 local function hash_aside()
   local kind = redis.call("TYPE", hashKey).ok
   local moved = redis.pcall("RENAME", hashKey, asideKey)
-  return {"hash", kind, type(moved) == "table" and 0 or 1}
+  return {"hash", kind, failed(moved) and 0 or 1}
 end
 if ending == "complete" then
   if sure then
     -- The lease held our token: nobody took the record over.
-    if type(redis.pcall("HDEL", hashKey, field)) == "table" then
+    if failed(redis.pcall("HDEL", hashKey, field)) then
       damage = hash_aside()
     end
   else
     local held = redis.pcall("HGET", hashKey, field)
-    if type(held) == "table" then
+    if failed(held) then
       damage = hash_aside()
     elseif held then
       local ok, decoded = pcall(cjson.decode, held)
       if not ok or type(decoded) ~= "table" then
         local moved = redis.pcall("HSET", asideHash, asideField, held)
-        if type(moved) ~= "table" then redis.call("HDEL", hashKey, field) end
-        damage = {"record", held, type(moved) == "table" and 0 or 1}
+        if not failed(moved) then redis.call("HDEL", hashKey, field) end
+        damage = {"record", held, failed(moved) and 0 or 1}
       elseif decoded.holder == holder then
         redis.call("HDEL", hashKey, field)
       end

@@ -203,9 +203,9 @@ export function endDamage(options: {
   const hash = keys.inFlight(jobId);
   const job = JSON.stringify(jobId);
   const message = what === "record"
-    ? `the in-flight record ${hash} field ${JSON.stringify(field)} of job ${job} does not decode: ${
-      describeValue(value)
-    } (${
+    ? `the in-flight record ${hash} field ${
+      JSON.stringify(field)
+    } of job ${job} does not decode: ${describeValue(value)} (${
       moved === 1
         ? `set aside in ${keys.quarantineInFlight(jobId)} field ${
           JSON.stringify(`${field} ${now}`)
@@ -213,7 +213,7 @@ export function endDamage(options: {
         : "left in place: the quarantine hash could not take it"
     })`
     : `WRONGTYPE the in-flight hash ${hash} of job ${job} holds a ${
-      describeValue(value)
+      String(value)
     }, not a hash (${
       moved === 1
         ? `set aside at ${keys.quarantine(jobId, IN_FLIGHT_HASH_ASIDE, now)}`
