@@ -88,18 +88,26 @@ export interface SchedulerCommands {
     },
   ): Promise<unknown>;
   leasedEnd(
-    keys: { state: string; lease: string; inFlight: string },
+    keys: {
+      state: string;
+      lease: string;
+      inFlight: string;
+      asideHash: string;
+      asideKey: string;
+    },
     args: StateWrite & {
       holder: string;
       end: "release" | "complete" | "abandon";
       retentionMs: number;
       ttlMs: number;
       field: string;
+      recorded: boolean;
+      asideField: string;
     },
   ): Promise<unknown>;
   setAsideKey(
     keys: { key: string; target: string },
-    args: { use: "counter" | "lease"; holder: string },
+    args: { use: "counter" | "lease" | "hash"; holder: string },
   ): Promise<unknown>;
   setAsideField(
     keys: { inFlight: string; target: string },
@@ -132,7 +140,7 @@ const SCRIPTS: Record<string, { lua: string; numberOfKeys?: number }> = {
   schedulerInFlightLeases: { lua: IN_FLIGHT_LEASES },
   schedulerInFlightReclaim: { lua: IN_FLIGHT_RECLAIM, numberOfKeys: 3 },
   schedulerLeasedAcquire: { lua: LEASED_ACQUIRE, numberOfKeys: 4 },
-  schedulerLeasedEnd: { lua: LEASED_END, numberOfKeys: 3 },
+  schedulerLeasedEnd: { lua: LEASED_END, numberOfKeys: 5 },
   schedulerSetAsideKey: { lua: SET_ASIDE_KEY, numberOfKeys: 2 },
   schedulerSetAsideField: { lua: SET_ASIDE_FIELD, numberOfKeys: 2 },
   schedulerSetAsideOrphan: { lua: SET_ASIDE_ORPHAN, numberOfKeys: 3 },
@@ -212,6 +220,8 @@ export function commands(client: ValkeyClient): SchedulerCommands {
         keys.state,
         keys.lease,
         keys.inFlight,
+        keys.asideHash,
+        keys.asideKey,
         a.sawPresent ? "1" : "0",
         a.seen,
         a.text,
@@ -220,6 +230,8 @@ export function commands(client: ValkeyClient): SchedulerCommands {
         a.retentionMs,
         a.ttlMs,
         a.field,
+        a.recorded ? "1" : "0",
+        a.asideField,
       ),
     setAsideKey: (keys, a) =>
       raw.schedulerSetAsideKey(keys.key, keys.target, a.use, a.holder),

@@ -41,7 +41,11 @@ import type { SchedulerCommands } from "./_commands.ts";
 import type { GuardCall } from "./_guard_errors.ts";
 import type { ValkeyLink } from "./_link.ts";
 import type { ValkeyClient } from "./_open_client.ts";
-import { setAsideGrantKeys } from "./_quarantine.ts";
+import {
+  endDamage,
+  IN_FLIGHT_HASH_ASIDE,
+  setAsideGrantKeys,
+} from "./_quarantine.ts";
 import { type KnownTexts, writeMerged } from "./_state_writes.ts";
 import type { ValkeyDurability } from "./execution_guard_options.ts";
 import { awaitReplicas } from "./_durability.ts";
@@ -158,6 +162,45 @@ function unexpected(jobId: string, reply: unknown): ExecutionGuardError {
 }
 
 /**
+ * The leases granted here with their in-flight record: only their end may
+ * clear the record without reading its holder (a lease granted without
+ * one, say a manual run's, may share its timestamp with another holder's
+ * record). Kept by the lease object, so nothing outlives it.
+ */
+const withRecord = new WeakSet<object>();
+
+/** The record count a granting script answered. */
+function recordCount(jobId: string, reply: unknown): number {
+  if (typeof reply !== "number" || !Number.isSafeInteger(reply) || reply < 1) {
+    throw unexpected(jobId, reply);
+  }
+  return reply;
+}
+
+/**
+ * `slot` checked for an in-flight record: a whole `triggerCount` and a
+ * boolean `catchUp`, so that no record is written that reads back as
+ * damaged.
+ *
+ * @throws {ExecutionGuardError} kind `data` naming the slot.
+ */
+function requireRecordSlot(slot: InFlightSlot): Date {
+  const scheduledAt = requireSlot(slot);
+  if (
+    !Number.isSafeInteger(slot.triggerCount) ||
+    typeof slot.catchUp !== "boolean"
+  ) {
+    throw new ExecutionGuardError(
+      `an in-flight record needs a slot with a whole triggerCount and a boolean catchUp, got ${
+        describeValue(slot)
+      }`,
+      { kind: ExecutionGuardErrorKind.Data },
+    );
+  }
+  return scheduledAt;
+}
+
+/**
  * Saves the state and takes the slot's lease (writing its in-flight record
  * when `record`) in one script; a state changed meanwhile is merged and
  * written again. Damaged guard data is set aside, as the guard's acquire
@@ -176,7 +219,9 @@ export async function saveAndAcquire(
     request.guard,
   );
   const slot = request.slot as InFlightSlot;
-  const scheduledAt = requireSlot(slot);
+  const scheduledAt = request.record
+    ? requireRecordSlot(slot)
+    : requireSlot(slot);
   const { jobId } = slot;
   const at = formatRfc3339(scheduledAt.getTime(), 9);
   const { keys } = guard.link;
@@ -217,14 +262,30 @@ export async function saveAndAcquire(
     if (!isInstance(error, ExecutionGuardError)) throw error;
     throw await guard.call(
       call,
-      (client) => setAsideGrantKeys(client, { error, keys, jobId, at, token }),
+      (client) =>
+        setAsideGrantKeys(client, {
+          error,
+          keys,
+          jobId,
+          at,
+          token,
+          record: request.record,
+        }),
     );
   }
   const { reply, connection } = granted;
   if (!Array.isArray(reply) || reply[0] !== "saved") {
     throw unexpected(jobId, reply);
   }
-  const answer = guard.read(reply.length > 1 ? reply.slice(1) : null, lease);
+  const read = guard.read(reply.length > 1 ? reply.slice(1, 3) : null, lease);
+  // With a record, the job's record count after the grant: the reclaimer's
+  // cue to look at the ledger (store/leased_writes.ts).
+  const answer: LeasedAcquire = read.kind === "acquired" && request.record
+    ? { ...read, inFlight: recordCount(jobId, reply[3]) }
+    : read;
+  if (answer.kind === "acquired" && request.record) {
+    withRecord.add(answer.lease);
+  }
   const durability = guard.durability();
   if (answer.kind !== "acquired" || durability === undefined) return answer;
   try {
@@ -242,7 +303,10 @@ export async function saveAndAcquire(
  * `StoreError` (nothing was saved). With `durability`, the end is waited
  * for too: fewer replicas than asked acknowledging it is an
  * `ExecutionGuardError` kind `connection` (the state is saved on the
- * primary; the scheduler reports a failed release).
+ * primary; the scheduler reports a failed release). Damaged ledger data
+ * met by the script (a record that does not decode, an in-flight hash of
+ * another type) is set aside by it and reported after the save as an
+ * `ExecutionGuardError` kind `data`, as Deno KV's leased end reports it.
  */
 export async function saveAndEnd(
   leasing: LeasingStore,
@@ -258,6 +322,7 @@ export async function saveAndEnd(
   const at = formatRfc3339(lease.scheduledAt.getTime(), 9);
   const { keys } = guard.link;
   const call = { operation: end, jobId };
+  const now = Date.now();
   let ran: { reply: unknown; connection: ValkeyClient };
   try {
     ran = await writeMerged(
@@ -272,6 +337,8 @@ export async function saveAndEnd(
                   state: store.key,
                   lease: lease.leaseKey,
                   inFlight: keys.inFlight(jobId),
+                  asideHash: keys.quarantineInFlight(jobId),
+                  asideKey: keys.quarantine(jobId, IN_FLIGHT_HASH_ASIDE, now),
                 }, {
                   ...cas,
                   holder: lease.token,
@@ -279,6 +346,8 @@ export async function saveAndEnd(
                   retentionMs: guard.lease.completedRetentionMs,
                   ttlMs: guard.lease.ttlMs,
                   field: at,
+                  recorded: withRecord.has(lease),
+                  asideField: `${at} ${now}`,
                 })),
           );
           const changed = conflict(ran.reply);
@@ -304,5 +373,9 @@ export async function saveAndEnd(
   const durability = guard.durability();
   if (durability !== undefined) {
     await awaitReplicas(connection, { ...lease, durability });
+  }
+  // Saved, the lease ended: the damage found on the way is reported now.
+  if (reply.length > 2) {
+    throw endDamage({ keys, jobId, field: at, now, damage: reply.slice(2) });
   }
 }

@@ -21,8 +21,10 @@ import { CLOCK, LEASE_VALUE, PUT_STATE, TAKE_FENCE } from "./_lua_lib.ts";
 /**
  * The state saved (compare-and-set), then the lease taken if free, with
  * the next fencing token and, when asked, the in-flight record. A damaged
- * lease key or counter undoes every write before the error is raised, so a
- * failed grant saves nothing.
+ * lease key or counter undoes every write before the error is raised, and
+ * the in-flight hash is looked at (`HLEN`: its type, and the job's record
+ * count the reclaimer needs, see `LeasedAcquire.inFlight`) before any
+ * write, so a failed grant saves nothing.
  */
 export const LEASED_ACQUIRE: string = `
 -- KEYS[1] state key, KEYS[2] lease key, KEYS[3] fencing counter,
@@ -36,11 +38,19 @@ export const LEASED_ACQUIRE: string = `
 -- changed (nothing written); else {"saved"} when contended,
 -- {"saved", "unrecognised", value} when an unrecognised value takes the
 -- key, {"saved", token digits, "present" | "absent" | "behind"} when granted
+-- (with a record: and the job's record count after it)
 local stateKey, leaseKey, fenceKey, hashKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local sawPresent, seen, text = ARGV[1] == "1", ARGV[2], ARGV[3]
 local holder, ttlMs, floor = ARGV[4], ARGV[5], ARGV[6]
 local record, field, head = ARGV[7] == "1", ARGV[8], ARGV[9]
 ${LEASE_VALUE}${CLOCK}${PUT_STATE}${TAKE_FENCE}
+local records = 0
+if record then
+  -- Before any write: a hash of another type raises WRONGTYPE here, so
+  -- nothing is saved (the caller sets it aside, see _quarantine.ts).
+  records = redis.pcall("HLEN", hashKey)
+  if type(records) == "table" then return records end
+end
 local written, previous = put_state(stateKey, sawPresent, seen, text)
 if not written then return {"conflict", previous} end
 local taken = redis.pcall("SET", leaseKey, holder, "NX", "GET", "PX", ttlMs)
@@ -64,9 +74,10 @@ if fence == nil then
 end
 if record then
   local nowMs = tonumber(string.sub(clock, 1, #clock - 3))
-  redis.call("HSET", hashKey, field, head .. ',"fencing_token":"' ..
+  local added = redis.call("HSET", hashKey, field, head .. ',"fencing_token":"' ..
     fence .. '","holder":"' .. holder .. '","lease_deadline_ms":' ..
     string.format("%d", nowMs + tonumber(ttlMs)) .. '}')
+  return {"saved", fence, found, records + added}
 end
 return {"saved", fence, found}`;
 
@@ -78,21 +89,34 @@ return {"saved", fence, found}`;
  * keeps the record, to be replayed. A lease that is no longer the
  * caller's is left alone (on the path that wrote first, put back: a
  * holder's token for a full ttl, a done marker for the retention).
+ *
+ * Nothing after the state's write raises (Valkey would keep the state
+ * written and answer an error): damaged ledger data met on the way is set
+ * aside, as `_lua_quarantine.ts` would, and answered, so that the caller
+ * reports it after the save (see `_leased_writes.ts`).
  */
 export const LEASED_END: string = `
--- KEYS[1] state key, KEYS[2] lease key, KEYS[3] in-flight hash
+-- KEYS[1] state key, KEYS[2] lease key, KEYS[3] in-flight hash,
+-- KEYS[4] the job's quarantine hash, KEYS[5] quarantine key for a hash of
+-- another type
 -- ARGV[1] "0" = the caller saw the state absent, "1" = it saw ARGV[2],
 -- ARGV[2] the text it merged over, ARGV[3] the new text,
 -- ARGV[4] holder token, ARGV[5] "release" | "complete" | "abandon",
 -- ARGV[6] retention of the done marker (ms; 0 deletes), ARGV[7] ttl (ms),
--- ARGV[8] record field (timestamp)
+-- ARGV[8] record field (timestamp), ARGV[9] "1" = the lease was granted
+-- with its record (store/leased_writes.ts), ARGV[10] field in the
+-- quarantine hash
 -- returns {"conflict", current text (absent: nothing)} when the state
 -- changed (nothing written); else {"saved", 1 when the lease was the
--- caller's (or had run out), else 0}
+-- caller's (or had run out), else 0}, followed, when ledger data was
+-- damaged, by {"record", value, 1 when set aside} or {"hash", its type,
+-- 1 when set aside}
 local stateKey, leaseKey, hashKey = KEYS[1], KEYS[2], KEYS[3]
+local asideHash, asideKey = KEYS[4], KEYS[5]
 local sawPresent, seen, text = ARGV[1] == "1", ARGV[2], ARGV[3]
 local holder, ending, retentionMs, ttlMs, field =
   ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local recorded, asideField = ARGV[9] == "1", ARGV[10]
 ${PUT_STATE}
 local written, previous = put_state(stateKey, sawPresent, seen, text)
 if not written then return {"conflict", previous} end
@@ -113,7 +137,8 @@ if tonumber(retentionMs) > 0 then
   if type(old) == "table" then
     ours = false
   elseif old == holder or old == done then
-    ours, sure = true, old == holder
+    -- Only a lease granted with its record says whose the record is.
+    ours, sure = true, old == holder and recorded
   elseif old == false then
     -- Ran out while the run was finishing: marked done all the same.
     redis.call("SET", leaseKey, done, "PX", retentionMs)
@@ -129,16 +154,40 @@ else
   ours = current == false or current == holder
   if ours and current ~= false then redis.call("DEL", leaseKey) end
 end
+local damage
+-- An error reply (a status reply is a table too).
+local function failed(reply)
+  return type(reply) == "table" and reply.err ~= nil
+end
+local function hash_aside()
+  local kind = redis.call("TYPE", hashKey).ok
+  local moved = redis.pcall("RENAME", hashKey, asideKey)
+  return {"hash", kind, failed(moved) and 0 or 1}
+end
 if ending == "complete" then
-  -- The lease held our token: nobody took the record over.
   if sure then
-    redis.call("HDEL", hashKey, field)
+    -- The lease held our token: nobody took the record over.
+    if failed(redis.pcall("HDEL", hashKey, field)) then
+      damage = hash_aside()
+    end
   else
-    local held = redis.call("HGET", hashKey, field)
-    if held and cjson.decode(held).holder == holder then
-      redis.call("HDEL", hashKey, field)
+    local held = redis.pcall("HGET", hashKey, field)
+    if failed(held) then
+      damage = hash_aside()
+    elseif held then
+      local ok, decoded = pcall(cjson.decode, held)
+      if not ok or type(decoded) ~= "table" then
+        local moved = redis.pcall("HSET", asideHash, asideField, held)
+        if not failed(moved) then redis.call("HDEL", hashKey, field) end
+        damage = {"record", held, failed(moved) and 0 or 1}
+      elseif decoded.holder == holder then
+        redis.call("HDEL", hashKey, field)
+      end
     end
   end
 end
-if ours then return {"saved", 1} end
-return {"saved", 0}`;
+local reply = {"saved", ours and 1 or 0}
+if damage then
+  for _, v in ipairs(damage) do table.insert(reply, v) end
+end
+return reply`;

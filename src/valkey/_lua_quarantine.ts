@@ -15,13 +15,15 @@ import { LEASE_VALUE } from "./_lua_lib.ts";
 /**
  * Renames a key damaged for its use: a `counter` must be a string of at
  * most 19 digits below 2^63 - 1 (so that INCR works), a `lease` must be a
- * string that `lease_value` (`_lua_lib.ts`) does not find damaged. A lease key holding the
+ * string that `lease_value` (`_lua_lib.ts`) does not find damaged, an
+ * in-flight `hash` must be a hash. A lease key holding the
  * caller's token (a grant whose reply was unreadable) is taken back instead,
  * so that the occurrence can be granted again.
  */
 export const SET_ASIDE_KEY: string = `${LEASE_VALUE}
 -- KEYS[1] the key (fencing counter or lease key), KEYS[2] its quarantine key
--- ARGV[1] "counter" | "lease", ARGV[2] the failed grant's holder token
+-- ARGV[1] "counter" | "lease" | "hash" (an in-flight hash), ARGV[2] the
+-- failed grant's holder token
 -- returns 1 when moved, 2 when the caller's own lease was deleted, else 0
 local key, target = KEYS[1], KEYS[2]
 local use, holder = ARGV[1], ARGV[2]
@@ -33,6 +35,7 @@ if kind == "string" and use == "lease" and holder ~= "" and
   return 2
 end
 local damaged = kind ~= "string"
+if use == "hash" then damaged = kind ~= "hash" end
 if not damaged and use == "lease" then
   damaged = lease_value(redis.call("GET", key)) == "damaged"
 end

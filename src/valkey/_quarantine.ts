@@ -1,7 +1,7 @@
 /**
  * Damaged guard data on Valkey set aside, so that the next grant finds the
  * keys usable and the job goes on (docs/recovery.md): a damaged fencing
- * counter or lease key is renamed to
+ * counter or lease key, or an in-flight hash of another type, is renamed to
  * `<prefix><jobId>:quarantine:<what>:<movedAtMs>`, a damaged or orphaned
  * in-flight record moves to the hash `<prefix><jobId>:quarantine:in-flight`
  * (field `<timestamp> <movedAtMs>`). The errors that report it name the
@@ -15,6 +15,9 @@ import { describeValue, ExecutionGuardError } from "../errors.ts";
 import type { ValkeyClient } from "./_open_client.ts";
 import { commands } from "./_commands.ts";
 import type { ValkeyKeys } from "./_key_layout.ts";
+
+/** What a quarantine key holding a whole in-flight hash is named after. */
+export const IN_FLIGHT_HASH_ASIDE = "in-flight-hash";
 
 /**
  * After a grant failed with `error`: the job's fencing counter and the
@@ -32,15 +35,28 @@ export async function setAsideGrantKeys(
     at: string;
     /** The failed grant's holder token. */
     token: string;
+    /** Whether the grant wrote an in-flight record (its hash is looked at). */
+    record?: boolean;
   },
 ): Promise<ExecutionGuardError> {
   const { error, keys, jobId, at, token } = options;
   if (error.kind !== ExecutionGuardErrorKind.Data) return error;
   const moved: string[] = [];
-  const candidates = [
+  const candidates: {
+    key: string;
+    what: string;
+    use: "counter" | "lease" | "hash";
+  }[] = [
     { key: keys.fence(jobId), what: "fencing-token", use: "counter" },
     { key: keys.lease(jobId, at), what: at, use: "lease" },
-  ] as const;
+  ];
+  if (options.record) {
+    candidates.push({
+      key: keys.inFlight(jobId),
+      what: IN_FLIGHT_HASH_ASIDE,
+      use: "hash",
+    });
+  }
   try {
     for (const { key, what, use } of candidates) {
       const target = keys.quarantine(jobId, what, Date.now());
@@ -166,4 +182,44 @@ export async function setAsideOrphan(
     })`,
     { kind: ExecutionGuardErrorKind.Data },
   );
+}
+
+/**
+ * The error that reports the damaged ledger data a leased end
+ * (`LEASED_END`, `_lua_leased.ts`) set aside: `damage` is what the script
+ * answered after "saved" and the lease's flag.
+ */
+export function endDamage(options: {
+  keys: ValkeyKeys;
+  jobId: string;
+  /** The record field (the occurrence's timestamp). */
+  field: string;
+  /** When the end ran (ms), as in the quarantine names it was given. */
+  now: number;
+  damage: unknown[];
+}): ExecutionGuardError {
+  const { keys, jobId, field, now, damage } = options;
+  const [what, value, moved] = damage;
+  const hash = keys.inFlight(jobId);
+  const job = JSON.stringify(jobId);
+  const message = what === "record"
+    ? `the in-flight record ${hash} field ${
+      JSON.stringify(field)
+    } of job ${job} does not decode: ${describeValue(value)} (${
+      moved === 1
+        ? `set aside in ${keys.quarantineInFlight(jobId)} field ${
+          JSON.stringify(`${field} ${now}`)
+        }`
+        : "left in place: the quarantine hash could not take it"
+    })`
+    : `WRONGTYPE the in-flight hash ${hash} of job ${job} holds a ${
+      String(value)
+    }, not a hash (${
+      moved === 1
+        ? `set aside at ${keys.quarantine(jobId, IN_FLIGHT_HASH_ASIDE, now)}`
+        : "left in place"
+    })`;
+  return new ExecutionGuardError(`the run's state was saved; ${message}`, {
+    kind: ExecutionGuardErrorKind.Data,
+  });
 }
