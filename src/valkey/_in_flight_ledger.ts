@@ -225,7 +225,14 @@ export class ValkeyInFlightLedger implements InFlightLedger {
     } catch (error) {
       if (!isInstance(error, ExecutionGuardError)) throw error;
       throw await aside((client) =>
-        setAsideGrantKeys(client, { error, keys, jobId, at, token })
+        setAsideGrantKeys(client, {
+          error,
+          keys,
+          jobId,
+          at,
+          token,
+          record: true,
+        })
       );
     }
     if (answer.kind !== "contended" || holder === undefined) return answer;
