@@ -16,10 +16,15 @@
  * again: the count may be high (the scheduler then looks at the ledger),
  * never low.
  *
- * A grant whose compare-and-set of the state failed first (the state is
- * not what this store last wrote: another writer, or a failover that lost
- * its last writes, records' changes with them) sends no token, so the
- * script counts.
+ * A failover that loses writes loses a grant's counter with its record
+ * (the counter is then not the token, and the script counts), but may lose
+ * an end alone, and with it the record's removal: a grant whose
+ * compare-and-set of the state failed first (the state is not what this
+ * store last wrote: another writer, or such a lost end, whose state holds
+ * the run's outcome) sends no token, so the script counts. An end whose
+ * state equals its grant's (two runs started at one instant, under fake
+ * time) and is lost so leaves its record uncounted until the next count,
+ * as the ledger's look at each `run()`'s start finds it.
  *
  * @module
  */
