@@ -85,6 +85,8 @@ export interface SchedulerCommands {
       record: boolean;
       field: string;
       head: string;
+      /** The fencing token of the caller's last grant ("" when none). */
+      lastToken: string;
     },
   ): Promise<unknown>;
   leasedEnd(
@@ -214,6 +216,7 @@ export function commands(client: ValkeyClient): SchedulerCommands {
         a.record ? "1" : "0",
         a.field,
         a.head,
+        a.lastToken,
       ),
     leasedEnd: (keys, a) =>
       raw.schedulerLeasedEnd(

@@ -50,6 +50,11 @@ import { type KnownTexts, writeMerged } from "./_state_writes.ts";
 import type { ValkeyDurability } from "./execution_guard_options.ts";
 import { awaitReplicas } from "./_durability.ts";
 import { recordHead } from "./_in_flight_ledger.ts";
+import {
+  type KnownRecords,
+  type LeasedCounts,
+  recordsAnswer,
+} from "./_leased_counts.ts";
 
 /** What a guard lends to a store on its deployment. */
 export interface LeasedGuard {
@@ -103,6 +108,8 @@ export interface LeasingStore {
   readonly link: ValkeyLink;
   /** The store's last texts (see `_state_writes.ts`). */
   readonly known: KnownTexts;
+  /** The store's count of each job's in-flight records (`_leased_counts.ts`). */
+  readonly counts: LeasedCounts;
   /** The state key of `jobId` (checked). */
   stateKey(jobId: string): string;
   /** Reads `key` on the store's client, retried. */
@@ -169,14 +176,6 @@ function unexpected(jobId: string, reply: unknown): ExecutionGuardError {
  */
 const withRecord = new WeakSet<object>();
 
-/** The record count a granting script answered. */
-function recordCount(jobId: string, reply: unknown): number {
-  if (typeof reply !== "number" || !Number.isSafeInteger(reply) || reply < 1) {
-    throw unexpected(jobId, reply);
-  }
-  return reply;
-}
-
 /**
  * `slot` checked for an in-flight record: a whole `triggerCount` and a
  * boolean `catchUp`, so that no record is written that reads back as
@@ -230,9 +229,14 @@ export async function saveAndAcquire(
   const lease = { jobId, scheduledAt, token, leaseKey };
   const call = { operation: "acquire", jobId };
   let granted: { reply: unknown; connection: ValkeyClient };
+  // Sent with the first attempt only: a state that changed behind this
+  // store's back may have lost records' changes too (_leased_counts.ts).
+  let attempts = 0;
+  let sent: KnownRecords | undefined;
   try {
     granted = await writeMerged(store, {
       write: async (cas) => {
+        sent = attempts++ === 0 ? leasing.counts.known(jobId) : undefined;
         const ran = await guard.call(
           call,
           (client) =>
@@ -250,6 +254,7 @@ export async function saveAndAcquire(
                 record: request.record,
                 field: at,
                 head: request.record ? recordHead(slot, at) : "",
+                lastToken: sent?.token ?? "",
               })),
         );
         const changed = conflict(ran.reply);
@@ -278,13 +283,24 @@ export async function saveAndAcquire(
     throw unexpected(jobId, reply);
   }
   const read = guard.read(reply.length > 1 ? reply.slice(1, 3) : null, lease);
-  // With a record, the job's record count after the grant: the reclaimer's
-  // cue to look at the ledger (store/leased_writes.ts).
-  const answer: LeasedAcquire = read.kind === "acquired" && request.record
-    ? { ...read, inFlight: recordCount(jobId, reply[3]) }
-    : read;
-  if (answer.kind === "acquired" && request.record) {
-    withRecord.add(answer.lease);
+  let answer: LeasedAcquire = read;
+  if (read.kind === "acquired") {
+    const answered = recordsAnswer(reply, request.record);
+    if (answered === undefined) throw unexpected(jobId, reply);
+    const { counted, added } = answered;
+    const inFlight = leasing.counts.granted(jobId, {
+      sent,
+      token: String(reply[1]),
+      counted,
+      record: request.record ? { field: at, holder: token, added } : undefined,
+    });
+    // With a record, the job's record count after the grant: the
+    // reclaimer's cue to look at the ledger (store/leased_writes.ts).
+    if (request.record) {
+      if (inFlight === undefined) throw unexpected(jobId, reply);
+      answer = { ...read, inFlight };
+      withRecord.add(read.lease);
+    }
   }
   const durability = guard.durability();
   if (answer.kind !== "acquired" || durability === undefined) return answer;
@@ -373,6 +389,9 @@ export async function saveAndEnd(
   const durability = guard.durability();
   if (durability !== undefined) {
     await awaitReplicas(connection, { ...lease, durability });
+  }
+  if (end === "complete" && reply.length === 2 && reply[1] === 1) {
+    leasing.counts.cleared(jobId, at, lease.token);
   }
   // Saved, the lease ended: the damage found on the way is reported now.
   if (reply.length > 2) {

@@ -21,10 +21,16 @@ import { CLOCK, LEASE_VALUE, PUT_STATE, TAKE_FENCE } from "./_lua_lib.ts";
 /**
  * The state saved (compare-and-set), then the lease taken if free, with
  * the next fencing token and, when asked, the in-flight record. A damaged
- * lease key or counter undoes every write before the error is raised, and
- * the in-flight hash is looked at (`HLEN`: its type, and the job's record
- * count the reclaimer needs, see `LeasedAcquire.inFlight`) before any
- * write, so a failed grant saves nothing.
+ * lease key or counter, or an in-flight hash of another type (the record's
+ * `HSET` answers WRONGTYPE), undoes every write before the error is
+ * raised, so a failed grant saves nothing.
+ *
+ * The job's record count the reclaimer needs (`LeasedAcquire.inFlight`)
+ * costs an `HLEN` only when another grant came since the caller's last
+ * one: every record is written by a grant, and every grant moves the
+ * fencing counter, so a stored counter equal to the token the caller last
+ * got (ARGV[10]) means no record was added that the caller does not know
+ * of; then it answers "same" and the caller counts (`_leased_counts.ts`).
  */
 export const LEASED_ACQUIRE: string = `
 -- KEYS[1] state key, KEYS[2] lease key, KEYS[3] fencing counter,
@@ -33,24 +39,21 @@ export const LEASED_ACQUIRE: string = `
 -- ARGV[2] the text it merged over, ARGV[3] the new text,
 -- ARGV[4] holder token, ARGV[5] ttl (ms), ARGV[6] floor (digits),
 -- ARGV[7] "1" = write the in-flight record, ARGV[8] record field
--- (timestamp), ARGV[9] the record's JSON head
+-- (timestamp), ARGV[9] the record's JSON head, ARGV[10] the fencing token
+-- of the caller's last grant of the job ("" when none)
 -- returns {"conflict", current text (absent: nothing)} when the state
 -- changed (nothing written); else {"saved"} when contended,
 -- {"saved", "unrecognised", value} when an unrecognised value takes the
--- key, {"saved", token digits, "present" | "absent" | "behind"} when granted
--- (with a record: and the job's record count after it)
+-- key, {"saved", token digits, "present" | "absent" | "behind"} when granted,
+-- followed by "same" when the stored counter was ARGV[10] (with a record:
+-- and 1 when the record's field was new, else 0), or else, with a record,
+-- by the job's record count after the grant
 local stateKey, leaseKey, fenceKey, hashKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local sawPresent, seen, text = ARGV[1] == "1", ARGV[2], ARGV[3]
 local holder, ttlMs, floor = ARGV[4], ARGV[5], ARGV[6]
 local record, field, head = ARGV[7] == "1", ARGV[8], ARGV[9]
+local lastToken = ARGV[10]
 ${LEASE_VALUE}${CLOCK}${PUT_STATE}${TAKE_FENCE}
-local records = 0
-if record then
-  -- Before any write: a hash of another type raises WRONGTYPE here, so
-  -- nothing is saved (the caller sets it aside, see _quarantine.ts).
-  records = redis.pcall("HLEN", hashKey)
-  if type(records) == "table" then return records end
-end
 local written, previous = put_state(stateKey, sawPresent, seen, text)
 if not written then return {"conflict", previous} end
 local taken = redis.pcall("SET", leaseKey, holder, "NX", "GET", "PX", ttlMs)
@@ -66,18 +69,36 @@ if taken ~= false then
   damaged_lease(taken)
 end
 local clock = server_clock_us()
-local fence, found = take_fence(fenceKey, floor, clock)
+local fence, found, stored = take_fence(fenceKey, floor, clock)
 if fence == nil then
   redis.call("DEL", leaseKey)
   restore_state(stateKey, previous)
   return found
 end
+local same = lastToken ~= "" and stored == lastToken
+local added
 if record then
   local nowMs = tonumber(string.sub(clock, 1, #clock - 3))
-  local added = redis.call("HSET", hashKey, field, head .. ',"fencing_token":"' ..
+  added = redis.pcall("HSET", hashKey, field, head .. ',"fencing_token":"' ..
     fence .. '","holder":"' .. holder .. '","lease_deadline_ms":' ..
     string.format("%d", nowMs + tonumber(ttlMs)) .. '}')
-  return {"saved", fence, found, records + added}
+  if type(added) == "table" then
+    -- A hash of another type (WRONGTYPE): undone, the counter too (its
+    -- token was never answered), so nothing is saved (the caller sets the
+    -- hash aside, see _quarantine.ts).
+    if stored == false then redis.call("DEL", fenceKey)
+    else redis.call("SET", fenceKey, stored) end
+    redis.call("DEL", leaseKey)
+    restore_state(stateKey, previous)
+    return added
+  end
+end
+if same then
+  if record then return {"saved", fence, found, "same", added} end
+  return {"saved", fence, found, "same"}
+end
+if record then
+  return {"saved", fence, found, redis.call("HLEN", hashKey)}
 end
 return {"saved", fence, found}`;
 

@@ -142,7 +142,8 @@ end`;
  * clock and the floor), in one command on the usual path: `SET ... GET`
  * writes one above the clock (or the floor) and answers the stored value;
  * only when that was higher is the counter written again. Returns the
- * token and what the counter was ("present", "absent", "behind"), or, for
+ * token, what the counter was ("present", "absent", "behind") and the
+ * stored value (false when absent), or, for
  * a counter that is not digits below 2^63 - 1 (put back as it was), nil and
  * the error to raise once the caller has undone its other writes.
  */
@@ -165,7 +166,7 @@ local function take_fence(fenceKey, floor, clock)
   if above(token, INT_MAX) then return nil, counter_error(base) end
   local stored = redis.pcall("SET", fenceKey, token, "GET")
   if type(stored) == "table" then return nil, stored end
-  if stored == false then return token, "absent" end
+  if stored == false then return token, "absent", false end
   if not string.match(stored, "^[0-9]+$") or #stored > 19 or
       (#stored == 19 and stored >= INT_MAX) then
     redis.call("SET", fenceKey, stored)
@@ -177,5 +178,5 @@ local function take_fence(fenceKey, floor, clock)
     token = plus_one(stored)
     redis.call("SET", fenceKey, token)
   end
-  return token, found
+  return token, found, stored
 end`;

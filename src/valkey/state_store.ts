@@ -13,6 +13,7 @@ import type {
   SaveAndAcquire,
   SaveAndEnd,
 } from "../store/leased_writes.ts";
+import { LeasedCounts } from "./_leased_counts.ts";
 import {
   leasedGuardOn,
   type LeasingStore,
@@ -102,6 +103,7 @@ export class ValkeyStateStore
     this.#leasing = {
       link,
       known: this.#known,
+      counts: new LeasedCounts(),
       stateKey: (jobId) => this.stateKey(jobId),
       read: (key) => this.#retry((client) => client.get(key)),
     };
