@@ -25,7 +25,7 @@
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 import type { InFlightSlot } from "../guard/in_flight.ts";
-import { requireSlot } from "../guard/lease_config.ts";
+import { requireLeaseOf, requireSlot } from "../guard/lease_config.ts";
 import type { JobState } from "../store/job_state.ts";
 import type {
   LeasedAcquire,
@@ -142,7 +142,7 @@ export class KvLeasedWrites {
   async saveAndEnd(request: SaveAndEnd): Promise<void> {
     const { link, memory } = this.#linkOf(request.guard, "saveAndEnd");
     const { state, lease, end } = request;
-    const scheduledAt = requireSlot(lease);
+    const scheduledAt = requireLeaseOf(lease);
     const { jobId } = lease;
     const leaseKey = leaseKeyText(link.prefix, jobId, scheduledAt);
     if (typeof lease.token !== "string" || lease.leaseKey !== leaseKey) {

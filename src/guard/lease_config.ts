@@ -4,9 +4,13 @@
  * @module
  */
 
-import { ExecutionGuardErrorKind } from "../constants.ts";
-import { describeValue, ExecutionGuardError } from "../errors.ts";
-import type { ExecutionSlot } from "./execution_guard.ts";
+import { ExecutionGuardErrorKind, InvalidJobKind } from "../constants.ts";
+import {
+  describeValue,
+  ExecutionGuardError,
+  InvalidJobError,
+} from "../errors.ts";
+import type { ExecutionLease, ExecutionSlot } from "./execution_guard.ts";
 import { checkOptions } from "../_options.ts";
 
 /**
@@ -121,6 +125,41 @@ export function requireSlot(slot: ExecutionSlot): Date {
       `execution guard acquire needs a slot { jobId, scheduledAt }, got ${
         describeValue(slot)
       }`,
+    );
+  }
+  return scheduledAt;
+}
+
+/**
+ * Checks a lease handed back to end it with a state (a store's leased
+ * writes), before anything is written: a string job id (equal to
+ * `stateJobId` when given), a string token and lease key, a valid `Date`.
+ * Returns its instant.
+ *
+ * @throws {InvalidJobError} kind `other`, naming what is wrong.
+ */
+export function requireLeaseOf(
+  lease: ExecutionLease,
+  stateJobId?: string,
+): Date {
+  const scheduledAt = lease?.scheduledAt;
+  if (
+    typeof lease?.jobId !== "string" ||
+    (stateJobId !== undefined && lease.jobId !== stateJobId) ||
+    typeof lease.token !== "string" || typeof lease.leaseKey !== "string" ||
+    !(scheduledAt instanceof Date) || Number.isNaN(scheduledAt.getTime())
+  ) {
+    throw new InvalidJobError(
+      `saveAndEnd needs a lease { jobId, scheduledAt, token, leaseKey }${
+        stateJobId === undefined
+          ? ""
+          : ` of the state's job ${JSON.stringify(stateJobId)}`
+      }, got ${describeValue(lease)}${
+        scheduledAt instanceof Date
+          ? ` (scheduledAt ${String(scheduledAt)})`
+          : ""
+      }`,
+      { kind: InvalidJobKind.Other },
     );
   }
   return scheduledAt;

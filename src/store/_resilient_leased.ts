@@ -22,6 +22,7 @@ import {
   isInstance,
 } from "../errors.ts";
 import type { ExecutionGuard } from "../guard/execution_guard.ts";
+import { requireLeaseOf } from "../guard/lease_config.ts";
 import {
   canWriteLeased,
   type LeasedAcquire,
@@ -145,6 +146,9 @@ export class ResilientLeasedWrites {
     const { mirror } = this.#o;
     const primary = leasedPrimary(this.#o.primary, request.guard, "saveAndEnd");
     requireSavableState(request.state);
+    // A lease refused before anything is written must not reach the mirror
+    // as if the primary had saved (an ExecutionGuardError means it had).
+    requireLeaseOf(request.lease, request.state.jobId);
     const copy = copyJobState(request.state);
     const unconfirmed = await this.#o.serialized(() =>
       this.#o.gate.call<unknown>({

@@ -18,13 +18,15 @@
  *
  * A failover that loses writes loses a grant's counter with its record
  * (the counter is then not the token, and the script counts), but may lose
- * an end alone, and with it the record's removal: a grant whose
+ * an end alone, and with it the record's removal. A grant whose
  * compare-and-set of the state failed first (the state is not what this
- * store last wrote: another writer, or such a lost end, whose state holds
- * the run's outcome) sends no token, so the script counts. An end whose
- * state equals its grant's (two runs started at one instant, under fake
- * time) and is lost so leaves its record uncounted until the next count,
- * as the ledger's look at each `run()`'s start finds it.
+ * store last wrote) sends no token, so the script counts; but a save of
+ * this store in between, or an end whose state equals its grant's, leaves
+ * the lost end's record uncounted until the next count. Only a `complete`
+ * end is ever taken off the count, so what goes uncounted is the record of
+ * a run that did complete: never a given-back or dead holder's occurrence,
+ * which stays counted. The ledger's look at each `run()`'s start finds it
+ * either way.
  *
  * @module
  */

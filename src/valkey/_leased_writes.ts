@@ -27,7 +27,6 @@ import {
 import type { ExecutionGuardAcquire, ExecutionLease } from "../guard/lease.ts";
 import type { InFlightSlot } from "../guard/in_flight.ts";
 import type { ResolvedLeaseConfig } from "../guard/lease_config.ts";
-import { requireSlot } from "../guard/lease_config.ts";
 import type {
   LeasedAcquire,
   SaveAndAcquire,
@@ -36,6 +35,7 @@ import type {
 import { requireSavableState } from "../store/_store_input.ts";
 import { encodeJobState } from "../store/_json_codec.ts";
 import { formatRfc3339 } from "../schedule/_rfc3339.ts";
+import { requireEndLease, requireGrantSlot } from "./_leased_input.ts";
 import type { JobState } from "../store/job_state.ts";
 import type { SchedulerCommands } from "./_commands.ts";
 import type { GuardCall } from "./_guard_errors.ts";
@@ -177,29 +177,6 @@ function unexpected(jobId: string, reply: unknown): ExecutionGuardError {
 const withRecord = new WeakSet<object>();
 
 /**
- * `slot` checked for an in-flight record: a whole `triggerCount` and a
- * boolean `catchUp`, so that no record is written that reads back as
- * damaged.
- *
- * @throws {ExecutionGuardError} kind `data` naming the slot.
- */
-function requireRecordSlot(slot: InFlightSlot): Date {
-  const scheduledAt = requireSlot(slot);
-  if (
-    !Number.isSafeInteger(slot.triggerCount) ||
-    typeof slot.catchUp !== "boolean"
-  ) {
-    throw new ExecutionGuardError(
-      `an in-flight record needs a slot with a whole triggerCount and a boolean catchUp, got ${
-        describeValue(slot)
-      }`,
-      { kind: ExecutionGuardErrorKind.Data },
-    );
-  }
-  return scheduledAt;
-}
-
-/**
  * Saves the state and takes the slot's lease (writing its in-flight record
  * when `record`) in one script; a state changed meanwhile is merged and
  * written again. Damaged guard data is set aside, as the guard's acquire
@@ -218,9 +195,7 @@ export async function saveAndAcquire(
     request.guard,
   );
   const slot = request.slot as InFlightSlot;
-  const scheduledAt = request.record
-    ? requireRecordSlot(slot)
-    : requireSlot(slot);
+  const scheduledAt = requireGrantSlot(slot, request);
   const { jobId } = slot;
   const at = formatRfc3339(scheduledAt.getTime(), 9);
   const { keys } = guard.link;
@@ -335,8 +310,8 @@ export async function saveAndEnd(
   );
   const { lease, end } = request;
   const { jobId } = lease;
-  const at = formatRfc3339(lease.scheduledAt.getTime(), 9);
   const { keys } = guard.link;
+  const at = requireEndLease(lease, { state: request.state, keys });
   const call = { operation: end, jobId };
   const now = Date.now();
   let ran: { reply: unknown; connection: ValkeyClient };
