@@ -12,7 +12,6 @@
 import { ExecutionGuardErrorKind } from "../constants.ts";
 import { describeValue, ExecutionGuardError } from "../errors.ts";
 import type { InFlightSlot } from "../guard/in_flight.ts";
-import { requireSlot } from "../guard/lease_config.ts";
 
 /** What an in-flight key holds. */
 export interface StoredRecord {
@@ -52,29 +51,6 @@ export function readStoredRecord(value: unknown, jobId: string): StoredRecord {
     );
   }
   return value;
-}
-
-/**
- * Checks an occurrence's slot for its in-flight record: a valid slot with a
- * whole `triggerCount` and a boolean `catchUp`, so that no record is
- * written that would read back as corrupt.
- *
- * @throws {ExecutionGuardError} kind `data` naming the slot.
- */
-export function requireInFlightSlot(slot: InFlightSlot): Date {
-  const scheduledAt = requireSlot(slot);
-  if (
-    !Number.isSafeInteger(slot.triggerCount) ||
-    typeof slot.catchUp !== "boolean"
-  ) {
-    throw new ExecutionGuardError(
-      `an in-flight record needs a slot with a whole triggerCount and a boolean catchUp, got ${
-        describeValue(slot)
-      }`,
-      { kind: ExecutionGuardErrorKind.Data },
-    );
-  }
-  return scheduledAt;
 }
 
 /** The record a grant of `slot` to `holder` writes. */

@@ -25,7 +25,11 @@
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 import type { InFlightSlot } from "../guard/in_flight.ts";
-import { requireLeaseOf, requireSlot } from "../guard/lease_config.ts";
+import {
+  requireInFlightSlot,
+  requireLeaseOf,
+  requireSlot,
+} from "../guard/lease_config.ts";
 import type { JobState } from "../store/job_state.ts";
 import type {
   LeasedAcquire,
@@ -39,7 +43,6 @@ import type { KnownEntry } from "./_state_writes.ts";
 import { type KvGuardLink, sharedSeed } from "./_guard_link.ts";
 import { guardParts } from "./_guard_parts.ts";
 import { leaseKeyText } from "./_lease_record.ts";
-import { requireInFlightSlot } from "./_in_flight_record.ts";
 import { type LeasedCall, leasedCall } from "./_leased_call.ts";
 import { commitEnd, commitGrant, type LeasedKeys } from "./_leased_commits.ts";
 import { LeasedMemory } from "./_leased_memory.ts";

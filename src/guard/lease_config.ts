@@ -11,6 +11,7 @@ import {
   InvalidJobError,
 } from "../errors.ts";
 import type { ExecutionLease, ExecutionSlot } from "./execution_guard.ts";
+import type { InFlightSlot } from "./in_flight.ts";
 import { checkOptions } from "../_options.ts";
 
 /**
@@ -160,6 +161,29 @@ export function requireLeaseOf(
           : ""
       }`,
       { kind: InvalidJobKind.Other },
+    );
+  }
+  return scheduledAt;
+}
+
+/**
+ * Checks an occurrence's slot for its in-flight record: a valid slot with a
+ * whole `triggerCount` and a boolean `catchUp`, so that no record is
+ * written that would read back as corrupt.
+ *
+ * @throws {ExecutionGuardError} kind `data` naming the slot.
+ */
+export function requireInFlightSlot(slot: InFlightSlot): Date {
+  const scheduledAt = requireSlot(slot);
+  if (
+    !Number.isSafeInteger(slot.triggerCount) ||
+    typeof slot.catchUp !== "boolean"
+  ) {
+    throw new ExecutionGuardError(
+      `an in-flight record needs a slot with a whole triggerCount and a boolean catchUp, got ${
+        describeValue(slot)
+      }`,
+      { kind: ExecutionGuardErrorKind.Data },
     );
   }
   return scheduledAt;

@@ -6,45 +6,22 @@
  * @module
  */
 
-import { ExecutionGuardErrorKind, InvalidJobKind } from "../constants.ts";
-import {
-  describeValue,
-  ExecutionGuardError,
-  InvalidJobError,
-} from "../errors.ts";
+import { InvalidJobKind } from "../constants.ts";
+import { describeValue, InvalidJobError } from "../errors.ts";
 import type { InFlightSlot } from "../guard/in_flight.ts";
 import type { ExecutionLease } from "../guard/lease.ts";
-import { requireLeaseOf, requireSlot } from "../guard/lease_config.ts";
+import {
+  requireInFlightSlot,
+  requireLeaseOf,
+  requireSlot,
+} from "../guard/lease_config.ts";
 import type { JobState } from "../store/job_state.ts";
 import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import type { ValkeyKeys } from "./_key_layout.ts";
 
 /**
- * `slot` checked for an in-flight record: a whole `triggerCount` and a
- * boolean `catchUp`, so that no record is written that reads back as
- * damaged.
- *
- * @throws {ExecutionGuardError} kind `data` naming the slot.
- */
-function requireRecordSlot(slot: InFlightSlot): Date {
-  const scheduledAt = requireSlot(slot);
-  if (
-    !Number.isSafeInteger(slot.triggerCount) ||
-    typeof slot.catchUp !== "boolean"
-  ) {
-    throw new ExecutionGuardError(
-      `an in-flight record needs a slot with a whole triggerCount and a boolean catchUp, got ${
-        describeValue(slot)
-      }`,
-      { kind: ExecutionGuardErrorKind.Data },
-    );
-  }
-  return scheduledAt;
-}
-
-/**
  * Checks a grant's slot: as the guard's acquire checks it (with a record,
- * as {@linkcode requireRecordSlot}), and of the state's job.
+ * as `requireInFlightSlot`), and of the state's job.
  *
  * @throws {ExecutionGuardError} kind `data` for a slot the guard would
  * refuse; {@linkcode InvalidJobError} for a slot of another job.
@@ -54,7 +31,7 @@ export function requireGrantSlot(
   request: { readonly state: JobState; readonly record: boolean },
 ): Date {
   const scheduledAt = request.record
-    ? requireRecordSlot(slot)
+    ? requireInFlightSlot(slot)
     : requireSlot(slot);
   if (slot.jobId !== request.state.jobId) {
     throw new InvalidJobError(
