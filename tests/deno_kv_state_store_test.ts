@@ -465,15 +465,19 @@ Deno.test("a second scheduler on the same KV file resumes at triggerCount 2", as
         }),
       );
 
-      const store1 = await DenoKvStateStore.open(path);
+      // Each scheduler opens the file itself; the KV calls are tracked so
+      // that the fake clock moves only once they have answered (real I/O).
+      const io = new KvIo();
+      const kv1 = await Deno.openKv(path);
+      const store1 = new DenoKvStateStore(trackKv(kv1, io));
       let report1;
       try {
         const first = new Scheduler({}, store1);
         stopFirst = () => first.handle().shutdown();
-        report1 = await drive(clock, first.run(job));
+        report1 = await drive(clock, first.run(job), io);
         assert.deepEqual(await store1.load("resume"), report1.state);
       } finally {
-        store1.close();
+        kv1.close();
       }
       assert.equal(report1.stopReason, "shutdown");
       assert.equal(report1.state.triggerCount, 1);
@@ -481,11 +485,12 @@ Deno.test("a second scheduler on the same KV file resumes at triggerCount 2", as
       assert.deepEqual(seen, [{ scheduledAt: T0 + 100, triggerCount: 1 }]);
 
       stopFirst = undefined;
-      const store2 = await DenoKvStateStore.open(path);
+      const kv2 = await Deno.openKv(path);
+      const store2 = new DenoKvStateStore(trackKv(kv2, io));
       try {
         const second = new Scheduler({}, store2);
         const events = recordEvents(second);
-        const report2 = await drive(clock, second.run(job));
+        const report2 = await drive(clock, second.run(job), io);
         const loaded = events.find((e) => e.type === "state-loaded");
         assert.equal(loaded?.type, "state-loaded");
         assert.equal(loaded.source, "restored");
@@ -500,7 +505,7 @@ Deno.test("a second scheduler on the same KV file resumes at triggerCount 2", as
         assert.equal(report2.state.nextRunAt, null);
         assert.deepEqual(await store2.load("resume"), report2.state);
       } finally {
-        store2.close();
+        kv2.close();
       }
       assert.deepEqual(seen, [
         { scheduledAt: T0 + 100, triggerCount: 1 },
