@@ -19,14 +19,8 @@ import {
   type Delivery,
   DenoKvExecutionGuard,
   DenoKvStateStore,
-  type ExecutionGuard,
-  Job,
   type JobState,
-  MissedRunPolicy,
-  Schedule,
-  Scheduler,
   type StateStore,
-  Task,
 } from "../mod.ts";
 import {
   type ValkeyConnection,
@@ -39,7 +33,13 @@ import {
   startCluster,
   startSentinelSet,
 } from "../tests/_valkey_topology.ts";
-import { byName, FEW, MANY, runCost } from "../tests/_valkey_counting.ts";
+import {
+  backlog,
+  byName,
+  FEW,
+  MANY,
+  runCost,
+} from "../tests/_valkey_counting.ts";
 import { countingKv, isCommit, isRead, KvCounts } from "./_kv_counting.ts";
 
 const N = 200;
@@ -47,34 +47,6 @@ const LEASE = { ttlMs: 30_000, renewIntervalMs: 10_000 };
 const DELIVERIES: Delivery[] = ["at-most-once", "at-least-once"];
 const fmt = (value: number) => value.toFixed(2);
 const verdict = (met: boolean) => (met ? "met" : "NOT MET");
-
-/** Runs a replay-all backlog of `N` due occurrences; checks they all ran. */
-async function backlog(
-  store: StateStore,
-  guard: ExecutionGuard,
-  jobId: string,
-  delivery: Delivery,
-): Promise<void> {
-  await store.save({
-    jobId,
-    triggerCount: 0,
-    lastRunAt: null,
-    lastSuccessAt: null,
-    nextRunAt: new Date(Date.now() - N),
-    lastError: null,
-  });
-  let ran = 0;
-  const job = Job.withoutDeps(
-    jobId,
-    Schedule.interval(1),
-    Task.fromSync(() => void ran++),
-  ).withMissedRunPolicy(MissedRunPolicy.ReplayAll).withMaxRuns(N)
-    .withDelivery(delivery);
-  const report = await Scheduler.withExecutionGuard({}, store, guard).run(job);
-  if (report.state.triggerCount !== N || ran !== N) {
-    throw new Error(`expected ${N} runs, got ${ran}`);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // 1. Valkey round trips and server commands per run
@@ -193,9 +165,21 @@ console.log(`   two round trips per run: ${verdict(twoTrips)}`);
     );
     const commits: number[] = [];
     for (const delivery of DELIVERIES) {
-      await backlog(store, guard, `warm-${delivery}`, delivery);
+      await backlog({
+        store,
+        guard,
+        jobId: `warm-${delivery}`,
+        delivery,
+        n: N,
+      });
       counts.reset();
-      await backlog(store, guard, `count-${delivery}`, delivery);
+      await backlog({
+        store,
+        guard,
+        jobId: `count-${delivery}`,
+        delivery,
+        n: N,
+      });
       commits.push(counts.total(isCommit) / N);
       console.log(
         `   ${delivery.padEnd(13)} ${

@@ -94,9 +94,18 @@ function total(counts: Map<string, number>): number {
   return [...counts.values()].reduce((a, b) => a + b, 0);
 }
 
-/** Runs a replay-all backlog of `n` due occurrences; checks they all ran. */
-async function backlog(
-  options: Deployment & { jobId: string; delivery: Delivery; n: number },
+/**
+ * Runs a replay-all backlog of `n` due occurrences; checks they all ran.
+ * (Also what `bench/delivery_figures.ts` counts on Deno KV.)
+ */
+export async function backlog(
+  options: {
+    readonly store: StateStore;
+    readonly guard: ExecutionGuard;
+    readonly jobId: string;
+    readonly delivery: Delivery;
+    readonly n: number;
+  },
 ): Promise<void> {
   const { store, guard, jobId, delivery, n } = options;
   await store.save({
