@@ -9,36 +9,15 @@
  * from `INFO commandstats`); ignored without valkey-server.
  */
 import assert from "node:assert/strict";
-import type { JobState } from "../mod.ts";
 import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
 import { assertGuardError } from "./_assert_errors.ts";
 import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 import { cli } from "./_valkey_topology.ts";
+import { LEASE, leasedSlot, leasedState } from "./_valkey_leased.ts";
 import { commandStats } from "./_valkey_counting.ts";
 
 const available = await hasValkeyServer();
-const LEASE = { ttlMs: 30_000, renewIntervalMs: 10_000 };
 const PREFIX = "scheduler:valkey:execution-lease:";
-
-function state(jobId: string, triggerCount: number): JobState {
-  return {
-    jobId,
-    triggerCount,
-    lastRunAt: null,
-    lastSuccessAt: null,
-    nextRunAt: new Date(Date.UTC(2026, 0, 1) + triggerCount * 60_000),
-    lastError: null,
-  };
-}
-
-function slot(jobId: string, triggerCount: number) {
-  return {
-    jobId,
-    scheduledAt: new Date(Date.UTC(2026, 0, 1) + triggerCount * 60_000),
-    triggerCount,
-    catchUp: false,
-  };
-}
 
 interface Pair {
   store: ValkeyStateStore;
@@ -78,8 +57,8 @@ async function withServer(
 async function grant(pair: Pair, jobId: string, n: number) {
   const answer = await pair.store.saveAndAcquire({
     guard: pair.guard,
-    state: state(jobId, n),
-    slot: slot(jobId, n),
+    state: leasedState(jobId, n),
+    slot: leasedSlot(jobId, n),
     record: true,
   });
   assert.equal(answer.kind, "acquired");
@@ -89,7 +68,7 @@ async function grant(pair: Pair, jobId: string, n: number) {
 function complete(pair: Pair, lease: { jobId: string }, n: number) {
   return pair.store.saveAndEnd({
     guard: pair.guard,
-    state: state(lease.jobId, n),
+    state: leasedState(lease.jobId, n),
     lease: lease as Parameters<ValkeyStateStore["saveAndEnd"]>[0]["lease"],
     end: "complete",
   });
@@ -108,7 +87,7 @@ Deno.test({
       assert.equal(await hlens() - start, 1, "counted once: nothing known");
       await a.store.saveAndEnd({
         guard: a.guard,
-        state: state("steady", 1),
+        state: leasedState("steady", 1),
         lease: first.lease,
         end: "abandon",
       });
@@ -140,7 +119,7 @@ Deno.test({
       assert.equal(mine.inFlight, 3, "b's record counted");
       assert.equal(await hlens() - start, 2);
       // A grant through the guard's own ledger moves the counter too.
-      const ledger = await b.guard.inFlight.acquire(slot("other", 4));
+      const ledger = await b.guard.inFlight.acquire(leasedSlot("other", 4));
       assert.equal(ledger.kind, "acquired");
       const next = await grant(a, "other", 5);
       assert.equal(next.inFlight, 5);
@@ -165,8 +144,8 @@ Deno.test({
       await a.store.saveAndEnd({
         guard: a.guard,
         state: {
-          ...state("lost", 1),
-          lastSuccessAt: slot("lost", 1).scheduledAt,
+          ...leasedState("lost", 1),
+          lastSuccessAt: leasedSlot("lost", 1).scheduledAt,
         },
         lease: first.lease,
         end: "complete",
@@ -201,15 +180,15 @@ Deno.test({
       await assertGuardError(
         a.store.saveAndAcquire({
           guard: a.guard,
-          state: state("typ", 2),
-          slot: slot("typ", 2),
+          state: leasedState("typ", 2),
+          slot: leasedSlot("typ", 2),
           record: true,
         }),
         "data",
         "set aside",
       );
       assert.equal((await a.store.load("typ"))?.triggerCount, 1, "not saved");
-      const at = slot("typ", 2).scheduledAt;
+      const at = leasedSlot("typ", 2).scheduledAt;
       assert.equal(await cli("EXISTS", a.guard.leaseKey("typ", at)), "0");
       assert.equal(await cli("GET", fence), counter, "counter untouched");
       const keys = await cli("KEYS", `${PREFIX}typ:quarantine:*`);

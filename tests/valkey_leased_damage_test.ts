@@ -10,58 +10,16 @@
  * server; ignored without valkey-server.
  */
 import assert from "node:assert/strict";
-import type { JobState } from "../mod.ts";
-import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
+import type {
+  ValkeyExecutionGuard,
+  ValkeyStateStore,
+} from "../src/valkey/mod.ts";
 import { assertGuardError } from "./_assert_errors.ts";
-import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
-import { cli } from "./_valkey_topology.ts";
+import { hasValkeyServer } from "./_valkey_server.ts";
+import { leasedSlot, leasedState, withLeasedPair } from "./_valkey_leased.ts";
 
 const available = await hasValkeyServer();
-const LEASE = { ttlMs: 30_000, renewIntervalMs: 10_000 };
 const PREFIX = "scheduler:valkey:execution-lease:";
-
-function state(jobId: string, triggerCount: number): JobState {
-  return {
-    jobId,
-    triggerCount,
-    lastRunAt: null,
-    lastSuccessAt: null,
-    nextRunAt: new Date(Date.UTC(2026, 0, 1) + triggerCount * 60_000),
-    lastError: null,
-  };
-}
-
-function slot(jobId: string, triggerCount: number) {
-  return {
-    jobId,
-    scheduledAt: new Date(Date.UTC(2026, 0, 1) + triggerCount * 60_000),
-    triggerCount,
-    catchUp: false,
-  };
-}
-
-async function withPair(
-  lease: { completedRetentionMs?: number },
-  body: (pair: {
-    store: ValkeyStateStore;
-    guard: ValkeyExecutionGuard;
-    cli: (...args: string[]) => Promise<string>;
-  }) => Promise<void>,
-): Promise<void> {
-  await withValkeyServer(async (server) => {
-    const store = await ValkeyStateStore.connect(server.url);
-    const guard = await ValkeyExecutionGuard.connect(server.url, {
-      ...LEASE,
-      ...lease,
-    });
-    try {
-      await body({ store, guard, cli: (...args) => cli(server.port, ...args) });
-    } finally {
-      await guard.close();
-      await store.close();
-    }
-  });
-}
 
 async function grant(
   store: ValkeyStateStore,
@@ -70,8 +28,8 @@ async function grant(
 ) {
   const answer = await store.saveAndAcquire({
     guard,
-    state: state(options.jobId, options.n),
-    slot: slot(options.jobId, options.n),
+    state: leasedState(options.jobId, options.n),
+    slot: leasedSlot(options.jobId, options.n),
     record: true,
   });
   assert.equal(answer.kind, "acquired");
@@ -84,31 +42,37 @@ for (const retention of [0, 60_000]) {
       `leased end, Valkey: a record that does not decode (completedRetentionMs ${retention}, the lease run out) is set aside; the state is saved; kind data after the save`,
     ignore: !available,
     fn: async () => {
-      await withPair({ completedRetentionMs: retention }, async (pair) => {
-        const { store, guard, cli } = pair;
-        const { lease } = await grant(store, guard, { jobId: "rec", n: 1 });
-        const hash = `${PREFIX}rec:in-flight`;
-        const field = (await cli("HKEYS", hash)).trim();
-        await cli("HSET", hash, field, "not json{");
-        await cli("DEL", lease.leaseKey); // ran out while the run finished
-        const error = await assertGuardError(
-          store.saveAndEnd({
-            guard,
-            state: state("rec", 2),
-            lease,
-            end: "complete",
-          }),
-          "data",
-          "does not decode",
-        );
-        assert.match(error.message, /state was saved/);
-        assert.match(error.message, /set aside in .*quarantine:in-flight/);
-        assert.equal((await store.load("rec"))?.triggerCount, 2, "saved");
-        assert.equal(await cli("HLEN", hash), "0", "moved out of the ledger");
-        const aside = await cli("HGETALL", `${PREFIX}rec:quarantine:in-flight`);
-        assert.match(aside, /not json\{/);
-        assert.deepEqual(await guard.inFlight.list("rec"), []);
-      });
+      await withLeasedPair(
+        { completedRetentionMs: retention },
+        async (pair) => {
+          const { store, guard, cli } = pair;
+          const { lease } = await grant(store, guard, { jobId: "rec", n: 1 });
+          const hash = `${PREFIX}rec:in-flight`;
+          const field = (await cli("HKEYS", hash)).trim();
+          await cli("HSET", hash, field, "not json{");
+          await cli("DEL", lease.leaseKey); // ran out while the run finished
+          const error = await assertGuardError(
+            store.saveAndEnd({
+              guard,
+              state: leasedState("rec", 2),
+              lease,
+              end: "complete",
+            }),
+            "data",
+            "does not decode",
+          );
+          assert.match(error.message, /state was saved/);
+          assert.match(error.message, /set aside in .*quarantine:in-flight/);
+          assert.equal((await store.load("rec"))?.triggerCount, 2, "saved");
+          assert.equal(await cli("HLEN", hash), "0", "moved out of the ledger");
+          const aside = await cli(
+            "HGETALL",
+            `${PREFIX}rec:quarantine:in-flight`,
+          );
+          assert.match(aside, /not json\{/);
+          assert.deepEqual(await guard.inFlight.list("rec"), []);
+        },
+      );
     },
   });
 }
@@ -118,7 +82,7 @@ Deno.test({
     "leased end, Valkey: an in-flight hash of another type is set aside whole; the state is saved; kind data after the save; the next grant goes through",
   ignore: !available,
   fn: async () => {
-    await withPair({}, async ({ store, guard, cli }) => {
+    await withLeasedPair({}, async ({ store, guard, cli }) => {
       const { lease } = await grant(store, guard, { jobId: "typ", n: 1 });
       const hash = `${PREFIX}typ:in-flight`;
       await cli("DEL", hash);
@@ -126,7 +90,7 @@ Deno.test({
       const error = await assertGuardError(
         store.saveAndEnd({
           guard,
-          state: state("typ", 2),
+          state: leasedState("typ", 2),
           lease,
           end: "complete",
         }),
@@ -153,22 +117,22 @@ Deno.test({
     "leased grant, Valkey: an in-flight hash of another type saves nothing (state, lease, counter untouched), is set aside, and the next grant goes through",
   ignore: !available,
   fn: async () => {
-    await withPair({}, async ({ store, guard, cli }) => {
-      await store.save(state("grant", 0));
+    await withLeasedPair({}, async ({ store, guard, cli }) => {
+      await store.save(leasedState("grant", 0));
       const hash = `${PREFIX}grant:in-flight`;
       await cli("SET", hash, "garbage");
       await assertGuardError(
         store.saveAndAcquire({
           guard,
-          state: state("grant", 1),
-          slot: slot("grant", 1),
+          state: leasedState("grant", 1),
+          slot: leasedSlot("grant", 1),
           record: true,
         }),
         "data",
         "set aside",
       );
       assert.equal((await store.load("grant"))?.triggerCount, 0, "not saved");
-      const at = slot("grant", 1).scheduledAt;
+      const at = leasedSlot("grant", 1).scheduledAt;
       assert.equal(await cli("EXISTS", guard.leaseKey("grant", at)), "0");
       assert.equal(await cli("EXISTS", `${PREFIX}grant:fencing-token`), "0");
       const keys = await cli("KEYS", `${PREFIX}grant:quarantine:*`);
@@ -185,13 +149,13 @@ Deno.test({
     "leased grant, Valkey: answers the job's in-flight record count (LeasedAcquire.inFlight), as Deno KV does",
   ignore: !available,
   fn: async () => {
-    await withPair({}, async ({ store, guard }) => {
+    await withLeasedPair({}, async ({ store, guard }) => {
       const first = await grant(store, guard, { jobId: "count", n: 1 });
       assert.equal(first.inFlight, 1);
       // Given back (a cancelled run): its record stays, to be replayed.
       await store.saveAndEnd({
         guard,
-        state: state("count", 1),
+        state: leasedState("count", 1),
         lease: first.lease,
         end: "abandon",
       });
@@ -199,7 +163,7 @@ Deno.test({
       assert.equal(second.inFlight, 2, "the given-back record is counted");
       await store.saveAndEnd({
         guard,
-        state: state("count", 2),
+        state: leasedState("count", 2),
         lease: second.lease,
         end: "complete",
       });
@@ -207,8 +171,11 @@ Deno.test({
       assert.equal(third.inFlight, 2);
       const plain = await store.saveAndAcquire({
         guard,
-        state: state("count", 4),
-        slot: { jobId: "count", scheduledAt: slot("count", 4).scheduledAt },
+        state: leasedState("count", 4),
+        slot: {
+          jobId: "count",
+          scheduledAt: leasedSlot("count", 4).scheduledAt,
+        },
         record: false,
       });
       assert.equal(plain.kind, "acquired");
@@ -222,13 +189,13 @@ Deno.test({
     "leased grant, Valkey: a record asked for a slot without triggerCount and catchUp is refused naming the slot, nothing written",
   ignore: !available,
   fn: async () => {
-    await withPair({}, async ({ store, guard, cli }) => {
-      await store.save(state("slot", 0));
-      const scheduledAt = slot("slot", 1).scheduledAt;
+    await withLeasedPair({}, async ({ store, guard, cli }) => {
+      await store.save(leasedState("slot", 0));
+      const scheduledAt = leasedSlot("slot", 1).scheduledAt;
       await assertGuardError(
         store.saveAndAcquire({
           guard,
-          state: state("slot", 1),
+          state: leasedState("slot", 1),
           slot: { jobId: "slot", scheduledAt },
           record: true,
         }),
@@ -250,15 +217,15 @@ Deno.test({
     "leased end, Valkey: a lease granted without a record (a manual run's) at the instant of a dead holder's record leaves that record, to be replayed",
   ignore: !available,
   fn: async () => {
-    await withPair({}, async ({ store, guard, cli }) => {
+    await withLeasedPair({}, async ({ store, guard, cli }) => {
       const dead = await grant(store, guard, { jobId: "manual", n: 1 });
       await cli("DEL", dead.lease.leaseKey); // its lease ran out
-      const { scheduledAt } = slot("manual", 1);
+      const { scheduledAt } = leasedSlot("manual", 1);
       const manual = await guard.acquire({ jobId: "manual", scheduledAt });
       assert.equal(manual.kind, "acquired");
       await store.saveAndEnd({
         guard,
-        state: state("manual", 2),
+        state: leasedState("manual", 2),
         lease: manual.lease!,
         end: "complete",
       });

@@ -7,61 +7,18 @@
  * real server; ignored without valkey-server.
  */
 import assert from "node:assert/strict";
-import type { ExecutionLease, JobState } from "../mod.ts";
-import { ValkeyExecutionGuard, ValkeyStateStore } from "../src/valkey/mod.ts";
+import type { ExecutionLease } from "../mod.ts";
+import { ValkeyStateStore } from "../src/valkey/mod.ts";
 import { assertGuardError } from "./_assert_errors.ts";
-import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
-import { cli } from "./_valkey_topology.ts";
+import { hasValkeyServer } from "./_valkey_server.ts";
+import {
+  LEASE,
+  leasedSlot,
+  leasedState,
+  withLeasedPair,
+} from "./_valkey_leased.ts";
 
 const available = await hasValkeyServer();
-const LEASE = { ttlMs: 30_000, renewIntervalMs: 10_000 };
-
-function state(jobId: string, triggerCount: number): JobState {
-  return {
-    jobId,
-    triggerCount,
-    lastRunAt: null,
-    lastSuccessAt: null,
-    nextRunAt: new Date(Date.UTC(2026, 0, 1) + triggerCount * 60_000),
-    lastError: null,
-  };
-}
-
-function slot(jobId: string, triggerCount: number) {
-  return {
-    jobId,
-    scheduledAt: new Date(Date.UTC(2026, 0, 1) + triggerCount * 60_000),
-    triggerCount,
-    catchUp: false,
-  };
-}
-
-async function withPair(
-  body: (
-    pair: {
-      store: ValkeyStateStore;
-      guard: ValkeyExecutionGuard;
-      cli: (...args: string[]) => Promise<string>;
-      url: string;
-    },
-  ) => Promise<void>,
-): Promise<void> {
-  await withValkeyServer(async (server) => {
-    const store = await ValkeyStateStore.connect(server.url);
-    const guard = await ValkeyExecutionGuard.connect(server.url, LEASE);
-    try {
-      await body({
-        store,
-        guard,
-        cli: (...args) => cli(server.port, ...args),
-        url: server.url,
-      });
-    } finally {
-      await guard.close();
-      await store.close();
-    }
-  });
-}
 
 function granted(answer: { kind: string; lease?: ExecutionLease }) {
   assert.equal(answer.kind, "acquired");
@@ -73,15 +30,15 @@ Deno.test({
     "leased writes, Valkey: a damaged counter or lease key at the grant is set aside and nothing is saved; the next grant goes through",
   ignore: !available,
   fn: async () => {
-    await withPair(async ({ store, guard, cli }) => {
-      await store.save(state("damaged", 1));
+    await withLeasedPair({}, async ({ store, guard, cli }) => {
+      await store.save(leasedState("damaged", 1));
       const fence = "scheduler:valkey:execution-lease:damaged:fencing-token";
       await cli("SET", fence, "not a number");
       await assertGuardError(
         store.saveAndAcquire({
           guard,
-          state: state("damaged", 2),
-          slot: slot("damaged", 2),
+          state: leasedState("damaged", 2),
+          slot: leasedSlot("damaged", 2),
           record: true,
         }),
         "data",
@@ -93,20 +50,20 @@ Deno.test({
       const lease = granted(
         await store.saveAndAcquire({
           guard,
-          state: state("damaged", 2),
-          slot: slot("damaged", 2),
+          state: leasedState("damaged", 2),
+          slot: leasedSlot("damaged", 2),
           record: true,
         }),
       );
       assert.equal((await store.load("damaged"))?.triggerCount, 2);
       // A damaged lease value: raised, nothing saved, set aside.
-      const at = slot("damaged", 3).scheduledAt;
+      const at = leasedSlot("damaged", 3).scheduledAt;
       await cli("SET", guard.leaseKey("damaged", at), "garbage");
       await assertGuardError(
         store.saveAndAcquire({
           guard,
-          state: state("damaged", 3),
-          slot: slot("damaged", 3),
+          state: leasedState("damaged", 3),
+          slot: leasedSlot("damaged", 3),
           record: true,
         }),
         "data",
@@ -117,8 +74,8 @@ Deno.test({
       const next = granted(
         await store.saveAndAcquire({
           guard,
-          state: state("damaged", 3),
-          slot: slot("damaged", 3),
+          state: leasedState("damaged", 3),
+          slot: leasedSlot("damaged", 3),
           record: true,
         }),
       );
@@ -132,27 +89,27 @@ Deno.test({
     "leased writes, Valkey: a state another writer changed is merged and written again, never moved back",
   ignore: !available,
   fn: async () => {
-    await withPair(async ({ store, guard, url }) => {
-      await store.save(state("merged", 1));
+    await withLeasedPair({}, async ({ store, guard, url }) => {
+      await store.save(leasedState("merged", 1));
       // Another instance's store saves after this one last looked.
       const other = await ValkeyStateStore.connect(url);
-      await other.save(state("merged", 5));
+      await other.save(leasedState("merged", 5));
       await other.close();
       const lease = granted(
         await store.saveAndAcquire({
           guard,
-          state: state("merged", 2),
-          slot: slot("merged", 2),
+          state: leasedState("merged", 2),
+          slot: leasedSlot("merged", 2),
           record: true,
         }),
       );
       assert.equal((await store.load("merged"))?.triggerCount, 5);
       const again = await ValkeyStateStore.connect(url);
-      await again.save({ ...state("merged", 6), lastError: "elsewhere" });
+      await again.save({ ...leasedState("merged", 6), lastError: "elsewhere" });
       await again.close();
       await store.saveAndEnd({
         guard,
-        state: { ...state("merged", 2), lastSuccessAt: new Date(0) },
+        state: { ...leasedState("merged", 2), lastSuccessAt: new Date(0) },
         lease,
         end: "complete",
       });
@@ -169,12 +126,12 @@ Deno.test({
     "leased writes, Valkey: at the end, a lease taken over by another holder is left as it was, an expired one is marked done",
   ignore: !available,
   fn: async () => {
-    await withPair(async ({ store, guard, cli }) => {
+    await withLeasedPair({}, async ({ store, guard, cli }) => {
       const lease = granted(
         await store.saveAndAcquire({
           guard,
-          state: state("ended", 1),
-          slot: slot("ended", 1),
+          state: leasedState("ended", 1),
+          slot: leasedSlot("ended", 1),
           record: true,
         }),
       );
@@ -190,7 +147,7 @@ Deno.test({
       await cli("HSET", hash, field, text.replace(lease.token, other));
       await store.saveAndEnd({
         guard,
-        state: state("ended", 1),
+        state: leasedState("ended", 1),
         lease,
         end: "complete",
       });
@@ -203,15 +160,15 @@ Deno.test({
       const second = granted(
         await store.saveAndAcquire({
           guard,
-          state: state("ended", 2),
-          slot: slot("ended", 2),
+          state: leasedState("ended", 2),
+          slot: leasedSlot("ended", 2),
           record: true,
         }),
       );
       await cli("DEL", second.leaseKey);
       await store.saveAndEnd({
         guard,
-        state: state("ended", 2),
+        state: leasedState("ended", 2),
         lease: second,
         end: "complete",
       });
