@@ -153,10 +153,21 @@ function prepare(store: LeasingStore, state: JobState, guard: unknown) {
   return { lent, side };
 }
 
-/** A `{"conflict", text}` reply: the state changed, nothing written. */
-function conflict(reply: unknown): { current: string | null } | undefined {
-  if (!Array.isArray(reply) || reply[0] !== "conflict") return undefined;
-  return { current: typeof reply[1] === "string" ? reply[1] : null };
+/**
+ * What a script's run means to the merge loop: written, or, for a
+ * `{"conflict", text}` reply, the state changed and nothing was written.
+ */
+function mergeAnswer<T extends { reply: unknown }>(
+  ran: T,
+): { written: true; value: T } | { written: false; current: string | null } {
+  const { reply } = ran;
+  if (!Array.isArray(reply) || reply[0] !== "conflict") {
+    return { written: true, value: ran };
+  }
+  return {
+    written: false,
+    current: typeof reply[1] === "string" ? reply[1] : null,
+  };
 }
 
 function unexpected(jobId: string, reply: unknown): ExecutionGuardError {
@@ -232,10 +243,7 @@ export async function saveAndAcquire(
                 lastToken: sent?.token ?? "",
               })),
         );
-        const changed = conflict(ran.reply);
-        return changed === undefined
-          ? { written: true, value: ran }
-          : { written: false, current: changed.current };
+        return mergeAnswer(ran);
       },
     });
   } catch (error) {
@@ -341,10 +349,7 @@ export async function saveAndEnd(
                   asideField: `${at} ${now}`,
                 })),
           );
-          const changed = conflict(ran.reply);
-          return changed === undefined
-            ? { written: true, value: ran }
-            : { written: false, current: changed.current };
+          return mergeAnswer(ran);
         },
       },
     );
