@@ -39,6 +39,8 @@ export interface JsrLayoutOptions {
 export interface JsrLayout {
   /** `jsr:@scope/name@version`, to which an export path may be added. */
   specifier: string;
+  /** The URL the version's files are served under, ending in `/`. */
+  filesUrl: string;
   /** The environment a `deno` process needs to import it: `JSR_URL`, `DENO_DIR`. */
   env: Record<string, string>;
   /** Published files, by path from the package root. */
@@ -112,13 +114,16 @@ export function rewriteSpecifiers(
   }).join("\n");
 }
 
-async function sha256(bytes: Uint8Array): Promise<string> {
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return [...new Uint8Array(digest)]
     .map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-async function writeFile(path: string, bytes: Uint8Array): Promise<void> {
+async function writeFile(
+  path: string,
+  bytes: Uint8Array<ArrayBuffer>,
+): Promise<void> {
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
   await Deno.writeFile(path, bytes);
 }
@@ -147,18 +152,23 @@ export async function serveJsrLayout(
   const packageDir = `${registry}/@${scope}/${name}`;
   const encoder = new TextEncoder();
   const files = await publishedFiles(manifest.publish.include);
-  const sources: [string, Uint8Array][] = [];
+  const sources: [string, Uint8Array<ArrayBuffer>][] = [];
   for (const path of files) {
     sources.push([path, await Deno.readFile(new URL(path, ROOT))]);
   }
   for (const [path, source] of Object.entries(options.extraFiles ?? {})) {
     sources.push([path, encoder.encode(source)]);
   }
-  const entries = sources.map(([path, bytes]): [string, Uint8Array] => {
-    if (!/\.(ts|js|mts|tsx)$/.test(path)) return [path, bytes];
-    const source = new TextDecoder().decode(bytes);
-    return [path, encoder.encode(rewriteSpecifiers(source, manifest.imports))];
-  });
+  const entries = sources.map(
+    ([path, bytes]): [string, Uint8Array<ArrayBuffer>] => {
+      if (!/\.(ts|js|mts|tsx)$/.test(path)) return [path, bytes];
+      const source = new TextDecoder().decode(bytes);
+      return [
+        path,
+        encoder.encode(rewriteSpecifiers(source, manifest.imports)),
+      ];
+    },
+  );
   const checksums: Record<string, { size: number; checksum: string }> = {};
   for (const [path, bytes] of entries) {
     await writeFile(`${packageDir}/${manifest.version}/${path}`, bytes);
@@ -211,10 +221,12 @@ export async function serveJsrLayout(
       return new Response("not found", { status: 404 });
     }
   });
+  const url = `http://127.0.0.1:${server.addr.port}/`;
   return {
     specifier: `jsr:${manifest.name}@${manifest.version}`,
+    filesUrl: `${url}${manifest.name}/${manifest.version}/`,
     env: {
-      JSR_URL: `http://127.0.0.1:${server.addr.port}/`,
+      JSR_URL: url,
       DENO_DIR: denoDir,
     },
     files: files.concat(Object.keys(options.extraFiles ?? {})),
