@@ -17,6 +17,11 @@ export interface ProbeOptions {
   flags?: string[];
   /** Added to the probe's environment. */
   env?: Record<string, string>;
+  /**
+   * `false`: run as a user's program without a deno.json would, in `dir`
+   * and with `--no-config` (no import map, no lockfile to touch).
+   */
+  config?: boolean;
 }
 
 /**
@@ -36,12 +41,13 @@ export async function runProbe(
     args: [
       "run",
       "--allow-all",
-      "--config",
-      new URL("deno.json", ROOT).pathname,
+      ...options.config === false
+        ? ["--no-config"]
+        : ["--config", new URL("deno.json", ROOT).pathname],
       ...options.flags ?? [],
       probe,
     ],
-    cwd: ROOT.pathname,
+    cwd: options.config === false ? dir : ROOT.pathname,
     env: options.env ?? {},
     stdout: "piped",
     stderr: "piped",
