@@ -50,6 +50,7 @@ import { type KnownTexts, writeMerged } from "./_state_writes.ts";
 import type { ValkeyDurability } from "./execution_guard_options.ts";
 import { awaitReplicas } from "./_durability.ts";
 import { recordHead } from "./_in_flight_ledger.ts";
+import { newAcquireId, recordlessGrant } from "./_grant_holder.ts";
 import {
   type KnownRecords,
   type LeasedCounts,
@@ -210,7 +211,9 @@ export async function saveAndAcquire(
   const { jobId } = slot;
   const at = formatRfc3339(scheduledAt.getTime(), 9);
   const { keys } = guard.link;
-  const token = crypto.randomUUID();
+  // Minted once, sent by every retry: a retry after a lost reply finds
+  // its own grant and gets it back (OWN_GRANT in _lua_lib.ts).
+  const token = request.record ? crypto.randomUUID() : newAcquireId();
   const leaseKey = keys.lease(jobId, at);
   const lease = { jobId, scheduledAt, token, leaseKey };
   const call = { operation: "acquire", jobId };
@@ -266,7 +269,9 @@ export async function saveAndAcquire(
     throw unexpected(jobId, reply);
   }
   const read = guard.read(reply.length > 1 ? reply.slice(1, 3) : null, lease);
-  let answer: LeasedAcquire = read;
+  let answer: LeasedAcquire = request.record
+    ? read
+    : recordlessGrant(read, token);
   if (read.kind === "acquired") {
     const answered = recordsAnswer(reply, request.record);
     if (answered === undefined) throw unexpected(jobId, reply);

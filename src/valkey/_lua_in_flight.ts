@@ -8,7 +8,7 @@
  * @module
  */
 
-import { LEASE_FREE, LEASE_VALUE, NEXT_FENCE } from "./_lua_lib.ts";
+import { LEASE_FREE, LEASE_VALUE, NEXT_FENCE, OWN_GRANT } from "./_lua_lib.ts";
 import { RELEASE_FUNCTION } from "./_lua_lease.ts";
 
 /**
@@ -27,7 +27,11 @@ local function grant(leaseKey, hashKey, g)
     string.format("%d", nowMs + tonumber(g.ttlMs)) .. '}')
 end`;
 
-/** The guard's acquire plus the in-flight record, in one step. */
+/**
+ * The guard's acquire plus the in-flight record, in one step. A retry of
+ * the same acquire (same holder token) that finds its lease and record
+ * gets the same grant back (see `OWN_GRANT`).
+ */
 export const IN_FLIGHT_ACQUIRE: string = `
 -- KEYS[1] lease key, KEYS[2] fencing counter, KEYS[3] in-flight hash
 -- ARGV[1] holder token, ARGV[2] ttl (ms), ARGV[3] record field (timestamp),
@@ -36,8 +40,12 @@ export const IN_FLIGHT_ACQUIRE: string = `
 -- value takes the key, else {token digits, "present" | "absent" | "behind"}
 local leaseKey, fenceKey, hashKey = KEYS[1], KEYS[2], KEYS[3]
 local holder, ttlMs, field, head, floor = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-${LEASE_FREE}${NEXT_FENCE}${GRANT}
-local free = lease_free(leaseKey)
+${LEASE_FREE}${NEXT_FENCE}${GRANT}${OWN_GRANT}
+local free, value = lease_free(leaseKey)
+if free == false and value == holder then
+  local fence = own_record(hashKey, field, holder)
+  if fence ~= nil then return regranted(leaseKey, value, fence) end
+end
 if free ~= true then return free end
 local fence, found = next_fence(fenceKey, floor)
 grant(leaseKey, hashKey, {holder = holder, ttlMs = ttlMs, field = field, head = head, fence = fence})
@@ -93,7 +101,7 @@ return remaining`;
  * rewritten. A done marker of that holder clears the record instead; a
  * damaged lease value is raised, to be set aside (`_quarantine.ts`).
  * Repeated after a lost reply, it finds the record rewritten for the new
- * holder and answers contended.
+ * holder and its lease, and answers the same grant again (see `OWN_GRANT`).
  */
 export const IN_FLIGHT_RECLAIM: string = `
 -- KEYS[1] lease key, KEYS[2] fencing counter, KEYS[3] in-flight hash
@@ -103,9 +111,17 @@ export const IN_FLIGHT_RECLAIM: string = `
 local leaseKey, fenceKey, hashKey = KEYS[1], KEYS[2], KEYS[3]
 local holder, ttlMs, field, expected, head, floor =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-${LEASE_VALUE}${NEXT_FENCE}${GRANT}
+${LEASE_VALUE}${NEXT_FENCE}${GRANT}${OWN_GRANT}
 local record = redis.call("HGET", hashKey, field)
-if not record or cjson.decode(record).holder ~= expected then return false end
+if not record then return false end
+local recordHolder = cjson.decode(record).holder
+if recordHolder == holder then
+  if redis.call("GET", leaseKey) ~= holder then return false end
+  local fence = own_record(hashKey, field, holder)
+  if fence == nil then return false end
+  return regranted(leaseKey, holder, fence)
+end
+if recordHolder ~= expected then return false end
 local current = redis.call("GET", leaseKey)
 if current == expected then return false end
 if current ~= false then

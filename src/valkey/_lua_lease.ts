@@ -6,24 +6,31 @@
  * @module
  */
 
-import { LEASE_FREE, NEXT_FENCE } from "./_lua_lib.ts";
+import { LEASE_FREE, NEXT_FENCE, OWN_GRANT } from "./_lua_lib.ts";
 
 /**
  * Takes the occurrence if its lease key is free: allots the next fencing
- * token and sets the key to the holder's token with a millisecond expiry.
+ * token and sets the key to `lease-<acquire id>-<token>` with a
+ * millisecond expiry. A retry of the same acquire (same id) that finds
+ * that value gets the same grant back (see `OWN_GRANT`).
  */
 export const ACQUIRE: string = `
 -- KEYS[1] lease key, KEYS[2] fencing counter
--- ARGV[1] holder token, ARGV[2] ttl (ms), ARGV[3] floor (digits)
+-- ARGV[1] acquire id (20 digits), ARGV[2] ttl (ms), ARGV[3] floor (digits)
 -- returns nil when contended, {"unrecognised", value} when an unrecognised
 -- value takes the key, else {token digits, "present" | "absent" | "behind"}
 local leaseKey, fenceKey = KEYS[1], KEYS[2]
-local holder, ttlMs, floor = ARGV[1], ARGV[2], ARGV[3]
-${LEASE_FREE}${NEXT_FENCE}
-local free = lease_free(leaseKey)
+local id, ttlMs, floor = ARGV[1], ARGV[2], ARGV[3]
+${LEASE_FREE}${NEXT_FENCE}${OWN_GRANT}
+local free, value = lease_free(leaseKey)
+if free == false then
+  local fence = own_recordless(value, id)
+  if fence == nil then return false end
+  return regranted(leaseKey, value, fence)
+end
 if free ~= true then return free end
 local fence, found = next_fence(fenceKey, floor)
-redis.call("SET", leaseKey, holder, "PX", ttlMs)
+redis.call("SET", leaseKey, recordless_holder(id, fence), "PX", ttlMs)
 return {fence, found}`;
 
 /** Extends the lease only while it still holds the caller's token. */

@@ -16,7 +16,13 @@
  * @module
  */
 
-import { CLOCK, LEASE_VALUE, PUT_STATE, TAKE_FENCE } from "./_lua_lib.ts";
+import {
+  CLOCK,
+  LEASE_VALUE,
+  OWN_GRANT,
+  PUT_STATE,
+  TAKE_FENCE,
+} from "./_lua_lib.ts";
 
 /**
  * The state saved (compare-and-set), then the lease taken if free, with
@@ -31,13 +37,20 @@ import { CLOCK, LEASE_VALUE, PUT_STATE, TAKE_FENCE } from "./_lua_lib.ts";
  * fencing counter, so a stored counter equal to the token the caller last
  * got (ARGV[10]) means no record was added that the caller does not know
  * of; then it answers "same" and the caller counts (`_leased_counts.ts`).
+ *
+ * A retry of the same grant (same holder token) after a lost reply finds
+ * the state it saved changed, merges and saves again, then finds its own
+ * lease: it answers the same grant (the token from the record, or from
+ * the lease value without one; see `OWN_GRANT`) with the job's record
+ * count, and writes no lease, token or record again.
  */
 export const LEASED_ACQUIRE: string = `
 -- KEYS[1] state key, KEYS[2] lease key, KEYS[3] fencing counter,
 -- KEYS[4] in-flight hash
 -- ARGV[1] "0" = the caller saw the state absent, "1" = it saw ARGV[2],
 -- ARGV[2] the text it merged over, ARGV[3] the new text,
--- ARGV[4] holder token, ARGV[5] ttl (ms), ARGV[6] floor (digits),
+-- ARGV[4] holder token (with a record), else the acquire id (20 digits),
+-- ARGV[5] ttl (ms), ARGV[6] floor (digits),
 -- ARGV[7] "1" = write the in-flight record, ARGV[8] record field
 -- (timestamp), ARGV[9] the record's JSON head, ARGV[10] the fencing token
 -- of the caller's last grant of the job ("" when none)
@@ -53,7 +66,7 @@ local sawPresent, seen, text = ARGV[1] == "1", ARGV[2], ARGV[3]
 local holder, ttlMs, floor = ARGV[4], ARGV[5], ARGV[6]
 local record, field, head = ARGV[7] == "1", ARGV[8], ARGV[9]
 local lastToken = ARGV[10]
-${LEASE_VALUE}${CLOCK}${PUT_STATE}${TAKE_FENCE}
+${LEASE_VALUE}${CLOCK}${PUT_STATE}${TAKE_FENCE}${OWN_GRANT}
 local written, previous = put_state(stateKey, sawPresent, seen, text)
 if not written then return {"conflict", previous} end
 local taken = redis.pcall("SET", leaseKey, holder, "NX", "GET", "PX", ttlMs)
@@ -63,7 +76,14 @@ if type(taken) == "table" then
 end
 if taken ~= false then
   local what = lease_value(taken)
-  if what == "held" then return {"saved"} end
+  if what == "held" then
+    local fence
+    if not record then fence = own_recordless(taken, holder)
+    elseif taken == holder then fence = own_record(hashKey, field, holder) end
+    if fence == nil then return {"saved"} end
+    if not record then return {"saved", fence, "present"} end
+    return {"saved", fence, "present", redis.call("HLEN", hashKey)}
+  end
   if what == "unrecognised" then return {"saved", "unrecognised", string.sub(taken, 1, 80)} end
   restore_state(stateKey, previous)
   damaged_lease(taken)
@@ -77,7 +97,9 @@ if fence == nil then
 end
 local same = lastToken ~= "" and stored == lastToken
 local added
-if record then
+if not record then
+  redis.call("SET", leaseKey, recordless_holder(holder, fence), "PX", ttlMs)
+else
   local nowMs = tonumber(string.sub(clock, 1, #clock - 3))
   added = redis.pcall("HSET", hashKey, field, head .. ',"fencing_token":"' ..
     fence .. '","holder":"' .. holder .. '","lease_deadline_ms":' ..

@@ -38,12 +38,13 @@ local function damaged_lease(v)
 end`;
 
 /**
- * `lease_free(leaseKey)`: true when the lease key is absent, false when a
- * holder's token or a done marker takes it, `{"unrecognised", value}` when
- * it holds a value that may be a holder's (taken, and reported by the
- * guard). A damaged string (see `lease_value`) or a key of another type
- * holds no lease at all: raised as an error the client classifies as data
- * (`_client.ts`), so that `_quarantine.ts` sets it aside.
+ * `lease_free(leaseKey)`: true when the lease key is absent, false and the
+ * value when a holder's token or a done marker takes it,
+ * `{"unrecognised", value}` when it holds a value that may be a holder's
+ * (taken, and reported by the guard). A damaged string (see `lease_value`)
+ * or a key of another type holds no lease at all: raised as an error the
+ * client classifies as data (`_client.ts`), so that `_quarantine.ts` sets
+ * it aside.
  */
 export const LEASE_FREE: string = `${LEASE_VALUE}
 local function lease_free(leaseKey)
@@ -52,11 +53,57 @@ local function lease_free(leaseKey)
   if held == "string" then
     local value = redis.call("GET", leaseKey)
     local what = lease_value(value)
-    if what == "held" then return false end
+    if what == "held" then return false, value end
     if what == "unrecognised" then return {"unrecognised", string.sub(value, 1, 80)} end
     damaged_lease(value)
   end
   error({err = "WRONGTYPE the lease key holds a " .. held .. ", not a lease"})
+end`;
+
+/**
+ * How a retry of one acquire whose reply was lost (the script ran, the
+ * answer never arrived) recognises the grant it made, and gets it back
+ * instead of finding the occurrence contended (docs/valkey.md, "A grant
+ * whose reply was lost"). Each acquire mints its holder token once and
+ * sends the same with every retry; the fencing token is read back from
+ * where the grant wrote it, never allotted again.
+ *
+ * `recordless_holder(id, fence)`: what a grant without an in-flight record
+ * writes to the lease key, `lease-<acquire id>-<fencing token>` (the acquire
+ * id is 20 digits, so never a Rust crate's `lease-<nanoseconds>-<counter>`,
+ * whose nanoseconds have 19 digits, and every version reads it as held).
+ * `own_recordless(value, id)`: the fencing token in `value` when it is
+ * such a grant of the acquire `id`, else nil. `own_record(hashKey, field,
+ * holder)`: the fencing token of the in-flight record at `field` when it
+ * names `holder` (a grant with a record keeps the holder's token in the
+ * lease key and the fencing token in the record), else nil.
+ * `regranted(leaseKey, value, fence)`: the grant answered again, after the
+ * lease key is written once more as it is (same value, same expiry), so
+ * that a `WAIT` after the retry counts replicas that have the grant.
+ */
+export const OWN_GRANT: string = `
+local function recordless_holder(id, fence)
+  return "lease-" .. id .. "-" .. fence
+end
+local function own_recordless(value, id)
+  local prefix = "lease-" .. id .. "-"
+  if string.sub(value, 1, #prefix) ~= prefix then return nil end
+  return string.match(string.sub(value, #prefix + 1), "^[0-9]+$")
+end
+local function own_record(hashKey, field, holder)
+  local text = redis.pcall("HGET", hashKey, field)
+  if type(text) ~= "string" then return nil end
+  local ok, record = pcall(cjson.decode, text)
+  if not ok or type(record) ~= "table" or record.holder ~= holder or
+      type(record.fencing_token) ~= "string" or
+      not string.match(record.fencing_token, "^[0-9]+$") then
+    return nil
+  end
+  return record.fencing_token
+end
+local function regranted(leaseKey, value, fence)
+  redis.call("SET", leaseKey, value, "XX", "KEEPTTL")
+  return {fence, "present"}
 end`;
 
 /**

@@ -10,17 +10,18 @@
  * @module
  */
 
-import { LEASE_VALUE } from "./_lua_lib.ts";
+import { LEASE_VALUE, OWN_GRANT } from "./_lua_lib.ts";
 
 /**
  * Renames a key damaged for its use: a `counter` must be a string of at
  * most 19 digits below 2^63 - 1 (so that INCR works), a `lease` must be a
  * string that `lease_value` (`_lua_lib.ts`) does not find damaged, an
  * in-flight `hash` must be a hash. A lease key holding the
- * caller's token (a grant whose reply was unreadable) is taken back instead,
+ * caller's token (a grant whose reply was unreadable; without a record,
+ * `lease-<the caller's acquire id>-<token>`) is taken back instead,
  * so that the occurrence can be granted again.
  */
-export const SET_ASIDE_KEY: string = `${LEASE_VALUE}
+export const SET_ASIDE_KEY: string = `${LEASE_VALUE}${OWN_GRANT}
 -- KEYS[1] the key (fencing counter or lease key), KEYS[2] its quarantine key
 -- ARGV[1] "counter" | "lease" | "hash" (an in-flight hash), ARGV[2] the
 -- failed grant's holder token
@@ -29,10 +30,12 @@ local key, target = KEYS[1], KEYS[2]
 local use, holder = ARGV[1], ARGV[2]
 local kind = redis.call("TYPE", key).ok
 if kind == "none" then return 0 end
-if kind == "string" and use == "lease" and holder ~= "" and
-    redis.call("GET", key) == holder then
-  redis.call("DEL", key)
-  return 2
+if kind == "string" and use == "lease" and holder ~= "" then
+  local value = redis.call("GET", key)
+  if value == holder or own_recordless(value, holder) ~= nil then
+    redis.call("DEL", key)
+    return 2
+  end
 end
 local damaged = kind ~= "string"
 if use == "hash" then damaged = kind ~= "hash" end

@@ -25,6 +25,7 @@ import type { ValkeyClient } from "./_open_client.ts";
 import { checkOptions } from "../_options.ts";
 import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import { readGrant } from "./_fencing_reply.ts";
+import { newAcquireId, recordlessGrant } from "./_grant_holder.ts";
 import { type GuardCall, guardError } from "./_guard_errors.ts";
 import { commands, type SchedulerCommands } from "./_commands.ts";
 import { setAsideGrantKeys } from "./_quarantine.ts";
@@ -229,12 +230,12 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
     const scheduledAt = requireSlot(slot);
     const { jobId } = slot;
     const leaseKey = this.leaseKey(jobId, scheduledAt);
-    const token = crypto.randomUUID();
+    // Minted once: a retry after a lost reply sends the same id, finds the
+    // grant the first attempt made and gets it back (_grant_holder.ts).
+    const token = newAcquireId();
     const fenceKey = this.#link.keys.fence(jobId);
     const call = { operation: "acquire", jobId, keys: [leaseKey, fenceKey] };
     try {
-      // A retry after a lost reply finds the key set by the first attempt
-      // and answers contended: the occurrence is skipped, never run twice.
       const { reply, connection } = await this.#ledgerCall(
         call,
         (client) =>
@@ -250,7 +251,10 @@ export class ValkeyExecutionGuard extends GuardedEventTarget
       // Inside the try: a reply that is no token (a damaged counter that
       // INCR still took) sets the counter aside too.
       const lease = { jobId, scheduledAt, token, leaseKey };
-      return await this.#granted(reply, lease, connection);
+      return recordlessGrant(
+        await this.#granted(reply, lease, connection),
+        token,
+      );
     } catch (cause) {
       const error = guardError(cause, { ...call, client: this.#link.client });
       // Damaged keys are set aside, so the next grant goes through.
