@@ -42,7 +42,8 @@ export interface TriggerNowOptions {
    * Identifies the request across instances: instances pressed with the same
    * `requestedAt` (epoch ms or `Date`) take the same guard slot, so only one
    * of them runs it. Default: now, floored to the second, so presses on
-   * several instances within the same second count as one.
+   * several instances within the same second count as one. It must lie in
+   * the years 0000–9999, the instants a job state can hold.
    */
   requestedAt?: Date | number;
 }
@@ -152,7 +153,8 @@ export function manualAction(
  * A manual run's trigger and whether it starts now or is queued.
  *
  * @throws {TriggerNowError} when it may not run now.
- * @throws {InvalidJobError} for invalid options.
+ * @throws {InvalidJobError} for invalid options, or when no slot is free
+ * (see {@linkcode manualSlotInstant}).
  */
 export function planManualRun(
   options: unknown,
