@@ -23,6 +23,11 @@ export const MIN_STORABLE_MS = -62_167_219_200_000;
 /** See {@linkcode MIN_STORABLE_MS}. */
 export const MAX_STORABLE_MS = 253_402_300_799_999;
 
+/** Whether epoch ms `ms` lies in the years 0000–9999 a job state can hold. */
+export function isStorableMs(ms: number): boolean {
+  return ms >= MIN_STORABLE_MS && ms <= MAX_STORABLE_MS;
+}
+
 /** A calendar date; `month` is 1–12. */
 export interface CivilDate {
   year: number;

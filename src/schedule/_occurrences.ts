@@ -85,6 +85,51 @@ function upperBound(sorted: readonly number[], value: number): number {
   return low;
 }
 
+/** Index of the first element not less than `value` in a sorted array. */
+function lowerBound(sorted: readonly number[], value: number): number {
+  return upperBound(sorted, value - 1);
+}
+
+/**
+ * The first instant at or after `instant` (epoch ms) that is no occurrence of
+ * the schedule, or `undefined` when the schedule leaves none (an interval of
+ * 1 ms: every millisecond is an occurrence). An interval's occurrences are
+ * `nextRunAt` plus or minus whole intervals (none when `nextRunAt` is
+ * `null`). The cost is bounded: one step for an interval of 2 ms or more, and
+ * for cron, whose occurrences fall on whole seconds (whole minutes of local
+ * time, at offsets of whole seconds); a binary search and the run of
+ * back-to-back instants for an at-times list. The result may lie past 9999.
+ */
+export function nonOccurrenceFrom(
+  schedule: ScheduleShape,
+  instant: number,
+  zone: OccurrenceZone & { readonly nextRunAt: number | null },
+): number | undefined {
+  switch (schedule.kind) {
+    case "interval": {
+      const { everyMs } = schedule;
+      if (everyMs === 1) return undefined;
+      const next = zone.nextRunAt;
+      const onGrid = next !== null && (instant - next) % everyMs === 0;
+      return onGrid ? instant + 1 : instant;
+    }
+    case "at-times": {
+      const times = timesOf(schedule);
+      let free = instant;
+      for (let i = lowerBound(times, instant); times[i] === free; i++) free++;
+      return free;
+    }
+    case "cron": {
+      const hit = schedule.cron.nextAfterMs(
+        instant - 1,
+        zone.timezone,
+        zone.dst,
+      ) === instant;
+      return hit ? instant + 1 : instant;
+    }
+  }
+}
+
 /**
  * The occurrence after `occurrence` (epoch ms), ignoring `maxRuns`, or `null`
  * when the schedule has none (end of the list, end of the `Date` range).

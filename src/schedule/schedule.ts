@@ -7,7 +7,7 @@
 import { InvalidJobKind } from "../constants.ts";
 import { describeValue, InvalidJobError } from "../errors.ts";
 import { parseRfc3339 } from "./_rfc3339.ts";
-import { MAX_DATE_MS, MAX_STORABLE_MS, MIN_STORABLE_MS } from "./_civil.ts";
+import { isStorableMs, MAX_DATE_MS } from "./_civil.ts";
 import { CronSchedule } from "./cron_schedule.ts";
 import { type DstPolicy, validateDstPolicy } from "./dst_policy.ts";
 import { listOccurrences, startOfListing } from "./_next_runs.ts";
@@ -106,7 +106,7 @@ function toInstant(value: Date | number | string, index: number): Date {
     );
   }
   const ms = instant.getTime();
-  if (ms < MIN_STORABLE_MS || ms > MAX_STORABLE_MS) {
+  if (!isStorableMs(ms)) {
     throw new InvalidJobError(
       `at-times entry ${index} (${
         describeValue(value)

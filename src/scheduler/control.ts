@@ -220,7 +220,9 @@ export class SchedulerHandle {
    * @throws {TriggerNowError} (as a rejection) kind `not-running`, `paused`,
    * `stopping`, `overlap`, `contended` or `failed`; see
    * {@linkcode TriggerNowErrorKind}.
-   * @throws {InvalidJobError} (as a rejection) for invalid options.
+   * @throws {InvalidJobError} (as a rejection) for invalid options, a
+   * `requestedAt` (or its slot) outside the years 0000–9999, or an interval of
+   * 1 ms, where every millisecond is an occurrence and no slot is free.
    *
    * @example Run an hourly job now
    * ```ts

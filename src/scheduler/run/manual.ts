@@ -16,7 +16,11 @@ import {
   TriggerNowError,
 } from "../../errors.ts";
 import { checkOptions } from "../../_options.ts";
-import type { OccurrenceZone } from "../../schedule/_occurrences.ts";
+import { isStorableMs, MAX_DATE_MS } from "../../schedule/_civil.ts";
+import {
+  nonOccurrenceFrom,
+  type OccurrenceZone,
+} from "../../schedule/_occurrences.ts";
 import type { Schedule } from "../../schedule/schedule.ts";
 import type { Decision, Trigger } from "../rules/_decide.ts";
 import type { RunRecord } from "../events/report.ts";
@@ -38,7 +42,8 @@ export interface TriggerNowOptions {
    * Identifies the request across instances: instances pressed with the same
    * `requestedAt` (epoch ms or `Date`) take the same guard slot, so only one
    * of them runs it. Default: now, floored to the second, so presses on
-   * several instances within the same second count as one.
+   * several instances within the same second count as one. It must lie in
+   * the years 0000–9999, the instants a job state can hold.
    */
   requestedAt?: Date | number;
 }
@@ -65,46 +70,56 @@ export function requestedInstant(options: unknown): number {
       { kind: InvalidJobKind.Other },
     );
   }
+  // The slot is stored (by a guard, and as the record's `scheduledAt`): it
+  // must be an instant a job state can hold (docs/stores.md, Limits of values).
+  if (!isStorableMs(ms)) {
+    throw new InvalidJobError(
+      `triggerNow requestedAt ${describeValue(at)}${
+        typeof at === "number" && Math.abs(at) <= MAX_DATE_MS
+          ? ` (${new Date(at).toISOString()})`
+          : ""
+      } is outside the years 0000-9999 that a stored job state (RFC 3339) can hold`,
+      { kind: InvalidJobKind.Other },
+    );
+  }
   return ms;
 }
 
-/** Whether `instant` is an occurrence of the schedule. */
-function isOccurrence(
-  instant: number,
-  schedule: Schedule,
-  zone: OccurrenceZone & { nextRunAt: number | null },
-): boolean {
-  switch (schedule.kind) {
-    case "interval": {
-      const next = zone.nextRunAt;
-      return next !== null && (instant - next) % schedule.everyMs === 0;
-    }
-    case "at-times":
-      return schedule.times.some((time) => time.getTime() === instant);
-    case "cron":
-      return schedule.cron.nextAfter(
-        new Date(instant - 1),
-        zone.timezone,
-        zone.dst,
-      )?.getTime() === instant;
-  }
-}
-
 /**
- * The guard slot of a manual request: its `requestedAt`, moved on by a
- * millisecond at a time while it coincides with an occurrence of the
- * schedule, so a manual run never takes (or is refused) a scheduled
- * occurrence's slot. Every instance with the same schedule computes the same
- * instant.
+ * The guard slot of a manual request: its `requestedAt`, moved on past the
+ * occurrences of the schedule it coincides with, so a manual run never takes
+ * (or is refused) a scheduled occurrence's slot (docs/run_controls.md). Every
+ * instance with the same schedule computes the same instant, at a bounded
+ * cost (see `nonOccurrenceFrom`).
+ *
+ * @throws {InvalidJobError} kind `interval-out-of-range` for an interval of
+ * 1 ms (every millisecond is an occurrence, so no slot is free), kind `other`
+ * when the slot would lie past 9999.
  */
 export function manualSlotInstant(
   requestedAt: number,
   schedule: Schedule,
   zone: OccurrenceZone & { nextRunAt: number | null },
 ): number {
-  let instant = requestedAt;
-  while (isOccurrence(instant, schedule, zone)) instant++;
-  return instant;
+  const slot = nonOccurrenceFrom(schedule, requestedAt, zone);
+  if (slot === undefined) {
+    const every = schedule.kind === "interval" ? `${schedule.everyMs} ms` : "";
+    throw new InvalidJobError(
+      `triggerNow takes a slot that is no occurrence of the schedule, and an interval of ${every} leaves none (every millisecond is an occurrence); use an interval of 2 ms or more`,
+      { kind: InvalidJobKind.IntervalOutOfRange },
+    );
+  }
+  if (!isStorableMs(slot)) {
+    throw new InvalidJobError(
+      `triggerNow requestedAt ${
+        new Date(requestedAt).toISOString()
+      } is an occurrence of the schedule, and the first instant after it that is none (${
+        new Date(slot).toISOString()
+      }) is past the years 0000-9999 that a stored job state (RFC 3339) can hold`,
+      { kind: InvalidJobKind.Other },
+    );
+  }
+  return slot;
 }
 
 /** Everything that decides whether a manual run may start now. */
@@ -138,7 +153,8 @@ export function manualAction(
  * A manual run's trigger and whether it starts now or is queued.
  *
  * @throws {TriggerNowError} when it may not run now.
- * @throws {InvalidJobError} for invalid options.
+ * @throws {InvalidJobError} for invalid options, or when no slot is free
+ * (see {@linkcode manualSlotInstant}).
  */
 export function planManualRun(
   options: unknown,
@@ -149,7 +165,16 @@ export function planManualRun(
   },
 ): { trigger: Trigger; action: "start" | "queue" } {
   const { job, zone, state } = context;
-  const requestedAt = requestedInstant(options);
+  // Bad input is named before the state of the run is looked at.
+  const scheduledAt = manualSlotInstant(
+    requestedInstant(options),
+    job.schedule,
+    {
+      timezone: zone.timezone,
+      dst: zone.dst,
+      nextRunAt: state.nextRunAt?.getTime() ?? null,
+    },
+  );
   const action = manualAction({
     ...context,
     overlapPolicy: job.overlapPolicy,
@@ -158,11 +183,7 @@ export function planManualRun(
     throw triggerNowError(job.jobId, action);
   }
   const trigger: Trigger = {
-    scheduledAt: manualSlotInstant(requestedAt, job.schedule, {
-      timezone: zone.timezone,
-      dst: zone.dst,
-      nextRunAt: state.nextRunAt?.getTime() ?? null,
-    }),
+    scheduledAt,
     catchUp: false,
     triggerCount: state.triggerCount,
     manual: true,
