@@ -125,7 +125,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         let changed = false;
         if (
           record.value !== null &&
-          this.#stored(record.value, jobId).holder === lease.token
+          this.#stored(record, jobId).holder === lease.token
         ) {
           operation.delete(keys.record);
           changed = true;
@@ -176,7 +176,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
           records.push(
             await this.#readOrSetAside(
               entry,
-              () => this.#stored(entry.value, jobId),
+              () => this.#stored(entry, jobId),
             ),
           );
         } catch (error) {
@@ -232,7 +232,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         if (record.value === null) return { kind: "contended" };
         const stored = await this.#readOrSetAside(
           record,
-          () => this.#stored(record.value, jobId),
+          () => this.#stored(record, jobId),
         );
         if (stored.holder !== expired.holder) return { kind: "contended" };
         const now = Date.now();
@@ -326,8 +326,10 @@ export class DenoKvInFlightLedger implements InFlightLedger {
     };
   }
 
-  #stored(value: unknown, jobId: string): StoredRecord {
-    return readStoredRecord(value, jobId);
+  /** The record `entry` holds, checked against its key. */
+  #stored(entry: Deno.KvEntryMaybe<unknown>, jobId: string): StoredRecord {
+    const { key, value } = entry;
+    return readStoredRecord(value, { key, prefix: this.#o.prefix, jobId });
   }
 
   #toRecord(stored: StoredRecord, remainingMs: number): InFlightRecord {
