@@ -35,7 +35,9 @@ import {
   readStoredRecord,
   type StoredRecord,
 } from "./_in_flight_record.ts";
-import { readOrSetAside, setAside } from "./_quarantine.ts";
+import { isDamage, readOrSetAside, setAside } from "./_quarantine.ts";
+import { ExecutionGuardErrorKind } from "../constants.ts";
+import { ExecutionGuardError } from "../errors.ts";
 import { describeKvKey } from "./_kv_errors.ts";
 
 /** The keys one occurrence's in-flight bookkeeping touches. */
@@ -170,7 +172,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
       const iterator = this.#o.kv.list<unknown>({
         prefix: [...this.#o.prefix, "in-flight", jobId],
       });
-      let damaged: unknown;
+      const damaged: unknown[] = [];
       for await (const entry of iterator) {
         try {
           records.push(
@@ -180,11 +182,11 @@ export class DenoKvInFlightLedger implements InFlightLedger {
             ),
           );
         } catch (error) {
-          // Set aside; the others are still read, then the first reported.
-          damaged ??= error;
+          // Set aside; the others are still read, then all reported.
+          damaged.push(error);
         }
       }
-      if (damaged !== undefined) throw damaged;
+      if (damaged.length > 0) throw reportOf(damaged);
       const now = Date.now();
       const listed: InFlightRecord[] = [];
       // getMany reads at most 10 keys at a time.
@@ -344,4 +346,18 @@ export class DenoKvInFlightLedger implements InFlightLedger {
       remainingMs,
     };
   }
+}
+
+/**
+ * One error for what a listing met: a failure that is no damage (a
+ * connection error, retried as such), else the one damage set aside, or a
+ * `data` error naming each (one event reports them all).
+ */
+function reportOf(damaged: unknown[]): unknown {
+  const other = damaged.find((error) => !isDamage(error));
+  if (other !== undefined || damaged.length === 1) return other ?? damaged[0];
+  return new ExecutionGuardError(
+    damaged.map((error) => (error as Error).message).join("; "),
+    { kind: ExecutionGuardErrorKind.Data },
+  );
 }
