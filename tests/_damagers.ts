@@ -30,6 +30,11 @@ export interface Damager {
   readonly guard: ExecutionGuard & { inFlight: InFlightLedger };
   corruptCounter(jobId: string): Promise<void>;
   plantUndecodable(jobId: string, at: number): Promise<void>;
+  /**
+   * A record of a dead holder at the key of `at` whose value is for the
+   * instant `holds` (hand-edited, copied): no reclaim would ever find it.
+   */
+  plantMismatched(jobId: string, at: number, holds: number): Promise<void>;
   /** The occurrence's lease becomes another holder's done marker. */
   markDoneByAnother(jobId: string, at: number): Promise<void>;
   /** The quarantined values, as text. */
@@ -52,6 +57,16 @@ export async function withKv(body: (damager: Damager) => Promise<void>) {
         void await kv.set([...prefix, "fence", jobId], "seven"),
       plantUndecodable: async (jobId, at) =>
         void await kv.set([...prefix, "in-flight", jobId, at], { holder: 42 }),
+      plantMismatched: async (jobId, at, holds) =>
+        void await kv.set([...prefix, "in-flight", jobId, at], {
+          jobId,
+          scheduledAt: holds,
+          triggerCount: 1,
+          catchUp: false,
+          fencingToken: 1n,
+          holder: "dead-holder",
+          leaseDeadline: holds + 1_000,
+        }),
       markDoneByAnother: async (jobId, at) =>
         void await kv.set([...prefix, "lease", jobId, at], {
           token: "another",
@@ -110,6 +125,20 @@ export async function withValkey(body: (damager: Damager) => Promise<void>) {
             `${VALKEY_PREFIX}${jobId}:in-flight`,
             field(at),
             "{not json",
+          ),
+        plantMismatched: async (jobId, at, holds) =>
+          void await raw.hset(
+            `${VALKEY_PREFIX}${jobId}:in-flight`,
+            field(at),
+            JSON.stringify({
+              job_id: jobId,
+              scheduled_at: field(holds),
+              trigger_count: 1,
+              catch_up: false,
+              fencing_token: "1",
+              holder: "dead-holder",
+              lease_deadline_ms: holds + 1_000,
+            }),
           ),
         markDoneByAnother: async (jobId, at) =>
           void await raw.set(

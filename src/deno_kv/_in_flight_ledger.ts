@@ -35,7 +35,9 @@ import {
   readStoredRecord,
   type StoredRecord,
 } from "./_in_flight_record.ts";
-import { readOrSetAside, setAside } from "./_quarantine.ts";
+import { isDamage, readOrSetAside, setAside } from "./_quarantine.ts";
+import { ExecutionGuardErrorKind } from "../constants.ts";
+import { ExecutionGuardError } from "../errors.ts";
 import { describeKvKey } from "./_kv_errors.ts";
 
 /** The keys one occurrence's in-flight bookkeeping touches. */
@@ -125,7 +127,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         let changed = false;
         if (
           record.value !== null &&
-          this.#stored(record.value, jobId).holder === lease.token
+          this.#stored(record, jobId).holder === lease.token
         ) {
           operation.delete(keys.record);
           changed = true;
@@ -170,21 +172,21 @@ export class DenoKvInFlightLedger implements InFlightLedger {
       const iterator = this.#o.kv.list<unknown>({
         prefix: [...this.#o.prefix, "in-flight", jobId],
       });
-      let damaged: unknown;
+      const damaged: unknown[] = [];
       for await (const entry of iterator) {
         try {
           records.push(
             await this.#readOrSetAside(
               entry,
-              () => this.#stored(entry.value, jobId),
+              () => this.#stored(entry, jobId),
             ),
           );
         } catch (error) {
-          // Set aside; the others are still read, then the first reported.
-          damaged ??= error;
+          // Set aside; the others are still read, then all reported.
+          damaged.push(error);
         }
       }
-      if (damaged !== undefined) throw damaged;
+      if (damaged.length > 0) throw reportOf(damaged);
       const now = Date.now();
       const listed: InFlightRecord[] = [];
       // getMany reads at most 10 keys at a time.
@@ -232,7 +234,7 @@ export class DenoKvInFlightLedger implements InFlightLedger {
         if (record.value === null) return { kind: "contended" };
         const stored = await this.#readOrSetAside(
           record,
-          () => this.#stored(record.value, jobId),
+          () => this.#stored(record, jobId),
         );
         if (stored.holder !== expired.holder) return { kind: "contended" };
         const now = Date.now();
@@ -326,8 +328,10 @@ export class DenoKvInFlightLedger implements InFlightLedger {
     };
   }
 
-  #stored(value: unknown, jobId: string): StoredRecord {
-    return readStoredRecord(value, jobId);
+  /** The record `entry` holds, checked against its key. */
+  #stored(entry: Deno.KvEntryMaybe<unknown>, jobId: string): StoredRecord {
+    const { key, value } = entry;
+    return readStoredRecord(value, { key, prefix: this.#o.prefix, jobId });
   }
 
   #toRecord(stored: StoredRecord, remainingMs: number): InFlightRecord {
@@ -342,4 +346,18 @@ export class DenoKvInFlightLedger implements InFlightLedger {
       remainingMs,
     };
   }
+}
+
+/**
+ * One error for what a listing met: a failure that is no damage (a
+ * connection error, retried as such), else the one damage set aside, or a
+ * `data` error naming each (one event reports them all).
+ */
+function reportOf(damaged: unknown[]): unknown {
+  const other = damaged.find((error) => !isDamage(error));
+  if (other !== undefined || damaged.length === 1) return other ?? damaged[0];
+  return new ExecutionGuardError(
+    damaged.map((error) => (error as Error).message).join("; "),
+    { kind: ExecutionGuardErrorKind.Data },
+  );
 }

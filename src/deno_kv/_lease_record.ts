@@ -13,6 +13,7 @@ import { describeValue, ExecutionGuardError } from "../errors.ts";
 import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import { describeKvKey } from "./_kv_errors.ts";
 import type { ExecutionLease } from "../guard/lease.ts";
+import { MAX_LEASE_MS } from "../guard/lease_config.ts";
 
 /** What a lease key holds. */
 export interface LeaseRecord {
@@ -27,6 +28,13 @@ export interface LeaseRecord {
 /** Attempts when another process changes the keys between read and commit. */
 export const MAX_CONFLICTS = 50;
 
+/**
+ * How far a lease deadline may be ahead of this host's clock beyond the
+ * longest lease (`MAX_LEASE_MS`): the clock skew between hosts sharing a
+ * database that a deadline is forgiven (docs/stores.md, "Clocks").
+ */
+export const DEADLINE_SKEW_MS = 24 * 3_600_000;
+
 function isLeaseRecord(value: unknown): value is LeaseRecord {
   const record = value as LeaseRecord | null;
   return typeof record === "object" && record !== null &&
@@ -40,7 +48,10 @@ function isLeaseRecord(value: unknown): value is LeaseRecord {
 }
 
 /**
- * The lease record `value` read from `key`.
+ * The lease record `value` read from `key`. A deadline further ahead than
+ * any grant or done marker can write (`MAX_LEASE_MS` from now, plus
+ * `DEADLINE_SKEW_MS`) is corrupt too: like `Infinity`, it would hold the
+ * occurrence for years (a host whose clock ran years ahead, a hand edit).
  *
  * @throws {ExecutionGuardError} kind `data` for a corrupt record.
  */
@@ -49,11 +60,21 @@ export function readLeaseRecord(
   jobId: string,
   key: Deno.KvKey,
 ): LeaseRecord {
+  const where = `the lease record ${describeKvKey(key)} of job ${
+    JSON.stringify(jobId)
+  }`;
   if (!isLeaseRecord(value)) {
     throw new ExecutionGuardError(
-      `the lease record ${describeKvKey(key)} of job ${
-        JSON.stringify(jobId)
-      } is corrupt: ${describeValue(value)}`,
+      `${where} is corrupt: ${describeValue(value)}`,
+      { kind: ExecutionGuardErrorKind.Data },
+    );
+  }
+  const latest = Date.now() + MAX_LEASE_MS + DEADLINE_SKEW_MS;
+  if (value.deadline > latest) {
+    throw new ExecutionGuardError(
+      `${where} is corrupt: its deadline (${value.deadline} ms since 1970) is further ahead than the longest lease (365 days) plus a day of clock skew allows (${
+        formatRfc3339(latest, "auto")
+      })`,
       { kind: ExecutionGuardErrorKind.Data },
     );
   }

@@ -229,7 +229,12 @@ export async function commitEnd(
     const stored = readOrMoveAside(
       operation,
       { ...aside, entry: record },
-      () => readStoredRecord(record.value, jobId),
+      () =>
+        readStoredRecord(record.value, {
+          key: keys.record,
+          prefix: link.prefix,
+          jobId,
+        }),
     );
     if (stored?.holder === token) {
       operation.check(check(keys.record, record)).delete(keys.record);

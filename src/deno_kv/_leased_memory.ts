@@ -26,6 +26,7 @@ import type { KnownEntry } from "./_state_writes.ts";
 import type { Committed, LeasedKeys, Seen } from "./_leased_commits.ts";
 import type { LeaseRecord } from "./_lease_record.ts";
 import type { StoredRecord } from "./_in_flight_record.ts";
+import { describeKvKey } from "./_kv_errors.ts";
 
 function absent(key: Deno.KvKey): Seen {
   return { key, value: null, versionstamp: null };
@@ -103,7 +104,13 @@ export class LeasedMemory {
     if (record && records === undefined) {
       records = new Set();
       for await (const { key } of this.#kv.list({ prefix: keys.records })) {
-        records.add(key[keys.records.length]);
+        // A malformed key counts on its own, so that the ledger is looked
+        // at and sets it aside (`_in_flight_record.ts`).
+        records.add(
+          key.length === keys.records.length + 1
+            ? key[keys.records.length]
+            : describeKvKey(key),
+        );
       }
     }
     this.#fences.set(keys.jobId, { entry: seen[2], records });

@@ -15,6 +15,10 @@ import { describeThrown } from "../errors.ts";
 import { DEFAULT_STATE_KEY_PREFIX } from "../deno_kv/state_store.ts";
 import { DEFAULT_LEASE_KEY_PREFIX } from "../deno_kv/execution_guard.ts";
 import { readLeaseRecord } from "../deno_kv/_lease_record.ts";
+import {
+  readStoredRecord,
+  type StoredRecord,
+} from "../deno_kv/_in_flight_record.ts";
 import { describeKvKey } from "../deno_kv/_kv_errors.ts";
 import { type FoundEntries, noEntries } from "./_build_report.ts";
 
@@ -28,22 +32,6 @@ export interface KvPrefixes {
 
 function problemOf(thrown: unknown): string {
   return describeThrown(thrown);
-}
-
-function isInFlight(value: unknown): value is {
-  scheduledAt: number;
-  triggerCount: number;
-  catchUp: boolean;
-  fencingToken: bigint;
-  holder: string;
-} {
-  const r = value as Record<string, unknown> | null;
-  return typeof r === "object" && r !== null &&
-    typeof r.scheduledAt === "number" &&
-    Number.isSafeInteger(r.triggerCount) &&
-    typeof r.catchUp === "boolean" &&
-    typeof r.fencingToken === "bigint" &&
-    typeof r.holder === "string";
 }
 
 /** Every scheduler entry of `kv`, decoded where it can be. */
@@ -101,20 +89,25 @@ export async function readKvEntries(
       } catch (thrown) {
         damaged(key, problemOf(thrown));
       }
-    } else if (kind === "in-flight" && rest === 3 && typeof at === "number") {
-      if (!isInFlight(value) || value.scheduledAt !== at) {
-        damaged(key, "the in-flight record does not decode");
+    } else if (kind === "in-flight") {
+      // The guard's own reading (the key checked too), so that the view
+      // lists as damaged what the guard would set aside.
+      let record: StoredRecord;
+      try {
+        record = readStoredRecord(value, { key, prefix: leasePrefix, jobId });
+      } catch (thrown) {
+        damaged(key, problemOf(thrown));
         continue;
       }
       found.inFlight.push({
         jobId,
         record: {
           key: describeKvKey(key),
-          scheduledAt: new Date(at),
-          triggerCount: value.triggerCount,
-          catchUp: value.catchUp,
-          fencingToken: value.fencingToken.toString(),
-          holder: value.holder,
+          scheduledAt: new Date(record.scheduledAt),
+          triggerCount: record.triggerCount,
+          catchUp: record.catchUp,
+          fencingToken: record.fencingToken.toString(),
+          holder: record.holder,
         },
       });
     } else {

@@ -16,7 +16,7 @@
 
 import { decodeJobState } from "../store/_json_codec.ts";
 import { describeThrown } from "../errors.ts";
-import { parseRfc3339 } from "../schedule/_rfc3339.ts";
+import { formatRfc3339, parseRfc3339 } from "../schedule/_rfc3339.ts";
 import {
   DEFAULT_LEASE_PREFIX,
   DEFAULT_STATE_PREFIX,
@@ -105,7 +105,8 @@ async function scanKeys(
   return [...keys].sort();
 }
 
-function inFlightRecord(text: string) {
+/** The record `text` at hash field `field`, read as the guard's ledger does. */
+function inFlightRecord(text: string, field: string) {
   const r = JSON.parse(text) as Record<string, unknown>;
   if (
     typeof r.scheduled_at !== "string" ||
@@ -115,6 +116,10 @@ function inFlightRecord(text: string) {
   ) throw new Error("missing or mistyped fields");
   const at = parseRfc3339(r.scheduled_at);
   if (at === undefined) throw new Error("scheduled_at is no RFC 3339 instant");
+  // A reclaim would look for it under another field: the guard sets it aside.
+  if (formatRfc3339(at, 9) !== field) {
+    throw new Error(`scheduled_at ${r.scheduled_at} does not match its field`);
+  }
   return {
     scheduledAt: new Date(at),
     triggerCount: r.trigger_count as number,
@@ -185,7 +190,10 @@ export async function readValkeyEntries(
           try {
             found.inFlight.push({
               jobId: parsed.jobId,
-              record: { key: `${key} ${field}`, ...inFlightRecord(text) },
+              record: {
+                key: `${key} ${field}`,
+                ...inFlightRecord(text, field),
+              },
             });
           } catch (thrown) {
             damaged(`${key} ${field}`, describeThrown(thrown));

@@ -168,8 +168,8 @@ export class ValkeyInFlightLedger implements InFlightLedger {
     }
     let records: InFlightRecord[];
     try {
-      records = entries.map(([, text], i) =>
-        this.#decode(jobId, text, Number(remaining[i]))
+      records = entries.map(([field, text], i) =>
+        this.#decode(jobId, { field, text }, Number(remaining[i]))
       );
     } catch {
       throw await this.#setAsideUndecodable(jobId);
@@ -252,7 +252,7 @@ export class ValkeyInFlightLedger implements InFlightLedger {
         setAsideUndecodable(client, {
           keys: this.#options.keys,
           jobId,
-          decode: (value) => this.#decode(jobId, value, 0),
+          decode: (text, field) => this.#decode(jobId, { field, text }, 0),
         }),
     );
   }
@@ -277,7 +277,17 @@ export class ValkeyInFlightLedger implements InFlightLedger {
     );
   }
 
-  #decode(jobId: string, text: unknown, remaining: number): InFlightRecord {
+  /**
+   * The record `text` at hash field `field`. A reclaim finds a record by
+   * the field of the instant it holds, so a record whose instant is not its
+   * field's (hand-edited, copied) would never be taken over and would keep
+   * an at-least-once `run()` waiting for ever: it is corrupt too.
+   */
+  #decode(
+    jobId: string,
+    { field, text }: { field: string; text: unknown },
+    remaining: number,
+  ): InFlightRecord {
     let value: Record<string, unknown>;
     try {
       value = JSON.parse(String(text));
@@ -289,6 +299,7 @@ export class ValkeyInFlightLedger implements InFlightLedger {
       : undefined;
     if (
       value?.job_id !== jobId || scheduledAt === undefined ||
+      formatRfc3339(scheduledAt, 9) !== field ||
       !Number.isSafeInteger(value.trigger_count) ||
       typeof value.catch_up !== "boolean" ||
       typeof value.holder !== "string" ||

@@ -86,7 +86,8 @@ export async function setAsideUndecodable(
   options: {
     keys: ValkeyKeys;
     jobId: string;
-    decode: (value: string) => unknown;
+    /** Throws on a damaged record (`field`: its field in the hash). */
+    decode: (value: string, field: string) => unknown;
   },
 ): Promise<ExecutionGuardError> {
   const { keys, jobId } = options;
@@ -95,7 +96,7 @@ export async function setAsideUndecodable(
   let first: ExecutionGuardError | undefined;
   for (const [field, value] of Object.entries(all)) {
     try {
-      options.decode(value);
+      options.decode(value, field);
       continue;
     } catch {
       // damaged: set aside below
