@@ -13,14 +13,25 @@ import { describeValue, InvalidJobError } from "./errors.ts";
 
 /**
  * Returns `value` (or `{}` when it is `undefined`) once it is an object
- * without unknown keys.
+ * without unknown keys, and without `null` for any of the keys in `notNull`.
+ *
+ * `notNull` names the options whose default is a thing built in their place
+ * (a store, a guard, an observer, the job id): `null` is refused, not
+ * defaulted, and only a missing option (absent or `undefined`) takes its
+ * default. A store that failed to open (`let store = null`) would otherwise
+ * run on an in-memory store and lose its state at every restart, without a
+ * word.
  *
  * @throws {InvalidJobError} kind `other`, naming `what` and the unknown key(s)
- * and listing the known ones.
+ * and listing the known ones, or naming the option that is `null`.
  */
 export function checkOptions<T extends object>(
   value: T | undefined,
-  expected: { what: string; known: readonly string[] },
+  expected: {
+    what: string;
+    known: readonly string[];
+    notNull?: readonly string[];
+  },
 ): T {
   if (value === undefined) return {} as T;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -39,6 +50,14 @@ export function checkOptions<T extends object>(
       }; known: ${expected.known.join(", ")}`,
       { kind: InvalidJobKind.Other },
     );
+  }
+  for (const key of expected.notNull ?? []) {
+    if ((value as Record<string, unknown>)[key] === null) {
+      throw new InvalidJobError(
+        `${expected.what}: ${key} is null, which is refused rather than defaulted; leave ${key} out (or undefined) for its default`,
+        { kind: InvalidJobKind.Other },
+      );
+    }
   }
   return value;
 }

@@ -237,3 +237,46 @@ Deno.test("a stored negative trigger count is a data error naming the key", asyn
   );
   assert.match(error.message, /triggerCount -1/);
 });
+
+Deno.test("a stored trigger count that cannot count further is a data error naming it, and nothing is saved", async () => {
+  const max = Number.MAX_SAFE_INTEGER;
+  // At the limit, and a few below it with more missed occurrences than room.
+  for (const [count, overdueMs] of [[max, 0], [max - 2, 50]]) {
+    const json = {
+      job_id: "job",
+      trigger_count: count,
+      last_run_at: null,
+      last_success_at: null,
+      next_run_at: new Date(Date.now() - overdueMs - 1).toISOString(),
+      last_error: null,
+    };
+    const kv = await Deno.openKv(":memory:");
+    try {
+      await kv.set(["scheduler", "job-state", "job"], JSON.stringify(json));
+      let runs = 0;
+      const job = Job.withoutDeps(
+        "job",
+        Schedule.interval(10),
+        Task.fromSync(() => void runs++),
+      );
+      const error = await rejection(() =>
+        new Scheduler({}, new DenoKvStateStore(kv)).run(job)
+      );
+      assert.ok(error instanceof StoreError, String(error));
+      assert.equal(error.kind, "data", error.message);
+      assert.equal(error.operation, "load");
+      assert.ok(error.message.includes(`${count}`), error.message);
+      assert.ok(error.message.includes('"job"'), "names the job id");
+      assert.equal(runs, 0);
+      assert.deepEqual(
+        JSON.parse(
+          (await kv.get<string>(["scheduler", "job-state", "job"])).value!,
+        ),
+        json,
+        "the stored state is left as it was",
+      );
+    } finally {
+      kv.close();
+    }
+  }
+});

@@ -202,8 +202,9 @@ export function firstOccurrence(
 
 /**
  * Consumes the due occurrences of a cursor: those at or before `now`, at most
- * `limit`, and never past `maxRuns` (but the stored `nextRunAt` itself is
- * always consumable, as in the Rust crate, even if the cap was lowered since).
+ * `limit`, and never past `maxRuns` (at least the first one: a restored
+ * state that already reached a cap lowered since ends before it is asked,
+ * `scheduler/rules/_initial_state.ts`, where the Rust crate fires it).
  *
  * @returns What was consumed, or `undefined` when nothing is due.
  */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { daysInMonth } from "./_civil.ts";
+import { daysInMonth, MAX_STORABLE_MS, MIN_STORABLE_MS } from "./_civil.ts";
 
 const TIMESTAMP =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|([+-])(\d{2}):(\d{2}))$/;
@@ -55,15 +55,28 @@ export function parseRfc3339(text: string): number | undefined {
  * millisecond values); `9` always writes nine digits (the Valkey lease keys).
  */
 export function formatRfc3339(ms: number, fraction: "auto" | 9): string {
+  requireRfc3339Year(ms);
   const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:mm:ss.sssZ
-  if (iso.length !== 24) {
-    // toISOString writes ±YYYYYY for years outside 0000-9999.
-    throw new RangeError(
-      `${iso} is outside the years 0000-9999 that RFC 3339 can write`,
-    );
-  }
   const base = iso.slice(0, 19);
   const millis = iso.slice(20, 23);
   if (fraction === 9) return `${base}.${millis}000000Z`;
   return millis === "000" ? `${base}Z` : `${base}.${millis}Z`;
+}
+
+/**
+ * Refuses an instant outside the years 0000-9999, which RFC 3339 cannot
+ * write (`toISOString` writes ±YYYYYY there): the one range check of every
+ * store, whether it writes the text (`formatRfc3339`) or keeps the numbers
+ * (`store/_store_input.ts`).
+ *
+ * @throws {RangeError} naming the instant.
+ */
+export function requireRfc3339Year(ms: number): void {
+  if (ms < MIN_STORABLE_MS || ms > MAX_STORABLE_MS) {
+    throw new RangeError(
+      `${
+        new Date(ms).toISOString()
+      } is outside the years 0000-9999 that RFC 3339 can write`,
+    );
+  }
 }

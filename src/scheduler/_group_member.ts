@@ -66,6 +66,8 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
   #pending = true;
   /** The job's state while it has no run. */
   #state: JobState | undefined;
+  /** The load failed: the run fails with this, as a single job's would. */
+  #failed: { error: unknown } | undefined;
   /** The load's events, kept for the engine when it starts right away. */
   #events: SchedulerEvent[] | undefined;
   /** The runs recorded so far, kept across its naps. */
@@ -202,13 +204,16 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
 
   /**
    * Loads (or creates) the state as the engine would, keeping its events;
-   * never rejects (a failed load is the engine's to repeat and report).
+   * never rejects: a failed load wakes the job, whose run dispatches the
+   * events so far and fails with the error, as a single job's run does when
+   * its load fails (one load, not a second one by the engine).
    */
   async load(): Promise<void> {
     const job = this.#job;
     const guard = this.#host.guard;
     let state: JobState | undefined;
     let events: SchedulerEvent[] | undefined;
+    let failed: { error: unknown } | undefined;
     try {
       await loadJobState({
         jobId: job.jobId,
@@ -224,19 +229,16 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
         grid: guard !== undefined &&
           Object.getPrototypeOf(guard) !== NoopExecutionGuard.prototype,
       });
-    } catch {
-      // The engine loads again and fails (or not) as a single job would.
-      this.#pending = false;
-      if (this.#phase === "awake") return this.#start();
-      this.#phase = "asleep";
-      this.#awaken();
-      return;
+    } catch (error) {
+      failed = { error };
     }
     this.#pending = false;
     this.#state = state;
     this.#events = events;
+    this.#failed = failed;
     if (this.#phase === "awake") return this.#start();
     this.#phase = "asleep";
+    if (failed !== undefined) return void this.#awaken();
     if (this.#stop !== undefined) return this.#stopAsleep(this.#stop);
     const next = state!.nextRunAt;
     const wakeAt = next === null
@@ -279,16 +281,19 @@ export class GroupMember extends ScheduledJob implements ClockEntry {
     return this.#scheduler!;
   }
 
-  /** The `run()`, from the loaded state (or loading it, after a failure). */
+  /** The `run()`, from the loaded state (or the failure of its load). */
   #start(): void {
     const state = this.#state;
-    const resume: Resume | undefined = state === undefined ? undefined : {
-      state,
-      events: this.#events ?? [],
-      history: this.#history ??= new RunHistory(this.#config.historyLimit),
-      rest: (wakeAt) => this.#rest(wakeAt),
-    };
-    this.#state = this.#events = undefined;
+    const failed = this.#failed;
+    const resume: Resume | undefined =
+      state === undefined && failed === undefined ? undefined : {
+        state,
+        events: this.#events ?? [],
+        history: this.#history ??= new RunHistory(this.#config.historyLimit),
+        rest: (wakeAt) => this.#rest(wakeAt),
+        ...(failed === undefined ? {} : { failed }),
+      };
+    this.#state = this.#events = this.#failed = undefined;
     const signal = this.#host.signal;
     const options: RunOptions & { [RESUME]?: Resume } = resume === undefined
       ? { signal }

@@ -12,11 +12,14 @@ import {
   invalid,
   SchedulerError,
 } from "../errors.ts";
-import type { ExecutionGuard } from "../guard/execution_guard.ts";
+import {
+  type ExecutionGuard,
+  NoopExecutionGuard,
+} from "../guard/execution_guard.ts";
 import type { FencingResetDetail } from "../guard/fencing.ts";
 import type { StateStore, StoreEventDetail } from "../store/state_store.ts";
 import { SCHEDULER_EVENT_TYPES, type SchedulerEvent } from "./events/events.ts";
-import type { SchedulerObserver } from "./events/observer.ts";
+import { NoopObserver, type SchedulerObserver } from "./events/observer.ts";
 import { checkOptions } from "../_options.ts";
 import { Job } from "./job/job.ts";
 import type { ResolvedConfig } from "./job/config.ts";
@@ -58,6 +61,52 @@ export function requireParts(
   if (observer !== undefined) {
     requireMethods("the observer", observer, ["onEvent"]);
   }
+}
+
+/**
+ * The guard and observer of the `Scheduler` constructor's options, once they
+ * and the store are checked: a missing guard is the single-instance guard,
+ * `null` is refused (every instance would run every occurrence, without a
+ * word), and a `NoopObserver` is no observer.
+ */
+export function schedulerParts(
+  store: StateStore,
+  options: { readonly guard?: ExecutionGuard; readonly observer?: unknown },
+): { guard: ExecutionGuard; observer: SchedulerObserver | undefined } {
+  checkOptions(options, {
+    what: "Scheduler options",
+    known: ["observer", "guard"],
+    notNull: ["guard"],
+  });
+  const guard = options.guard ?? new NoopExecutionGuard();
+  const observer = options.observer as SchedulerObserver | undefined;
+  requireParts(store, guard, observer);
+  return {
+    guard,
+    observer: observer instanceof NoopObserver ? undefined : observer,
+  };
+}
+
+/**
+ * The options a factory such as `Scheduler.withExecutionGuard()` builds from
+ * the one argument it exists for: that argument must be given, since
+ * `undefined` or `null` would quietly mean "none" (for a guard: every
+ * instance runs every occurrence).
+ */
+export function factoryOptions<T extends object>(
+  factory: string,
+  options: T,
+): T {
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined || value === null) {
+      throw invalid(
+        `Scheduler.${factory}() needs ${
+          name === "observer" ? "an" : "a"
+        } ${name}, got ${describeValue(value)}`,
+      );
+    }
+  }
+  return options;
 }
 
 /**

@@ -119,13 +119,15 @@ export class JobGroup {
    * A group with what its jobs share.
    *
    * @param options See {@linkcode JobGroupOptions}.
-   * @throws {InvalidJobError} kind `other` for unknown options or a
-   * `signal` that is not an `AbortSignal`.
+   * @throws {InvalidJobError} kind `other` for unknown options, a
+   * `signal` that is not an `AbortSignal`, or a `null` store, guard,
+   * timezone or observer (only a missing option takes its default).
    */
   constructor(options: JobGroupOptions = {}) {
     const given = checkOptions(options, {
       what: "JobGroup options",
       known: ["store", "guard", "signal", "timezone", "observer"],
+      notNull: ["store", "guard", "timezone", "observer"],
     });
     if (
       given.signal !== undefined && !(given.signal instanceof AbortSignal)
@@ -193,6 +195,8 @@ export class JobGroup {
     const given = checkOptions(options, {
       what: "JobGroup.schedule() options",
       known: GROUP_JOB_OPTION_KEYS,
+      // These fall back to the group's, or to the schedule's text.
+      notNull: ["jobId", "timezone", "observer"],
     });
     const stopped = this.#shutDown
       ? "shut down"

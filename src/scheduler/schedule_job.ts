@@ -166,6 +166,12 @@ export const SCHEDULE_OPTION_KEYS: readonly (keyof ScheduleOptions)[] = [
 ];
 
 /**
+ * The options whose default is built in their place (the schedule's text, an
+ * in-memory store, no guard, no observer): `null` for one is refused.
+ */
+const DEFAULTED_PARTS = ["jobId", "store", "guard", "observer"];
+
+/**
  * Starts a job in one call and returns its handle: `when` is a cron
  * expression, a {@linkcode Schedule} or `{ everyMs }`; `task` a plain
  * function (sync or async) or a {@linkcode Task}. The state lives in memory
@@ -175,7 +181,8 @@ export const SCHEDULE_OPTION_KEYS: readonly (keyof ScheduleOptions)[] = [
  * @param task What runs.
  * @returns The running job.
  * @throws {InvalidJobError} synchronously for an invalid schedule, task or
- * option (unknown option keys included).
+ * option (unknown option keys and a `null` store, guard, observer or job id
+ * included: only a missing option takes its default).
  *
  * @example Every 10 minutes
  * ```ts
@@ -198,7 +205,8 @@ export function schedule(
  * @param task What runs.
  * @returns The running job.
  * @throws {InvalidJobError} synchronously for an invalid schedule, task or
- * option (unknown option keys included).
+ * option (unknown option keys and a `null` store, guard, observer or job id
+ * included: only a missing option takes its default).
  *
  * @example Nightly at 03:00 in Berlin until aborted
  * ```ts
@@ -226,7 +234,11 @@ export function schedule(
   const twoArguments = arguments.length < 3;
   const options = checkOptions(
     (twoArguments ? undefined : optionsOrTask) as ScheduleOptions | undefined,
-    { what: "schedule() options", known: SCHEDULE_OPTION_KEYS },
+    {
+      what: "schedule() options",
+      known: SCHEDULE_OPTION_KEYS,
+      notNull: DEFAULTED_PARTS,
+    },
   );
   const task = toTask(twoArguments ? optionsOrTask : maybeTask);
   const { schedule: resolved, id } = toScheduleAndId(when);

@@ -6,12 +6,8 @@
  */
 
 import { jsonSafe } from "../_json_tokens.ts";
-import {
-  type ExecutionGuard,
-  NoopExecutionGuard,
-} from "../guard/execution_guard.ts";
+import type { ExecutionGuard } from "../guard/execution_guard.ts";
 import { GuardedListeners } from "../_guarded_listeners.ts";
-import { checkOptions } from "../_options.ts";
 import type { StateStore } from "../store/state_store.ts";
 import {
   resolveConfig,
@@ -24,20 +20,17 @@ import { Engine } from "./loop/_engine.ts";
 import { takeResume } from "./loop/_resume.ts";
 import type { SchedulerEvent, SchedulerEventMap } from "./events/events.ts";
 import type { Job } from "./job/job.ts";
-import {
-  LogObserver,
-  NoopObserver,
-  type SchedulerObserver,
-} from "./events/observer.ts";
+import { LogObserver, type SchedulerObserver } from "./events/observer.ts";
 import type { SchedulerReport } from "./events/report.ts";
 import {
   activeRun,
+  factoryOptions,
   forwardPartEvents,
   notifyObserver,
   requireEventType,
-  requireParts,
   requireRunnable,
   runSignal,
+  schedulerParts,
 } from "./_scheduler_parts.ts";
 import { runTelemetryFor } from "../telemetry/_gate.ts";
 
@@ -114,8 +107,9 @@ export class Scheduler extends EventTarget {
    * @param store Where job states are persisted.
    * @param options An `observer` and an execution `guard`.
    * @throws {InvalidJobError} kind `timezone` for an unknown zone, kind
-   * `other` for any other invalid config value or a store, guard or observer
-   * without the required methods.
+   * `other` for any other invalid config value (a `null` config or guard
+   * included: only a missing one takes its default) or a store, guard or
+   * observer without the required methods.
    */
   constructor(
     config: SchedulerConfig,
@@ -123,23 +117,18 @@ export class Scheduler extends EventTarget {
     options: SchedulerOptions = {},
   ) {
     super();
-    checkOptions(options, {
-      what: "Scheduler options",
-      known: ["observer", "guard"],
-    });
+    const { guard, observer } = schedulerParts(store, options);
     this.#config = resolveConfig(config);
-    const guard = options.guard ?? new NoopExecutionGuard();
-    requireParts(store, guard, options.observer);
     this.#store = store;
     this.#guard = guard;
-    this.#observer = options.observer instanceof NoopObserver
-      ? undefined
-      : options.observer;
+    this.#observer = observer;
   }
 
   /**
    * A scheduler whose events also go to `observer`.
    *
+   * @throws {InvalidJobError} kind `other` when `observer` is `undefined` or
+   * `null` (the point of this factory), or as the constructor.
    * @example
    * ```ts
    * import { InMemoryStateStore, Scheduler } from "@cloudiful/scheduler";
@@ -153,7 +142,11 @@ export class Scheduler extends EventTarget {
     store: StateStore,
     observer: SchedulerObserver,
   ): Scheduler {
-    return new Scheduler(config, store, { observer });
+    return new Scheduler(
+      config,
+      store,
+      factoryOptions("withObserver", { observer }),
+    );
   }
 
   /**
@@ -175,6 +168,9 @@ export class Scheduler extends EventTarget {
   /**
    * A scheduler whose runs are coordinated by `guard`.
    *
+   * @throws {InvalidJobError} kind `other` when `guard` is `undefined` or
+   * `null`: a guard that failed to open would otherwise leave every instance
+   * running every occurrence; pass a `NoopExecutionGuard` for none.
    * @example
    * ```ts
    * import { InMemoryStateStore, NoopExecutionGuard, Scheduler } from "@cloudiful/scheduler";
@@ -186,7 +182,11 @@ export class Scheduler extends EventTarget {
     store: StateStore,
     guard: ExecutionGuard,
   ): Scheduler {
-    return new Scheduler(config, store, { guard });
+    return new Scheduler(
+      config,
+      store,
+      factoryOptions("withExecutionGuard", { guard }),
+    );
   }
 
   /**

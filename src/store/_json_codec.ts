@@ -29,13 +29,21 @@ export function encodeJobState(state: JobState): string {
   try {
     return encodeChecked(state);
   } catch (cause) {
-    throw new StoreError(
-      `the state of job ${JSON.stringify(state.jobId)} cannot be stored: ${
-        (cause as Error).message
-      }`,
-      { kind: StoreErrorKind.Data, operation: StoreOperation.Save, cause },
-    );
+    throw unstorableState(state.jobId, cause);
   }
+}
+
+/**
+ * The error of a save whose state cannot be stored because of `cause` (an
+ * instant outside the years 0000-9999): kind `data`, operation `save`.
+ */
+export function unstorableState(jobId: string, cause: unknown): StoreError {
+  return new StoreError(
+    `the state of job ${JSON.stringify(jobId)} cannot be stored: ${
+      (cause as Error).message
+    }`,
+    { kind: StoreErrorKind.Data, operation: StoreOperation.Save, cause },
+  );
 }
 
 function encodeChecked(state: JobState): string {

@@ -14,7 +14,7 @@ import {
   stateTimes,
 } from "./_merge_state.ts";
 import type { CreateIfAbsentStateStore, StateStore } from "./state_store.ts";
-import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
+import { requireSavableInMemory, requireStoreJobId } from "./_store_input.ts";
 
 /** A state as plain numbers: copying it in and out is all the store does. */
 interface StoredState extends StateTimes {
@@ -51,7 +51,9 @@ let saveNow: (
 
 /**
  * Keeps job states in memory. Loads and saves copy, so callers never share
- * objects with the store. Never fails. A save never moves the stored state
+ * objects with the store. Never fails for an outage; it refuses what Deno KV
+ * and Valkey refuse (a state with an instant outside the years 0000-9999:
+ * `StoreError` kind `data`). A save never moves the stored state
  * back (see the README's "Shared state never goes backwards"); `delete`
  * then `save` to start a job over.
  *
@@ -115,7 +117,7 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
   #save(state: JobState, definition: string | undefined): void {
     const stored = this.#states.get(state?.jobId);
     // A job id already stored was checked when it was first saved.
-    requireSavableState(state, stored !== undefined);
+    requireSavableInMemory(state, stored !== undefined);
     // Merged on numbers, as stored: no `Date` made on the way in.
     const times = stateTimes(state);
     this.#put(
@@ -143,7 +145,7 @@ export class InMemoryStateStore implements CreateIfAbsentStateStore {
    */
   // deno-lint-ignore require-await
   async createIfAbsent(state: JobState): Promise<JobState | undefined> {
-    requireSavableState(state);
+    requireSavableInMemory(state);
     const stored = this.#states.get(state.jobId);
     if (stored !== undefined) return fromStored(stored);
     this.#put(state.jobId, stateTimes(state), state.definition);

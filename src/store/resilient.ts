@@ -28,7 +28,7 @@ import {
   type CreateIfAbsentStateStore,
   type StateStore,
 } from "./state_store.ts";
-import { requireSavableState, requireStoreJobId } from "./_store_input.ts";
+import { requireSavableInMemory, requireStoreJobId } from "./_store_input.ts";
 
 let enterDegraded: (store: ResilientStateStore, error: string) => void;
 
@@ -210,7 +210,7 @@ export class ResilientStateStore extends GuardedEventTarget
    */
   // deno-lint-ignore require-await
   async save(state: JobState): Promise<void> {
-    requireSavableState(state);
+    requireSavableInMemory(state); // the mirror's too
     const copy = copyJobState(state);
     return this.#serialized(() =>
       this.#call(
@@ -242,7 +242,7 @@ export class ResilientStateStore extends GuardedEventTarget
    */
   // deno-lint-ignore require-await
   async createIfAbsent(state: JobState): Promise<JobState | undefined> {
-    requireSavableState(state);
+    requireSavableInMemory(state); // the mirror's too
     const copy = copyJobState(state);
     const primary = this.#primary;
     return this.#serialized(() =>

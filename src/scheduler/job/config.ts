@@ -84,8 +84,9 @@ const KNOWN_KEYS = [
 export function resolveConfig(
   config: SchedulerConfig | undefined,
 ): ResolvedConfig {
-  // `null` reads as "no config", as it always has.
-  const given = checkOptions(config ?? undefined, {
+  // `null` is refused, as for every option below: only `undefined` (a
+  // missing config) takes the defaults.
+  const given = checkOptions(config, {
     what: "scheduler config",
     known: KNOWN_KEYS,
   });

@@ -40,6 +40,7 @@ import {
   type StateEffectsHost,
 } from "./_state_effects.ts";
 import { WakePlan } from "../rules/_wake_plan.ts";
+import { checkCountable } from "../rules/_initial_state.ts";
 import { nextMacrotask, WakeClock } from "./_wake_clock.ts";
 import { overlapBesideReplays } from "../rules/_reclaim_plan.ts";
 import { carryOut, reclaimExpired, saveAndCarryOutLeased } from "./_launch.ts";
@@ -314,6 +315,7 @@ export class Engine<D> implements RunHost<D> {
         }));
         if (decision !== undefined) {
           const { state } = core;
+          checkCountable(state, decision.cursor.triggerCount);
           const nextRunAt = dateOrNull(decision.cursor.nextRunAt);
           this.#dates.decided(state.nextRunAt, nextRunAt);
           core.state = { // written out rather than spread: once per run

@@ -37,11 +37,15 @@ export function mayRest<D>(
  * loop then runs (and arms its timer) right away, with no wake-up pending
  * that would decide after the pass at its end instant rather than at the
  * instants the timer fires at.
+ *
+ * @throws the error of a failed load (`Resume.failed`), as the run's own
+ * load would have.
  */
 export function adoptResumed<D>(core: EngineCore<D>, resume: Resume): void {
-  core.state = resume.state;
+  if (resume.state !== undefined) core.state = resume.state;
   core.markLoaded();
   for (const event of resume.events) {
     if (core.options.listens(event.type)) core.options.dispatch(event);
   }
+  if (resume.failed !== undefined) throw resume.failed.error;
 }

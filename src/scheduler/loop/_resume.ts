@@ -18,9 +18,15 @@ export const RESUME: unique symbol = Symbol("scheduler.resume");
 
 /** The loaded state and the load's events not dispatched yet. */
 export interface Resume {
-  readonly state: JobState;
+  /** `undefined` only when the load `failed` before it had a state. */
+  readonly state: JobState | undefined;
   /** Dispatched by the run in order, as its own load would have. */
   readonly events: readonly SchedulerEvent[];
+  /**
+   * The load failed with `error`: the run dispatches `events`, then fails
+   * with it as its own load would have, without loading a second time.
+   */
+  readonly failed?: { readonly error: unknown };
   /** The runs recorded so far (the job ran and rested before). */
   readonly history?: RunHistory;
   /**

@@ -56,6 +56,27 @@ export function checkStoredState(
 }
 
 /**
+ * Checks that consuming occurrences leaves a count a state can hold: only a
+ * damaged stored count (no job runs 2^53 times) gets past
+ * `Number.MAX_SAFE_INTEGER`, and saying so beats the save refusing the
+ * state the engine made of it.
+ *
+ * @throws {StoreError} kind `data`, operation `load`, naming the stored count.
+ */
+export function checkCountable(
+  state: Pick<JobState, "jobId" | "triggerCount">,
+  consumedCount: number,
+): void {
+  if (Number.isSafeInteger(consumedCount)) return;
+  throw new StoreError(
+    `the stored trigger count ${state.triggerCount} of job ${
+      JSON.stringify(state.jobId)
+    } cannot count further occurrences (past Number.MAX_SAFE_INTEGER): the stored state is damaged`,
+    { kind: StoreErrorKind.Data, operation: StoreOperation.Load },
+  );
+}
+
+/**
  * - nothing stored → a new state (`triggerCount` 0, the first occurrence);
  * - a stored interval state with `nextRunAt` null and runs left → repaired
  *   to `now + everyMs`, every other field kept;
