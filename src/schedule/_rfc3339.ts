@@ -6,7 +6,7 @@
  * @module
  */
 
-import { daysInMonth, MAX_STORABLE_MS, MIN_STORABLE_MS } from "./_civil.ts";
+import { daysInMonth, isStorableMs } from "./_civil.ts";
 
 const TIMESTAMP =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|([+-])(\d{2}):(\d{2}))$/;
@@ -72,7 +72,7 @@ export function formatRfc3339(ms: number, fraction: "auto" | 9): string {
  * @throws {RangeError} naming the instant.
  */
 export function requireRfc3339Year(ms: number): void {
-  if (ms < MIN_STORABLE_MS || ms > MAX_STORABLE_MS) {
+  if (!isStorableMs(ms)) {
     throw new RangeError(
       `${
         new Date(ms).toISOString()
