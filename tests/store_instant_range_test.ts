@@ -96,7 +96,8 @@ Deno.test("every store refuses an instant past 9999 or before 0000 alike, with S
         kv,
         /^data\/save: the state of job "a" cannot be stored: .* is outside the years 0000-9999 that RFC 3339 can write$/,
       );
-      for (const [name, store] of stores.slice(1)) {
+      // Deno KV's own createIfAbsent included: it used to say kind unknown.
+      for (const [name, store] of stores) {
         for (const how of ["save", "createIfAbsent"] as const) {
           assert.equal(await saveOutcome(store, value, how), kv, name);
         }

@@ -106,6 +106,7 @@ export class KvStore {
   /** Stores `state` unless its job has one; else the one there. */
   async createIfAbsent(state: JobState): Promise<JobState | undefined> {
     requireSavableState(state);
+    encodeJobState(state); // as in save(): kind `data`, before any commit
     return await this.#call(
       StoreOperation.Save,
       state.jobId,
