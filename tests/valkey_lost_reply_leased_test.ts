@@ -167,3 +167,28 @@ Deno.test({
     });
   },
 });
+
+for (const record of [true, false]) {
+  Deno.test({
+    name: `lost reply, Valkey saveAndAcquire ${
+      record ? "with" : "without"
+    } a record: a late retry gets its grant back with a full ttl, not the first attempt's remaining time`,
+    ignore: !available,
+    fn: async () => {
+      // Once the script ran, the lease key keeps 5 s of its ttl, as if the
+      // retry came that late; the caller renews only after renewIntervalMs.
+      const ranLate = async (run: Scene["cli"]) => {
+        if (!await leaseWritten(run)) return false;
+        await run("PEXPIRE", LEASE_KEY, "5000");
+        return true;
+      };
+      await withCut(LEASED_ACQUIRE, ranLate, async (scene) => {
+        granted(await grant(scene.cut, record));
+        assert.equal(scene.proxy.cuts, 1);
+        assert.equal((await commandStats(scene.port)).get("time"), 1);
+        const left = Number(await scene.cli("PTTL", LEASE_KEY));
+        assert.ok(left > 25_000, `the regranted lease has ${left} ms`);
+      });
+    },
+  });
+}

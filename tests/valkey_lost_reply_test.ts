@@ -205,3 +205,51 @@ Deno.test({
     });
   },
 });
+
+/**
+ * A `ran` that also makes the retry late: once the script ran, the lease
+ * key is left with `LATE_LEFT_MS` of its `ttlMs`, as if the retry came
+ * that long before the first attempt's lease ran out. The caller renews
+ * only after `renewIntervalMs`, so a regrant must give a full ttl.
+ */
+const LATE_LEFT_MS = 5_000;
+const ranLate = async (run: Scene["cli"]) => {
+  if (!await leaseWritten(run)) return false;
+  await run("PEXPIRE", LEASE_KEY, String(LATE_LEFT_MS));
+  return true;
+};
+
+for (
+  const [name, script, acquire] of [
+    ["acquire", ACQUIRE, (guard) => guard.acquire(SLOT)],
+    [
+      "in-flight acquire",
+      IN_FLIGHT_ACQUIRE,
+      (guard) => guard.inFlight!.acquire(SLOT),
+    ],
+  ] as const satisfies readonly (readonly [
+    string,
+    string,
+    (guard: ValkeyExecutionGuard) => Promise<unknown>,
+  ])[]
+) {
+  Deno.test({
+    name:
+      `lost reply, Valkey ${name}: a late retry gets its grant back with a full ttl, not the first attempt's remaining time`,
+    ignore: !available,
+    fn: async () => {
+      await withCut(script, ranLate, async (scene) => {
+        granted(
+          await acquire(scene.cut) as { kind: string; lease?: ExecutionLease },
+        );
+        assert.equal(scene.proxy.cuts, 1);
+        assert.equal(await calls(scene.port, "incr"), 1, "a regrant");
+        const left = Number(await scene.cli("PTTL", LEASE_KEY));
+        assert.ok(
+          left > LEASE.ttlMs - LATE_LEFT_MS,
+          `the regranted lease has ${left} ms of ${LEASE.ttlMs}`,
+        );
+      });
+    },
+  });
+}

@@ -44,7 +44,7 @@ ${LEASE_FREE}${NEXT_FENCE}${GRANT}${OWN_GRANT}
 local free, value = lease_free(leaseKey)
 if free == false and value == holder then
   local fence = own_record(hashKey, field, holder)
-  if fence ~= nil then return regranted(leaseKey, value, fence) end
+  if fence ~= nil then return regranted(leaseKey, value, fence, ttlMs) end
 end
 if free ~= true then return free end
 local fence, found = next_fence(fenceKey, floor)
@@ -119,7 +119,7 @@ if recordHolder == holder then
   if redis.call("GET", leaseKey) ~= holder then return false end
   local fence = own_record(hashKey, field, holder)
   if fence == nil then return false end
-  return regranted(leaseKey, holder, fence)
+  return regranted(leaseKey, holder, fence, ttlMs)
 end
 if recordHolder ~= expected then return false end
 local current = redis.call("GET", leaseKey)

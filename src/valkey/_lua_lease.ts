@@ -26,7 +26,7 @@ local free, value = lease_free(leaseKey)
 if free == false then
   local fence = own_recordless(value, id)
   if fence == nil then return false end
-  return regranted(leaseKey, value, fence)
+  return regranted(leaseKey, value, fence, ttlMs)
 end
 if free ~= true then return free end
 local fence, found = next_fence(fenceKey, floor)

@@ -81,6 +81,8 @@ if taken ~= false then
     if not record then fence = own_recordless(taken, holder)
     elseif taken == holder then fence = own_record(hashKey, field, holder) end
     if fence == nil then return {"saved"} end
+    -- A full ttl, as regranted() in _lua_lib.ts gives, for the same reason.
+    redis.call("PEXPIRE", leaseKey, ttlMs)
     if not record then return {"saved", fence, "present"} end
     return {"saved", fence, "present", redis.call("HLEN", hashKey)}
   end

@@ -11,8 +11,9 @@
 
 /**
  * `lease_value(v)`: what a string in a lease key is. Only two writers put
- * strings there: this library (a `crypto.randomUUID()` holder token, then
- * `done:<token>` once released) and the Rust crate (`lease-<unix
+ * strings there: this library (a `crypto.randomUUID()` holder token, or
+ * `lease-<20-digit acquire id>-<token>` for a grant without an in-flight
+ * record, then `done:<token>` once released) and the Rust crate (`lease-<unix
  * nanoseconds>-<counter>`, deleted on release). Those are "held". A value
  * that merely starts like one (`done:` or `lease-` with another tail: a
  * done marker of a writer we do not know, a Rust release whose token
@@ -77,9 +78,13 @@ end`;
  * holder)`: the fencing token of the in-flight record at `field` when it
  * names `holder` (a grant with a record keeps the holder's token in the
  * lease key and the fencing token in the record), else nil.
- * `regranted(leaseKey, value, fence)`: the grant answered again, after the
- * lease key is written once more as it is (same value, same expiry), so
- * that a `WAIT` after the retry counts replicas that have the grant.
+ * `regranted(leaseKey, value, fence, ttlMs)`: the grant answered again,
+ * after the lease key is written once more with the same value and a full
+ * `ttlMs`, as a renewal would: a retry may come late within the retry
+ * budget, and the caller renews only after `renewIntervalMs`, so the first
+ * attempt's remaining time could run out before that and let another
+ * instance take the occurrence. The write also makes a `WAIT` after the
+ * retry count replicas that have the grant.
  */
 export const OWN_GRANT: string = `
 local function recordless_holder(id, fence)
@@ -101,8 +106,8 @@ local function own_record(hashKey, field, holder)
   end
   return record.fencing_token
 end
-local function regranted(leaseKey, value, fence)
-  redis.call("SET", leaseKey, value, "XX", "KEEPTTL")
+local function regranted(leaseKey, value, fence, ttlMs)
+  redis.call("SET", leaseKey, value, "XX", "PX", ttlMs)
   return {fence, "present"}
 end`;
 
