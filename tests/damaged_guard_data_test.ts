@@ -123,7 +123,10 @@ for (const [name, withBackend, ignore] of backends) {
             Task.fromSync(({ run }) =>
               void ran.push(run.scheduledAt.getTime())
             ),
-          ).withDelivery("at-least-once"),
+          )
+            .withDelivery("at-least-once")
+            // Real time: a pause on a loaded machine must not merge them.
+            .withMissedRunPolicy("replay-all"),
         );
         assert.equal(report.stopReason, "terminal");
         assert.deepEqual(ran, instants, "every occurrence ran");
