@@ -44,6 +44,14 @@ const DAMAGES: [string, string[]][] = [
   ]],
 ];
 
+/** How a damage message describes the expiry `edit` left. */
+function expiryText(edit: string[]): RegExp {
+  const found = edit[0] === "PERSIST" ? "no expiry" : "an expiry \\d+ ms away";
+  return new RegExp(
+    `with ${found}, where every grant sets one within the longest lease \\(${MAX_LEASE_MS} ms\\)`,
+  );
+}
+
 type Grant = (n: number) => Promise<ExecutionGuardAcquire>;
 
 /** The grant paths, each for the occurrence `n` of its own job. */
@@ -108,7 +116,7 @@ for (const [damage, edit] of DAMAGES) {
           const { leaseKey, token } = await heldByAnother(pair, jobId, 1);
           assert.equal(await cli(edit[0], leaseKey, ...edit.slice(1)), "1");
           const message = await dataError(grant(1), leaseKey, "set aside at");
-          assert.match(message, /beyond the longest lease/, path);
+          assert.match(message, expiryText(edit), path);
           const aside = await quarantined(pair, jobId);
           assert.deepEqual(aside.values, [token], `${path}: the token moved`);
           assert.ok(message.includes(aside.keys[0]), `${path}: ${message}`);
@@ -139,7 +147,7 @@ for (const [damage, edit] of DAMAGES.slice(0, 2)) {
         await dataError(
           guard.inFlight.reclaim(record),
           leaseKey,
-          "beyond the longest lease",
+          "within the longest lease",
           "set aside at",
         );
         assert.deepEqual((await quarantined(pair, "reclaim")).values, [token]);

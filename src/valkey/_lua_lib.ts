@@ -59,7 +59,7 @@ local function expiry_damage(leaseKey, v)
   return nil
 end
 local function damaged_expiry(v, why)
-  error({err = "ERR damaged lease: the lease key holds the holder's token " .. string.format("%q", string.sub(v, 1, 60)) .. " with " .. why .. ", beyond the longest lease (" .. string.format("%d", MAX_LEASE_MS) .. " ms): no grant sets that"})
+  error({err = "ERR damaged lease: the lease key holds the holder's token " .. string.format("%q", string.sub(v, 1, 60)) .. " with " .. why .. ", where every grant sets one within the longest lease (" .. string.format("%d", MAX_LEASE_MS) .. " ms)"})
 end`;
 
 /**
