@@ -9,7 +9,8 @@
  * error naming the key and its quarantine key, which holds the token; a
  * leased grant saves nothing; the next grant goes through. An expiry within
  * the bound is still a lease, and a done marker kept for ever is left
- * alone. A grant of a free key reads no expiry (no `PTTL`). On one real
+ * alone. A grant of a free key reads no expiry (no `PTTL`), one of a taken
+ * key one `PTTL` (the server counts it). On one real
  * server; ignored without valkey-server.
  */
 import assert from "node:assert/strict";
@@ -159,7 +160,7 @@ for (const [damage, edit] of DAMAGES.slice(0, 2)) {
 
 Deno.test({
   name:
-    "lease expiry, Valkey: an expiry of exactly the longest lease is still a lease (contended, not reclaimable), and a done marker kept for ever is left alone; a free grant reads no expiry",
+    "lease expiry, Valkey: an expiry of exactly the longest lease is still a lease (contended, not reclaimable), and a done marker kept for ever is left alone; a grant of a free key reads no expiry (no PTTL), one of a taken key one PTTL",
   ignore: !available,
   fn: () =>
     withLeasedPair({}, async (pair) => {
@@ -176,7 +177,14 @@ Deno.test({
         );
         const { leaseKey } = await heldByAnother(pair, jobId, 1);
         await cli("PEXPIRE", leaseKey, String(MAX_LEASE_MS));
+        const held = (await commandStats(port)).get("pttl") ?? 0;
         assert.equal((await grant(1)).kind, "contended", path);
+        // The server counts a script's PTTL: one on a taken key.
+        assert.equal(
+          (await commandStats(port)).get("pttl") ?? 0,
+          held + 1,
+          `${path}: a taken key costs one PTTL`,
+        );
         await cli("SET", leaseKey, "done:another");
         assert.equal((await grant(1)).kind, "contended", path);
         assert.equal(await cli("GET", leaseKey), "done:another", path);
