@@ -10,12 +10,11 @@
  * store (the in-flight acquire). Ignored without valkey-server.
  *
  * Fake time moves only while no command is in flight and no client is in
- * the middle of connecting (real I/O); every timer is fake, the clients'
- * (command timeout, reconnection delay) as well as the scheduler's and the
- * retry's.
+ * the middle of connecting (real I/O, `_valkey_fake_drive.ts`); every timer
+ * is fake, the clients' (command timeout, reconnection delay) as well as the
+ * scheduler's and the retry's.
  */
 import assert from "node:assert/strict";
-import { Valkey } from "iovalkey";
 import {
   type Delivery,
   InMemoryStateStore,
@@ -33,7 +32,8 @@ import { hasValkeyServer, withValkeyServer } from "./_valkey_server.ts";
 import { cli } from "./_valkey_topology.ts";
 import { commandStats } from "./_valkey_counting.ts";
 import { startCutProxy } from "./_valkey_cut_proxy.ts";
-import { type FakeClock, withFakeClock } from "./_fake_time.ts";
+import { withFakeClock } from "./_fake_time.ts";
+import { driveIo } from "./_valkey_fake_drive.ts";
 import { recordEvents } from "./_engine_helpers.ts";
 
 const available = await hasValkeyServer();
@@ -46,78 +46,6 @@ const LEASE = { ttlMs: 60_000, renewIntervalMs: 20_000 };
 
 const jsonSafe = (_: string, v: unknown) =>
   typeof v === "bigint" ? String(v) : v;
-
-const realSetTimeout = globalThis.setTimeout;
-const realPause = (ms: number) =>
-  new Promise((resolve) => realSetTimeout(resolve, ms));
-
-/** Every iovalkey client of this process, and its commands in flight. */
-const io = { pending: 0, clients: new Set<{ status: string }>() };
-{
-  const prototype = Valkey.prototype as unknown as {
-    sendCommand(
-      this: { status: string },
-      command: { promise: Promise<unknown> },
-      ...rest: unknown[]
-    ): unknown;
-  };
-  const send = prototype.sendCommand;
-  prototype.sendCommand = function (command, ...rest) {
-    io.clients.add(this);
-    io.pending++;
-    command.promise.then(() => io.pending--, () => io.pending--);
-    return send.call(this, command, ...rest);
-  };
-}
-
-/**
- * A client between two fake timers: connecting (real I/O), not waiting for
- * its reconnection delay ("reconnecting", a fake timer like the others).
- */
-const CONNECTING = new Set(["connecting", "connect", "close"]);
-
-/**
- * Lets real I/O finish: until no command is in flight and no client is in
- * the middle of connecting, with promise callbacks run in between.
- */
-async function settle(clock: FakeClock): Promise<void> {
-  const deadline = performance.now() + 30_000;
-  for (;;) {
-    await clock.tickAsync(0);
-    await realPause(2);
-    await clock.tickAsync(0);
-    const statuses = [...io.clients].map((client) => client.status);
-    if (io.pending === 0 && !statuses.some((s) => CONNECTING.has(s))) return;
-    if (performance.now() > deadline) {
-      throw new Error(
-        `${io.pending} commands in flight after 30 s, clients ${statuses}`,
-      );
-    }
-  }
-}
-
-/**
- * Drives the fake clock timer by timer until `promise` settles; fails
- * with `describe()` after 5000 timers.
- */
-async function drive<T>(
-  clock: FakeClock,
-  promise: Promise<T>,
-  describe: () => string,
-): Promise<T> {
-  let done = false;
-  promise.then(() => (done = true), () => (done = true));
-  for (let step = 0; !done; step++) {
-    if (step > 5_000) {
-      throw new Error(`not settled after 5000 timers: ${describe()}`);
-    }
-    await settle(clock);
-    if (done) break;
-    if (clock.countTimers() > 0) await clock.nextAsync();
-    else await realPause(5);
-  }
-  return await promise;
-}
 
 interface Ran {
   readonly at: number;
@@ -173,7 +101,7 @@ for (const leased of [true, false]) {
                     });
                   }),
                 ).withDelivery(delivery);
-                const report = await drive(
+                const report = await driveIo(
                   clock,
                   scheduler.run(job),
                   () =>

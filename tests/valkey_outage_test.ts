@@ -234,7 +234,13 @@ valkeyTest(
         const key = (at: number) => guard.leaseKey("garbage-job", new Date(at));
         await raw.set(key(times[1]), "\u0000not-a-token");
         await raw.hset(key(times[2]), "token", "x");
-        await raw.set(key(times[4]), "lease-1775178123000000000-7");
+        // A Rust holder's token, with its expiry (SET NX PX).
+        await raw.set(
+          key(times[4]),
+          "lease-1775178123000000000-7",
+          "PX",
+          60_000,
+        );
         await raw.set(key(times[5]), "lease-from-elsewhere");
         const scheduler = Scheduler.withExecutionGuard(
           {},

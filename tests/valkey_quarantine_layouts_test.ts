@@ -99,9 +99,10 @@ async function damageAndRecover(
     ),
   );
   acquired(await guard.acquire({ jobId, scheduledAt: at(10) }));
-  // A Rust holder's token is another holder's: contended, nothing noted.
+  // A Rust holder's token is another holder's: contended, nothing noted
+  // (with its expiry, as the Rust crate's SET NX PX writes it).
   const rustKey = guard.leaseKey(jobId, at(11));
-  await raw.set(rustKey, "lease-1775178123000000000-3");
+  await raw.set(rustKey, "lease-1775178123000000000-3", "PX", 60_000);
   assert.deepEqual(await guard.acquire({ jobId, scheduledAt: at(11) }), {
     kind: "contended",
   });

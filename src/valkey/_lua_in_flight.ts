@@ -10,6 +10,7 @@
 
 import { LEASE_FREE, LEASE_VALUE, NEXT_FENCE, OWN_GRANT } from "./_lua_lib.ts";
 import { RELEASE_FUNCTION } from "./_lua_lease.ts";
+import { MAX_LEASE_MS } from "../guard/lease_config.ts";
 
 /**
  * `grant(leaseKey, hashKey, grant)`: sets the lease to the holder's token
@@ -78,18 +79,22 @@ return 1`;
 
 /**
  * The remaining time of each listed record's lease: PTTL while the lease
- * key still holds the record's holder, else 0.
+ * key still holds the record's holder, else 0. An expiry no grant sets (none
+ * at all, or beyond the longest lease) counts as run out too, so that the
+ * reclaim looks at the key at once and sets it aside (`IN_FLIGHT_RECLAIM`)
+ * instead of a recheck years away.
  */
 export const IN_FLIGHT_LEASES: string = `
 -- KEYS[1..n] the records' lease keys
 -- ARGV[1..n] the records' holders (in the same order)
 -- returns {remaining ms, ...} in the same order
+local MAX_LEASE_MS = ${MAX_LEASE_MS}
 local remaining = {}
 for i = 1, #KEYS do
   local ms = 0
   if redis.call("GET", KEYS[i]) == ARGV[i] then
     ms = redis.call("PTTL", KEYS[i])
-    if ms < 0 then ms = 0 end
+    if ms < 0 or ms > MAX_LEASE_MS then ms = 0 end
   end
   remaining[i] = ms
 end
@@ -99,7 +104,9 @@ return remaining`;
  * Takes over a record still held by the expected holder whose lease key no
  * longer holds that token (expired): next fencing token, new lease, record
  * rewritten. A done marker of that holder clears the record instead; a
- * damaged lease value is raised, to be set aside (`_quarantine.ts`).
+ * damaged lease value, or a holder's token whose key has an expiry no grant
+ * sets (`expiry_damage` in `_lua_lib.ts`), is raised, to be set aside
+ * (`_quarantine.ts`).
  * Repeated after a lost reply, it finds the record rewritten for the new
  * holder and its lease, and answers the same grant again (see `OWN_GRANT`).
  */
@@ -123,11 +130,13 @@ if recordHolder == holder then
 end
 if recordHolder ~= expected then return false end
 local current = redis.call("GET", leaseKey)
-if current == expected then return false end
 if current ~= false then
   if current == "done:" .. expected then redis.call("HDEL", hashKey, field) end
-  -- A damaged value would keep the record from ever being reclaimed.
+  -- A damaged value, or a holder's token kept for ever, would keep the
+  -- record from ever being reclaimed.
   if lease_value(current) == "damaged" then damaged_lease(current) end
+  local why = expiry_damage(leaseKey, current)
+  if why then damaged_expiry(current, why) end
   return false
 end
 local fence, found = next_fence(fenceKey, floor)

@@ -43,6 +43,10 @@ import {
  * lease: it answers the same grant (the token from the record, or from
  * the lease value without one; see `OWN_GRANT`) with the job's record
  * count, and writes no lease, token or record again.
+ *
+ * A lease key found taken costs one `PTTL` more (never on the free path):
+ * a holder's token with an expiry no grant sets is damaged like a value
+ * that is no token (`expiry_damage` in `_lua_lib.ts`).
  */
 export const LEASED_ACQUIRE: string = `
 -- KEYS[1] state key, KEYS[2] lease key, KEYS[3] fencing counter,
@@ -76,6 +80,11 @@ if type(taken) == "table" then
 end
 if taken ~= false then
   local what = lease_value(taken)
+  local why = what == "held" and expiry_damage(leaseKey, taken)
+  if why then
+    restore_state(stateKey, previous)
+    damaged_expiry(taken, why)
+  end
   if what == "held" then
     local fence
     if not record then fence = own_recordless(taken, holder)

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { MAX_LEASE_MS } from "../guard/lease_config.ts";
+
 /**
  * `lease_value(v)`: what a string in a lease key is. Only two writers put
  * strings there: this library (a `crypto.randomUUID()` holder token, or
@@ -19,8 +21,19 @@
  * done marker of a writer we do not know, a Rust release whose token
  * differs) is "unrecognised": it may be a real holder, so it stays taken,
  * but it is reported. Anything else is "damaged" (docs/recovery.md).
+ *
+ * `expiry_damage(leaseKey, v)`: for a holder's token `v` (not a done
+ * marker), why its key's expiry is one no grant sets: "no expiry" (a hand
+ * `PERSIST`) or one further away than the longest lease (`MAX_LEASE_MS`,
+ * 365 days: the server sets every grant's expiry on its own clock, so no
+ * clock skew is allowed for); nil when it is a lease's (one `PTTL`, only
+ * on a key found taken). Such a key would hold the occurrence for ever:
+ * `damaged_expiry` raises it as damaged, to be set aside
+ * (`_quarantine.ts`). A done marker only says the occurrence ran, and is
+ * left alone.
  */
 export const LEASE_VALUE: string = `
+local MAX_LEASE_MS = ${MAX_LEASE_MS}
 local function lease_token(t)
   return string.match(t, "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
     or string.match(t, "^lease%-[0-9]+%-[0-9]+$") ~= nil
@@ -36,14 +49,27 @@ local function lease_value(v)
 end
 local function damaged_lease(v)
   error({err = "ERR damaged lease: the lease key holds " .. string.format("%q", string.sub(v, 1, 40)) .. ", neither a holder's token nor a done marker"})
+end
+local function expiry_damage(leaseKey, v)
+  if not lease_token(v) then return nil end
+  local ms = redis.call("PTTL", leaseKey)
+  if ms == -1 then return "no expiry" end
+  if ms > MAX_LEASE_MS then
+    return "an expiry " .. string.format("%d", ms) .. " ms away"
+  end
+  return nil
+end
+local function damaged_expiry(v, why)
+  error({err = "ERR damaged lease: the lease key holds the holder's token " .. string.format("%q", string.sub(v, 1, 60)) .. " with " .. why .. ", where every grant sets one within the longest lease (" .. string.format("%d", MAX_LEASE_MS) .. " ms)"})
 end`;
 
 /**
  * `lease_free(leaseKey)`: true when the lease key is absent, false and the
  * value when a holder's token or a done marker takes it,
  * `{"unrecognised", value}` when it holds a value that may be a holder's
- * (taken, and reported by the guard). A damaged string (see `lease_value`)
- * or a key of another type holds no lease at all: raised as an error the
+ * (taken, and reported by the guard). A damaged string (see `lease_value`),
+ * a holder's token whose expiry no grant sets (`expiry_damage`) or a key of
+ * another type holds no lease at all: raised as an error the
  * client classifies as data (`_client.ts`), so that `_quarantine.ts` sets
  * it aside.
  */
@@ -54,7 +80,11 @@ local function lease_free(leaseKey)
   if held == "string" then
     local value = redis.call("GET", leaseKey)
     local what = lease_value(value)
-    if what == "held" then return false, value end
+    if what == "held" then
+      local why = expiry_damage(leaseKey, value)
+      if why then damaged_expiry(value, why) end
+      return false, value
+    end
     if what == "unrecognised" then return {"unrecognised", string.sub(value, 1, 80)} end
     damaged_lease(value)
   end

@@ -15,7 +15,8 @@ import { LEASE_VALUE, OWN_GRANT } from "./_lua_lib.ts";
 /**
  * Renames a key damaged for its use: a `counter` must be a string of at
  * most 19 digits below 2^63 - 1 (so that INCR works), a `lease` must be a
- * string that `lease_value` (`_lua_lib.ts`) does not find damaged, an
+ * string that `lease_value` (`_lua_lib.ts`) does not find damaged and,
+ * holding a holder's token, with an expiry a grant sets (`expiry_damage`), an
  * in-flight `hash` must be a hash. A lease key holding the
  * caller's token (a grant whose reply was unreadable; without a record,
  * `lease-<the caller's acquire id>-<token>`) is taken back instead,
@@ -40,7 +41,9 @@ end
 local damaged = kind ~= "string"
 if use == "hash" then damaged = kind ~= "hash" end
 if not damaged and use == "lease" then
-  damaged = lease_value(redis.call("GET", key)) == "damaged"
+  local value = redis.call("GET", key)
+  damaged = lease_value(value) == "damaged" or
+    expiry_damage(key, value) ~= nil
 end
 if not damaged and use == "counter" then
   local v = redis.call("GET", key)
