@@ -33,7 +33,7 @@ export const MAX_CONFLICTS = 50;
  * longest lease (`MAX_LEASE_MS`): the clock skew between hosts sharing a
  * database that a deadline is forgiven (docs/stores.md, "Clocks").
  */
-export const DEADLINE_SKEW_MS = 24 * 3_600_000;
+export const DEADLINE_SKEW_MS: number = 24 * 3_600_000;
 
 function isLeaseRecord(value: unknown): value is LeaseRecord {
   const record = value as LeaseRecord | null;
