@@ -21,8 +21,7 @@ import {
   Task,
 } from "../mod.ts";
 import { readDenoKvStatus } from "../src/status/mod.ts";
-import { MAX_LEASE_MS } from "../src/guard/lease_config.ts";
-import { DEADLINE_SKEW_MS } from "../src/deno_kv/_lease_record.ts";
+import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../src/guard/lease_config.ts";
 import { describeKvKey } from "../src/deno_kv/_kv_errors.ts";
 import { acquired, dataError, LEASE } from "./_damagers.ts";
 import { drive, KvIo, trackKv } from "./_kv_helpers.ts";

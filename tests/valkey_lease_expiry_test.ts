@@ -1,7 +1,8 @@
 /**
  * A Valkey lease key holding a holder's token with an expiry no grant sets
  * (docs/recovery.md, "Damaged guard data"): none at all (a hand `PERSIST`)
- * or further away than the longest lease (`MAX_LEASE_MS`, 365 days; a hand
+ * or further away than the longest lease (`MAX_LEASE_MS`, 365 days) plus a
+ * day of clock skew (`DEADLINE_SKEW_MS`; a hand
  * `PEXPIRE`). Every script that reads a taken lease key finds it damaged:
  * the guard's acquire, the in-flight acquire, the reclaim (and the ledger's
  * lease times, which show it run out so that the reclaim looks at once),
@@ -19,7 +20,7 @@ import {
   ValkeyExecutionGuard,
   type ValkeyStateStore,
 } from "../src/valkey/mod.ts";
-import { MAX_LEASE_MS } from "../src/guard/lease_config.ts";
+import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../src/guard/lease_config.ts";
 import { hasValkeyServer } from "./_valkey_server.ts";
 import { commandStats } from "./_valkey_counting.ts";
 import { dataError } from "./_damagers.ts";
@@ -39,9 +40,9 @@ const TEN_YEARS = 10 * 365 * 86_400_000;
 const DAMAGES: [string, string[]][] = [
   ["no expiry", ["PERSIST"]],
   ["an expiry ten years away", ["PEXPIRE", String(TEN_YEARS)]],
-  ["an expiry a minute beyond the longest lease", [
+  ["an expiry a minute beyond the longest lease and a day of skew", [
     "PEXPIRE",
-    String(MAX_LEASE_MS + 60_000),
+    String(MAX_LEASE_MS + DEADLINE_SKEW_MS + 60_000),
   ]],
 ];
 
@@ -49,7 +50,7 @@ const DAMAGES: [string, string[]][] = [
 function expiryText(edit: string[]): RegExp {
   const found = edit[0] === "PERSIST" ? "no expiry" : "an expiry \\d+ ms away";
   return new RegExp(
-    `with ${found}, where every grant sets one within the longest lease \\(${MAX_LEASE_MS} ms\\)`,
+    `with ${found}, where every grant sets one within the longest lease \\(${MAX_LEASE_MS} ms\\) and a day of clock skew`,
   );
 }
 
@@ -160,7 +161,7 @@ for (const [damage, edit] of DAMAGES.slice(0, 2)) {
 
 Deno.test({
   name:
-    "lease expiry, Valkey: an expiry of exactly the longest lease is still a lease (contended, not reclaimable), and a done marker kept for ever is left alone; a grant of a free key reads no expiry (no PTTL), one of a taken key one PTTL",
+    "lease expiry, Valkey: an expiry of the longest lease plus a day of clock skew is still a lease (contended, not reclaimable), and a done marker kept for ever is left alone; a grant of a free key reads no expiry (no PTTL), one of a taken key one PTTL",
   ignore: !available,
   fn: () =>
     withLeasedPair({}, async (pair) => {
@@ -176,7 +177,8 @@ Deno.test({
           `${path}: a free key costs no PTTL`,
         );
         const { leaseKey } = await heldByAnother(pair, jobId, 1);
-        await cli("PEXPIRE", leaseKey, String(MAX_LEASE_MS));
+        // The longest lease, read a day long by a clock that is behind.
+        await cli("PEXPIRE", leaseKey, String(MAX_LEASE_MS + DEADLINE_SKEW_MS));
         const held = (await commandStats(port)).get("pttl") ?? 0;
         assert.equal((await grant(1)).kind, "contended", path);
         // The server counts a script's PTTL: one on a taken key.
@@ -191,9 +193,9 @@ Deno.test({
         assert.equal((await quarantined(pair, jobId)).keys.length, 0, path);
       }
       const { leaseKey } = await heldByAnother(pair, "bound", 1);
-      await cli("PEXPIRE", leaseKey, String(MAX_LEASE_MS));
+      await cli("PEXPIRE", leaseKey, String(MAX_LEASE_MS + DEADLINE_SKEW_MS));
       const [record] = await guard.inFlight.list("bound");
-      assert.ok(record.remainingMs > MAX_LEASE_MS - 60_000);
+      assert.ok(record.remainingMs > MAX_LEASE_MS, "a live lease, not run out");
       assert.equal((await guard.inFlight.reclaim(record)).kind, "contended");
       assert.equal((await quarantined(pair, "bound")).keys.length, 0);
     }),

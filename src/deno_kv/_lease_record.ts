@@ -13,7 +13,7 @@ import { describeValue, ExecutionGuardError } from "../errors.ts";
 import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import { describeKvKey } from "./_kv_errors.ts";
 import type { ExecutionLease } from "../guard/lease.ts";
-import { MAX_LEASE_MS } from "../guard/lease_config.ts";
+import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../guard/lease_config.ts";
 
 /** What a lease key holds. */
 export interface LeaseRecord {
@@ -27,13 +27,6 @@ export interface LeaseRecord {
 
 /** Attempts when another process changes the keys between read and commit. */
 export const MAX_CONFLICTS = 50;
-
-/**
- * How far a lease deadline may be ahead of this host's clock beyond the
- * longest lease (`MAX_LEASE_MS`): the clock skew between hosts sharing a
- * database that a deadline is forgiven (docs/stores.md, "Clocks").
- */
-export const DEADLINE_SKEW_MS: number = 24 * 3_600_000;
 
 function isLeaseRecord(value: unknown): value is LeaseRecord {
   const record = value as LeaseRecord | null;

@@ -54,6 +54,15 @@ export const DEFAULT_COMPLETED_RETENTION_MS = 3_600_000;
  */
 export const MAX_LEASE_MS: number = 365 * 24 * 3_600_000;
 
+/**
+ * How far beyond the longest lease (`MAX_LEASE_MS`) a lease's deadline or
+ * expiry may lie before it is damaged guard data: one day, for clocks that
+ * differ between the hosts that write and read it (Deno KV), or between
+ * the servers a replicated expiry moves to in a failover and a wall clock
+ * stepped back (Valkey); docs/stores.md, "Clocks".
+ */
+export const DEADLINE_SKEW_MS: number = 24 * 3_600_000;
+
 function leaseError(message: string): ExecutionGuardError {
   return new ExecutionGuardError(message, {
     kind: ExecutionGuardErrorKind.Data,

@@ -10,7 +10,7 @@
 
 import { LEASE_FREE, LEASE_VALUE, NEXT_FENCE, OWN_GRANT } from "./_lua_lib.ts";
 import { RELEASE_FUNCTION } from "./_lua_lease.ts";
-import { MAX_LEASE_MS } from "../guard/lease_config.ts";
+import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../guard/lease_config.ts";
 
 /**
  * `grant(leaseKey, hashKey, grant)`: sets the lease to the holder's token
@@ -88,13 +88,13 @@ export const IN_FLIGHT_LEASES: string = `
 -- KEYS[1..n] the records' lease keys
 -- ARGV[1..n] the records' holders (in the same order)
 -- returns {remaining ms, ...} in the same order
-local MAX_LEASE_MS = ${MAX_LEASE_MS}
+local LATEST_EXPIRY_MS = ${MAX_LEASE_MS + DEADLINE_SKEW_MS}
 local remaining = {}
 for i = 1, #KEYS do
   local ms = 0
   if redis.call("GET", KEYS[i]) == ARGV[i] then
     ms = redis.call("PTTL", KEYS[i])
-    if ms < 0 or ms > MAX_LEASE_MS then ms = 0 end
+    if ms < 0 or ms > LATEST_EXPIRY_MS then ms = 0 end
   end
   remaining[i] = ms
 end

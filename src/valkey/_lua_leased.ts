@@ -42,7 +42,8 @@ import {
  * the state it saved changed, merges and saves again, then finds its own
  * lease: it answers the same grant (the token from the record, or from
  * the lease value without one; see `OWN_GRANT`) with the job's record
- * count, and writes no lease, token or record again.
+ * count, and writes no token or record again; the lease only gets a full
+ * `ttlMs` (see `regranted` in `_lua_lib.ts`).
  *
  * A lease key found taken costs one `PTTL` more (never on the free path):
  * a holder's token with an expiry no grant sets is damaged like a value

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { MAX_LEASE_MS } from "../guard/lease_config.ts";
+import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../guard/lease_config.ts";
 
 /**
  * `lease_value(v)`: what a string in a lease key is. Only two writers put
@@ -25,8 +25,10 @@ import { MAX_LEASE_MS } from "../guard/lease_config.ts";
  * `expiry_damage(leaseKey, v)`: for a holder's token `v` (not a done
  * marker), why its key's expiry is one no grant sets: "no expiry" (a hand
  * `PERSIST`) or one further away than the longest lease (`MAX_LEASE_MS`,
- * 365 days: the server sets every grant's expiry on its own clock, so no
- * clock skew is allowed for); nil when it is a lease's (one `PTTL`, only
+ * 365 days) plus `DEADLINE_SKEW_MS` (a day: an expiry is replicated as an
+ * instant, so a promoted replica whose clock is behind, or a wall clock
+ * stepped back, reads a live lease's as longer than it was set); nil when
+ * it is a lease's (one `PTTL`, only
  * on a key found taken). Such a key would hold the occurrence for ever:
  * `damaged_expiry` raises it as damaged, to be set aside
  * (`_quarantine.ts`). A done marker only says the occurrence ran, and is
@@ -34,6 +36,7 @@ import { MAX_LEASE_MS } from "../guard/lease_config.ts";
  */
 export const LEASE_VALUE: string = `
 local MAX_LEASE_MS = ${MAX_LEASE_MS}
+local LATEST_EXPIRY_MS = ${MAX_LEASE_MS + DEADLINE_SKEW_MS}
 local function lease_token(t)
   return string.match(t, "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
     or string.match(t, "^lease%-[0-9]+%-[0-9]+$") ~= nil
@@ -54,13 +57,13 @@ local function expiry_damage(leaseKey, v)
   if not lease_token(v) then return nil end
   local ms = redis.call("PTTL", leaseKey)
   if ms == -1 then return "no expiry" end
-  if ms > MAX_LEASE_MS then
+  if ms > LATEST_EXPIRY_MS then
     return "an expiry " .. string.format("%d", ms) .. " ms away"
   end
   return nil
 end
 local function damaged_expiry(v, why)
-  error({err = "ERR damaged lease: the lease key holds the holder's token " .. string.format("%q", string.sub(v, 1, 60)) .. " with " .. why .. ", where every grant sets one within the longest lease (" .. string.format("%d", MAX_LEASE_MS) .. " ms)"})
+  error({err = "ERR damaged lease: the lease key holds the holder's token " .. string.format("%q", string.sub(v, 1, 60)) .. " with " .. why .. ", where every grant sets one within the longest lease (" .. string.format("%d", MAX_LEASE_MS) .. " ms) and a day of clock skew"})
 end`;
 
 /**
