@@ -22,6 +22,7 @@ import {
 } from "../src/valkey/mod.ts";
 import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../src/guard/lease_config.ts";
 import { hasValkeyServer } from "./_valkey_server.ts";
+import { readValkeyStatus } from "../src/status/mod.ts";
 import { commandStats } from "./_valkey_counting.ts";
 import { dataError } from "./_damagers.ts";
 import {
@@ -198,5 +199,41 @@ Deno.test({
       assert.ok(record.remainingMs > MAX_LEASE_MS, "a live lease, not run out");
       assert.equal((await guard.inFlight.reclaim(record)).kind, "contended");
       assert.equal((await quarantined(pair, "bound")).keys.length, 0);
+    }),
+});
+
+Deno.test({
+  name:
+    "lease expiry, Valkey status view: a holder's token with an expiry no grant sets is listed as damaged, as the guard will set it aside; a live lease and one at the bound as held",
+  ignore: !available,
+  fn: () =>
+    withLeasedPair({}, async (pair) => {
+      const live = await heldByAnother(pair, "live", 1);
+      const bound = await heldByAnother(pair, "bound", 1);
+      await pair.cli(
+        "PEXPIRE",
+        bound.leaseKey,
+        String(MAX_LEASE_MS + DEADLINE_SKEW_MS),
+      );
+      const bad: string[] = [];
+      for (const [n, [, edit]] of DAMAGES.entries()) {
+        const { leaseKey } = await heldByAnother(pair, `bad-${n}`, 1);
+        await pair.cli(edit[0], leaseKey, ...edit.slice(1));
+        bad.push(leaseKey);
+      }
+      const report = await readValkeyStatus(pair.url);
+      const damaged = report.damaged.map((entry) => entry.key).sort();
+      assert.deepEqual(damaged, [...bad].sort());
+      for (const entry of report.damaged) {
+        assert.match(
+          entry.problem,
+          /holder's token with (no expiry|an expiry)/,
+        );
+      }
+      const held = report.jobs.flatMap((job) =>
+        job.leases.filter((lease) => lease.status === "held")
+          .map((lease) => lease.key)
+      ).sort();
+      assert.deepEqual(held, [bound.leaseKey, live.leaseKey].sort());
     }),
 });
