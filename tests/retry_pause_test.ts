@@ -14,6 +14,7 @@ import {
   Task,
 } from "../mod.ts";
 import { ofType, recordEvents } from "./_engine_helpers.ts";
+import { SlotGuard } from "./_slot_guard.ts";
 import {
   TEST_CLOCKS,
   type TestClock,
@@ -33,11 +34,16 @@ async function drive(clock: TestClock, scheduler: Scheduler, ms: number) {
 }
 
 /** A job due at +1 s whose attempts fail before `succeedsAt`. */
-function flakyJob(backoffMs: number, succeedsAt = Infinity) {
+function flakyJob(
+  backoffMs: number,
+  succeedsAt = Infinity,
+  tokens: (bigint | undefined)[] = [],
+) {
   return Job.withoutDeps(
     "flaky",
     Schedule.atTimes([START + 1000, START + 10 * DAY]),
     Task.fromSync(({ run }) => {
+      tokens.push(run.fencingToken);
       if (run.attempt < succeedsAt) throw new Error(`down ${run.attempt}`);
     }),
   ).withRetry({ attempts: 3, backoffMs: [backoffMs] });
@@ -82,6 +88,50 @@ for (const { name: clockName, install, reason } of TEST_CLOCKS) {
         ["1:failed", "2:success"],
       );
       assertEquals(report.history[1].startedAt.getTime(), START + 5000);
+    });
+  });
+
+  test("the lease is renewed while a retry waits for resume(), and the resumed attempt keeps it", async () => {
+    await withTestClock(install!, START, async (clock) => {
+      const guard = new SlotGuard({ renewIntervalMs: 500 });
+      const scheduler = new Scheduler({}, new InMemoryStateStore(), { guard });
+      const handle = scheduler.handle();
+      const started = recordStarts(scheduler);
+      const tokens: (bigint | undefined)[] = [];
+      scheduler.addEventListener("run-retrying", () => handle.pause());
+      const running = scheduler.run(flakyJob(1000, 2, tokens));
+      await drive(clock, scheduler, 5000);
+      assertEquals(started, ["1@1000"]);
+      // Renewed every 500 ms from +1 s, through the backoff and the pause.
+      const renewals = guard.ofOp("renew").map((call) => call.at - START);
+      assertEquals(renewals.filter((at) => at > 2000).length >= 5, true);
+      assertEquals(guard.ofOp("release").length, 0);
+      handle.resume();
+      await within(handle.idle(), "idle() after resume()");
+      assertEquals(started, ["1@1000", "2@5000"]);
+      assertEquals(guard.ofOp("acquire").length, 1);
+      assertEquals(tokens.length, 2);
+      assertEquals(tokens[1], tokens[0]);
+      handle.shutdown();
+      await within(running, "run()");
+    });
+  });
+
+  test("a pause that ends before the backoff does changes nothing: the attempt starts when the backoff ends", async () => {
+    await withTestClock(install!, START, async (clock) => {
+      const scheduler = new Scheduler({}, new InMemoryStateStore());
+      const handle = scheduler.handle();
+      const started = recordStarts(scheduler);
+      scheduler.addEventListener("run-retrying", () => handle.pause());
+      const running = scheduler.run(flakyJob(2000, 2));
+      await drive(clock, scheduler, 2000); // +2 s: paused, backoff to +3 s
+      handle.resume();
+      await within(handle.idle(), "idle() after resume()");
+      assertEquals(started, ["1@1000"]);
+      await drive(clock, scheduler, 2000);
+      assertEquals(started, ["1@1000", "2@3000"]);
+      handle.shutdown();
+      await within(running, "run()");
     });
   });
 
