@@ -137,7 +137,8 @@ export class SchedulerHandle {
 
   /**
    * Pauses: nothing is consumed or started until `resume()`; occurrences that
-   * come due meanwhile stay due. Running tasks go on.
+   * come due meanwhile stay due, and a retry whose backoff ends meanwhile
+   * starts at `resume()` (docs/run_controls.md). Running tasks go on.
    *
    * @example
    * ```ts

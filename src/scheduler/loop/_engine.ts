@@ -52,10 +52,6 @@ import { DateHandoff } from "./_date_handoff.ts";
 import { RESTED } from "./_resume.ts";
 import { adoptResumed, mayRest } from "./_rest.ts";
 
-function dateOrNull(ms: number | null): Date | null {
-  return ms === null ? null : new Date(ms);
-}
-
 /**
  * The lifetime of one `Scheduler.run()`: runs one job until it is exhausted,
  * stopped, or fails. One execution of the task inside it is an `ActiveRun`.
@@ -129,6 +125,10 @@ export class Engine<D> implements RunHost<D> {
 
   stopping(): boolean {
     return this.#core.stopping();
+  }
+
+  paused(): boolean {
+    return this.#core.options.control.paused;
   }
 
   /** The `Date` of a first attempt's `scheduledAt` (`_date_handoff.ts`). */
@@ -250,14 +250,16 @@ export class Engine<D> implements RunHost<D> {
     }
   }
 
-  /** A control change: wake the loop; a cancel also aborts running tasks. */
+  /** A control change: wake the loop, abort (cancel) or release (resume) runs. */
   #onControl(): void {
     const core = this.#core;
-    const stop = core.options.control.stop;
+    const { stop, paused } = core.options.control;
     if (stop?.kind === "cancel") {
       for (const run of core.active) run.abort(stop.reason);
     } else if (stop !== undefined) {
       for (const run of core.active) run.interrupt(); // no further retries
+    } else if (!paused) {
+      for (const run of core.active) run.resumed();
     }
     core.wakeup.notify();
   }
@@ -316,7 +318,8 @@ export class Engine<D> implements RunHost<D> {
         if (decision !== undefined) {
           const { state } = core;
           checkCountable(state, decision.cursor.triggerCount);
-          const nextRunAt = dateOrNull(decision.cursor.nextRunAt);
+          const next = decision.cursor.nextRunAt;
+          const nextRunAt = next === null ? null : new Date(next);
           this.#dates.decided(state.nextRunAt, nextRunAt);
           core.state = { // written out rather than spread: once per run
             jobId: state.jobId,

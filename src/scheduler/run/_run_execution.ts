@@ -11,7 +11,7 @@ import {
   type OverlapPolicy,
   RunStatus,
 } from "../../constants.ts";
-import { MAX_TIMER_MS, sleepUntil } from "../../schedule/sleep.ts";
+import { MAX_TIMER_MS } from "../../schedule/sleep.ts";
 import {
   describeThrown,
   ExecutionGuardError,
@@ -38,6 +38,7 @@ import type { DeadlineWatch } from "./_deadlines.ts";
 import type { Jitter } from "../job/_jitter.ts";
 import type { AttemptTracer } from "../../telemetry/_attempt_span.ts";
 import { backoffDelay, type RetryPolicy, shouldRetry } from "../job/retry.ts";
+import { RetryWait } from "./_retry_wait.ts";
 
 /**
  * What a run hands back to the engine: an attempt's record to apply, and
@@ -92,6 +93,8 @@ export interface RunHost<D> {
   nextDueAt(): number | null;
   /** Whether a stop was requested or `run()` is failing. */
   stopping(): boolean;
+  /** Whether the scheduler is paused: no retry attempt starts. */
+  paused(): boolean;
   /**
    * Ends the lease instead of `guard.release`, given how the run ended;
    * `undefined` (the method or its answer) means release as usual.
@@ -123,9 +126,6 @@ class GuardMisbehaved extends Error {
   }
 }
 
-/** Why a backoff was cut short (without a reason, abort builds a DOMException). */
-const INTERRUPTED = Symbol("backoff interrupted");
-
 /** The abort reason of a run whose lease was lost. */
 function leaseLostReason(): DOMException {
   return new DOMException("the execution lease was lost", "AbortError");
@@ -138,11 +138,8 @@ export class ActiveRun {
   /** Set by `cancel()` or a lost lease: no attempt follows. */
   #stopped = false;
   #stopReason: unknown;
-  /**
-   * Ends a backoff early. Created with the first backoff: most runs never
-   * retry, and an AbortController is a sizeable part of a run's cost.
-   */
-  #interrupt: AbortController | undefined;
+  /** The waits between attempts; created with the first backoff. */
+  #wait: RetryWait | undefined;
   #interrupted = false;
 
   constructor(trigger: Trigger) {
@@ -166,7 +163,12 @@ export class ActiveRun {
   /** Ends a backoff in progress: the scheduler is stopping. */
   interrupt(): void {
     this.#interrupted = true;
-    this.#interrupt?.abort(INTERRUPTED);
+    this.#wait?.interrupt();
+  }
+
+  /** The scheduler resumed: a retry held by the pause starts now. */
+  resumed(): void {
+    this.#wait?.resumed();
   }
 
   /**
@@ -308,11 +310,11 @@ export class ActiveRun {
         final: false,
         retry: { attempt: attempt + 1, delayMs },
       });
-      this.#interrupt ??= new AbortController();
-      if (this.#interrupted) this.#interrupt.abort(INTERRUPTED);
-      try {
-        await sleepUntil(Date.now() + delayMs, this.#interrupt.signal);
-      } catch {
+      this.#wait ??= new RetryWait();
+      if (this.#interrupted) this.#wait.interrupt();
+      // The backoff, then a pause, if any, until resume() (the lease stays
+      // renewed throughout: docs/run_controls.md, "Retries").
+      if (!await this.#wait.wait(Date.now() + delayMs, () => host.paused())) {
         // Stopping: the last attempt's record stands. A cancel or a lost
         // lease gives the occurrence back (at-least-once replays it), as it
         // does when it interrupts an attempt; a shutdown completes it.
