@@ -290,10 +290,7 @@ export class ResilientStateStore extends GuardedEventTarget
           await this.#primary.delete(jobId);
           this.#mirror.set(jobId, null);
         },
-        () => {
-          this.#mirror.set(jobId, null);
-          this.#mirror.markDirty(jobId);
-        },
+        () => this.#mirror.delete(jobId),
       )
     );
   }
@@ -373,13 +370,12 @@ export class ResilientStateStore extends GuardedEventTarget
    */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
-    if (this.#mirror.dirty) {
-      // A last try, whatever the probe interval: what is still dirty after
-      // it is lost with the process.
-      await this.#serialized(() => this.#gate.writeBack()).catch(() => {});
-    }
+    // The primary is closed whatever is left unwritten; that is reported.
+    const last = this.#serialized(() => this.#gate.lastWriteBack());
+    const lost = await last.then(() => undefined, (error) => ({ error }));
     const closable = this.#primary as { close?: () => unknown };
     if (typeof closable.close === "function") await closable.close();
+    if (lost) throw lost.error;
   }
 
   /** Runs calls one at a time, so the mirror always matches call order. */
