@@ -55,6 +55,12 @@ export class StoreMirror {
     );
   }
 
+  /** Saves `state` during the outage: written back on recovery. */
+  saveWhileDown(state: JobState): void {
+    this.save(state);
+    this.#dirty.add(state.jobId);
+  }
+
   /** Marks `jobId` changed during the outage: to be written back. */
   markDirty(jobId: string): void {
     this.#dirty.add(jobId);
