@@ -25,6 +25,12 @@ export class StoreMirror {
   /** Job ids whose mirror entry changed while degraded. */
   readonly #dirty = new Set<string>();
   /**
+   * Dirty job ids deleted since the last write-back: the primary's merging
+   * `save` would fold a fresh state into the old one, so the write-back
+   * deletes first (docs/stores.md, "start a job over").
+   */
+  readonly #deleted = new Set<string>();
+  /**
    * Write-backs the primary refused for a reason other than connectivity
    * (a value too large, corrupt data): reported to that job's next call,
    * never to another job's, and never retried forever.
@@ -49,9 +55,22 @@ export class StoreMirror {
     );
   }
 
+  /** Saves `state` during the outage: written back on recovery. */
+  saveWhileDown(state: JobState): void {
+    this.save(state);
+    this.#dirty.add(state.jobId);
+  }
+
   /** Marks `jobId` changed during the outage: to be written back. */
   markDirty(jobId: string): void {
     this.#dirty.add(jobId);
+  }
+
+  /** Deletes `jobId` during the outage: deleted on the primary on write-back. */
+  delete(jobId: string): void {
+    this.#states.set(jobId, null);
+    this.#dirty.add(jobId);
+    this.#deleted.add(jobId);
   }
 
   /** Whether anything is still to be written back. */
@@ -59,11 +78,18 @@ export class StoreMirror {
     return this.#dirty.size > 0;
   }
 
+  /** The job ids still to be written back. */
+  get dirtyJobIds(): readonly string[] {
+    return [...this.#dirty];
+  }
+
   /**
    * Writes every state changed during the outage to `primary`. A
    * connection-class error stops it (the primary is still down, the rest
    * stays dirty); any other error concerns that one job's state and is kept
-   * for that job's next call while the others are written.
+   * for that job's next call while the others are written. A job deleted
+   * during the outage is deleted on the primary first, then saved when a
+   * state followed the delete.
    */
   async writeBack(
     primary: StateStore,
@@ -72,8 +98,12 @@ export class StoreMirror {
     for (const jobId of [...this.#dirty]) {
       const state = this.#states.get(jobId) ?? null;
       try {
-        if (state === null) await primary.delete(jobId);
-        else await primary.save(copyJobState(state));
+        if (state === null || this.#deleted.has(jobId)) {
+          await primary.delete(jobId);
+          // Done: a save cut by the outage must not delete again on retry.
+          this.#deleted.delete(jobId);
+        }
+        if (state !== null) await primary.save(copyJobState(state));
       } catch (error) {
         // Refused credentials concern every job: stop, keep them all dirty.
         if (isConnectionError(error) || isAuthStoreError(error)) {
@@ -82,7 +112,15 @@ export class StoreMirror {
         this.#refusedWriteBacks.set(jobId, error);
       }
       this.#dirty.delete(jobId);
+      this.#deleted.delete(jobId);
     }
+  }
+
+  /** Takes every refused write-back no call has been told of yet. */
+  takeRefusedWriteBacks(): Map<string, unknown> {
+    const refused = new Map(this.#refusedWriteBacks);
+    this.#refusedWriteBacks.clear();
+    return refused;
   }
 
   /** Throws the write-back of `jobId` the primary refused, once. */

@@ -12,7 +12,7 @@
 import {
   ExecutionGuardErrorKind,
   StoreErrorKind,
-  type StoreOperation,
+  StoreOperation,
 } from "../constants.ts";
 import {
   describeThrown,
@@ -119,12 +119,9 @@ export class OutageGate {
         throw error;
       }
       this.#probeFailure = undefined;
-      // A call asked of the primary at once is the probe itself: the
-      // primary is back when it answers, not when nothing was to be
-      // written back.
-      if (call.probeNow === true) return await this.#probe(call);
-      this.#degraded = false;
-      this.#o.dispatch({ type: "store-recovered", operation, jobId });
+      // The call itself is the probe: the primary is back when it answers,
+      // not when a write-back had nothing to write (and never asked it).
+      return await this.#probe(call);
     }
     this.#o.mirror.throwRefusedWriteBack(jobId);
     try {
@@ -170,6 +167,53 @@ export class OutageGate {
   writeBack(): Promise<void> {
     return this.#o.mirror.writeBack(this.#o.primary, this.#o.isConnectionError);
   }
+
+  /**
+   * The write-back of `close()`, whatever the probe interval: resolves when
+   * nothing is left unwritten (`store-recovered` when it ended an outage),
+   * else rejects with a `StoreError` naming each job whose state the primary
+   * does not hold, and why, as nothing else will report them.
+   */
+  async lastWriteBack(): Promise<void> {
+    const mirror = this.#o.mirror;
+    const wrote = mirror.dirtyJobIds;
+    const unwritten = new Map<string, unknown>();
+    try {
+      await this.writeBack();
+      if (this.#degraded && wrote.length > 0) {
+        this.#degraded = false;
+        this.#probeFailure = undefined;
+        this.#o.dispatch({
+          type: "store-recovered",
+          operation: StoreOperation.Save,
+          jobId: wrote[0],
+        });
+      }
+    } catch (error) {
+      for (const jobId of mirror.dirtyJobIds) unwritten.set(jobId, error);
+    }
+    for (const [jobId, error] of mirror.takeRefusedWriteBacks()) {
+      unwritten.set(jobId, error);
+    }
+    if (unwritten.size > 0) throw unwrittenError(unwritten);
+  }
+}
+
+/** What `close()` rejects with for states it could not write back. */
+function unwrittenError(unwritten: Map<string, unknown>): StoreError {
+  const first = unwritten.values().next().value;
+  const jobIds = [...unwritten.keys()].map((id) => JSON.stringify(id));
+  const reasons = [...new Set([...unwritten.values()].map(describeThrown))];
+  return new StoreError(
+    `close(): the primary store does not hold the states of jobs ${
+      jobIds.join(", ")
+    } written while it was down: ${reasons.join("; ")}`,
+    {
+      kind: isInstance(first, StoreError) ? first.kind : StoreErrorKind.Unknown,
+      operation: StoreOperation.Save,
+      cause: first,
+    },
+  );
 }
 
 /** The kind a `store-degraded` event reports for `error`. */

@@ -168,8 +168,7 @@ export class ResilientLeasedWrites {
           return undefined;
         },
         onMirror: (outage) => {
-          mirror.save(copy);
-          mirror.markDirty(copy.jobId);
+          mirror.saveWhileDown(copy);
           return leaseOutage("the lease's end unconfirmed", copy.jobId, outage);
         },
       })

@@ -82,8 +82,9 @@ export interface ResilientStateStoreOptions {
  *   outage. Data-class and other errors are never masked.
  * - While degraded, the primary is probed at most once per `probeIntervalMs`,
  *   never on every call (a lease's grant or end asks it at once, see
- *   `saveAndAcquire`). When it answers, every state changed during the
- *   outage is written back (last writer wins) and `store-recovered` is
+ *   `saveAndAcquire`). When it answers (a write-back with nothing to write
+ *   is no answer), every state changed during the outage is written back
+ *   (a delete first, then the save after it) and `store-recovered` is
  *   dispatched.
  *
  * A job whose first load already hit the outage starts from a new state, and
@@ -93,7 +94,8 @@ export interface ResilientStateStoreOptions {
  * A primary that answers but refuses our credentials (a `StoreError` of kind
  * `auth`, e.g. a rotated password) is never masked: every call fails with
  * that error until a probe gets through, and nothing is dropped from the
- * write-back. `close()` makes a last write-back attempt.
+ * write-back. `close()` makes a last write-back attempt and rejects with a
+ * `StoreError` naming the jobs whose states it could not write back.
  *
  * Listen for `store-degraded` and `store-recovered` with
  * `addEventListener` (`event.detail` is a {@linkcode StoreEventDetail}); a
@@ -220,10 +222,7 @@ export class ResilientStateStore extends GuardedEventTarget
           await this.#primary.save(copyJobState(copy));
           this.#mirror.save(copy);
         },
-        () => {
-          this.#mirror.save(copy);
-          this.#mirror.markDirty(copy.jobId);
-        },
+        () => this.#mirror.saveWhileDown(copy),
       )
     );
   }
@@ -290,10 +289,7 @@ export class ResilientStateStore extends GuardedEventTarget
           await this.#primary.delete(jobId);
           this.#mirror.set(jobId, null);
         },
-        () => {
-          this.#mirror.set(jobId, null);
-          this.#mirror.markDirty(jobId);
-        },
+        () => this.#mirror.delete(jobId),
       )
     );
   }
@@ -363,8 +359,11 @@ export class ResilientStateStore extends GuardedEventTarget
   }
 
   /**
-   * Waits for pending calls, then closes the primary if it has a `close()`.
+   * Waits for pending calls, makes a last write-back (`store-recovered` when
+   * it ends an outage), then closes the primary if it has a `close()`.
    *
+   * @throws {StoreError} after closing, naming each job whose state the
+   * primary does not hold (still down, or refused), with the failure's kind.
    * @example
    * ```ts
    * import { InMemoryStateStore, ResilientStateStore } from "@cloudiful/scheduler";
@@ -373,13 +372,12 @@ export class ResilientStateStore extends GuardedEventTarget
    */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
-    if (this.#mirror.dirty) {
-      // A last try, whatever the probe interval: what is still dirty after
-      // it is lost with the process.
-      await this.#serialized(() => this.#gate.writeBack()).catch(() => {});
-    }
+    // The primary is closed whatever is left unwritten; that is reported.
+    const last = this.#serialized(() => this.#gate.lastWriteBack());
+    const lost = await last.then(() => undefined, (error) => ({ error }));
     const closable = this.#primary as { close?: () => unknown };
     if (typeof closable.close === "function") await closable.close();
+    if (lost) throw lost.error;
   }
 
   /** Runs calls one at a time, so the mirror always matches call order. */
