@@ -83,7 +83,8 @@ Deno.test("a delete during an outage reaches the primary before the save that fo
   primary.mode = "up";
   primary.calls.length = 0;
   assert.equal((await store.load("j"))?.triggerCount, 1);
-  assert.deepEqual(primary.calls, ["delete:j", "save:j", "load:j"]);
+  // The load first: the primary still holds what this instance knew.
+  assert.deepEqual(primary.calls, ["load:j", "delete:j", "save:j", "load:j"]);
   assert.deepEqual(await primary.load("j"), state("j", 1));
   assert.deepEqual(events, [
     "store-degraded:delete:j",
@@ -101,7 +102,7 @@ Deno.test("a delete during an outage, then createIfAbsent, is written back in th
   primary.mode = "up";
   primary.calls.length = 0;
   await store.load("j");
-  assert.deepEqual(primary.calls.slice(0, 2), ["delete:j", "save:j"]);
+  assert.deepEqual(primary.calls.slice(0, 3), ["load:j", "delete:j", "save:j"]);
   assert.deepEqual(await primary.load("j"), state("j", 1));
 });
 
@@ -114,7 +115,42 @@ Deno.test("a delete during an outage with no save after it only deletes on the p
   primary.mode = "up";
   primary.calls.length = 0;
   assert.equal(await store.load("j"), undefined);
-  assert.deepEqual(primary.calls, ["delete:j", "load:j"]);
+  assert.deepEqual(primary.calls, ["load:j", "delete:j", "load:j"]);
+});
+
+Deno.test("a delete during an outage is not replayed over a state another writer saved since: that state is kept and the skipped delete reported", async () => {
+  const primary = new FlakyPrimary();
+  const store = new ResilientStateStore(primary, { probeIntervalMs: 0 });
+  const notes: string[] = [];
+  store.addEventListener("store-recovered", (event) => {
+    const detail = (event as CustomEvent<StoreEventDetail>).detail;
+    if (detail.note !== undefined) {
+      notes.push(`${detail.jobId}: ${detail.note}`);
+    }
+  });
+  await store.save(state("j", 10));
+  await store.save(state("k", 10));
+  primary.mode = "down";
+  await store.delete("j");
+  await store.save(state("j", 1));
+  await store.delete("k");
+  // Another instance, on the primary directly, finishes both jobs meanwhile.
+  primary.mode = "up";
+  await InMemoryStateStore.prototype.save.call(primary, state("j", 50));
+  await InMemoryStateStore.prototype.save.call(primary, state("k", 50));
+  primary.calls.length = 0;
+  await store.load("j");
+  assert.ok(!primary.calls.includes("delete:j"), primary.calls.join(" "));
+  assert.ok(!primary.calls.includes("delete:k"), primary.calls.join(" "));
+  // Kept, never moved back: the merging save folds the fresh state into it.
+  assert.equal((await primary.load("j"))?.triggerCount, 50);
+  assert.equal((await primary.load("k"))?.triggerCount, 50);
+  assert.equal(notes.length, 2, notes.join(" | "));
+  assert.match(
+    notes[0],
+    /^j: the delete of job "j" made during the outage was not replayed/,
+  );
+  assert.match(notes[1], /^k: the delete of job "k"/);
 });
 
 Deno.test("a write-back cut between the delete and the save does not delete again", async () => {

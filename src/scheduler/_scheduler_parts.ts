@@ -187,6 +187,7 @@ export function forwardPartEvents(options: {
         type: "store-recovered",
         jobId,
         operation: detail.operation,
+        ...(detail.note === undefined ? {} : { note: detail.note }),
       });
     }
   };

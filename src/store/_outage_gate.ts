@@ -160,7 +160,25 @@ export class OutageGate {
       operation: call.operation,
       jobId: call.jobId,
     });
+    this.#reportOverriddenDeletes();
     return result;
+  }
+
+  /**
+   * One `store-recovered` per job whose delete during the outage was not
+   * replayed, because another writer saved it since: never silent.
+   */
+  #reportOverriddenDeletes(): void {
+    for (const jobId of this.#o.mirror.takeOverriddenDeletes()) {
+      this.#o.dispatch({
+        type: "store-recovered",
+        operation: StoreOperation.Delete,
+        jobId,
+        note: `the delete of job ${
+          JSON.stringify(jobId)
+        } made during the outage was not replayed: another writer saved its state since, which is kept (merged with any state saved after the delete)`,
+      });
+    }
   }
 
   /** Writes what changed during the outage back to the primary. */
@@ -189,6 +207,7 @@ export class OutageGate {
           jobId: wrote[0],
         });
       }
+      this.#reportOverriddenDeletes();
     } catch (error) {
       for (const jobId of mirror.dirtyJobIds) unwritten.set(jobId, error);
     }

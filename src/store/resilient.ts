@@ -261,8 +261,8 @@ export class ResilientStateStore extends GuardedEventTarget
         () => {
           const known = this.#mirror.get(copy.jobId);
           if (known) return copyJobState(known);
+          this.#mirror.markDirty(copy.jobId); // first: what the primary held
           this.#mirror.set(copy.jobId, copy);
-          this.#mirror.markDirty(copy.jobId);
           return undefined;
         },
       )

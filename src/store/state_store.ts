@@ -131,6 +131,11 @@ export interface StoreEventDetail {
   readonly errorKind?: StoreErrorKind;
   /** The job id of that call. */
   readonly jobId?: string;
+  /**
+   * `store-recovered` only: what the write-back did not replay, e.g. a
+   * delete made during the outage of a job another writer saved since.
+   */
+  readonly note?: string;
 }
 
 /**

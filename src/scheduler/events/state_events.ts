@@ -135,6 +135,11 @@ export interface StoreRecoveredEvent {
   readonly jobId: string;
   /** The store call that found the primary healthy. */
   readonly operation: StoreOperation;
+  /**
+   * What the write-back did not replay for this job: a delete made during
+   * the outage, when another writer saved the job since (its state is kept).
+   */
+  readonly note?: string;
 }
 
 /**
