@@ -13,7 +13,7 @@ import { describeValue, ExecutionGuardError } from "../errors.ts";
 import { formatRfc3339 } from "../schedule/_rfc3339.ts";
 import { describeKvKey } from "./_kv_errors.ts";
 import type { ExecutionLease } from "../guard/lease.ts";
-import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../guard/lease_config.ts";
+import { LATEST_LEASE_END_MS } from "../guard/lease_config.ts";
 
 /** What a lease key holds. */
 export interface LeaseRecord {
@@ -62,7 +62,7 @@ export function readLeaseRecord(
       { kind: ExecutionGuardErrorKind.Data },
     );
   }
-  const latest = Date.now() + MAX_LEASE_MS + DEADLINE_SKEW_MS;
+  const latest = Date.now() + LATEST_LEASE_END_MS;
   if (value.deadline > latest) {
     throw new ExecutionGuardError(
       `${where} is corrupt: its deadline (${value.deadline} ms since 1970) is further ahead than the longest lease (365 days) plus a day of clock skew allows (${

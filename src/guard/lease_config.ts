@@ -63,6 +63,13 @@ export const MAX_LEASE_MS: number = 365 * 24 * 3_600_000;
  */
 export const DEADLINE_SKEW_MS: number = 24 * 3_600_000;
 
+/**
+ * The furthest ahead a live lease's deadline or expiry can be read, by any
+ * clock: the longest lease plus {@linkcode DEADLINE_SKEW_MS}. Beyond it, a
+ * lease is damaged guard data on both backends and in the status view.
+ */
+export const LATEST_LEASE_END_MS: number = MAX_LEASE_MS + DEADLINE_SKEW_MS;
+
 function leaseError(message: string): ExecutionGuardError {
   return new ExecutionGuardError(message, {
     kind: ExecutionGuardErrorKind.Data,

@@ -16,7 +16,7 @@
 
 import { decodeJobState } from "../store/_json_codec.ts";
 import { describeThrown } from "../errors.ts";
-import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../guard/lease_config.ts";
+import { LATEST_LEASE_END_MS } from "../guard/lease_config.ts";
 import { formatRfc3339, parseRfc3339 } from "../schedule/_rfc3339.ts";
 import {
   DEFAULT_LEASE_PREFIX,
@@ -26,9 +26,6 @@ import {
 import { classifyFailure, type ValkeyClient } from "../valkey/_client.ts";
 import type { ValkeyTopology } from "../valkey/_open_client.ts";
 import { type FoundEntries, noEntries } from "./_build_report.ts";
-
-/** The furthest expiry a grant leaves, as the guard's scripts read it. */
-const LATEST_EXPIRY_MS = MAX_LEASE_MS + DEADLINE_SKEW_MS;
 
 /** Where the scheduler's keys live on the server. */
 export interface ValkeyPrefixes {
@@ -230,7 +227,7 @@ export async function readValkeyEntries(
         const done = value.startsWith("done:");
         // What the guard's scripts set aside (`expiry_damage` in
         // valkey/_lua_lib.ts): a holder's token no grant leaves like this.
-        if (!done && (ttl === -1 || ttl > LATEST_EXPIRY_MS)) {
+        if (!done && (ttl === -1 || ttl > LATEST_LEASE_END_MS)) {
           damaged(
             key,
             `a holder's token with ${

@@ -97,11 +97,6 @@ export class StoreMirror {
     this.#deleted.add(jobId);
   }
 
-  /** Whether anything is still to be written back. */
-  get dirty(): boolean {
-    return this.#dirty.size > 0;
-  }
-
   /** The job ids still to be written back. */
   get dirtyJobIds(): readonly string[] {
     return [...this.#dirty];

@@ -10,7 +10,7 @@
 
 import { LEASE_FREE, LEASE_VALUE, NEXT_FENCE, OWN_GRANT } from "./_lua_lib.ts";
 import { RELEASE_FUNCTION } from "./_lua_lease.ts";
-import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../guard/lease_config.ts";
+import { LATEST_LEASE_END_MS } from "../guard/lease_config.ts";
 
 /**
  * `grant(leaseKey, hashKey, grant)`: sets the lease to the holder's token
@@ -88,7 +88,7 @@ export const IN_FLIGHT_LEASES: string = `
 -- KEYS[1..n] the records' lease keys
 -- ARGV[1..n] the records' holders (in the same order)
 -- returns {remaining ms, ...} in the same order
-local LATEST_EXPIRY_MS = ${MAX_LEASE_MS + DEADLINE_SKEW_MS}
+local LATEST_EXPIRY_MS = ${LATEST_LEASE_END_MS}
 local remaining = {}
 for i = 1, #KEYS do
   local ms = 0

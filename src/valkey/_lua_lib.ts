@@ -9,7 +9,7 @@
  * @module
  */
 
-import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../guard/lease_config.ts";
+import { LATEST_LEASE_END_MS, MAX_LEASE_MS } from "../guard/lease_config.ts";
 
 /**
  * `lease_value(v)`: what a string in a lease key is. Only two writers put
@@ -36,7 +36,7 @@ import { DEADLINE_SKEW_MS, MAX_LEASE_MS } from "../guard/lease_config.ts";
  */
 export const LEASE_VALUE: string = `
 local MAX_LEASE_MS = ${MAX_LEASE_MS}
-local LATEST_EXPIRY_MS = ${MAX_LEASE_MS + DEADLINE_SKEW_MS}
+local LATEST_EXPIRY_MS = ${LATEST_LEASE_END_MS}
 local function lease_token(t)
   return string.match(t, "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
     or string.match(t, "^lease%-[0-9]+%-[0-9]+$") ~= nil
